@@ -1,0 +1,3 @@
+from latticework.cli import main
+
+main()

@@ -1,0 +1,29 @@
+"""What a provider knows about the call it is serving (never the HTTP request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from latticework.config import Credential
+from latticework.store import Transaction
+
+
+@dataclass
+class RequestContext:
+    service: str
+    operation: str
+    account: str
+    region: str
+    request_id: str
+    credential: Credential
+    tx: Transaction = None  # type: ignore[assignment]  # set by the dispatcher for the call's transaction
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"

@@ -1,0 +1,162 @@
+"""The request pipeline, a short list of steps from HTTP to provider and back.
+
+1. verify the SigV4 signature -> account, region, signing name
+2. pick the ``Service`` by signing name; parse the operation and its input
+3. validate the input against the model
+4. replay or refuse a reused ``clientToken`` (idempotency, generic for every
+   member the model marks ``idempotencyToken``)
+5. run the provider method in one store transaction on the worker thread
+6. serialize the result, or the error, in the service's protocol
+
+After a write commits, records left in a transitional status
+(``CREATE_IN_PROGRESS``...) are handed to the provider's ``settle`` on the same
+worker thread, so the next call a client makes already sees them settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from botocore.model import OperationModel
+
+from latticework.api import sigv4
+from latticework.api.context import RequestContext
+from latticework.api.errors import ServiceError
+from latticework.api.restjson import Response
+from latticework.api.service import HttpRequest, Service
+from latticework.api.validate import validate
+from latticework.config import Directory
+from latticework.store import Record, Store
+
+log = logging.getLogger("latticework.api")
+
+TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+
+
+def _token_member(op: OperationModel) -> str | None:
+    shape = op.input_shape
+    if shape is None:
+        return None
+    return next((n for n, m in shape.members.items() if m.metadata.get("idempotencyToken")), None)
+
+
+def _fingerprint(params: dict, token_member: str) -> str:
+    rest = {k: v for k, v in params.items() if k != token_member}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Dispatcher:
+    def __init__(self, directory: Directory, store: Store, services: dict[str, Service]):
+        self.directory = directory
+        self.store = store
+        self.services = services
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latticework-api")
+
+    # -- entry point -----------------------------------------------------------
+    async def handle(self, request: HttpRequest) -> Response:
+        request_id = str(uuid.uuid4())
+        service = self._guess_service(request)
+        try:
+            verified = sigv4.verify(self.directory, request.method, request.raw_path, request.raw_query,
+                                    request.headers, request.body)
+            service = self.services.get(verified.service)
+            if service is None:
+                return self._unknown_service(verified.service, request_id)
+            op, params = service.parse(request)
+            self._validate(service, op, params)
+            ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
+                                 request_id, verified.credential)
+            result = await self.run(lambda: self._call(service, op, ctx, params))
+            return service.respond(op, result, request_id)
+        except ServiceError as err:
+            return service.error(err, request_id)
+        except Exception:  # a bug of ours, never the client's: say so, keep serving
+            log.exception("internal error serving %s", request.raw_path)
+            return service.error(ServiceError("Internal server error", status=500, code="InternalServerException"),
+                                 request_id)
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn)
+
+    # -- steps -----------------------------------------------------------------
+    def _guess_service(self, request: HttpRequest) -> Service:
+        """The service whose error format an unsigned or mis-signed request should get."""
+        scope = request.headers.get("authorization", "")
+        for name, service in self.services.items():
+            if f"/{name}/aws4_request" in scope:
+                return service
+        if b"Action=" in request.body or "Action=" in request.raw_query:
+            return self.services.get("sts") or next(iter(self.services.values()))
+        return self.services.get("vpc-lattice") or next(iter(self.services.values()))
+
+    def _validate(self, service: Service, op: OperationModel, params: dict) -> None:
+        violations = validate(op.input_shape, params)
+        if violations:
+            raise service.validation_error(violations)
+
+    def _call(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
+        method = service.method_for(op)
+        if method is None:
+            raise service.not_implemented(op)
+        token_member = _token_member(op)
+        token = params.get(token_member) if token_member else None
+        with self.store.transaction(ctx.account, ctx.region, op.name) as tx:
+            ctx.tx = tx
+            if token is not None:
+                replay = self._replay(service, op, tx, token, _fingerprint(params, token_member))
+                if replay is not None:
+                    return replay
+            result = method(ctx, params) or {}
+            if token is not None:
+                tx.remember_result(op.name, token, _fingerprint(params, token_member), result)
+            written = list(tx.written)
+        self._schedule_settle(service, written)
+        return result
+
+    def _replay(self, service: Service, op: OperationModel, tx, token: str, fingerprint: str) -> dict | None:
+        seen = tx.idempotent_result(op.name, token)
+        if seen is None:
+            return None
+        if seen[0] != fingerprint:
+            raise service.idempotency_mismatch(op, token)
+        return seen[1]
+
+    # -- lifecycle ---------------------------------------------------------------
+    def _schedule_settle(self, service: Service, written: list[Record]) -> None:
+        pending = [r for r in written if r.status in TRANSITIONAL]
+        settle = getattr(service.provider, "settle", None)
+        if pending and settle is not None:
+            self.worker.submit(self._settle, service, pending)
+
+    def _settle(self, service: Service, pending: list[Record]) -> None:
+        for record in pending:
+            try:
+                with self.store.transaction(record.account, record.region, "Settle") as tx:
+                    current = tx.get(record.kind, record.id, account=record.account, region=record.region)
+                    if current is not None and current.status in TRANSITIONAL:
+                        service.provider.settle(tx, current)
+            except Exception:
+                log.exception("settling %s %s", record.kind, record.id)
+
+    def settle_all(self) -> None:
+        """Settle what a previous run left in progress (called at start-up)."""
+        by_service = {}
+        for record in self.store.unsettled():
+            by_service.setdefault(record.body.get("_service", "vpc-lattice"), []).append(record)
+        for name, records in by_service.items():
+            service = self.services.get(name)
+            if service is not None and hasattr(service.provider, "settle"):
+                self._settle(service, records)
+
+    def _unknown_service(self, name: str, request_id: str) -> Response:
+        body = json.dumps({"__type": "UnknownServiceException",
+                           "message": f"Latticework does not serve the '{name}' API."}).encode()
+        return Response(400, [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
+                              ("x-amzn-ErrorType", "UnknownServiceException")], body)
+

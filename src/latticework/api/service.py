@@ -1,0 +1,144 @@
+"""A served AWS API: its model, its provider, and its wire protocol.
+
+``Service`` is what the gateway dispatches to, chosen by the SigV4 signing
+name. A subclass per protocol turns an HTTP request into (operation, params)
+and results or errors back into HTTP; everything in between (validation,
+idempotency, transactions) is shared and lives in ``api.dispatch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl
+
+from botocore.model import OperationModel, ServiceModel
+from botocore import xform_name
+
+from latticework.api import query, restjson
+from latticework.api.errors import ServiceError
+from latticework.api.models import service_model
+from latticework.api.restjson import ParseError, Response
+from latticework.api.validate import Violation
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]  # lower-cased names, repeated headers joined with ','
+    body: bytes
+
+
+class Service:
+    """Base: model lookup and the provider's method for an operation."""
+
+    protocol = ""
+
+    def __init__(self, name: str, provider: Any, model: ServiceModel | None = None):
+        self.name = name
+        self.model = model or service_model(name)
+        self.provider = provider
+
+    def method_for(self, op: OperationModel):
+        return getattr(self.provider, xform_name(op.name), None)
+
+    def implemented(self) -> list[str]:
+        return [op for op in self.model.operation_names if self.method_for(self.model.operation_model(op))]
+
+    # Protocol hooks -----------------------------------------------------------
+    def parse(self, request: HttpRequest) -> tuple[OperationModel, dict]:
+        raise NotImplementedError
+
+    def respond(self, op: OperationModel, result: dict, request_id: str) -> Response:
+        raise NotImplementedError
+
+    def error(self, err: ServiceError, request_id: str) -> Response:
+        raise NotImplementedError
+
+    # Service-specific errors (overridden where the model defines its own) ----
+    def validation_error(self, violations: list[Violation]) -> ServiceError:
+        from latticework.api.validate import summary
+
+        return ServiceError(summary(violations), status=400, code="ValidationError")
+
+    def parse_error(self, exc: ParseError) -> ServiceError:
+        return ServiceError(str(exc), status=400, code="ValidationError")
+
+    def unknown_operation(self, request: HttpRequest) -> ServiceError:
+        return ServiceError("The action or operation requested is invalid.", status=400, code="InvalidAction")
+
+    def not_implemented(self, op: OperationModel) -> ServiceError:
+        return ServiceError(f"{op.name} is not supported by Latticework yet.", status=400, code="InvalidAction")
+
+    def idempotency_mismatch(self, op: OperationModel, token: str) -> ServiceError:
+        return ServiceError(
+            f"Client token {token} was already used with different parameters.",
+            status=400, code="IdempotentParameterMismatch")
+
+
+class RestJsonService(Service):
+    protocol = "rest-json"
+
+    def __init__(self, name: str, provider: Any, model: ServiceModel | None = None):
+        super().__init__(name, provider, model)
+        self.router = restjson.Router(self.model)
+
+    def parse(self, request: HttpRequest) -> tuple[OperationModel, dict]:
+        qs = parse_qs(request.raw_query, keep_blank_values=True)
+        found = self.router.match(request.method, request.raw_path, qs)
+        if found is None:
+            raise self.unknown_operation(request)
+        op, labels = found
+        try:
+            return op, restjson.parse_request(op, labels, qs, request.headers, request.body)
+        except ParseError as exc:
+            raise self.parse_error(exc) from None
+
+    def respond(self, op, result, request_id):
+        return restjson.serialize_response(op, result, request_id)
+
+    def error(self, err, request_id):
+        return restjson.serialize_error(self.model, err, request_id)
+
+
+class QueryService(Service):
+    protocol = "query"
+
+    def _form(self, request: HttpRequest) -> dict[str, str]:
+        content_type = request.headers.get("content-type", "")
+        text = request.raw_query
+        if request.body:
+            if "x-www-form-urlencoded" not in content_type:
+                raise self.unknown_operation(request)
+            try:
+                text = request.body.decode()
+            except UnicodeDecodeError:
+                raise self.unknown_operation(request) from None
+        return dict(parse_qsl(text, keep_blank_values=True))
+
+    def parse(self, request: HttpRequest) -> tuple[OperationModel, dict]:
+        form = self._form(request)
+        action = form.get("Action", "")
+        if action not in self.model.operation_names:
+            raise self.unknown_operation(request)
+        op = self.model.operation_model(action)
+        try:
+            return op, query.parse_request(op, form)
+        except ParseError as exc:
+            raise self.parse_error(exc) from None
+
+    def respond(self, op, result, request_id):
+        return query.serialize_response(self.model, op, result, request_id)
+
+    def error(self, err, request_id):
+        return query.serialize_error(self.model, err, request_id)
+
+    def validation_error(self, violations):
+        from latticework.api.validate import summary
+
+        return ServiceError(summary(violations), status=400, code="ValidationError")
+
+    def unknown_operation(self, request):
+        return ServiceError("Could not find operation for this request.", status=400, code="InvalidAction")

@@ -1,0 +1,60 @@
+"""Assembling and running the server: store, accounts, services, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from latticework.api.dispatch import Dispatcher
+from latticework.api.gateway import Gateway
+from latticework.config import Directory
+from latticework.services import build_services
+from latticework.store.sql import SqlStore
+
+
+@dataclass
+class Settings:
+    host: str
+    port: int
+    state: Path
+    directory: Directory
+
+
+def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
+    store = SqlStore.sqlite(settings.state)
+    dispatcher = Dispatcher(settings.directory, store, build_services())
+    return Gateway(dispatcher), store
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing the bound address once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings):
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.should_exit:
+            return
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        print(f"Latticework ready on http://{host}:{port} (state: {self.settings.state})", flush=True)
+
+
+def run(settings: Settings) -> int:
+    app, store = build_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, lifespan="on", access_log=False,
+        log_level="warning", http="httptools", loop="uvloop" if sys.platform != "win32" else "asyncio",
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config, settings)
+    try:
+        asyncio.run(server.serve()) if sys.version_info < (3, 12) else server.run()
+    finally:
+        store.close()
+    return 0 if server.started else 1

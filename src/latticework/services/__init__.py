@@ -1,0 +1,14 @@
+"""Providers, one package per construct family, and the registry of served APIs."""
+
+from __future__ import annotations
+
+from latticework.api.service import Service
+
+
+def build_services() -> dict[str, Service]:
+    """Every API the endpoint serves, keyed by SigV4 signing name."""
+    from latticework.services.lattice import LatticeService
+    from latticework.services.sts import StsService
+
+    services: list[Service] = [LatticeService(), StsService()]
+    return {s.name: s for s in services}

@@ -1,0 +1,83 @@
+"""Service networks: the logical boundary that VPCs and services join.
+
+A service network has no lifecycle status (AWS answers it ``ACTIVE`` at once);
+it cannot be deleted while any service, VPC, resource-configuration or
+VPC-endpoint association references it, and deleting it removes its auth
+policy, resource policy and access-log subscriptions.
+"""
+
+from __future__ import annotations
+
+from latticework.api.context import RequestContext
+from latticework.services.lattice import common
+from latticework.services.lattice.common import (
+    SERVICE_NETWORK, SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION,
+)
+from latticework.store import Record
+
+QUOTA_SERVICE_NETWORKS = 50
+# Blocking associations for DeleteServiceNetwork, with the words AWS uses.
+_DEPENDENTS = ((SN_SERVICE_ASSOCIATION, "services"), (SN_VPC_ASSOCIATION, "VPCs"),
+               (SN_RESOURCE_ASSOCIATION, "resource configurations"))
+
+
+def _counts(ctx: RequestContext, sn: Record) -> dict:
+    def count(kind):
+        return sum(1 for r in ctx.tx.list(kind.kind, parent=sn.id, all_accounts=True) if r.status != "DELETE_IN_PROGRESS")
+
+    return {"numberOfAssociatedVPCs": count(SN_VPC_ASSOCIATION),
+            "numberOfAssociatedServices": count(SN_SERVICE_ASSOCIATION)}
+
+
+class ServiceNetworkOps:
+    def create_service_network(self, ctx: RequestContext, params: dict) -> dict:
+        if ctx.tx.count(SERVICE_NETWORK.kind) >= QUOTA_SERVICE_NETWORKS:
+            raise common.quota_exceeded(SERVICE_NETWORK, "L-A4C8D5C1",
+                                        f"You have reached the limit of {QUOTA_SERVICE_NETWORKS} service networks.")
+        body = {
+            "name": params["name"],
+            "authType": params.get("authType", "NONE"),
+            # Default of sharingConfig.enabled is undocumented; AWS answers true.
+            "sharingConfig": {"enabled": params.get("sharingConfig", {}).get("enabled", True)},
+            "tags": common.check_tags(params.get("tags")),
+        }
+        record = common.new_record(ctx, SERVICE_NETWORK, body, name=params["name"])
+        common.insert(ctx, record, SERVICE_NETWORK)
+        return common.project(record.body, ("id", "name", "arn", "sharingConfig", "authType"))
+
+    def get_service_network(self, ctx: RequestContext, params: dict) -> dict:
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt", "authType",
+                                           "sharingConfig")), **_counts(ctx, sn)}
+
+    def update_service_network(self, ctx: RequestContext, params: dict) -> dict:
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        common.touch(ctx, sn, authType=params["authType"])
+        return common.project(sn.body, ("id", "name", "arn", "authType"))
+
+    def delete_service_network(self, ctx: RequestContext, params: dict) -> dict:
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        for kind, words in _DEPENDENTS:
+            if ctx.tx.list(kind.kind, parent=sn.id, limit=1, all_accounts=True):
+                raise common.conflict(SERVICE_NETWORK, sn.id,
+                                      f"Service network {sn.id} cannot be deleted while it is associated with "
+                                      f"{words}. Delete the associations first.")
+        if self.sn_endpoint_associations(ctx, sn):
+            raise common.conflict(SERVICE_NETWORK, sn.id,
+                                  f"Service network {sn.id} cannot be deleted while VPC endpoints are connected to it.")
+        self.delete_attachments(ctx, sn)
+        ctx.tx.delete(SERVICE_NETWORK.kind, sn.id)
+        return {}
+
+    def list_service_networks(self, ctx: RequestContext, params: dict) -> dict:
+        def summarize(sn: Record) -> dict:
+            return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt")),
+                    **_counts(ctx, sn),
+                    "numberOfAssociatedResourceConfigurations": len(
+                        ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=sn.id, all_accounts=True))}
+
+        return common.list_kind(ctx, params, SERVICE_NETWORK, summarize)
+
+    # Hooks other families fill in (VPC endpoints arrive with the EC2 API).
+    def sn_endpoint_associations(self, ctx: RequestContext, sn: Record) -> list[Record]:
+        return []

@@ -1,0 +1,17 @@
+"""STS: ``GetCallerIdentity``, so clients and Terraform can ask who they are."""
+
+from __future__ import annotations
+
+from latticework.api.context import RequestContext
+from latticework.api.service import QueryService
+
+
+class StsProvider:
+    def get_caller_identity(self, ctx: RequestContext, params: dict) -> dict:
+        cred = ctx.credential
+        return {"UserId": cred.user_id, "Account": cred.account_id, "Arn": cred.principal_arn}
+
+
+class StsService(QueryService):
+    def __init__(self) -> None:
+        super().__init__("sts", StsProvider())

@@ -1,0 +1,97 @@
+"""Durable state: records, transactions and revisions.
+
+The control plane keeps every resource as a ``Record``: its kind (``service``,
+``targetgroup``...), id, owning account and region, optional parent id (a
+listener's service, a rule's listener), optional unique name, ARN, lifecycle
+status, and a JSON body holding the API-facing fields. Every API call runs in
+one ``Transaction``; a transaction that wrote anything commits as exactly one
+new revision, a monotonically increasing integer that later code (snapshot
+compilation, the data plane) can watch with ``Store.wait_revision``.
+
+``Store`` is the interface; ``store.sql.SqlStore`` implements it over
+SQLAlchemy Core (SQLite by default; PostgreSQL by URL uses the same code).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass
+class Record:
+    kind: str
+    id: str
+    account: str
+    region: str
+    body: dict[str, Any] = field(default_factory=dict)
+    parent: str | None = None
+    name: str | None = None
+    arn: str | None = None
+    status: str | None = None
+    created_rev: int = 0
+    revision: int = 0
+
+
+class NameTaken(Exception):
+    """A record with the same kind, scope and name already exists."""
+
+
+class Transaction(ABC):
+    """One API call's view of the store, scoped to an account and region."""
+
+    account: str
+    region: str
+
+    @abstractmethod
+    def get(self, kind: str, id: str, *, account: str | None = None, region: str | None = None) -> Record | None: ...
+
+    @abstractmethod
+    def by_arn(self, arn: str) -> Record | None: ...
+
+    @abstractmethod
+    def by_name(self, kind: str, name: str, parent: str | None = None) -> Record | None: ...
+
+    @abstractmethod
+    def list(self, kind: str, *, parent: str | None = None, after: tuple[int, str] | None = None,
+             limit: int | None = None, account: str | None = None, all_accounts: bool = False) -> list[Record]: ...
+
+    @abstractmethod
+    def count(self, kind: str, *, parent: str | None = None) -> int: ...
+
+    @abstractmethod
+    def put(self, record: Record) -> Record: ...
+
+    @abstractmethod
+    def delete(self, kind: str, id: str, *, account: str | None = None) -> None: ...
+
+    @abstractmethod
+    def idempotent_result(self, operation: str, token: str) -> tuple[str, dict] | None: ...
+
+    @abstractmethod
+    def remember_result(self, operation: str, token: str, fingerprint: str, result: dict) -> None: ...
+
+    @property
+    @abstractmethod
+    def written(self) -> list[Record]:
+        """Records put in this transaction (for post-commit work such as settling statuses)."""
+
+
+class Store(ABC):
+    @abstractmethod
+    def transaction(self, account: str, region: str, operation: str) -> AbstractContextManager[Transaction]: ...
+
+    @abstractmethod
+    def revision(self) -> int: ...
+
+    @abstractmethod
+    def wait_revision(self, after: int, timeout: float) -> int: ...
+
+    @abstractmethod
+    def unsettled(self) -> Iterable[Record]:
+        """Records whose status is transitional (``*_IN_PROGRESS``), e.g. after a restart."""
+
+    @abstractmethod
+    def close(self) -> None: ...
