@@ -1,0 +1,5 @@
+"""(filled in by its family)."""
+
+
+class AccessLogOps:
+    pass

@@ -1,0 +1,143 @@
+"""Shared fixtures: a real Latticework server on an ephemeral port, and boto3 clients.
+
+The server is started once per test process (``latticework up --port 0``)
+with an accounts file declaring many accounts; every test gets clients of an
+account of its own (``clients``), so tests never see each other's resources,
+names or quotas. Readiness is the server's ready line, never a sleep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+
+ACCOUNTS = 400
+READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
+
+
+def account_id(n: int) -> str:
+    return f"{100000000000 + n:012d}"
+
+
+def access_key(n: int) -> str:
+    return f"AKIDTEST{n:06d}"
+
+
+def secret_key(n: int) -> str:
+    return f"secret-{n}"
+
+
+def write_accounts(path: Path, count: int = ACCOUNTS) -> Path:
+    lines = ["include_default = true"]
+    for n in range(count):
+        lines += ["[[accounts]]", f'id = "{account_id(n)}"', f'name = "test-{n}"',
+                  "[[accounts.credentials]]", f'access_key_id = "{access_key(n)}"',
+                  f'secret_access_key = "{secret_key(n)}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    state: Path
+    config: Path
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def start_server(state: Path, config: Path | None = None, port: int = 0, timeout: float = 60) -> Server:
+    """Start ``latticework up`` and return once its ready line names the address."""
+    cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state)]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:  # blocks until the server prints; ends if it dies
+        lines.append(line)
+        found = READY.search(line)
+        if found:
+            _drain(process)
+            return Server(found.group(1), process, state, config)
+    raise RuntimeError("server did not start:\n" + "".join(lines))
+
+
+def _drain(process: subprocess.Popen) -> None:
+    """Keep reading the server's output so it never blocks on a full pipe."""
+    import threading
+
+    def pump():
+        for line in process.stdout:
+            sys.stderr.write("[server] " + line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    base = tmp_path_factory.mktemp("server")
+    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml"))
+    yield srv
+    srv.stop()
+
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_accounts = itertools.count(int(re.sub(r"\D", "", _worker) or 0) * (ACCOUNTS // 4))
+
+
+def client_for(server: Server, service: str, n: int | None = None, *, key: str | None = None,
+               secret: str | None = None, region: str = "us-east-1", **kwargs):
+    """A boto3 client of account ``n`` (or explicit credentials), no retries."""
+    return boto3.client(
+        service, endpoint_url=server.url, region_name=region,
+        aws_access_key_id=key or (access_key(n) if n is not None else "test"),
+        aws_secret_access_key=secret or (secret_key(n) if n is not None else "test"),
+        config=botocore.config.Config(retries={"max_attempts": 1}, **kwargs),
+    )
+
+
+@dataclass
+class Clients:
+    """Clients of one account nobody else uses."""
+
+    n: int
+    account: str
+    lattice: object
+    sts: object
+    server: Server
+
+    def client(self, service: str, **kwargs):
+        return client_for(self.server, service, self.n, **kwargs)
+
+
+@pytest.fixture
+def clients(server) -> Clients:
+    n = next(_accounts)
+    assert n < ACCOUNTS, "test accounts exhausted; raise ACCOUNTS"
+    return Clients(n, account_id(n), client_for(server, "vpc-lattice", n), client_for(server, "sts", n), server)
+
+
+@pytest.fixture
+def lattice(clients):
+    return clients.lattice
+
+
+def error_code(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status_of(excinfo) -> int:
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
