@@ -255,3 +255,25 @@ def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
         raise validation("Tag keys starting with 'aws:' are reserved for AWS use.",
                          ("tags", f"Tag key {reserved[0]} uses the reserved prefix aws:"))
     return dict(tags)
+
+
+# -- cross-family queries ----------------------------------------------------
+# Rule records (the listener's default rule included) keep their action in
+# API shape, with every forward target group normalised to its id:
+#   body["action"] = {"forward": {"targetGroups": [{"targetGroupIdentifier": "tg-...", "weight": N}]}}
+# and body["serviceId"], body["serviceArn"], body["listenerId"].
+
+def forwarded_target_groups(action: dict | None) -> list[str]:
+    """Target group ids a rule action forwards to."""
+    forward = (action or {}).get("forward") or {}
+    return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
+
+
+def rules_forwarding_to(ctx: RequestContext, tg_id: str) -> list[Record]:
+    """Rule records (default rules included) of the caller that forward to ``tg_id``."""
+    return [r for r in ctx.tx.list(RULE.kind) if tg_id in forwarded_target_groups(r.body.get("action"))]
+
+
+def services_using_target_group(ctx: RequestContext, tg_id: str) -> list[str]:
+    """ARNs of the services whose listeners or rules forward to ``tg_id`` (sorted, unique)."""
+    return sorted({r.body["serviceArn"] for r in rules_forwarding_to(ctx, tg_id)})
