@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,7 @@ def run(settings: Settings) -> int:
     )
     server = _Server(config, settings)
     try:
-        asyncio.run(server.serve()) if sys.version_info < (3, 12) else server.run()
+        server.run()
     finally:
         store.close()
     return 0 if server.started else 1
