@@ -32,7 +32,7 @@ def _counts(ctx: RequestContext, sn: Record) -> dict:
 class ServiceNetworkOps:
     def create_service_network(self, ctx: RequestContext, params: dict) -> dict:
         if ctx.tx.count(SERVICE_NETWORK.kind) >= QUOTA_SERVICE_NETWORKS:
-            raise common.quota_exceeded(SERVICE_NETWORK, "L-A4C8D5C1",
+            raise common.quota_exceeded(SERVICE_NETWORK, "L-9CAD07FB",
                                         f"You have reached the limit of {QUOTA_SERVICE_NETWORKS} service networks.")
         body = {
             "name": params["name"],
