@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from latticework.api.dispatch import Dispatcher
-from latticework.api.restjson import Response
+from latticework.api.restjson import NO_BODY_STATUSES, Response
 from latticework.api.service import HttpRequest
 
 MAX_BODY = 8 * 1024 * 1024  # above any API's largest document (auth policies: 100 KB)
@@ -59,9 +59,10 @@ class Gateway:
         if scope["type"] != "http":
             return
         response = await self._respond(scope, receive)
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": [(k.encode(), v.encode()) for k, v in response.headers]
-                    + [(b"content-length", str(len(response.body)).encode())]})
+        headers = [(k.encode(), v.encode()) for k, v in response.headers]
+        if response.status not in NO_BODY_STATUSES:
+            headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def _respond(self, scope, receive) -> Response:

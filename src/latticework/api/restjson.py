@@ -25,6 +25,9 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from latticework.api.errors import ServiceError
 
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
+# A 204 or 304 ends at its headers (RFC 9110 §15.3.5): a body would be read as
+# the start of the next response on a kept-alive connection.
+NO_BODY_STATUSES = (204, 304)
 
 
 class ParseError(Exception):
@@ -225,13 +228,15 @@ def _split_output(shape: Shape | None, result: dict) -> tuple[int | None, list[t
 
 def serialize_response(op: OperationModel, result: dict, request_id: str) -> Response:
     status, headers, body = _split_output(op.output_shape, result or {})
+    status = status or op.http.get("responseCode", 200)
     headers.append(("x-amzn-RequestId", request_id))
-    if body is None:
-        headers.append(("Content-Type", "application/json"))
-        return Response(status or op.http.get("responseCode", 200), headers, b"{}")
-    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    if status in NO_BODY_STATUSES:
+        return Response(status, headers, b"")
     headers.append(("Content-Type", "application/json"))
-    return Response(status or op.http.get("responseCode", 200), headers, raw)
+    if body is None:
+        return Response(status, headers, b"{}")
+    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return Response(status, headers, raw)
 
 
 def serialize_error(model: ServiceModel, error: ServiceError, request_id: str) -> Response:

@@ -1,5 +1,80 @@
-"""(filled in by its family)."""
+"""Domain verifications: proving ownership of a custom domain for resource configurations.
+
+``StartDomainVerification`` answers ``PENDING`` and a TXT record
+(``txtMethodConfig``) the owner publishes in public DNS; AWS then polls DNS
+and moves the verification to ``VERIFIED`` (or ``VERIFICATION_TIMED_OUT``).
+
+Decisions where AWS's behaviour is unpublished:
+
+- The TXT record's format is not documented. We answer the name
+  ``_lattice-<16 hex>.<domain>`` and the value ``vpc-lattice:<32 hex>``
+  (PrivateLink's analogous flow uses ``_<prefix>`` names and ``vpce:<random>``
+  values).
+- Latticework cannot query public DNS, so a verification stays ``PENDING``: it
+  is never reported ``VERIFIED`` without proof. ``PENDING`` is a verification
+  status, not a lifecycle transition, so the record carries no framework
+  status and is never settled.
+- A second verification of the same domain name in an account and Region is a
+  ``ConflictException`` (the only conflict the operation can sensibly have).
+- The quota of 5 per Region answers ``ServiceQuotaExceededException`` (402);
+  its quota code is a placeholder.
+- Deleting a verification leaves resource configurations that reference it in
+  place; their ``domainVerificationStatus`` is then no longer reported.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from latticework.api.context import RequestContext
+from latticework.services.lattice import common
+from latticework.services.lattice.common import DOMAIN_VERIFICATION
+from latticework.store import Record
+
+QUOTA_DOMAIN_VERIFICATIONS = 5
+QUOTA_CODE = "L-3E0F5D62"
+_START = ("id", "arn", "domainName", "status", "txtMethodConfig")
+_GET = _START + ("createdAt", "lastVerifiedTime", "tags")
+
+
+def _txt_record(domain: str) -> dict:
+    return {"name": f"_lattice-{secrets.token_hex(8)}.{domain.rstrip('.')}",
+            "value": f"vpc-lattice:{secrets.token_hex(16)}"}
+
+
+def _check_quota(ctx: RequestContext) -> None:
+    if ctx.tx.count(DOMAIN_VERIFICATION.kind) >= QUOTA_DOMAIN_VERIFICATIONS:
+        raise common.quota_exceeded(DOMAIN_VERIFICATION, QUOTA_CODE,
+                                    f"You have reached the limit of {QUOTA_DOMAIN_VERIFICATIONS} domain "
+                                    "verifications.")
+
+
+def _insert(ctx: RequestContext, record: Record) -> Record:
+    existing = ctx.tx.by_name(DOMAIN_VERIFICATION.kind, record.name)
+    if existing is not None:
+        raise common.conflict(DOMAIN_VERIFICATION, existing.id,
+                              f"A domain verification for {record.name} already exists ({existing.id}).")
+    return common.insert(ctx, record, DOMAIN_VERIFICATION)
 
 
 class DomainVerificationOps:
-    pass
+    def start_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+        domain = params["domainName"].lower().rstrip(".")
+        _check_quota(ctx)
+        body = {"domainName": params["domainName"], "status": "PENDING", "txtMethodConfig": _txt_record(domain),
+                "tags": common.check_tags(params.get("tags"))}
+        record = common.new_record(ctx, DOMAIN_VERIFICATION, body, name=domain)
+        _insert(ctx, record)
+        return common.project(record.body, _START)
+
+    def get_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+        record = common.resolve(ctx, DOMAIN_VERIFICATION, params["domainVerificationIdentifier"])
+        return common.project(record.body, _GET)
+
+    def delete_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+        record = common.resolve(ctx, DOMAIN_VERIFICATION, params["domainVerificationIdentifier"])
+        ctx.tx.delete(DOMAIN_VERIFICATION.kind, record.id)
+        return {}
+
+    def list_domain_verifications(self, ctx: RequestContext, params: dict) -> dict:
+        return common.list_kind(ctx, params, DOMAIN_VERIFICATION, lambda r: common.project(r.body, _GET))

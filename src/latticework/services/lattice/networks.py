@@ -77,7 +77,3 @@ class ServiceNetworkOps:
                         ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=sn.id, all_accounts=True))}
 
         return common.list_kind(ctx, params, SERVICE_NETWORK, summarize)
-
-    # Hooks other families fill in (VPC endpoints arrive with the EC2 API).
-    def sn_endpoint_associations(self, ctx: RequestContext, sn: Record) -> list[Record]:
-        return []

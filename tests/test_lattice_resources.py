@@ -1,0 +1,435 @@
+"""Black-box tests of resource gateways, resource configurations and domain verifications."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import error_code, status_of
+
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+SG = "sg-0123456789abcdef0"
+MISSING_RGW = "rgw-0123456789abcdef0"
+MISSING_RCFG = "rcfg-0123456789abcdef0"
+MISSING_DV = "dv-0123456789abcdef0"
+
+
+@pytest.fixture
+def raw(clients):
+    """A client that skips botocore's own parameter checks, to see the server's answer."""
+    return clients.client("vpc-lattice", parameter_validation=False)
+
+
+def _raises(call, status, code, **kwargs):
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    assert (status_of(exc), error_code(exc)) == (status, code), exc.value.response["Error"]
+    return exc.value.response
+
+
+def _gateway(lattice, name="gateway", **kwargs):
+    return lattice.create_resource_gateway(name=name, vpcIdentifier=VPC, subnetIds=SUBNETS, **kwargs)
+
+
+def _config(lattice, gateway, name="database", rc_type="SINGLE", **kwargs):
+    args = {"name": name, "type": rc_type, "resourceGatewayIdentifier": gateway["id"] if gateway else None,
+            "portRanges": ["5432"], "resourceConfigurationDefinition": {"ipResource": {"ipAddress": "10.0.0.5"}}}
+    args.update(kwargs)
+    return lattice.create_resource_configuration(**{k: v for k, v in args.items() if v is not None})
+
+
+def _child(lattice, group, name="child", **kwargs):
+    return _config(lattice, None, name, "CHILD", resourceConfigurationGroupIdentifier=group["id"], **kwargs)
+
+
+def _group(lattice, gateway, name="group", **kwargs):
+    return _config(lattice, gateway, name, "GROUP", resourceConfigurationDefinition=None, **kwargs)
+
+
+# -- resource gateways ----------------------------------------------------------
+
+def test_gateway_lifecycle(lattice, clients):
+    created = _gateway(lattice, securityGroupIds=[SG], tags={"env": "dev"})
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert created["status"] == "CREATE_IN_PROGRESS"
+    assert created["id"].startswith("rgw-") and len(created["id"]) == 21
+    assert created["arn"] == f"arn:aws:vpc-lattice:us-east-1:{clients.account}:resourcegateway/{created['id']}"
+    assert (created["vpcIdentifier"], created["subnetIds"], created["securityGroupIds"]) == (VPC, SUBNETS, [SG])
+    assert (created["ipAddressType"], created["ipv4AddressesPerEni"], created["resourceConfigDnsResolution"]) == (
+        "IPV4", 16, "PUBLIC")
+
+    got = lattice.get_resource_gateway(resourceGatewayIdentifier=created["arn"])
+    assert got["status"] == "ACTIVE" and got["vpcId"] == VPC and got["name"] == "gateway"
+    assert "createdAt" in got and "lastUpdatedAt" in got
+    assert lattice.list_tags_for_resource(resourceArn=created["arn"])["tags"] == {"env": "dev"}
+
+    updated = lattice.update_resource_gateway(resourceGatewayIdentifier=created["id"], securityGroupIds=[],
+                                              resourceConfigDnsResolution="IN_VPC")
+    assert updated["status"] == "UPDATE_IN_PROGRESS"
+    assert (updated["securityGroupIds"], updated["resourceConfigDnsResolution"]) == ([], "IN_VPC")
+    got = lattice.get_resource_gateway(resourceGatewayIdentifier=created["id"])
+    assert (got["status"], got["resourceConfigDnsResolution"], got["ipv4AddressesPerEni"]) == ("ACTIVE", "IN_VPC", 16)
+
+    deleted = lattice.delete_resource_gateway(resourceGatewayIdentifier=created["id"])
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert (deleted["id"], deleted["arn"], deleted["name"], deleted["status"]) == (
+        created["id"], created["arn"], "gateway", "DELETE_IN_PROGRESS")
+    _raises(lattice.get_resource_gateway, 404, "ResourceNotFoundException", resourceGatewayIdentifier=created["id"])
+
+
+def test_gateway_options(lattice):
+    dual = _gateway(lattice, "dual", ipAddressType="DUALSTACK", ipv4AddressesPerEni=4,
+                    resourceConfigDnsResolution="IN_VPC")
+    assert (dual["ipAddressType"], dual["ipv4AddressesPerEni"], dual["resourceConfigDnsResolution"]) == (
+        "DUALSTACK", 4, "IN_VPC")
+    v6 = _gateway(lattice, "only-v6", ipAddressType="IPV6")
+    assert v6["ipAddressType"] == "IPV6" and "ipv4AddressesPerEni" not in v6
+    _raises(_gateway, 400, "ValidationException", lattice=lattice, name="v6-counted", ipAddressType="IPV6",
+            ipv4AddressesPerEni=4)
+
+
+def test_gateway_errors(lattice, raw):
+    _gateway(lattice)
+    _raises(_gateway, 409, "ConflictException", lattice=lattice)
+    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-vpc", subnetIds=SUBNETS)
+    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-subnets", vpcIdentifier=VPC)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="bad-subnet", vpcIdentifier=VPC,
+            subnetIds=["subnet-nothex"])
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="many-sgs", vpcIdentifier=VPC,
+            subnetIds=SUBNETS, securityGroupIds=[SG] * 6)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="rgw-prefixed", vpcIdentifier=VPC,
+            subnetIds=SUBNETS)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="per-eni", vpcIdentifier=VPC,
+            subnetIds=SUBNETS, ipv4AddressesPerEni=63)
+    for call in (lattice.get_resource_gateway, lattice.update_resource_gateway, lattice.delete_resource_gateway):
+        _raises(call, 404, "ResourceNotFoundException", resourceGatewayIdentifier=MISSING_RGW)
+
+
+def test_gateway_in_use_cannot_be_deleted(lattice):
+    gateway = _gateway(lattice)
+    rc = _config(lattice, gateway)
+    _raises(lattice.delete_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=gateway["id"])
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=rc["id"])
+    lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway["id"])
+
+
+def test_gateway_resolution_must_suit_its_configurations(lattice):
+    in_vpc = _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+    _config(lattice, in_vpc, "cidr", "CIDR", portRanges=["1-65535"],
+            resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}})
+    _raises(lattice.update_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=in_vpc["id"],
+            resourceConfigDnsResolution="PUBLIC")
+    public = _gateway(lattice, "public")
+    _config(lattice, public, "rds", "ARN", portRanges=None,
+            resourceConfigurationDefinition={"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}})
+    _raises(lattice.update_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=public["id"],
+            resourceConfigDnsResolution="IN_VPC")
+
+
+def test_list_gateways(lattice):
+    ids = [_gateway(lattice, f"gateway-{n}")["id"] for n in range(3)]
+    page = lattice.list_resource_gateways(maxResults=2)
+    rest = lattice.list_resource_gateways(maxResults=2, nextToken=page["nextToken"])
+    assert [g["id"] for g in page["items"] + rest["items"]] == ids
+    item = page["items"][0]
+    assert (item["name"], item["vpcIdentifier"], item["subnetIds"], item["ipAddressType"]) == (
+        "gateway-0", VPC, SUBNETS, "IPV4")
+    assert "createdAt" in item and item["status"] == "ACTIVE"
+
+
+def test_gateways_per_vpc_quota(lattice):
+    for n in range(100):
+        _gateway(lattice, f"gateway-{n}")
+    response = _raises(_gateway, 402, "ServiceQuotaExceededException", lattice=lattice, name="one-too-many")
+    assert (response["serviceCode"], response["resourceType"]) == ("vpc-lattice", "RESOURCE_GATEWAY")
+    lattice.create_resource_gateway(name="elsewhere", vpcIdentifier="vpc-0aaaaaaaaaaaaaaa1", subnetIds=SUBNETS)
+
+
+# -- resource configurations ------------------------------------------------------
+
+def test_single_configuration_lifecycle(lattice, clients):
+    gateway = _gateway(lattice)
+    created = _config(lattice, gateway, portRanges=["5432", "8000-8080"], tags={"k": "v"},
+                      allowAssociationToShareableServiceNetwork=True)
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert created["status"] == "CREATE_IN_PROGRESS"
+    assert created["id"].startswith("rcfg-") and len(created["id"]) == 22
+    assert created["arn"] == (f"arn:aws:vpc-lattice:us-east-1:{clients.account}:"
+                              f"resourceconfiguration/{created['id']}")
+    assert (created["type"], created["resourceGatewayId"], created["protocol"]) == ("SINGLE", gateway["id"], "TCP")
+    assert created["portRanges"] == ["5432", "8000-8080"]
+    assert created["resourceConfigurationDefinition"] == {"ipResource": {"ipAddress": "10.0.0.5"}}
+    assert created["allowAssociationToShareableServiceNetwork"] is True
+    assert "createdAt" in created
+
+    got = lattice.get_resource_configuration(resourceConfigurationIdentifier=created["arn"])
+    assert (got["status"], got["amazonManaged"], got["name"]) == ("ACTIVE", False, "database")
+    assert lattice.list_tags_for_resource(resourceArn=created["arn"])["tags"] == {"k": "v"}
+
+    updated = lattice.update_resource_configuration(
+        resourceConfigurationIdentifier=created["id"], portRanges=["3306"],
+        resourceConfigurationDefinition={"dnsResource": {"domainName": "db.internal", "ipAddressType": "IPV4"}},
+        allowAssociationToShareableServiceNetwork=False)
+    assert updated["status"] == "UPDATE_IN_PROGRESS"
+    assert (updated["portRanges"], updated["allowAssociationToShareableServiceNetwork"]) == (["3306"], False)
+    got = lattice.get_resource_configuration(resourceConfigurationIdentifier=created["id"])
+    assert got["status"] == "ACTIVE"
+    assert got["resourceConfigurationDefinition"] == {"dnsResource": {"domainName": "db.internal",
+                                                                      "ipAddressType": "IPV4"}}
+
+    deleted = lattice.delete_resource_configuration(resourceConfigurationIdentifier=created["id"])
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    _raises(lattice.get_resource_configuration, 404, "ResourceNotFoundException",
+            resourceConfigurationIdentifier=created["id"])
+
+
+def test_configuration_errors(lattice, raw):
+    gateway = _gateway(lattice)
+    _config(lattice, gateway)
+    _raises(_config, 409, "ConflictException", lattice=lattice, gateway=gateway)
+    _raises(_config, 404, "ResourceNotFoundException", lattice=lattice, gateway={"id": MISSING_RGW}, name="other")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=None, name="no-gateway")
+    _raises(raw.create_resource_configuration, 400, "ValidationException", name="rcfg-prefixed", type="SINGLE",
+            resourceGatewayIdentifier=gateway["id"], portRanges=["80"],
+            resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.0.0.5"}})
+    _raises(raw.create_resource_configuration, 400, "ValidationException", name="bad-type", type="MANY",
+            resourceGatewayIdentifier=gateway["id"], portRanges=["80"])
+    for call in (lattice.get_resource_configuration, lattice.update_resource_configuration,
+                 lattice.delete_resource_configuration):
+        _raises(call, 404, "ResourceNotFoundException", resourceConfigurationIdentifier=MISSING_RCFG)
+
+
+@pytest.mark.parametrize("ports", [[], ["0"], ["65536"], ["90-80"], ["1-70000"]])
+def test_port_ranges_checked(lattice, raw, ports):
+    gateway = _gateway(lattice)
+    _raises(_config, 400, "ValidationException", lattice=raw, gateway=gateway, portRanges=ports or None)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "169.254.1.1", "127.0.0.1", "not-an-ip", "fe80::1"])
+def test_ip_resource_must_be_private(lattice, address):
+    gateway = _gateway(lattice, ipAddressType="DUALSTACK")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway,
+            resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
+
+
+@pytest.mark.parametrize("address", ["10.1.2.3", "172.16.0.9", "192.168.1.1", "100.64.0.1"])
+def test_private_ipv4_accepted(lattice, address):
+    _config(lattice, _gateway(lattice), resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
+
+
+def test_ip_family_must_suit_gateway(lattice):
+    v4, v6 = _gateway(lattice, "gw-four"), _gateway(lattice, "gw-six", ipAddressType="IPV6")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=v4,
+            resourceConfigurationDefinition={"ipResource": {"ipAddress": "fd00::5"}})
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=v6)
+    _config(lattice, v6, resourceConfigurationDefinition={"ipResource": {"ipAddress": "fd00::5"}})
+
+
+def test_definition_kind_must_match_type(lattice):
+    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+    arn = {"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}}
+    cidr = {"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}}
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, resourceConfigurationDefinition=arn)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, resourceConfigurationDefinition=cidr)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, name="arn-ip", rc_type="ARN",
+            portRanges=None)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, name="cidr-ip", rc_type="CIDR")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, resourceConfigurationDefinition=None)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public,
+            resourceConfigurationDefinition={"dnsResource": {"domainName": "x.internal",
+                                                             "ipAddressType": "DUALSTACK"}})
+    rc = _config(lattice, public)
+    _raises(lattice.update_resource_configuration, 400, "ValidationException",
+            resourceConfigurationIdentifier=rc["id"], resourceConfigurationDefinition=arn)
+
+
+def test_arn_configuration_rules(lattice):
+    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+    arn = {"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}}
+    created = _config(lattice, public, "rds", "ARN", portRanges=None, resourceConfigurationDefinition=arn)
+    assert created["type"] == "ARN" and "portRanges" not in created
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, name="rds-in-vpc", rc_type="ARN",
+            portRanges=None, resourceConfigurationDefinition=arn)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, name="rds-ports", rc_type="ARN",
+            resourceConfigurationDefinition=arn)
+    _raises(lattice.update_resource_configuration, 400, "ValidationException",
+            resourceConfigurationIdentifier=created["id"], portRanges=["80"])
+
+
+def test_cidr_configuration_rules(lattice):
+    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+
+    def cidr(name, ranges, gateway=in_vpc, **kwargs):
+        return _config(lattice, gateway, name, "CIDR", portRanges=["53", "1-1024"],
+                       resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ranges}}, **kwargs)
+
+    created = cidr("net", ["10.0.0.0/16", "fd00::/64"], protocol="TCP_UDP")
+    assert created["protocol"] == "TCP_UDP"
+    cidr("everything", ["0.0.0.0/0"])
+    for name, ranges in [("reserved-a", ["169.254.0.0/16"]), ("reserved-b", ["100.64.0.0/12"]),
+                         ("reserved-c", ["224.0.0.0/8"]), ("reserved-d", ["fe80::/64"]),
+                         ("reserved-e", ["ff00::/8"]), ("not-alone", ["0.0.0.0/0", "10.0.0.0/8"]),
+                         ("no-prefix", ["10.0.0.1"]), ("host-bits", ["10.0.0.1/16"]), ("garbage", ["ten/8"])]:
+        _raises(cidr, 400, "ValidationException", name=name, ranges=ranges)
+    _raises(cidr, 400, "ValidationException", name="public-gw", ranges=["10.0.0.0/16"], gateway=public)
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, name="udp-single",
+            protocol="TCP_UDP")
+
+
+def test_group_and_children(lattice):
+    gateway = _gateway(lattice)
+    group = _group(lattice, gateway, portRanges=["1-65535"], groupDomain="corp.example.com",
+                   allowAssociationToShareableServiceNetwork=True)
+    assert group["type"] == "GROUP" and group["groupDomain"] == "corp.example.com"
+    child = _child(lattice, group, customDomainName="db.corp.example.com",
+                   resourceConfigurationDefinition={"dnsResource": {"domainName": "db.internal"}})
+    assert (child["type"], child["resourceConfigurationGroupId"], child["resourceGatewayId"]) == (
+        "CHILD", group["id"], gateway["id"])
+    assert child["allowAssociationToShareableServiceNetwork"] is True
+    listed = lattice.list_resource_configurations(resourceConfigurationGroupIdentifier=group["arn"])["items"]
+    assert [i["id"] for i in listed] == [child["id"]]
+    _raises(lattice.delete_resource_configuration, 409, "ConflictException",
+            resourceConfigurationIdentifier=group["id"])
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=child["id"])
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=group["id"])
+
+
+def test_child_rules(lattice):
+    gateway = _gateway(lattice)
+    group = _group(lattice, gateway, groupDomain="corp.example.com")
+    single = _config(lattice, gateway, "single")
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=single)
+    _raises(_child, 404, "ResourceNotFoundException", lattice=lattice, group={"id": MISSING_RCFG})
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=None, name="orphan", rc_type="CHILD")
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=group, name="own-gateway",
+            resourceGatewayIdentifier=gateway["id"])
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=group, name="outside",
+            customDomainName="db.other.com")
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=group, name="no-ports", portRanges=None)
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=group, name="udp", protocol="TCP_UDP")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway, name="grouped-single",
+            resourceConfigurationGroupIdentifier=group["id"])
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway, name="single-group-domain",
+            groupDomain="x.example.com")
+    _raises(_group, 400, "ValidationException", lattice=lattice, gateway=gateway, name="group-custom",
+            customDomainName="x.example.com")
+
+
+def test_children_per_group_quota(lattice):
+    group = _group(lattice, _gateway(lattice))
+    for n in range(60):
+        _child(lattice, group, f"child-{n}")
+    response = _raises(_child, 402, "ServiceQuotaExceededException", lattice=lattice, group=group, name="child-60")
+    assert response["serviceCode"] == "vpc-lattice"
+
+
+def test_list_configurations_filters(lattice):
+    one, two = _gateway(lattice, "gateway-one"), _gateway(lattice, "gateway-two")
+    a, b = _config(lattice, one, "cfg-a"), _config(lattice, two, "cfg-b")
+    dv = lattice.start_domain_verification(domainName="example.com")
+    c = _config(lattice, one, "cfg-c", customDomainName="c.example.com", domainVerificationIdentifier=dv["id"])
+    ids = lambda **kw: [i["id"] for i in lattice.list_resource_configurations(**kw)["items"]]
+    assert ids() == [a["id"], b["id"], c["id"]]
+    assert ids(resourceGatewayIdentifier=one["arn"]) == [a["id"], c["id"]]
+    assert ids(resourceGatewayIdentifier=two["id"]) == [b["id"]]
+    assert ids(domainVerificationIdentifier=dv["arn"]) == [c["id"]]
+    page = lattice.list_resource_configurations(maxResults=2)
+    rest = lattice.list_resource_configurations(maxResults=2, nextToken=page["nextToken"])
+    assert [i["id"] for i in page["items"] + rest["items"]] == [a["id"], b["id"], c["id"]]
+    item = rest["items"][0]
+    assert (item["name"], item["type"], item["resourceGatewayId"], item["customDomainName"],
+            item["domainVerificationId"], item["amazonManaged"]) == (
+        "cfg-c", "SINGLE", one["id"], "c.example.com", dv["id"], False)
+
+
+def test_custom_domain_and_verification(lattice):
+    gateway = _gateway(lattice)
+    dv = lattice.start_domain_verification(domainName="example.com")
+    rc = _config(lattice, gateway, customDomainName="db.example.com", domainVerificationIdentifier=dv["arn"])
+    assert (rc["customDomainName"], rc["domainVerificationId"], rc["domainVerificationArn"]) == (
+        "db.example.com", dv["id"], dv["arn"])
+    got = lattice.get_resource_configuration(resourceConfigurationIdentifier=rc["id"])
+    assert got["domainVerificationStatus"] == "PENDING"
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway, name="elsewhere",
+            customDomainName="db.other.com", domainVerificationIdentifier=dv["id"])
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway, name="no-domain",
+            domainVerificationIdentifier=dv["id"])
+    _raises(_config, 404, "ResourceNotFoundException", lattice=lattice, gateway=gateway, name="unknown-dv",
+            customDomainName="db.example.com", domainVerificationIdentifier=MISSING_DV)
+    # Children inherit their group's verification.
+    group = _group(lattice, gateway, groupDomain="example.com", domainVerificationIdentifier=dv["id"])
+    child = _child(lattice, group, customDomainName="cache.example.com")
+    assert child["domainVerificationId"] == dv["id"]
+
+
+def test_sharing_flag_rules(lattice):
+    gateway = _gateway(lattice)
+    shared = lattice.create_service_network(name="shared", sharingConfig={"enabled": True})
+    rc = _config(lattice, gateway, allowAssociationToShareableServiceNetwork=True)
+    assert _config(lattice, gateway, "closed")["allowAssociationToShareableServiceNetwork"] is False
+    lattice.create_service_network_resource_association(serviceNetworkIdentifier=shared["id"],
+                                                        resourceConfigurationIdentifier=rc["id"])
+    _raises(lattice.update_resource_configuration, 400, "ValidationException",
+            resourceConfigurationIdentifier=rc["id"], allowAssociationToShareableServiceNetwork=False)
+    in_vpc = _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+    _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, name="cidr-flag", rc_type="CIDR",
+            allowAssociationToShareableServiceNetwork=True,
+            resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}})
+
+
+# -- domain verifications ------------------------------------------------------------
+
+def test_domain_verification_lifecycle(lattice, clients):
+    started = lattice.start_domain_verification(domainName="example.com", tags={"k": "v"})
+    assert started["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert started["id"].startswith("dv-") and len(started["id"]) == 20
+    int(started["id"][3:], 16)
+    assert started["arn"] == f"arn:aws:vpc-lattice:us-east-1:{clients.account}:domainverification/{started['id']}"
+    assert (started["domainName"], started["status"]) == ("example.com", "PENDING")
+    txt = started["txtMethodConfig"]
+    assert txt["name"].startswith("_lattice-") and txt["name"].endswith(".example.com")
+    assert txt["value"].startswith("vpc-lattice:")
+
+    got = lattice.get_domain_verification(domainVerificationIdentifier=started["arn"])
+    assert got["status"] == "PENDING"  # never VERIFIED without a real DNS check
+    assert got["txtMethodConfig"] == txt and got["tags"] == {"k": "v"} and "createdAt" in got
+    assert "lastVerifiedTime" not in got
+    assert lattice.list_tags_for_resource(resourceArn=started["arn"])["tags"] == {"k": "v"}
+
+    items = lattice.list_domain_verifications()["items"]
+    assert [i["id"] for i in items] == [started["id"]] and items[0]["txtMethodConfig"] == txt
+
+    deleted = lattice.delete_domain_verification(domainVerificationIdentifier=started["id"])
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 200
+    _raises(lattice.get_domain_verification, 404, "ResourceNotFoundException",
+            domainVerificationIdentifier=started["id"])
+    _raises(lattice.delete_domain_verification, 404, "ResourceNotFoundException",
+            domainVerificationIdentifier=started["id"])
+
+
+def test_domain_verification_conflict_and_quota(lattice):
+    lattice.start_domain_verification(domainName="example.com")
+    _raises(lattice.start_domain_verification, 409, "ConflictException", domainName="EXAMPLE.com")
+    for n in range(4):
+        lattice.start_domain_verification(domainName=f"d{n}.example.org")
+    response = _raises(lattice.start_domain_verification, 402, "ServiceQuotaExceededException",
+                       domainName="one-more.example.net")
+    assert (response["serviceCode"], response["resourceType"]) == ("vpc-lattice", "DOMAIN_VERIFICATION")
+    page = lattice.list_domain_verifications(maxResults=3)
+    rest = lattice.list_domain_verifications(maxResults=3, nextToken=page["nextToken"])
+    assert len(page["items"]) == 3 and len(rest["items"]) == 2 and "nextToken" not in rest
+
+
+def test_domain_verification_errors(lattice, raw):
+    _raises(lattice.get_domain_verification, 404, "ResourceNotFoundException", domainVerificationIdentifier=MISSING_DV)
+    _raises(raw.get_domain_verification, 400, "ValidationException", domainVerificationIdentifier="dv-123")
+    _raises(raw.start_domain_verification, 400, "ValidationException", domainName="ab")
+
+
+def test_domain_verification_idempotent_start(lattice):
+    first = lattice.start_domain_verification(domainName="example.com", clientToken="token-1")
+    again = lattice.start_domain_verification(domainName="example.com", clientToken="token-1")
+    assert again["id"] == first["id"] and again["txtMethodConfig"] == first["txtMethodConfig"]
+    _raises(lattice.start_domain_verification, 409, "ConflictException", domainName="other.com",
+            clientToken="token-1")
