@@ -118,7 +118,7 @@ def _body(raw: bytes) -> dict:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested input
         raise ParseError("Unable to parse request body as JSON") from None
     if not isinstance(data, dict):
         raise ParseError("Request body must be a JSON object")
