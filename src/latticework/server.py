@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +33,28 @@ def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, announcing the bound address once it accepts connections."""
+    """uvicorn's server, announcing the bound address once it accepts connections.
+
+    SIGINT and SIGTERM ask for a graceful shutdown and the process then exits 0:
+    uvicorn's own handler would re-raise the signal after shutting down, which
+    turns a requested stop into a death by signal.
+    """
 
     def __init__(self, config: uvicorn.Config, settings: Settings):
         super().__init__(config)
         self.settings = settings
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets)

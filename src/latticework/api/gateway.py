@@ -45,7 +45,10 @@ def _headers(scope) -> dict[str, str]:
 
 
 def _json(status: int, payload: dict) -> Response:
-    return Response(status, [("Content-Type", "application/json")], json.dumps(payload).encode())
+    headers = [("Content-Type", "application/json")]
+    if "__type" in payload:
+        headers.append(("x-amzn-ErrorType", payload["__type"]))
+    return Response(status, headers, json.dumps(payload).encode())
 
 
 class Gateway:

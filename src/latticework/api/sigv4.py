@@ -21,6 +21,8 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
+from botocore.utils import normalize_url_path
+
 from latticework.api import errors
 from latticework.config import Credential, Directory
 
@@ -128,9 +130,9 @@ def _canonical_headers(signed: SignedRequest, headers: dict[str, str]) -> str:
 
 
 def _canonical_path(raw_path: str) -> str:
-    # Non-S3 signers normalise the path and percent-encode it once more
-    # (botocore SigV4Auth._normalize_url_path + quote(safe='/~')).
-    return quote(raw_path or "/", safe="/~")
+    # Non-S3 signers remove dot segments and empty segments, then percent-encode
+    # the path once more (botocore SigV4Auth._normalize_url_path + quote(safe='/~')).
+    return quote(normalize_url_path(raw_path or "/"), safe="/~")
 
 
 def canonical_request(method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,

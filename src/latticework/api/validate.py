@@ -54,7 +54,8 @@ def _shorten(value: Any) -> str:
 @functools.cache
 def _pattern(pattern: str) -> re.Pattern[str] | None:
     try:
-        return re.compile(pattern, re.DOTALL)
+        # ASCII: Java's \d and \w (AWS front ends) match ASCII only; Python's match any script.
+        return re.compile(pattern, re.DOTALL | re.ASCII)
     except re.error:  # a Java-only construct; the model's other checks still apply
         return None
 

@@ -164,7 +164,8 @@ class SqlStore(Store):
         return cls(f"sqlite:///{path}")
 
     def _read_revision(self) -> int:
-        return self._conn.execute(sa.select(sa.func.coalesce(sa.func.max(revisions.c.id), 0))).scalar_one()
+        with self._conn.begin():
+            return self._conn.execute(sa.select(sa.func.coalesce(sa.func.max(revisions.c.id), 0))).scalar_one()
 
     @contextmanager
     def transaction(self, account: str, region: str, operation: str) -> Iterator[SqlTransaction]:
@@ -189,9 +190,8 @@ class SqlStore(Store):
             return self._revision
 
     def unsettled(self):
-        with self._lock:
+        with self._lock, self._conn.begin():
             rows = self._conn.execute(sa.select(records).where(records.c.status.in_(_TRANSITIONAL))).all()
-            self._conn.rollback()
         return [_row_to_record(r) for r in rows]
 
     def close(self) -> None:

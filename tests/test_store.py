@@ -1,0 +1,232 @@
+"""``store.sql.SqlStore`` on a temporary SQLite file.
+
+Revisions: each transaction that writes commits exactly one new revision;
+read-only ones none; an exception rolls everything back. Names are unique per
+account, region, kind and parent. Lists are ordered by creation and page with
+``after``. Opening a store twice is harmless (migrations are idempotent), and
+``wait_revision`` wakes when another thread commits.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from latticework.store import NameTaken, Record
+from latticework.store.sql import SqlStore
+
+A, B = "111111111111", "222222222222"
+REGION = "us-east-1"
+
+
+def open_store(path):
+    opened = SqlStore.sqlite(path)
+    # The server's start-up reads unsettled records before serving; doing the
+    # same here keeps the other tests independent of
+    # test_fresh_store_accepts_a_transaction_at_once.
+    opened.unsettled()
+    return opened
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_store(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+def test_fresh_store_accepts_a_transaction_at_once(tmp_path):
+    fresh = SqlStore.sqlite(tmp_path / "state.db")
+    try:
+        put(fresh, record("sn-1", name="a"))
+        assert fresh.revision() == 1
+    finally:
+        fresh.close()
+
+
+def record(id: str, *, name=None, parent=None, account=A, region=REGION, kind="servicenetwork", status=None):
+    return Record(kind, id, account, region, {"id": id, "name": name}, parent=parent, name=name,
+                  arn=f"arn:aws:vpc-lattice:{region}:{account}:{kind}/{id}", status=status)
+
+
+def put(store, *records, account=A, region=REGION):
+    with store.transaction(account, region, "Test") as tx:
+        for r in records:
+            tx.put(r)
+
+
+def test_empty_store_is_at_revision_zero(store):
+    assert store.revision() == 0
+
+
+def test_each_writing_transaction_adds_exactly_one_revision(store):
+    put(store, record("sn-1", name="a"), record("sn-2", name="b"))
+    assert store.revision() == 1
+    with store.transaction(A, REGION, "Test") as tx:
+        r = tx.get("servicenetwork", "sn-1")
+        r.body["authType"] = "AWS_IAM"
+        tx.put(r)
+        tx.delete("servicenetwork", "sn-2")
+    assert store.revision() == 2
+
+
+def test_read_only_transactions_add_no_revision(store):
+    put(store, record("sn-1", name="a"))
+    with store.transaction(A, REGION, "Read") as tx:
+        assert tx.get("servicenetwork", "sn-1").name == "a"
+        tx.list("servicenetwork")
+        tx.count("servicenetwork")
+    assert store.revision() == 1
+
+
+def test_revisions_are_recorded_on_records(store):
+    put(store, record("sn-1", name="a"))
+    put(store, record("sn-2", name="b"))
+    with store.transaction(A, REGION, "Read") as tx:
+        first, second = tx.get("servicenetwork", "sn-1"), tx.get("servicenetwork", "sn-2")
+    assert (first.created_rev, first.revision, second.created_rev) == (1, 1, 2)
+
+
+def test_exception_rolls_back_everything(store):
+    put(store, record("sn-1", name="a"))
+    with pytest.raises(RuntimeError):
+        with store.transaction(A, REGION, "Test") as tx:
+            tx.put(record("sn-2", name="b"))
+            tx.delete("servicenetwork", "sn-1")
+            raise RuntimeError("provider failed")
+    assert store.revision() == 1
+    with store.transaction(A, REGION, "Read") as tx:
+        assert tx.get("servicenetwork", "sn-1") is not None
+        assert tx.get("servicenetwork", "sn-2") is None
+    put(store, record("sn-3", name="c"))
+    assert store.revision() == 2  # the rolled-back revision number is not published
+
+
+def test_duplicate_name_in_scope_is_taken(store):
+    put(store, record("sn-1", name="payments"))
+    with pytest.raises(NameTaken):
+        put(store, record("sn-2", name="payments"))
+    assert store.revision() == 1
+
+
+def test_same_name_in_other_scopes(store):
+    put(store, record("sn-1", name="payments"))
+    put(store, record("sn-2", name="payments", account=B), account=B)
+    put(store, record("sn-3", name="payments", region="eu-west-1"), region="eu-west-1")
+    put(store, record("svc-1", name="payments", kind="service"))
+    put(store, record("l-1", name="http", kind="listener", parent="svc-1"),
+        record("l-2", name="http", kind="listener", parent="svc-2"))
+    with pytest.raises(NameTaken):
+        put(store, record("l-3", name="http", kind="listener", parent="svc-1"))
+
+
+def test_unnamed_records_never_collide(store):
+    put(store, record("t-1", kind="target", parent="tg-1"), record("t-2", kind="target", parent="tg-1"))
+    with store.transaction(A, REGION, "Read") as tx:
+        assert tx.count("target", parent="tg-1") == 2
+
+
+def test_lookups_are_scoped(store):
+    put(store, record("sn-1", name="a"))
+    with store.transaction(B, REGION, "Read") as tx:
+        assert tx.get("servicenetwork", "sn-1") is None
+        assert tx.by_name("servicenetwork", "a") is None
+        assert tx.get("servicenetwork", "sn-1", account=A).id == "sn-1"
+    with store.transaction(A, "eu-west-1", "Read") as tx:
+        assert tx.get("servicenetwork", "sn-1") is None
+        assert tx.list("servicenetwork") == []
+    with store.transaction(A, REGION, "Read") as tx:
+        assert tx.by_arn(record("sn-1").arn).id == "sn-1"
+        assert tx.by_name("servicenetwork", "a").id == "sn-1"
+
+
+def test_list_order_and_paging(store):
+    ids = [f"sn-{n}" for n in (5, 3, 9, 1, 7)]
+    for id in ids:
+        put(store, record(id, name=id))
+    put(store, record("sn-x1", name="x1"), record("sn-x0", name="x0"))  # one revision: ordered by id
+    expected = ids + ["sn-x0", "sn-x1"]
+    with store.transaction(A, REGION, "Read") as tx:
+        everything = tx.list("servicenetwork")
+        assert [r.id for r in everything] == expected
+        pages, after = [], None
+        while True:
+            page = tx.list("servicenetwork", after=after, limit=2)
+            if not page:
+                break
+            pages.append([r.id for r in page])
+            after = (page[-1].created_rev, page[-1].id)
+    assert pages == [expected[i:i + 2] for i in range(0, len(expected), 2)]
+
+
+def test_list_by_parent_and_across_accounts(store):
+    put(store, record("snva-1", kind="snva", parent="sn-1"), record("snva-2", kind="snva", parent="sn-2"))
+    put(store, record("snva-3", kind="snva", parent="sn-1", account=B), account=B)
+    with store.transaction(A, REGION, "Read") as tx:
+        assert [r.id for r in tx.list("snva", parent="sn-1")] == ["snva-1"]
+        assert [r.id for r in tx.list("snva", parent="sn-1", all_accounts=True)] == ["snva-1", "snva-3"]
+        assert [r.id for r in tx.list("snva", account=B)] == ["snva-3"]
+
+
+def test_idempotency_results_are_kept(store):
+    with store.transaction(A, REGION, "CreateServiceNetwork") as tx:
+        assert tx.idempotent_result("CreateServiceNetwork", "tok") is None
+        tx.remember_result("CreateServiceNetwork", "tok", "f" * 64, {"id": "sn-1"})
+    assert store.revision() == 1
+    with store.transaction(A, REGION, "CreateServiceNetwork") as tx:
+        assert tx.idempotent_result("CreateServiceNetwork", "tok") == ("f" * 64, {"id": "sn-1"})
+    with store.transaction(B, REGION, "CreateServiceNetwork") as tx:
+        assert tx.idempotent_result("CreateServiceNetwork", "tok") is None
+
+
+def test_unsettled_records(store):
+    put(store, record("svc-1", name="a", kind="service", status="CREATE_IN_PROGRESS"),
+        record("svc-2", name="b", kind="service", status="ACTIVE"))
+    assert [r.id for r in store.unsettled()] == ["svc-1"]
+
+
+def test_reopening_keeps_data_and_migrations_are_idempotent(tmp_path):
+    path = tmp_path / "state.db"
+    first = open_store(path)
+    put(first, record("sn-1", name="a"))
+    first.close()
+    for _ in range(2):
+        again = open_store(path)
+        assert again.revision() == 1
+        with again.transaction(A, REGION, "Read") as tx:
+            assert tx.get("servicenetwork", "sn-1").name == "a"
+        again.close()
+
+
+def test_two_stores_on_one_file(tmp_path):
+    one, two = open_store(tmp_path / "s.db"), open_store(tmp_path / "s.db")
+    try:
+        put(one, record("sn-1", name="a"))
+        with two.transaction(A, REGION, "Read") as tx:
+            assert tx.get("servicenetwork", "sn-1") is not None
+    finally:
+        one.close()
+        two.close()
+
+
+def test_wait_revision_wakes_on_commit_from_another_thread(store):
+    started = threading.Event()
+    woke = []
+
+    def waiter():
+        started.set()
+        woke.append(store.wait_revision(0, timeout=30))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    started.wait(10)
+    put(store, record("sn-1", name="a"))
+    thread.join(30)
+    assert woke == [1]
+
+
+def test_wait_revision_returns_at_once_when_already_past(store):
+    put(store, record("sn-1", name="a"))
+    assert store.wait_revision(0, timeout=30) == 1
+    assert store.wait_revision(1, timeout=0) == 1
