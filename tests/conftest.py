@@ -3,7 +3,10 @@
 The server is started once per test process (``latticework up --port 0``)
 with an accounts file declaring many accounts; every test gets clients of an
 account of its own (``clients``), so tests never see each other's resources,
-names or quotas. Readiness is the server's ready line, never a sleep.
+names or quotas. A few more accounts get low quotas (``LOW_QUOTAS``, through
+the accounts file's per-account ``quotas`` table): ``clients_with_quotas``
+hands one out, so a test reaches a quota with a handful of creates.
+Readiness is the server's ready line, never a sleep.
 """
 
 from __future__ import annotations
@@ -20,6 +23,24 @@ import botocore.config
 import pytest
 
 ACCOUNTS = 1500
+# Accounts numbered after the ACCOUNTS ones, each with the quotas below instead of AWS's defaults.
+QUOTA_ACCOUNTS = 100
+LOW_QUOTAS = {
+    "L-9CAD07FB": 2,  # service networks per Region (default 50)
+    "L-620C821E": 3,  # services per Region (2,000)
+    "L-BB11C6B9": 3,  # target groups per Region (500)
+    "L-D71303F3": 3,  # targets per target group (1,000)
+    "L-D64E952E": 1,  # listeners per service (2)
+    "L-CF78395E": 2,  # rules per listener (10)
+    "L-3DEC3B9F": 2,  # target groups per service (10)
+    "L-75D4A19E": 2,  # service associations per service network (500)
+    "L-EF6E2D62": 2,  # VPC associations per service network (500)
+    "L-6095700C": 2,  # resource configurations per service network (500)
+    "L-5FF8F9B9": 4,  # resource configurations per Region (2,000); above children + group
+    "L-9BC96FEF": 2,  # child resource configurations per group (60)
+    "L-0DCA4434": 2,  # resource gateways per VPC (100)
+    "L-73D0F278": 2,  # domain verifications per Region (5)
+}
 READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 
 
@@ -35,11 +56,14 @@ def secret_key(n: int) -> str:
     return f"secret-{n}"
 
 
-def write_accounts(path: Path, count: int = ACCOUNTS) -> Path:
+def write_accounts(path: Path, count: int = ACCOUNTS, quota_accounts: int = 0) -> Path:
+    """Accounts 0..count-1 with AWS's quotas, then ``quota_accounts`` more with ``LOW_QUOTAS``."""
     lines = ["include_default = true"]
-    for n in range(count):
-        lines += ["[[accounts]]", f'id = "{account_id(n)}"', f'name = "test-{n}"',
-                  "[[accounts.credentials]]", f'access_key_id = "{access_key(n)}"',
+    low = ", ".join(f'"{code}" = {value}' for code, value in LOW_QUOTAS.items())
+    for n in range(count + quota_accounts):
+        lines += ["[[accounts]]", f'id = "{account_id(n)}"', f'name = "test-{n}"']
+        lines += [f"quotas = {{ {low} }}"] if n >= count else []
+        lines += ["[[accounts.credentials]]", f'access_key_id = "{access_key(n)}"',
                   f'secret_access_key = "{secret_key(n)}"']
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -88,13 +112,14 @@ def _drain(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     base = tmp_path_factory.mktemp("server")
-    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml"))
+    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS))
     yield srv
     srv.stop()
 
 
 # Each test process has its own server, so every process can count from zero.
 _accounts = itertools.count()
+_quota_accounts = itertools.count(ACCOUNTS)
 
 
 def client_for(server: Server, service: str, n: int | None = None, *, key: str | None = None,
@@ -126,6 +151,14 @@ class Clients:
 def clients(server) -> Clients:
     n = next(_accounts)
     assert n < ACCOUNTS, "test accounts exhausted; raise ACCOUNTS"
+    return Clients(n, account_id(n), client_for(server, "vpc-lattice", n), client_for(server, "sts", n), server)
+
+
+@pytest.fixture
+def clients_with_quotas(server) -> Clients:
+    """Clients of an account nobody else uses whose quotas are ``LOW_QUOTAS``."""
+    n = next(_quota_accounts)
+    assert n < ACCOUNTS + QUOTA_ACCOUNTS, "low-quota test accounts exhausted; raise QUOTA_ACCOUNTS"
     return Clients(n, account_id(n), client_for(server, "vpc-lattice", n), client_for(server, "sts", n), server)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code, status_of
+from conftest import LOW_QUOTAS, error_code, status_of
 
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
@@ -138,11 +138,13 @@ def test_list_gateways(lattice):
     assert "createdAt" in item and item["status"] == "ACTIVE"
 
 
-def test_gateways_per_vpc_quota(lattice):
-    for n in range(100):
+def test_gateways_per_vpc_quota(clients_with_quotas):
+    lattice = clients_with_quotas.lattice  # 2 resource gateways per VPC (conftest.LOW_QUOTAS)
+    for n in range(LOW_QUOTAS["L-0DCA4434"]):
         _gateway(lattice, f"gateway-{n}")
     response = _raises(_gateway, 402, "ServiceQuotaExceededException", lattice=lattice, name="one-too-many")
     assert (response["serviceCode"], response["resourceType"]) == ("vpc-lattice", "RESOURCE_GATEWAY")
+    assert response["quotaCode"] == "L-0DCA4434" and VPC in response["Error"]["Message"]
     lattice.create_resource_gateway(name="elsewhere", vpcIdentifier="vpc-0aaaaaaaaaaaaaaa1", subnetIds=SUBNETS)
 
 
@@ -316,12 +318,14 @@ def test_child_rules(lattice):
             customDomainName="x.example.com")
 
 
-def test_children_per_group_quota(lattice):
+def test_children_per_group_quota(clients_with_quotas):
+    lattice = clients_with_quotas.lattice  # 2 children per group (conftest.LOW_QUOTAS)
     group = _group(lattice, _gateway(lattice))
-    for n in range(60):
+    for n in range(LOW_QUOTAS["L-9BC96FEF"]):
         _child(lattice, group, f"child-{n}")
-    response = _raises(_child, 402, "ServiceQuotaExceededException", lattice=lattice, group=group, name="child-60")
-    assert response["serviceCode"] == "vpc-lattice"
+    response = _raises(_child, 402, "ServiceQuotaExceededException", lattice=lattice, group=group, name="one-more")
+    assert (response["serviceCode"], response["quotaCode"], response["resourceId"]) == (
+        "vpc-lattice", "L-9BC96FEF", group["id"])
 
 
 def test_list_configurations_filters(lattice):

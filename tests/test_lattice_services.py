@@ -114,14 +114,15 @@ def test_client_token_replays_the_create(lattice):
     assert again["id"] == first["id"]
 
 
-@pytest.mark.slow
-def test_quota_of_services_per_region(lattice):
-    for n in range(2000):
+def test_quota_of_services_per_region(clients_with_quotas):
+    lattice = clients_with_quotas.lattice  # 3 services per Region (conftest.LOW_QUOTAS)
+    for n in range(conftest.LOW_QUOTAS["L-620C821E"]):
         make_service(lattice, f"service{n}")
     with pytest.raises(ClientError) as exc:
         make_service(lattice, "one-too-many")
     assert (status_of(exc), error_code(exc)) == (402, "ServiceQuotaExceededException")
-    assert exc.value.response["serviceCode"] == "vpc-lattice"
+    assert (exc.value.response["serviceCode"], exc.value.response["quotaCode"]) == ("vpc-lattice", "L-620C821E")
+    assert exc.value.response["resourceType"] == "SERVICE"
 
 
 # -- update ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import account_id, client_for, error_code, status_of
+from conftest import LOW_QUOTAS, account_id, client_for, error_code, status_of
 
 VPC = "vpc-0123456789abcdef0"
 OTHER_VPC = "vpc-0fedcba987654321f"
@@ -296,8 +296,9 @@ def test_tags(lattice):
           tags={"aws:owner": "x"})
 
 
-def test_target_group_quota(lattice):
-    for _ in range(500):
+def test_target_group_quota(clients_with_quotas):
+    lattice = clients_with_quotas.lattice  # 3 target groups per Region (conftest.LOW_QUOTAS)
+    for _ in range(LOW_QUOTAS["L-BB11C6B9"]):
         lattice.create_target_group(name=name(), type="LAMBDA")
     response = fails(lattice.create_target_group, 402, "ServiceQuotaExceededException", name=name(), type="LAMBDA")
     assert (response["serviceCode"], response["quotaCode"]) == ("vpc-lattice", "L-BB11C6B9")
@@ -510,16 +511,17 @@ def test_register_on_unknown_group(lattice):
           targetGroupIdentifier="tg-0123456789abcdef0", targets=[{"id": "10.0.0.1"}])
 
 
-def test_target_quota(lattice):
+def test_target_quota(clients_with_quotas):
+    lattice = clients_with_quotas.lattice  # 3 targets per target group (conftest.LOW_QUOTAS)
     tg = create(lattice)
-    for block in range(10):
-        batch = [{"id": f"10.0.{block}.{i}"} for i in range(100)]
-        assert len(lattice.register_targets(targetGroupIdentifier=tg["id"], targets=batch)["successful"]) == 100
+    batch = [{"id": f"10.0.0.{i}"} for i in range(LOW_QUOTAS["L-D71303F3"])]
+    assert len(lattice.register_targets(targetGroupIdentifier=tg["id"], targets=batch)["successful"]) == len(batch)
     # Re-registering existing targets does not count against the quota.
     lattice.register_targets(targetGroupIdentifier=tg["id"], targets=[{"id": "10.0.0.0"}])
     response = fails(lattice.register_targets, 402, "ServiceQuotaExceededException",
                      targetGroupIdentifier=tg["id"], targets=[{"id": "10.1.0.0"}])
-    assert response["quotaCode"] == "L-D71303F3"
+    assert (response["serviceCode"], response["quotaCode"], response["resourceId"]) == (
+        "vpc-lattice", "L-D71303F3", tg["id"])
 
 
 def test_list_targets_filter(lattice):

@@ -16,6 +16,19 @@ A TOML file declares more (``latticework up --config FILE`` or
     # session_token = "..."   # then requests must carry it (x-amz-security-token)
     # user = "alice"          # principal ARN becomes arn:aws:iam::<id>:user/alice
 
+An account may carry quota overrides, the local stand-in for a granted
+Service Quotas increase: ``quotas`` maps a VPC Lattice quota code to the
+account's value (any non-negative integer, lower than AWS's default too)::
+
+    [[accounts]]
+    id = "111111111111"
+    quotas = { "L-9CAD07FB" = 100, "L-620C821E" = 5000 }
+
+The codes are those of the Service Quotas console
+(``latticework.services.lattice.quotas`` lists them); an unknown code, or a
+quota AWS does not let you adjust (auth policy size, security groups per
+association), is a ``ConfigError``.
+
 Declaring accounts replaces the default one unless ``include_default = true``
 is set at the top level. State defaults to ``$XDG_DATA_HOME/latticework/state.db``
 (``~/.local/share/latticework/state.db``); ``--state`` or ``$LATTICEWORK_STATE``
@@ -66,14 +79,17 @@ class Directory:
 
     accounts: dict[str, str] = field(default_factory=dict)  # id -> name
     credentials: dict[str, Credential] = field(default_factory=dict)
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # id -> quota code -> value
 
     def credential(self, access_key: str) -> Credential | None:
         return self.credentials.get(access_key)
 
-    def add(self, account_id: str, name: str, creds: list[Credential]) -> None:
+    def add(self, account_id: str, name: str, creds: list[Credential], quotas: dict[str, int] | None = None) -> None:
         if len(account_id) != 12 or not account_id.isdigit():
             raise ConfigError(f"account id must be 12 digits, got {account_id!r}")
         self.accounts[account_id] = name
+        if quotas:
+            self.quotas[account_id] = quotas
         for cred in creds:
             if cred.access_key in self.credentials:
                 raise ConfigError(f"access key {cred.access_key!r} is declared twice")
@@ -99,6 +115,36 @@ def _credential(account_id: str, raw: dict) -> Credential:
         raise ConfigError(f"account {account_id}: credential needs {missing.args[0]}") from None
 
 
+def _lattice_quota(account_id: str, code: str):
+    """The quota a key of ``quotas`` names (by code, or by name to say why that is refused)."""
+    # Imported here: the quota table belongs to the Lattice provider, which imports this module.
+    from latticework.services.lattice.quotas import BY_CODE, QUOTAS
+
+    quota = BY_CODE.get(code) or next((q for q in QUOTAS.values() if q.name.lower() == code.lower()), None)
+    if quota is None:
+        adjustable = ", ".join(sorted(q.code for q in QUOTAS.values() if q.adjustable and q.code))
+        raise ConfigError(f"account {account_id}: unknown VPC Lattice quota code {code!r} "
+                          f"(adjustable quotas: {adjustable})")
+    return quota
+
+
+def _quota_override(account_id: str, code: str, value: object) -> int:
+    quota = _lattice_quota(account_id, code)
+    if not quota.adjustable:
+        raise ConfigError(f"account {account_id}: quota {quota.name!r} cannot be adjusted (AWS does not allow it)")
+    if code != quota.code:
+        raise ConfigError(f"account {account_id}: name quota {quota.name!r} by its code {quota.code!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"account {account_id}: quota {code} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _quotas(account_id: str, raw: object) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"account {account_id}: quotas must be a table of quota code = value")
+    return {code: _quota_override(account_id, code, value) for code, value in raw.items()}
+
+
 def load_directory(path: Path | None) -> Directory:
     """Accounts from ``path`` (TOML), or the default account when there is no file."""
     if path is None:
@@ -111,7 +157,8 @@ def load_directory(path: Path | None) -> Directory:
     for account in data.get("accounts", []):
         account_id = str(account.get("id", ""))
         creds = [_credential(account_id, c) for c in account.get("credentials", [])]
-        directory.add(account_id, str(account.get("name", account_id)), creds)
+        quotas = _quotas(account_id, account.get("quotas", {}))
+        directory.add(account_id, str(account.get("name", account_id)), creds, quotas)
     if not directory.credentials:
         raise ConfigError(f"{path}: no credentials declared")
     return directory

@@ -18,6 +18,8 @@ class RequestContext:
     request_id: str
     credential: Credential
     tx: Transaction = None  # type: ignore[assignment]  # set by the dispatcher for the call's transaction
+    # Quota overrides of the accounts file: account id -> quota code -> value.
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
     @property

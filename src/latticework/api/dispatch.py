@@ -71,7 +71,7 @@ class Dispatcher:
             op, params = service.parse(request)
             self._validate(service, op, params)
             ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
-                                 request_id, verified.credential)
+                                 request_id, verified.credential, quotas=self.directory.quotas)
             result = await self.run(lambda: self._call(service, op, ctx, params))
             return service.respond(op, result, request_id)
         except ServiceError as err:

@@ -43,8 +43,8 @@ Decisions where AWS's behaviour is unpublished:
   associations; ARN-type configurations always get true (the user guide says
   it is forced for them). ``dnsOptions`` defaults to
   ``VERIFIED_DOMAINS_ONLY`` (the user guide's default) when private DNS is on.
-- Quotas (500 VPCs / services / resource configurations per network) use the
-  quota codes below; AWS's codes for them are not published where we looked.
+- Quotas (500 VPCs / services / resource configurations per network) come
+  from ``quotas.py`` and are charged to the service network's owner.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_RESOURCE_ASSOCIATION,
     SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION, Kind,
 )
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
 
-QUOTA_PER_NETWORK = 500
-QUOTA_CODES = {SN_VPC_ASSOCIATION.kind: "L-0A2D1A5B", SN_SERVICE_ASSOCIATION.kind: "L-2AF6E4C7",
-               SN_RESOURCE_ASSOCIATION.kind: "L-4E1F8A3D"}
+QUOTA_KEYS = {SN_VPC_ASSOCIATION.kind: "vpc-associations-per-network",
+              SN_SERVICE_ASSOCIATION.kind: "service-associations-per-network",
+              SN_RESOURCE_ASSOCIATION.kind: "resource-associations-per-network"}
 SN_ENDPOINT_ASSOCIATION_KIND = "snvea"
 _IN_PROGRESS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 _SPECIFIED = ("VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS", "SPECIFIED_DOMAINS_ONLY")
@@ -122,11 +123,8 @@ def _under_network(ctx: RequestContext, kind: Kind, sn_id: str) -> list[Record]:
 
 
 def _check_quota(ctx: RequestContext, kind: Kind, sn: Record, counted: Callable[[Record], bool] = _live) -> None:
-    if sum(1 for r in ctx.tx.list(kind.kind, parent=sn.id, all_accounts=True) if counted(r)) >= QUOTA_PER_NETWORK:
-        raise common.quota_exceeded(kind, QUOTA_CODES[kind.kind],
-                                    f"You have reached the limit of {QUOTA_PER_NETWORK} "
-                                    f"{kind.resource_type.replace('_', ' ').lower()}s for service network {sn.id}.",
-                                    resource_id=sn.id)
+    count = sum(1 for r in ctx.tx.list(kind.kind, parent=sn.id, all_accounts=True) if counted(r))
+    check_quota(ctx, QUOTA_KEYS[kind.kind], count, kind, sn.id, account=sn.account)
 
 
 def refuse_in_progress(kind: Kind, record: Record, action: str) -> None:

@@ -16,8 +16,8 @@ Decisions where AWS's behaviour is unpublished:
   status and is never settled.
 - A second verification of the same domain name in an account and Region is a
   ``ConflictException`` (the only conflict the operation can sensibly have).
-- The quota of 5 per Region answers ``ServiceQuotaExceededException`` (402);
-  its quota code is a placeholder.
+- The quota of 5 per Region answers ``ServiceQuotaExceededException`` (402)
+  with the code of ``quotas.py``.
 - Deleting a verification leaves resource configurations that reference it in
   place; their ``domainVerificationStatus`` is then no longer reported.
 """
@@ -29,10 +29,9 @@ import secrets
 from latticework.api.context import RequestContext
 from latticework.services.lattice import common
 from latticework.services.lattice.common import DOMAIN_VERIFICATION
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
 
-QUOTA_DOMAIN_VERIFICATIONS = 5
-QUOTA_CODE = "L-3E0F5D62"
 _START = ("id", "arn", "domainName", "status", "txtMethodConfig")
 _GET = _START + ("createdAt", "lastVerifiedTime", "tags")
 
@@ -43,10 +42,7 @@ def _txt_record(domain: str) -> dict:
 
 
 def _check_quota(ctx: RequestContext) -> None:
-    if ctx.tx.count(DOMAIN_VERIFICATION.kind) >= QUOTA_DOMAIN_VERIFICATIONS:
-        raise common.quota_exceeded(DOMAIN_VERIFICATION, QUOTA_CODE,
-                                    f"You have reached the limit of {QUOTA_DOMAIN_VERIFICATIONS} domain "
-                                    "verifications.")
+    check_quota(ctx, "domain-verifications", ctx.tx.count(DOMAIN_VERIFICATION.kind), DOMAIN_VERIFICATION)
 
 
 def _insert(ctx: RequestContext, record: Record) -> Record:

@@ -48,9 +48,10 @@ Actions (default actions and rule actions)
     ``HTTP2``/``GRPC`` target groups only behind ``HTTPS`` listeners; at most
     10 distinct target groups per service (402).
 
-Quota codes
-    The model does not carry Service Quotas codes; the codes below name the
-    quota until the published codes are confirmed.
+Quotas
+    Listeners per service, rules per listener and target groups per service
+    come from the table in ``quotas.py`` (values, Service Quotas codes,
+    per-account overrides).
 """
 
 from __future__ import annotations
@@ -59,15 +60,9 @@ from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.services.lattice import common
 from latticework.services.lattice.common import LISTENER, RULE, SERVICE, TARGET_GROUP
+from latticework.services.lattice.quotas import check_quota
 from latticework.services.lattice.services import delete_listener_tree
 from latticework.store import Record
-
-QUOTA_LISTENERS = 2
-QUOTA_RULES = 10
-QUOTA_TARGET_GROUPS = 10
-QUOTA_CODE_LISTENERS = "listeners-per-service"
-QUOTA_CODE_RULES = "rules-per-listener"
-QUOTA_CODE_TARGET_GROUPS = "target-groups-per-service"
 
 DEFAULT_PORTS = {"HTTP": 80, "HTTPS": 443}
 DEFAULT_RULE_NAME = "default"
@@ -166,10 +161,9 @@ def _check_quota(ctx: RequestContext, service: Record, tg_ids: list[str], rule_i
     actions = {r.id: r.body.get("action") for r in _service_rules(ctx, service)}
     actions.update(pending)
     actions.pop(rule_id, None)
-    used = set(tg_ids).union(*(common.forwarded_target_groups(a) for a in actions.values()))
-    if len(used) > QUOTA_TARGET_GROUPS:
-        raise common.quota_exceeded(TARGET_GROUP, QUOTA_CODE_TARGET_GROUPS,
-                                    f"A service can use at most {QUOTA_TARGET_GROUPS} target groups.", service.id)
+    used = set().union(*(common.forwarded_target_groups(a) for a in actions.values()))
+    check_quota(ctx, "target-groups-per-service", len(used), TARGET_GROUP, service.id,
+                adding=len(set(tg_ids) - used))
 
 
 def _forward(ctx: RequestContext, service: Record, protocol: str, entries: list[dict], field: str,
@@ -265,9 +259,7 @@ class ListenerOps:
     def _listener_port(self, ctx: RequestContext, service: Record, protocol: str, port: int | None) -> int:
         """The port of a new listener, after the per-service checks."""
         listeners = ctx.tx.list(LISTENER.kind, parent=service.id)
-        if len(listeners) >= QUOTA_LISTENERS:
-            raise common.quota_exceeded(LISTENER, QUOTA_CODE_LISTENERS,
-                                        f"A service can have at most {QUOTA_LISTENERS} listeners.", service.id)
+        check_quota(ctx, "listeners-per-service", len(listeners), LISTENER, service.id)
         if protocol == TLS_PASSTHROUGH:
             self._check_passthrough(service, port)
         port = port or DEFAULT_PORTS[protocol]
@@ -329,9 +321,7 @@ class ListenerOps:
             raise common.validation("The only rule allowed for a TLS_PASSTHROUGH listener is its default rule.",
                                     ("listenerIdentifier", "TLS_PASSTHROUGH listeners do not support rules"))
         rules = [r for r in ctx.tx.list(RULE.kind, parent=listener.id) if not r.body.get("isDefault")]
-        if len(rules) >= QUOTA_RULES:
-            raise common.quota_exceeded(RULE, QUOTA_CODE_RULES,
-                                        f"A listener can have at most {QUOTA_RULES} rules.", listener.id)
+        check_quota(ctx, "rules-per-listener", len(rules), RULE, listener.id)
 
     def get_rule(self, ctx: RequestContext, params: dict) -> dict:
         _, _, rule = _resolve_rule(ctx, params)

@@ -13,9 +13,9 @@ from latticework.services.lattice import common
 from latticework.services.lattice.common import (
     SERVICE_NETWORK, SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION,
 )
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
 
-QUOTA_SERVICE_NETWORKS = 50
 # Blocking associations for DeleteServiceNetwork, with the words AWS uses.
 _DEPENDENTS = ((SN_SERVICE_ASSOCIATION, "services"), (SN_VPC_ASSOCIATION, "VPCs"),
                (SN_RESOURCE_ASSOCIATION, "resource configurations"))
@@ -31,9 +31,7 @@ def _counts(ctx: RequestContext, sn: Record) -> dict:
 
 class ServiceNetworkOps:
     def create_service_network(self, ctx: RequestContext, params: dict) -> dict:
-        if ctx.tx.count(SERVICE_NETWORK.kind) >= QUOTA_SERVICE_NETWORKS:
-            raise common.quota_exceeded(SERVICE_NETWORK, "L-9CAD07FB",
-                                        f"You have reached the limit of {QUOTA_SERVICE_NETWORKS} service networks.")
+        check_quota(ctx, "service-networks", ctx.tx.count(SERVICE_NETWORK.kind), SERVICE_NETWORK)
         body = {
             "name": params["name"],
             "authType": params.get("authType", "NONE"),

@@ -48,9 +48,10 @@ from latticework.policy import PolicyError, parse_policy
 from latticework.services.lattice import accesslogs, common
 from latticework.services.lattice.accesslogs import resolve_target
 from latticework.services.lattice.common import AUTH_POLICY, RESOURCE_POLICY, Kind
+from latticework.services.lattice.quotas import QUOTAS
 from latticework.store import Record
 
-AUTH_POLICY_MAX_BYTES = 10 * 1024
+AUTH_POLICY_MAX_BYTES = QUOTAS["auth-policy-size"].default  # not adjustable: no override applies
 
 
 def _parse(policy: str, field: str) -> None:

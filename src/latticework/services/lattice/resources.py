@@ -38,8 +38,7 @@ Decisions where AWS's behaviour is unpublished:
   gateways have neither); a customer-created gateway without them is a
   ``ValidationException``.
 - Resource gateways per VPC: the quota page says 500, the resource-gateway page
-  100; we enforce 100. Quota codes below are placeholders (AWS's are not
-  published where we looked).
+  100; we enforce 100. Values and codes of the quotas are in ``quotas.py``.
 - GROUP definitions are optional; a GROUP may carry an IP or DNS definition.
 - Type-rule violations are ``ValidationException``s; changing a gateway's DNS
   resolution so it no longer suits its configurations (CIDR needs ``IN_VPC``,
@@ -59,14 +58,8 @@ from latticework.services.lattice.associations import (
 from latticework.services.lattice.common import (
     DOMAIN_VERIFICATION, RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, RESOURCE_GATEWAY,
 )
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
-
-QUOTA_GATEWAYS_PER_VPC = 100
-QUOTA_CONFIGURATIONS = 2000
-QUOTA_CHILDREN_PER_GROUP = 60
-QUOTA_CODE_GATEWAYS = "L-7B3C2E91"
-QUOTA_CODE_CONFIGURATIONS = "L-9D8A6F27"
-QUOTA_CODE_CHILDREN = "L-5C1E0B84"
 
 _RGW_CREATE = ("name", "id", "arn", "status", "vpcIdentifier", "subnetIds", "securityGroupIds", "ipAddressType",
                "ipv4AddressesPerEni", "resourceConfigDnsResolution")
@@ -127,10 +120,7 @@ def _gateway_network(ctx: RequestContext, params: dict) -> dict:
 
 def _check_gateway_quota(ctx: RequestContext, vpc_id: str) -> None:
     in_vpc = sum(1 for g in ctx.tx.list(RESOURCE_GATEWAY.kind) if g.body["vpcId"] == vpc_id)
-    if in_vpc >= QUOTA_GATEWAYS_PER_VPC:
-        raise common.quota_exceeded(RESOURCE_GATEWAY, QUOTA_CODE_GATEWAYS,
-                                    f"You have reached the limit of {QUOTA_GATEWAYS_PER_VPC} resource gateways "
-                                    f"in VPC {vpc_id}.")
+    check_quota(ctx, "resource-gateways-per-vpc", in_vpc, RESOURCE_GATEWAY, scope_id=vpc_id)
 
 
 def _configurations_using(ctx: RequestContext, gateway_id: str) -> list[Record]:
@@ -265,10 +255,7 @@ def _protocol(params: dict, group: Record | None) -> str:
 def _check_children_quota(ctx: RequestContext, group: Record) -> None:
     children = sum(1 for r in ctx.tx.list(RESOURCE_CONFIGURATION.kind)
                    if r.body.get("resourceConfigurationGroupId") == group.id)
-    if children >= QUOTA_CHILDREN_PER_GROUP:
-        raise common.quota_exceeded(RESOURCE_CONFIGURATION, QUOTA_CODE_CHILDREN,
-                                    f"You have reached the limit of {QUOTA_CHILDREN_PER_GROUP} child resource "
-                                    f"configurations in group {group.id}.", resource_id=group.id)
+    check_quota(ctx, "children-per-group", children, RESOURCE_CONFIGURATION, group.id)
 
 
 def _domains(ctx: RequestContext, params: dict, group: Record | None) -> dict:
@@ -376,10 +363,8 @@ class ResourceOps:
 
     # -- resource configurations ------------------------------------------------------
     def create_resource_configuration(self, ctx: RequestContext, params: dict) -> dict:
-        if ctx.tx.count(RESOURCE_CONFIGURATION.kind) >= QUOTA_CONFIGURATIONS:
-            raise common.quota_exceeded(RESOURCE_CONFIGURATION, QUOTA_CODE_CONFIGURATIONS,
-                                        f"You have reached the limit of {QUOTA_CONFIGURATIONS} resource "
-                                        "configurations.")
+        check_quota(ctx, "resource-configurations", ctx.tx.count(RESOURCE_CONFIGURATION.kind),
+                    RESOURCE_CONFIGURATION)
         body = _configuration_body(ctx, params)
         record = common.new_record(ctx, RESOURCE_CONFIGURATION, body, name=params["name"], status="CREATE_IN_PROGRESS")
         common.insert(ctx, record, RESOURCE_CONFIGURATION)

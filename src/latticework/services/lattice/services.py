@@ -31,12 +31,9 @@ from __future__ import annotations
 from latticework.api.context import RequestContext
 from latticework.services.lattice import common
 from latticework.services.lattice.common import LISTENER, RULE, SERVICE, SN_SERVICE_ASSOCIATION
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
 
-QUOTA_SERVICES = 2000
-# The model does not carry Service Quotas codes; this one names the quota
-# ("Services per Region") until the published code is confirmed.
-QUOTA_CODE_SERVICES = "services-per-region"
 DEFAULT_IDLE_TIMEOUT = 60
 
 _CREATE_MEMBERS = ("id", "arn", "name", "customDomainName", "certificateArn", "status", "authType",
@@ -70,9 +67,7 @@ def delete_listener_tree(ctx: RequestContext, listener: Record) -> None:
 
 class ServiceOps:
     def create_service(self, ctx: RequestContext, params: dict) -> dict:
-        if ctx.tx.count(SERVICE.kind) >= QUOTA_SERVICES:
-            raise common.quota_exceeded(SERVICE, QUOTA_CODE_SERVICES,
-                                        f"You have reached the limit of {QUOTA_SERVICES} services.")
+        check_quota(ctx, "services", ctx.tx.count(SERVICE.kind), SERVICE)
         id = SERVICE.new_id()
         body = {
             "name": params["name"],

@@ -78,13 +78,8 @@ import re
 from latticework.api.context import RequestContext
 from latticework.services.lattice import common, vpcs
 from latticework.services.lattice.common import TARGET, TARGET_GROUP
+from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record, Transaction
-
-QUOTA_TARGET_GROUPS = 500
-QUOTA_TARGETS = 1000
-# Service Quotas codes: "Target groups per region", "Targets per target group".
-QUOTA_CODE_TARGET_GROUPS = "L-BB11C6B9"
-QUOTA_CODE_TARGETS = "L-D71303F3"
 
 _SUMMARY = ("id", "arn", "name", "type", "createdAt", "lastUpdatedAt", "status", "serviceArns")
 _SUMMARY_CONFIG = ("port", "protocol", "ipAddressType", "vpcIdentifier", "lambdaEventStructureVersion")
@@ -236,9 +231,7 @@ def _new_config(ctx: RequestContext, tg_type: str, config: dict | None) -> tuple
 
 class TargetGroupOps:
     def create_target_group(self, ctx: RequestContext, params: dict) -> dict:
-        if ctx.tx.count(TARGET_GROUP.kind) >= QUOTA_TARGET_GROUPS:
-            raise common.quota_exceeded(TARGET_GROUP, QUOTA_CODE_TARGET_GROUPS,
-                                        f"You have reached the limit of {QUOTA_TARGET_GROUPS} target groups.")
+        check_quota(ctx, "target-groups", ctx.tx.count(TARGET_GROUP.kind), TARGET_GROUP)
         config, explicit = _new_config(ctx, params["type"], params.get("config"))
         body = {"name": params["name"], "type": params["type"], "config": config, "status": "CREATE_IN_PROGRESS",
                 "tags": common.check_tags(params.get("tags")), "_healthCheck": explicit}
@@ -293,7 +286,7 @@ class TargetGroupOps:
         _require_settled(tg)
         wanted = _dedupe([_keyed(tg, t) for t in params["targets"]])
         live = _live_targets(ctx, tg)
-        _check_target_quota(tg, live, wanted)
+        _check_target_quota(ctx, tg, live, wanted)
         registered = {t.body["id"] for t in live}
         result = {"successful": [], "unsuccessful": []}
         for position, (target_id, port) in enumerate(wanted):
@@ -380,12 +373,10 @@ def _live_targets(ctx: RequestContext, tg: Record) -> list[Record]:
     return [t for t in ctx.tx.list(TARGET.kind, parent=tg.id) if t.body["status"] != "DRAINING"]
 
 
-def _check_target_quota(tg: Record, live: list[Record], wanted: list[tuple[str, int | None]]) -> None:
+def _check_target_quota(ctx: RequestContext, tg: Record, live: list[Record],
+                        wanted: list[tuple[str, int | None]]) -> None:
     existing = {(t.body["id"], t.body.get("port")) for t in live}
-    if len(existing | set(wanted)) > QUOTA_TARGETS:
-        raise common.quota_exceeded(TARGET, QUOTA_CODE_TARGETS,
-                                    f"You have reached the limit of {QUOTA_TARGETS} targets per target group.",
-                                    resource_id=tg.id)
+    check_quota(ctx, "targets-per-target-group", len(existing), TARGET, tg.id, adding=len(set(wanted) - existing))
 
 
 def _valid_id(ctx: RequestContext, tg: Record, target_id: str) -> bool:
