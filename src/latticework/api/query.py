@@ -1,13 +1,21 @@
-"""The ``query`` protocol (form-encoded input, XML output), from the botocore model.
+"""The ``query`` and ``ec2`` protocols (form-encoded input, XML output), from the botocore model.
 
-Used by STS now and by ELBv2 and EC2 (its ``ec2`` flavour: flattened lists,
-different error envelope) as they arrive. Lists are ``Name.member.N`` unless
-flattened, maps ``Name.entry.N.key``/``.value``; output is wrapped in
-``<OperationResponse><OperationResult>`` with ``ResponseMetadata``.
+Two dialects of one protocol family:
+
+* ``query`` (STS, ELBv2): members by their ``locationName`` or name; lists
+  ``Name.member.N`` (the member's own ``locationName`` replaces ``member``;
+  flattened lists drop it), maps ``Name.entry.N.key``/``.value``; output is
+  wrapped in ``<OpResponse><OpResult>`` plus ``ResponseMetadata``; errors in
+  ``<ErrorResponse><Error>``.
+* ``ec2``: members by ``queryName``, else the ``locationName`` with its first
+  letter capitalised; every list is flat (``SubnetId.1``); output members sit
+  directly under ``<OpResponse>`` with a ``requestId``; errors in
+  ``<Response><Errors><Error>`` with ``RequestID``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -22,62 +30,100 @@ COMMON_CODES = {
     "UnrecognizedClientException": "InvalidClientTokenId",
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
 }
+EC2_CODES = {**COMMON_CODES, "InvalidClientTokenId": "AuthFailure", "SignatureDoesNotMatch": "AuthFailure",
+             "UnrecognizedClientException": "AuthFailure", "InvalidSignatureException": "AuthFailure"}
 
 
-def _member_prefix(shape: Shape, name: str) -> str:
-    return shape.serialization.get("name", name)
+@dataclass(frozen=True)
+class Dialect:
+    ec2: bool
+
+    def name(self, shape: Shape, default: str) -> str:
+        if not self.ec2:
+            return shape.serialization.get("name", default)
+        if "queryName" in shape.serialization:
+            return shape.serialization["queryName"]
+        name = shape.serialization.get("name")
+        return name[0].upper() + name[1:] if name else default
+
+    def list_prefix(self, shape: Shape, prefix: str) -> str:
+        if self.ec2:
+            return prefix
+        if shape.serialization.get("flattened"):
+            item = shape.member.serialization.get("name")
+            return ".".join(prefix.split(".")[:-1] + [item]) if item else prefix
+        return f"{prefix}.{shape.member.serialization.get('name', 'member')}"
 
 
-def _parse_value(shape: Shape, prefix: str, form: dict[str, str]) -> Any:
+QUERY = Dialect(ec2=False)
+EC2 = Dialect(ec2=True)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _has_prefix(form: dict[str, str], key: str) -> bool:
+    return key in form or any(k.startswith(key + ".") for k in form)
+
+
+def _parse_structure(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> dict | None:
+    out = {}
+    for name, member in shape.members.items():
+        value = _parse_value(d, member, _join(prefix, d.name(member, name)), form)
+        if value is not None:
+            out[name] = value
+    return out or None
+
+
+def _parse_list(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> list | None:
+    item = d.list_prefix(shape, prefix)
+    values, index = [], 1
+    while _has_prefix(form, f"{item}.{index}"):
+        values.append(_parse_value(d, shape.member, f"{item}.{index}", form))
+        index += 1
+    if not values and form.get(prefix) == "":
+        return []
+    return values or None
+
+
+def _parse_map(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> dict | None:
+    entry = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
+    key_name = shape.key.serialization.get("name", "key")
+    value_name = shape.value.serialization.get("name", "value")
+    out, index = {}, 1
+    while f"{entry}.{index}.{key_name}" in form:
+        out[form[f"{entry}.{index}.{key_name}"]] = _parse_value(d, shape.value, f"{entry}.{index}.{value_name}", form)
+        index += 1
+    return out or None
+
+
+def _parse_value(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> Any:
     kind = shape.type_name
     if kind == "structure":
-        out = {}
-        for name, member in shape.members.items():
-            value = _parse_value(member, f"{prefix}.{_member_prefix(member, name)}" if prefix else
-                                 _member_prefix(member, name), form)
-            if value is not None:
-                out[name] = value
-        return out or None
+        return _parse_structure(d, shape, prefix, form)
     if kind == "list":
-        item = prefix if shape.serialization.get("flattened") else f"{prefix}.member"
-        values, index = [], 1
-        while any(k == f"{item}.{index}" or k.startswith(f"{item}.{index}.") for k in form):
-            values.append(_parse_value(shape.member, f"{item}.{index}", form))
-            index += 1
-        if not values and prefix in form and form[prefix] == "":
-            return []
-        return values or None
+        return _parse_list(d, shape, prefix, form)
     if kind == "map":
-        out, index = {}, 1
-        while f"{prefix}.entry.{index}.key" in form:
-            key = form[f"{prefix}.entry.{index}.key"]
-            out[key] = _parse_value(shape.value, f"{prefix}.entry.{index}.value", form)
-            index += 1
-        return out or None
+        return _parse_map(d, shape, prefix, form)
     if prefix not in form:
         return None
     return _convert_text(shape, form[prefix], prefix)
 
 
-def parse_request(op: OperationModel, form: dict[str, str]) -> dict[str, Any]:
+def parse_request(op: OperationModel, form: dict[str, str], dialect: Dialect = QUERY) -> dict[str, Any]:
     if op.input_shape is None:
         return {}
-    return _parse_value(op.input_shape, "", form) or {}
+    return _parse_structure(dialect, op.input_shape, "", form) or {}
 
+
+# -- output ------------------------------------------------------------------
 
 def _xml(shape: Shape, value: Any) -> str:
     kind = shape.type_name
     if kind == "structure":
-        parts = []
-        for name, member in shape.members.items():
-            if value.get(name) is None:
-                continue
-            tag = member.serialization.get("name", name)
-            if member.type_name == "list" and member.serialization.get("flattened"):
-                parts.extend(f"<{tag}>{_xml(member.member, v)}</{tag}>" for v in value[name])
-            else:
-                parts.append(f"<{tag}>{_xml(member, value[name])}</{tag}>")
-        return "".join(parts)
+        return "".join(_xml_member(member, name, value[name])
+                       for name, member in shape.members.items() if value.get(name) is not None)
     if kind == "list":
         tag = shape.member.serialization.get("name", "member")
         return "".join(f"<{tag}>{_xml(shape.member, v)}</{tag}>" for v in value)
@@ -91,28 +137,56 @@ def _xml(shape: Shape, value: Any) -> str:
     return escape(str(value))
 
 
+def _xml_member(member: Shape, name: str, value: Any) -> str:
+    tag = member.serialization.get("name", name)
+    if member.type_name == "list" and member.serialization.get("flattened"):
+        return "".join(f"<{tag}>{_xml(member.member, v)}</{tag}>" for v in value)
+    return f"<{tag}>{_xml(member, value)}</{tag}>"
+
+
 def _namespace(model: ServiceModel) -> str:
     return model.metadata.get("xmlNamespace", "")
 
 
-def serialize_response(model: ServiceModel, op: OperationModel, result: dict, request_id: str) -> Response:
-    inner = _xml(op.output_shape, result or {}) if op.output_shape is not None else ""
-    wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape is not None else None
+def _xml_response(status: int, body: str, request_id: str) -> Response:
+    return Response(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)],
+                    ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode())
+
+
+def serialize_response(model: ServiceModel, op: OperationModel, result: dict, request_id: str,
+                       dialect: Dialect = QUERY) -> Response:
+    shape = op.output_shape
+    inner = _xml(shape, result or {}) if shape is not None else ""
+    if dialect.ec2:
+        body = f'<{op.name}Response xmlns="{_namespace(model)}"><requestId>{request_id}</requestId>{inner}</{op.name}Response>'
+        return _xml_response(200, body, request_id)
+    wrapper = shape.serialization.get("resultWrapper") if shape is not None else None
     if wrapper:
         inner = f"<{wrapper}>{inner}</{wrapper}>"
     body = (f'<{op.name}Response xmlns="{_namespace(model)}">{inner}'
             f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op.name}Response>")
-    return Response(200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode())
+    return _xml_response(200, body, request_id)
 
 
-def serialize_error(model: ServiceModel, error: ServiceError, request_id: str) -> Response:
-    code = COMMON_CODES.get(error.code, error.code)
+def _error_status(model: ServiceModel, code: str, default: int) -> int:
     shape = next((s for s in model.error_shapes if s.error_code == code or s.name == code), None)
-    status = shape.metadata.get("error", {}).get("httpStatusCode", error.status) if shape else error.status
+    return shape.metadata.get("error", {}).get("httpStatusCode", default) if shape else default
+
+
+def serialize_error(model: ServiceModel, error: ServiceError, request_id: str, dialect: Dialect = QUERY) -> Response:
+    code = (EC2_CODES if dialect.ec2 else COMMON_CODES).get(error.code, error.code)
+    status = _error_status(model, code, error.status)
+    if code == "AuthFailure":  # EC2 answers credential failures with 401
+        status = 401
+    message = escape(error.message)
+    if dialect.ec2:
+        body = (f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{message}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>")
+        return _xml_response(status, body, request_id)
     kind = "Sender" if error.sender_fault else "Receiver"
     body = (f'<ErrorResponse xmlns="{_namespace(model)}"><Error><Type>{kind}</Type><Code>{escape(code)}</Code>'
-            f"<Message>{escape(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
-    return Response(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode())
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    return _xml_response(status, body, request_id)
 
 
-__all__ = ["parse_request", "serialize_response", "serialize_error", "ParseError"]
+__all__ = ["parse_request", "serialize_response", "serialize_error", "ParseError", "QUERY", "EC2", "Dialect"]
