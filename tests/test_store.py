@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from latticework.store import NameTaken, Record
-from latticework.store.sql import SqlStore
+from latticework.store.sql import SqlStore, StoreLocked
 
 A, B = "111111111111", "222222222222"
 REGION = "us-east-1"
@@ -199,15 +199,37 @@ def test_reopening_keeps_data_and_migrations_are_idempotent(tmp_path):
         again.close()
 
 
-def test_two_stores_on_one_file(tmp_path):
-    one, two = open_store(tmp_path / "s.db"), open_store(tmp_path / "s.db")
+def test_one_process_owns_a_state_file(tmp_path):
+    one = open_store(tmp_path / "s.db")
+    with pytest.raises(StoreLocked, match="in use"):
+        SqlStore.sqlite(tmp_path / "s.db")
+    put(one, record("sn-1", name="a"))
+    one.close()
+    two = open_store(tmp_path / "s.db")
     try:
-        put(one, record("sn-1", name="a"))
         with two.transaction(A, REGION, "Read") as tx:
             assert tx.get("servicenetwork", "sn-1") is not None
     finally:
-        one.close()
         two.close()
+
+
+def test_reads_see_the_transactions_own_writes_and_only_committed_state_outside(store):
+    put(store, record("sn-1", name="a"))
+    with store.transaction(A, REGION, "Write") as tx:
+        tx.put(record("sn-2", name="b"))
+        tx.delete("servicenetwork", "sn-1")
+        assert [r.id for r in tx.list("servicenetwork")] == ["sn-2"]
+        outside = store.reader(A, REGION, "Read")
+        assert [r.id for r in outside.list("servicenetwork")] == ["sn-1"]
+        with pytest.raises(NameTaken):
+            tx.put(record("sn-3", name="b"))
+        tx.put(record("sn-4", name="a"))  # the deleted record's name is free again
+    assert [r.id for r in store.reader(A, REGION, "Read").list("servicenetwork")] == ["sn-2", "sn-4"]
+
+
+def test_readers_cannot_write(store):
+    with pytest.raises(RuntimeError, match="read-only"):
+        store.reader(A, REGION, "GetThing").put(record("sn-1", name="a"))
 
 
 def test_wait_revision_wakes_on_commit_from_another_thread(store):

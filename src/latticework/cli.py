@@ -28,13 +28,17 @@ def main() -> None:
 def up(host: str, port: int, state: Path | None, config_file: Path | None) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     from latticework.server import Settings, run
+    from latticework.store.sql import StoreLocked
 
     try:
         directory = config.load_directory(config_file)
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     settings = Settings(host, port, state or config.default_state_path(), directory)
-    sys.exit(run(settings))
+    try:
+        sys.exit(run(settings))
+    except StoreLocked as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

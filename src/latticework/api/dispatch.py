@@ -5,12 +5,13 @@
 3. validate the input against the model
 4. replay or refuse a reused ``clientToken`` (idempotency, generic for every
    member the model marks ``idempotencyToken``)
-5. run the provider method in one store transaction on the worker thread
+5. run the provider method: reads (Get/List/Describe) on the event loop against
+   committed state; writes in one store transaction on the single worker thread
 6. serialize the result, or the error, in the service's protocol
 
-After a write commits, records left in a transitional status
-(``CREATE_IN_PROGRESS``...) are handed to the provider's ``settle`` on the same
-worker thread, so the next call a client makes already sees them settled.
+Records a write leaves in a transitional status (``CREATE_IN_PROGRESS``...) are
+handed to the provider's ``settle`` before that transaction commits, so the
+next call a client makes already sees them settled.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from latticework.store import Record, Store
 log = logging.getLogger("latticework.api")
 
 TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+# Operations that only read: served on the event loop from committed state.
+READ_PREFIXES = ("Get", "List", "Describe")
 
 
 def _token_member(op: OperationModel) -> str | None:
@@ -72,7 +75,10 @@ class Dispatcher:
             self._validate(service, op, params)
             ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
                                  request_id, verified.credential, quotas=self.directory.quotas)
-            result = await self.run(lambda: self._call(service, op, ctx, params))
+            if op.name.startswith(READ_PREFIXES):
+                result = self._read(service, op, ctx, params)
+            else:
+                result = await self.run(lambda: self._call(service, op, ctx, params))
             return service.respond(op, result, request_id)
         except ServiceError as err:
             return service.error(err, request_id)
@@ -101,9 +107,8 @@ class Dispatcher:
             raise service.validation_error(violations)
 
     def _call(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
-        method = service.method_for(op)
-        if method is None:
-            raise service.not_implemented(op)
+        """Run a writing operation in one transaction (on the worker thread)."""
+        method = self._method(service, op)
         token_member = _token_member(op)
         token = params.get(token_member) if token_member else None
         with self.store.transaction(ctx.account, ctx.region, op.name) as tx:
@@ -115,9 +120,20 @@ class Dispatcher:
             result = method(ctx, params) or {}
             if token is not None:
                 tx.remember_result(op.name, token, _fingerprint(params, token_member), result)
-            written = list(tx.written)
-        self._schedule_settle(service, written)
+            self._settle(service, tx, list(tx.written))
         return result
+
+    def _read(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
+        """Run a reading operation against committed state, on the event loop: no thread hop."""
+        method = self._method(service, op)
+        ctx.tx = self.store.reader(ctx.account, ctx.region, op.name)
+        return method(ctx, params) or {}
+
+    def _method(self, service: Service, op: OperationModel):
+        method = service.method_for(op)
+        if method is None:
+            raise service.not_implemented(op)
+        return method
 
     def _replay(self, service: Service, op: OperationModel, tx, token: str, fingerprint: str) -> dict | None:
         seen = tx.idempotent_result(op.name, token)
@@ -128,31 +144,27 @@ class Dispatcher:
         return seen[1]
 
     # -- lifecycle ---------------------------------------------------------------
-    def _schedule_settle(self, service: Service, written: list[Record]) -> None:
-        pending = [r for r in written if r.status in TRANSITIONAL]
-        settle = getattr(service.provider, "settle", None)
-        if pending and settle is not None:
-            self.worker.submit(self._settle, service, pending)
+    def _settle(self, service: Service, tx, written: list[Record]) -> None:
+        """Finish transitional statuses in the writing transaction itself.
 
-    def _settle(self, service: Service, pending: list[Record]) -> None:
-        for record in pending:
-            try:
-                with self.store.transaction(record.account, record.region, "Settle") as tx:
-                    current = tx.get(record.kind, record.id, account=record.account, region=record.region)
-                    if current is not None and current.status in TRANSITIONAL:
-                        service.provider.settle(tx, current)
-            except Exception:
-                log.exception("settling %s %s", record.kind, record.id)
+        The response already carries the in-progress status AWS answers; what a
+        later call reads is the settled one. (When the data plane applies
+        revisions, settling will wait for it instead.)
+        """
+        settle = getattr(service.provider, "settle", None)
+        for record in written:
+            if settle is not None and record.status in TRANSITIONAL:
+                current = tx.get(record.kind, record.id, account=record.account, region=record.region)
+                if current is not None and current.status in TRANSITIONAL:
+                    settle(tx, current)
 
     def settle_all(self) -> None:
         """Settle what a previous run left in progress (called at start-up)."""
-        by_service = {}
         for record in self.store.unsettled():
-            by_service.setdefault(record.body.get("_service", "vpc-lattice"), []).append(record)
-        for name, records in by_service.items():
-            service = self.services.get(name)
-            if service is not None and hasattr(service.provider, "settle"):
-                self._settle(service, records)
+            service = self.services.get(record.body.get("_service", "vpc-lattice"))
+            if service is not None:
+                with self.store.transaction(record.account, record.region, "Settle") as tx:
+                    self._settle(service, tx, [record])
 
     def _unknown_service(self, name: str, request_id: str) -> Response:
         body = json.dumps({"__type": "UnknownServiceException",

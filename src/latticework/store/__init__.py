@@ -84,6 +84,10 @@ class Store(ABC):
     def transaction(self, account: str, region: str, operation: str) -> AbstractContextManager[Transaction]: ...
 
     @abstractmethod
+    def reader(self, account: str, region: str, operation: str) -> Transaction:
+        """A read-only transaction over committed state (writes raise)."""
+
+    @abstractmethod
     def revision(self) -> int: ...
 
     @abstractmethod

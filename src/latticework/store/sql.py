@@ -1,13 +1,23 @@
-"""The SQL store (SQLAlchemy Core): SQLite on disk by default, PostgreSQL by URL.
+"""The SQL store: durable in SQL (SQLite by default), served from memory.
 
-Durability: SQLite runs in WAL mode with ``synchronous=FULL``, so a commit is
-on disk before the API answers; an acknowledged write survives ``kill -9``
-and power loss. One connection serves every transaction, driven by the API's
-single worker thread, so SQLite never sees two writers.
+Every committed record is also held in an in-memory index (by key, by
+account/kind order, by parent, by ARN and by unique name), loaded once when the
+store opens. Reads never touch SQL; a transaction buffers its writes in an
+overlay that its own reads see, and commit writes the overlay to SQL in one
+database transaction (one revision row, the changed records, idempotency
+results) before applying it to the index. A transaction that raises leaves
+neither SQL nor the index changed.
+
+One process owns a state file at a time (an exclusive lock beside it), so the
+index is always the whole truth. Durability: SQLite in WAL mode with
+``synchronous=FULL``; a commit is on disk before the API answers, so an
+acknowledged write survives ``kill -9`` and power loss.
 """
 
 from __future__ import annotations
 
+import bisect
+import fcntl
 import json
 import threading
 from contextlib import contextmanager
@@ -19,122 +29,193 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from latticework.store import NameTaken, Record, Store, Transaction
-from latticework.store.schema import migrate, records, idempotency, revisions
+from latticework.store.schema import idempotency, migrate, records, revisions
 
 _TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 
+Key = tuple[str, str, str, str]  # account, region, kind, id
 
-def _row_to_record(row: sa.Row) -> Record:
-    return Record(
-        kind=row.kind, id=row.id, account=row.account, region=row.region, body=json.loads(row.body),
-        parent=row.parent, name=row.name, arn=row.arn, status=row.status,
-        created_rev=row.created_rev, revision=row.revision,
-    )
+
+class StoreLocked(RuntimeError):
+    """Another process serves this state file."""
+
+
+def _key(r: Record) -> Key:
+    return (r.account, r.region, r.kind, r.id)
+
+
+def _name_key(r: Record) -> tuple | None:
+    return (r.account, r.region, r.kind, r.parent or "", r.name) if r.name is not None else None
+
+
+def _copy(r: Record) -> Record:
+    """A private copy: callers mutate what they read before putting it back."""
+    return Record(r.kind, r.id, r.account, r.region, json.loads(json.dumps(r.body)), r.parent, r.name, r.arn,
+                  r.status, r.created_rev, r.revision)
+
+
+class Index:
+    """Committed records in memory, with the lookups transactions need."""
+
+    def __init__(self) -> None:
+        self.records: dict[Key, Record] = {}
+        self.order: dict[tuple[str, str, str], list[tuple[int, str, str]]] = {}  # (region, kind) -> sorted
+        self.children: dict[tuple[str, str, str], set[Key]] = {}  # (region, kind, parent)
+        self.arns: dict[str, Key] = {}
+        self.names: dict[tuple, Key] = {}
+        self.tokens: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        self.lock = threading.RLock()
+
+    def add(self, r: Record) -> None:
+        key = _key(r)
+        if key in self.records:
+            self.remove(key)
+        self.records[key] = r
+        bisect.insort(self.order.setdefault((r.region, r.kind, ""), []), (r.created_rev, r.id, r.account))
+        if r.parent is not None:
+            self.children.setdefault((r.region, r.kind, r.parent), set()).add(key)
+        if r.arn:
+            self.arns[r.arn] = key
+        if (name := _name_key(r)) is not None:
+            self.names[name] = key
+
+    def remove(self, key: Key) -> None:
+        r = self.records.pop(key, None)
+        if r is None:
+            return
+        order = self.order[(r.region, r.kind, "")]
+        del order[bisect.bisect_left(order, (r.created_rev, r.id, r.account))]
+        if r.parent is not None:
+            self.children[(r.region, r.kind, r.parent)].discard(key)
+        if r.arn and self.arns.get(r.arn) == key:
+            del self.arns[r.arn]
+        if (name := _name_key(r)) is not None and self.names.get(name) == key:
+            del self.names[name]
+
+    def keys(self, region: str, kind: str, parent: str | None) -> list[Key]:
+        """Keys of a kind in creation order (optionally only a parent's children)."""
+        if parent is not None:
+            found = [self.records[k] for k in self.children.get((region, kind, parent), ())]
+            return [_key(r) for r in sorted(found, key=lambda r: (r.created_rev, r.id, r.account))]
+        return [(account, region, kind, id) for _, id, account in self.order.get((region, kind, ""), ())]
 
 
 class SqlTransaction(Transaction):
-    def __init__(self, store: "SqlStore", conn: sa.Connection, account: str, region: str, operation: str):
+    def __init__(self, store: "SqlStore", account: str, region: str, operation: str, writable: bool):
         self._store = store
-        self._conn = conn
+        self._index = store._index
         self.account = account
         self.region = region
         self.operation = operation
-        self._revision: int | None = None
+        self._writable = writable
+        self._puts: dict[Key, Record] = {}
+        self._deleted: set[Key] = set()
+        self._tokens: dict[tuple, tuple[str, str]] = {}
         self._written: list[Record] = []
+        self._revision: int | None = None
 
     # -- reads ---------------------------------------------------------------
-    def _scope(self, account: str | None, region: str | None):
-        return sa.and_(records.c.account == (account or self.account), records.c.region == (region or self.region))
+    def _lookup(self, key: Key) -> Record | None:
+        if key in self._deleted:
+            return None
+        if key in self._puts:
+            return self._puts[key]
+        with self._index.lock:
+            return self._index.records.get(key)
 
     def get(self, kind, id, *, account=None, region=None):
-        row = self._conn.execute(
-            sa.select(records).where(self._scope(account, region), records.c.kind == kind, records.c.id == id)
-        ).first()
-        return _row_to_record(row) if row else None
+        found = self._lookup((account or self.account, region or self.region, kind, id))
+        return _copy(found) if found else None
 
     def by_arn(self, arn):
-        row = self._conn.execute(sa.select(records).where(records.c.arn == arn)).first()
-        return _row_to_record(row) if row else None
+        for r in self._puts.values():
+            if r.arn == arn:
+                return _copy(r)
+        with self._index.lock:
+            key = self._index.arns.get(arn)
+        found = self._lookup(key) if key else None
+        return _copy(found) if found and found.arn == arn else None
 
     def by_name(self, kind, name, parent=None):
-        row = self._conn.execute(sa.select(records).where(
-            self._scope(None, None), records.c.kind == kind, records.c.name == name,
-            records.c.scope == (parent or ""),
-        )).first()
-        return _row_to_record(row) if row else None
+        wanted = (self.account, self.region, kind, parent or "", name)
+        for r in self._puts.values():
+            if _name_key(r) == wanted:
+                return _copy(r)
+        with self._index.lock:
+            key = self._index.names.get(wanted)
+        found = self._lookup(key) if key else None
+        return _copy(found) if found and _name_key(found) == wanted else None
 
-    def _filtered(self, query, kind, parent, account, all_accounts):
-        query = query.where(records.c.kind == kind)
-        if not all_accounts:
-            query = query.where(self._scope(account, None))
-        else:
-            query = query.where(records.c.region == self.region)
-        if parent is not None:
-            query = query.where(records.c.parent == parent)
-        return query
+    def _matching(self, kind, parent, account, all_accounts) -> list[Record]:
+        with self._index.lock:
+            keys = self._index.keys(self.region, kind, parent)
+        owner = account or self.account
+        found = [r for k in keys if (all_accounts or k[0] == owner) and (r := self._lookup(k)) is not None]
+        fresh = [r for k, r in self._puts.items() if r.kind == kind and r.region == self.region
+                 and (all_accounts or r.account == owner) and (parent is None or r.parent == parent)
+                 and not any(_key(f) == k for f in found)]
+        return found + sorted(fresh, key=lambda r: (r.created_rev, r.id, r.account))
 
     def list(self, kind, *, parent=None, after=None, limit=None, account=None, all_accounts=False):
-        query = self._filtered(sa.select(records), kind, parent, account, all_accounts)
+        found = self._matching(kind, parent, account, all_accounts)
         if after is not None:
-            query = query.where(sa.tuple_(records.c.created_rev, records.c.id) > sa.tuple_(*after))
-        query = query.order_by(records.c.created_rev, records.c.id)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_row_to_record(r) for r in self._conn.execute(query)]
+            found = [r for r in found if (r.created_rev, r.id) > tuple(after)]
+        return [_copy(r) for r in (found[:limit] if limit is not None else found)]
 
     def count(self, kind, *, parent=None):
-        query = self._filtered(sa.select(sa.func.count()).select_from(records), kind, parent, None, False)
-        return self._conn.execute(query).scalar_one()
+        return len(self._matching(kind, parent, None, False))
+
+    def idempotent_result(self, operation, token):
+        key = (self.account, self.region, operation, token)
+        if key in self._tokens:
+            seen = self._tokens[key]
+        else:
+            with self._index.lock:
+                seen = self._index.tokens.get(key)
+        return (seen[0], json.loads(seen[1])) if seen else None
 
     # -- writes --------------------------------------------------------------
     def _next_revision(self) -> int:
+        if not self._writable:
+            raise RuntimeError(f"{self.operation} runs read-only and cannot write")
         if self._revision is None:
-            result = self._conn.execute(revisions.insert().values(
-                at=datetime.now(timezone.utc).isoformat(), account=self.account, region=self.region,
-                operation=self.operation,
-            ))
-            self._revision = result.inserted_primary_key[0]
+            self._revision = self._store.revision() + 1
         return self._revision
+
+    def _check_name(self, record: Record) -> None:
+        """Names are unique per account, region, kind and parent, counting this transaction's writes."""
+        name, key = _name_key(record), _key(record)
+        if name is None:
+            return
+        if any(_name_key(r) == name and k != key for k, r in self._puts.items()):
+            raise NameTaken(record.name)
+        with self._index.lock:
+            held = self._index.names.get(name)
+        if held is not None and held != key and self._lookup(held) is not None \
+                and _name_key(self._lookup(held)) == name:
+            raise NameTaken(record.name)
 
     def put(self, record):
         revision = self._next_revision()
-        values = dict(
-            kind=record.kind, id=record.id, account=record.account, region=record.region,
-            parent=record.parent, scope=record.parent or "", name=record.name, arn=record.arn,
-            status=record.status, body=json.dumps(record.body, separators=(",", ":")), revision=revision,
-        )
-        key = sa.and_(records.c.account == record.account, records.c.region == record.region,
-                      records.c.kind == record.kind, records.c.id == record.id)
-        try:
-            if record.created_rev:
-                self._conn.execute(records.update().where(key).values(**values))
-            else:
-                record.created_rev = revision
-                self._conn.execute(records.insert().values(created_rev=revision, **values))
-        except sa.exc.IntegrityError as exc:
-            raise NameTaken(record.name) from exc
+        self._check_name(record)
+        if not record.created_rev:
+            record.created_rev = revision
         record.revision = revision
+        key = _key(record)
+        self._deleted.discard(key)
+        self._puts[key] = _copy(record)
         self._written.append(record)
         return record
 
     def delete(self, kind, id, *, account=None):
         self._next_revision()
-        self._conn.execute(records.delete().where(
-            self._scope(account, None), records.c.kind == kind, records.c.id == id))
-
-    def idempotent_result(self, operation, token):
-        row = self._conn.execute(sa.select(idempotency).where(
-            idempotency.c.account == self.account, idempotency.c.region == self.region,
-            idempotency.c.operation == operation, idempotency.c.token == token,
-        )).first()
-        return (row.fingerprint, json.loads(row.result)) if row else None
+        key = (account or self.account, self.region, kind, id)
+        self._puts.pop(key, None)
+        self._deleted.add(key)
 
     def remember_result(self, operation, token, fingerprint, result):
         self._next_revision()
-        self._conn.execute(idempotency.insert().values(
-            account=self.account, region=self.region, operation=operation, token=token,
-            fingerprint=fingerprint, result=json.dumps(result, default=str),
-        ))
+        self._tokens[(self.account, self.region, operation, token)] = (fingerprint, json.dumps(result, default=str))
 
     @property
     def written(self):
@@ -145,36 +226,93 @@ class SqlTransaction(Transaction):
         return self._revision
 
 
+def _row_to_record(row: sa.Row) -> Record:
+    return Record(kind=row.kind, id=row.id, account=row.account, region=row.region, body=json.loads(row.body),
+                  parent=row.parent, name=row.name, arn=row.arn, status=row.status,
+                  created_rev=row.created_rev, revision=row.revision)
+
+
+def _record_values(r: Record) -> dict:
+    return dict(account=r.account, region=r.region, kind=r.kind, id=r.id, parent=r.parent, scope=r.parent or "",
+                name=r.name, arn=r.arn, status=r.status, body=json.dumps(r.body, separators=(",", ":")),
+                created_rev=r.created_rev, revision=r.revision)
+
+
+_KEY_MATCH = sa.and_(records.c.account == sa.bindparam("k_account"), records.c.region == sa.bindparam("k_region"),
+                     records.c.kind == sa.bindparam("k_kind"), records.c.id == sa.bindparam("k_id"))
+_DELETE = records.delete().where(_KEY_MATCH)
+
+
+def _key_params(key: Key) -> dict:
+    return dict(zip(("k_account", "k_region", "k_kind", "k_id"), key))
+
+
 class SqlStore(Store):
-    def __init__(self, url: str):
+    def __init__(self, url: str, lock_path: Path | None = None):
         self.url = url
-        self._engine = sa.create_engine(url, poolclass=sa.pool.StaticPool if url.startswith("sqlite") else None,
-                                        connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
-        if url.startswith("sqlite"):
+        self._lock_file = _exclusive(lock_path) if lock_path else None
+        sqlite = url.startswith("sqlite")
+        self._engine = sa.create_engine(url, poolclass=sa.pool.StaticPool if sqlite else None,
+                                        connect_args={"check_same_thread": False} if sqlite else {})
+        if sqlite:
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self._conn = self._engine.connect()
-        self._lock = threading.RLock()
+        self._write_lock = threading.RLock()
         self._changed = threading.Condition()
         migrate(self._conn)
-        self._revision = self._read_revision()
+        self._index = Index()
+        self._revision = self._load()
 
     @classmethod
     def sqlite(cls, path: Path) -> "SqlStore":
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{path}")
+        return cls(f"sqlite:///{path}", lock_path=path.with_name(path.name + ".lock"))
 
-    def _read_revision(self) -> int:
+    def _load(self) -> int:
         with self._conn.begin():
+            for row in self._conn.execute(sa.select(records).order_by(records.c.created_rev, records.c.id)):
+                self._index.add(_row_to_record(row))
+            for row in self._conn.execute(sa.select(idempotency)):
+                self._index.tokens[(row.account, row.region, row.operation, row.token)] = (row.fingerprint, row.result)
             return self._conn.execute(sa.select(sa.func.coalesce(sa.func.max(revisions.c.id), 0))).scalar_one()
 
     @contextmanager
     def transaction(self, account: str, region: str, operation: str) -> Iterator[SqlTransaction]:
-        with self._lock:
-            tx = SqlTransaction(self, self._conn, account, region, operation)
-            with self._conn.begin():
-                yield tx
+        with self._write_lock:
+            tx = SqlTransaction(self, account, region, operation, writable=True)
+            yield tx
             if tx.revision_written is not None:
-                self._publish(tx.revision_written)
+                self._commit(tx)
+
+    def reader(self, account: str, region: str, operation: str) -> SqlTransaction:
+        """A read-only view of committed state; safe beside a writing transaction on another thread."""
+        return SqlTransaction(self, account, region, operation, writable=False)
+
+    def _commit(self, tx: SqlTransaction) -> None:
+        revision = tx.revision_written
+        with self._conn.begin():
+            self._conn.execute(revisions.insert().values(
+                id=revision, at=datetime.now(timezone.utc).isoformat(), account=tx.account, region=tx.region,
+                operation=tx.operation))
+            touched = list(tx._deleted) + list(tx._puts)
+            if touched:
+                self._conn.execute(_DELETE, [_key_params(k) for k in touched])
+            if tx._puts:
+                self._conn.execute(records.insert(), [_record_values(r) for r in tx._puts.values()])
+            if tx._tokens:
+                self._conn.execute(idempotency.insert(), [
+                    dict(account=k[0], region=k[1], operation=k[2], token=k[3], fingerprint=f, result=res)
+                    for k, (f, res) in tx._tokens.items()])
+        self._apply(tx)
+        self._publish(revision)
+
+    def _apply(self, tx: SqlTransaction) -> None:
+        with self._index.lock:
+            for key in tx._deleted:
+                self._index.remove(key)
+            for record in tx._puts.values():
+                self._index.add(record)
+            self._index.tokens.update(tx._tokens)
 
     def _publish(self, revision: int) -> None:
         with self._changed:
@@ -190,14 +328,26 @@ class SqlStore(Store):
             return self._revision
 
     def unsettled(self):
-        with self._lock, self._conn.begin():
-            rows = self._conn.execute(sa.select(records).where(records.c.status.in_(_TRANSITIONAL))).all()
-        return [_row_to_record(r) for r in rows]
+        with self._index.lock:
+            return [_copy(r) for r in self._index.records.values() if r.status in _TRANSITIONAL]
 
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock:
             self._conn.close()
             self._engine.dispose()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+
+def _exclusive(path: Path):
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreLocked(f"{path.with_suffix('')} is in use by another Latticework process") from None
+    return handle
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
