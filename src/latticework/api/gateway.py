@@ -89,9 +89,8 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.dispatcher.run(self.dispatcher.settle_all)
+                self.dispatcher.settle_all()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.dispatcher.worker.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

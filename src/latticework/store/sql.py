@@ -59,7 +59,8 @@ class Index:
 
     def __init__(self) -> None:
         self.records: dict[Key, Record] = {}
-        self.order: dict[tuple[str, str, str], list[tuple[int, str, str]]] = {}  # (region, kind) -> sorted
+        # Creation order, per (account, region, kind) and across accounts per ("", region, kind).
+        self.order: dict[tuple[str, str, str], list[tuple[int, str, str]]] = {}
         self.children: dict[tuple[str, str, str], set[Key]] = {}  # (region, kind, parent)
         self.arns: dict[str, Key] = {}
         self.names: dict[tuple, Key] = {}
@@ -71,7 +72,8 @@ class Index:
         if key in self.records:
             self.remove(key)
         self.records[key] = r
-        bisect.insort(self.order.setdefault((r.region, r.kind, ""), []), (r.created_rev, r.id, r.account))
+        for scope in ((r.account, r.region, r.kind), ("", r.region, r.kind)):
+            bisect.insort(self.order.setdefault(scope, []), (r.created_rev, r.id, r.account))
         if r.parent is not None:
             self.children.setdefault((r.region, r.kind, r.parent), set()).add(key)
         if r.arn:
@@ -83,8 +85,9 @@ class Index:
         r = self.records.pop(key, None)
         if r is None:
             return
-        order = self.order[(r.region, r.kind, "")]
-        del order[bisect.bisect_left(order, (r.created_rev, r.id, r.account))]
+        for scope in ((r.account, r.region, r.kind), ("", r.region, r.kind)):
+            order = self.order[scope]
+            del order[bisect.bisect_left(order, (r.created_rev, r.id, r.account))]
         if r.parent is not None:
             self.children[(r.region, r.kind, r.parent)].discard(key)
         if r.arn and self.arns.get(r.arn) == key:
@@ -92,12 +95,14 @@ class Index:
         if (name := _name_key(r)) is not None and self.names.get(name) == key:
             del self.names[name]
 
-    def keys(self, region: str, kind: str, parent: str | None) -> list[Key]:
-        """Keys of a kind in creation order (optionally only a parent's children)."""
+    def keys(self, account: str, region: str, kind: str, parent: str | None) -> list[Key]:
+        """Keys of a kind in creation order: one account's (or every account's when ``account`` is
+        empty), optionally only a parent's children."""
         if parent is not None:
-            found = [self.records[k] for k in self.children.get((region, kind, parent), ())]
+            found = [self.records[k] for k in self.children.get((region, kind, parent), ())
+                     if not account or k[0] == account]
             return [_key(r) for r in sorted(found, key=lambda r: (r.created_rev, r.id, r.account))]
-        return [(account, region, kind, id) for _, id, account in self.order.get((region, kind, ""), ())]
+        return [(owner, region, kind, id) for _, id, owner in self.order.get((account, region, kind), ())]
 
 
 class SqlTransaction(Transaction):
@@ -147,10 +152,10 @@ class SqlTransaction(Transaction):
         return _copy(found) if found and _name_key(found) == wanted else None
 
     def _matching(self, kind, parent, account, all_accounts) -> list[Record]:
-        with self._index.lock:
-            keys = self._index.keys(self.region, kind, parent)
         owner = account or self.account
-        found = [r for k in keys if (all_accounts or k[0] == owner) and (r := self._lookup(k)) is not None]
+        with self._index.lock:
+            keys = self._index.keys("" if all_accounts else owner, self.region, kind, parent)
+        found = [r for k in keys if (r := self._lookup(k)) is not None]
         fresh = [r for k, r in self._puts.items() if r.kind == kind and r.region == self.region
                  and (all_accounts or r.account == owner) and (parent is None or r.parent == parent)
                  and not any(_key(f) == k for f in found)]
