@@ -156,9 +156,11 @@ def parse_request(op: OperationModel, labels: dict[str, str], query: dict[str, l
 # -- output ------------------------------------------------------------------
 
 def _timestamp(shape: Shape, value: Any, default: str) -> Any:
+    fmt = shape.serialization.get("timestampFormat") or default
+    if isinstance(value, str) and fmt == "iso8601" and value.endswith("Z"):
+        return value  # stored bodies already hold the wire form (UTC, milliseconds, Z)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    fmt = shape.serialization.get("timestampFormat") or default
     if fmt == "iso8601":
         return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if fmt == "rfc822":

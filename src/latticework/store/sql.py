@@ -95,6 +95,12 @@ class Index:
         if (name := _name_key(r)) is not None and self.names.get(name) == key:
             del self.names[name]
 
+    def count(self, account: str, region: str, kind: str, parent: str | None) -> int:
+        if parent is None:
+            return len(self.order.get((account, region, kind), ()))
+        children = self.children.get((region, kind, parent), ())
+        return len(children) if not account else sum(1 for k in children if k[0] == account)
+
     def keys(self, account: str, region: str, kind: str, parent: str | None) -> list[Key]:
         """Keys of a kind in creation order: one account's (or every account's when ``account`` is
         empty), optionally only a parent's children."""
@@ -167,8 +173,11 @@ class SqlTransaction(Transaction):
             found = [r for r in found if (r.created_rev, r.id) > tuple(after)]
         return [_copy(r) for r in (found[:limit] if limit is not None else found)]
 
-    def count(self, kind, *, parent=None):
-        return len(self._matching(kind, parent, None, False))
+    def count(self, kind, *, parent=None, all_accounts=False):
+        if self._puts or self._deleted:
+            return len(self._matching(kind, parent, None, all_accounts))
+        with self._index.lock:  # nothing buffered: the index answers without copying records
+            return self._index.count("" if all_accounts else self.account, self.region, kind, parent)
 
     def idempotent_result(self, operation, token):
         key = (self.account, self.region, operation, token)
@@ -245,11 +254,30 @@ def _record_values(r: Record) -> dict:
 
 _KEY_MATCH = sa.and_(records.c.account == sa.bindparam("k_account"), records.c.region == sa.bindparam("k_region"),
                      records.c.kind == sa.bindparam("k_kind"), records.c.id == sa.bindparam("k_id"))
-_DELETE = records.delete().where(_KEY_MATCH)
 
 
 def _key_params(key: Key) -> dict:
     return dict(zip(("k_account", "k_region", "k_kind", "k_id"), key))
+
+
+class _Statement:
+    """A Core statement compiled once for the engine's dialect and run as driver SQL.
+
+    Commits run the same four statements every time; compiling them per call
+    (SQLAlchemy's cache-key step included) cost more than SQLite's work.
+    """
+
+    def __init__(self, stmt, dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+
+    def params(self, values: dict):
+        return tuple(values[name] for name in self.order) if self.order is not None else values
+
+    def run(self, conn: sa.Connection, rows: list[dict]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
 
 
 class SqlStore(Store):
@@ -265,6 +293,13 @@ class SqlStore(Store):
         self._write_lock = threading.RLock()
         self._changed = threading.Condition()
         migrate(self._conn)
+        dialect = self._engine.dialect
+        self._sql = {
+            "revision": _Statement(revisions.insert(), dialect),
+            "delete": _Statement(records.delete().where(_KEY_MATCH), dialect),
+            "insert": _Statement(records.insert(), dialect),
+            "token": _Statement(idempotency.insert(), dialect),
+        }
         self._index = Index()
         self._revision = self._load()
 
@@ -295,19 +330,15 @@ class SqlStore(Store):
 
     def _commit(self, tx: SqlTransaction) -> None:
         revision = tx.revision_written
+        sql = self._sql
         with self._conn.begin():
-            self._conn.execute(revisions.insert().values(
-                id=revision, at=datetime.now(timezone.utc).isoformat(), account=tx.account, region=tx.region,
-                operation=tx.operation))
-            touched = list(tx._deleted) + list(tx._puts)
-            if touched:
-                self._conn.execute(_DELETE, [_key_params(k) for k in touched])
-            if tx._puts:
-                self._conn.execute(records.insert(), [_record_values(r) for r in tx._puts.values()])
-            if tx._tokens:
-                self._conn.execute(idempotency.insert(), [
-                    dict(account=k[0], region=k[1], operation=k[2], token=k[3], fingerprint=f, result=res)
-                    for k, (f, res) in tx._tokens.items()])
+            sql["revision"].run(self._conn, [dict(id=revision, at=datetime.now(timezone.utc).isoformat(),
+                                                  account=tx.account, region=tx.region, operation=tx.operation)])
+            sql["delete"].run(self._conn, [_key_params(k) for k in [*tx._deleted, *tx._puts]])
+            sql["insert"].run(self._conn, [_record_values(r) for r in tx._puts.values()])
+            sql["token"].run(self._conn, [
+                dict(account=k[0], region=k[1], operation=k[2], token=k[3], fingerprint=f, result=res)
+                for k, (f, res) in tx._tokens.items()])
         self._apply(tx)
         self._publish(revision)
 

@@ -21,12 +21,14 @@ _DEPENDENTS = ((SN_SERVICE_ASSOCIATION, "services"), (SN_VPC_ASSOCIATION, "VPCs"
                (SN_RESOURCE_ASSOCIATION, "resource configurations"))
 
 
-def _counts(ctx: RequestContext, sn: Record) -> dict:
-    def count(kind):
-        return sum(1 for r in ctx.tx.list(kind.kind, parent=sn.id, all_accounts=True) if r.status != "DELETE_IN_PROGRESS")
+def _count(ctx: RequestContext, sn: Record, kind) -> int:
+    # Associations of every account count: a VPC owner's association lives in its own account.
+    return ctx.tx.count(kind.kind, parent=sn.id, all_accounts=True)
 
-    return {"numberOfAssociatedVPCs": count(SN_VPC_ASSOCIATION),
-            "numberOfAssociatedServices": count(SN_SERVICE_ASSOCIATION)}
+
+def _counts(ctx: RequestContext, sn: Record) -> dict:
+    return {"numberOfAssociatedVPCs": _count(ctx, sn, SN_VPC_ASSOCIATION),
+            "numberOfAssociatedServices": _count(ctx, sn, SN_SERVICE_ASSOCIATION)}
 
 
 class ServiceNetworkOps:
@@ -71,7 +73,6 @@ class ServiceNetworkOps:
         def summarize(sn: Record) -> dict:
             return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt")),
                     **_counts(ctx, sn),
-                    "numberOfAssociatedResourceConfigurations": len(
-                        ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=sn.id, all_accounts=True))}
+                    "numberOfAssociatedResourceConfigurations": _count(ctx, sn, SN_RESOURCE_ASSOCIATION)}
 
         return common.list_kind(ctx, params, SERVICE_NETWORK, summarize)
