@@ -1,0 +1,394 @@
+"""Target groups, their attributes, targets and target health.
+
+Defaults
+    Health-check settings a create leaves out take the defaults the API
+    reference gives per protocol: TCP checks for NLB protocols (TCP, TLS, UDP,
+    TCP_UDP), HTTP checks for HTTP/HTTPS, interval 30 s, timeout 6 s for HTTP
+    checks and 10 s otherwise, 5 healthy / 2 unhealthy checks, path ``/`` and
+    matcher ``200-399`` (NLB) or ``200`` (ALB) for HTTP(S) checks only.
+    Attributes start from the documented defaults of the group's load
+    balancer family (``deregistration_delay.timeout_seconds`` 300,
+    ``proxy_protocol_v2.enabled`` false, ``preserve_client_ip.enabled`` false
+    only for IP targets over TCP/TLS...).
+
+Load balancers
+    ``LoadBalancerArns`` is derived, never stored: the load balancers whose
+    listeners forward to the group. A group in use cannot be deleted
+    (``ResourceInUse``).
+
+Target health
+    Health comes with the data plane; until then ``DescribeTargetHealth``
+    answers what AWS answers before any check has run: ``unused`` /
+    ``Target.NotInUse`` while no listener forwards to the group, otherwise
+    ``initial`` / ``Elb.RegistrationInProgress``. A target asked for but not
+    registered is ``unused`` / ``Target.NotRegistered``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from latticework.api.context import RequestContext
+from latticework.store import NameTaken, Record
+from latticework.services.elbv2 import common as c
+
+NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC")
+ALB_PROTOCOLS = ("HTTP", "HTTPS")
+HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP")
+# Targets of type ip must be private: RFC 1918 and RFC 6598 (CreateTargetGroup TargetType).
+PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                      "100.64.0.0/10")]
+_INSTANCE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+HEALTH_MEMBERS = ("HealthCheckProtocol", "HealthCheckPort", "HealthCheckEnabled", "HealthCheckPath",
+                  "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
+                  "UnhealthyThresholdCount", "Matcher")
+
+
+# -- health checks -------------------------------------------------------------
+
+def health_defaults(protocol: str | None, target_type: str, check_protocol: str) -> dict:
+    if target_type == "lambda":
+        return {"HealthCheckEnabled": False, "HealthCheckPath": "/", "HealthCheckIntervalSeconds": 35,
+                "HealthCheckTimeoutSeconds": 30, "HealthyThresholdCount": 5, "UnhealthyThresholdCount": 5,
+                "Matcher": {"HttpCode": "200"}}
+    out = {"HealthCheckProtocol": check_protocol, "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
+           "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 6 if check_protocol == "HTTP" else 10,
+           "HealthyThresholdCount": 5, "UnhealthyThresholdCount": 2}
+    if check_protocol in ("HTTP", "HTTPS"):
+        out["HealthCheckPath"] = "/"
+        out["Matcher"] = {"HttpCode": "200-399" if protocol in NLB_PROTOCOLS else "200"}
+    return out
+
+
+def _check_health(body: dict) -> None:
+    protocol, check = body.get("Protocol"), body.get("HealthCheckProtocol")
+    if check is not None and check not in HEALTH_PROTOCOLS:
+        raise c.validation(f"Health check protocol '{check}' is not supported")
+    if protocol in ALB_PROTOCOLS and check == "TCP":
+        raise c.validation(f"Health check protocol 'TCP' is not supported for target groups with the protocol "
+                           f"'{protocol}'")
+    if check == "TCP" and (body.get("HealthCheckPath") or body.get("Matcher")):
+        raise c.validation("Health check path and matcher cannot be specified with the TCP health check protocol")
+    if body.get("HealthCheckTimeoutSeconds", 0) > body.get("HealthCheckIntervalSeconds", 301):
+        raise c.validation("Health check timeout must not be greater than the interval")
+    port = body.get("HealthCheckPort")
+    if port not in (None, "traffic-port") and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise c.validation(f"Health check port '{port}' must be 'traffic-port' or a port number")
+
+
+def _health(protocol: str | None, target_type: str, given: dict) -> dict:
+    """Requested health-check members over the protocol's defaults."""
+    default_check = "HTTP" if protocol in ALB_PROTOCOLS else "TCP"
+    check = given.get("HealthCheckProtocol") or default_check
+    out = health_defaults(protocol, target_type, check)
+    if check == "TCP":  # switching to TCP drops what only HTTP checks have
+        out.pop("HealthCheckPath", None), out.pop("Matcher", None)
+    out.update({k: v for k, v in given.items() if v is not None})
+    if given.get("HealthCheckTimeoutSeconds") is None and "HealthCheckIntervalSeconds" in out:
+        # A default timeout never exceeds a shorter interval the caller chose.
+        out["HealthCheckTimeoutSeconds"] = min(out["HealthCheckTimeoutSeconds"], out["HealthCheckIntervalSeconds"])
+    return out
+
+
+# -- attributes ------------------------------------------------------------------
+
+def default_attributes(protocol: str | None, target_type: str) -> dict[str, str]:
+    if target_type == "lambda":
+        return {"lambda.multi_value_headers.enabled": "false"}
+    health = {
+        "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+        "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
+        "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
+        "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
+        "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off",
+    }
+    if protocol in ALB_PROTOCOLS:
+        return {"deregistration_delay.timeout_seconds": "300", "stickiness.enabled": "false",
+                "stickiness.type": "lb_cookie", "stickiness.lb_cookie.duration_seconds": "86400",
+                "stickiness.app_cookie.cookie_name": "", "stickiness.app_cookie.duration_seconds": "86400",
+                "slow_start.duration_seconds": "0", "load_balancing.algorithm.type": "round_robin",
+                "load_balancing.algorithm.anomaly_mitigation": "off", **health}
+    udp = protocol in ("UDP", "TCP_UDP")
+    return {"deregistration_delay.timeout_seconds": "300",
+            "deregistration_delay.connection_termination.enabled": "true" if udp else "false",
+            "stickiness.enabled": "false", "stickiness.type": "source_ip", "proxy_protocol_v2.enabled": "false",
+            "preserve_client_ip.enabled": "false" if target_type == "ip" and protocol in ("TCP", "TLS") else "true",
+            "target_health_state.unhealthy.connection_termination.enabled": "true",
+            "target_health_state.unhealthy.draining_interval_seconds": "0", **health}
+
+
+def _check_attribute(body: dict, key: str, value: str) -> None:
+    if key not in body["_attributes"]:
+        raise c.validation(f"Target group attribute key '{key}' is not recognized")
+    if key.endswith(".enabled"):
+        c.check_bool(key, value)
+    elif key == "deregistration_delay.timeout_seconds":
+        c.check_int(key, value, 0, 3600)
+    elif key == "target_health_state.unhealthy.draining_interval_seconds":
+        c.check_int(key, value, 0, 360000)
+    elif key == "stickiness.type":
+        allowed = ("lb_cookie", "app_cookie") if body.get("Protocol") in ALB_PROTOCOLS else ("source_ip",)
+        c.check_choice(key, value, allowed)
+    elif key == "load_balancing.cross_zone.enabled":
+        c.check_choice(key, value, ("true", "false", "use_load_balancer_configuration"))
+    _check_udp_attribute(body, key, value)
+
+
+def _check_udp_attribute(body: dict, key: str, value: str) -> None:
+    """UDP groups always preserve the client IP and never cut connections to unhealthy targets."""
+    if body.get("Protocol") not in ("UDP", "TCP_UDP"):
+        return
+    if key == "preserve_client_ip.enabled" and value == "false":
+        raise c.error("InvalidConfigurationRequest", "Client IP preservation cannot be disabled for UDP and "
+                      "TCP_UDP target groups")
+    if key == "target_health_state.unhealthy.connection_termination.enabled" and value == "false":
+        raise c.error("InvalidConfigurationRequest", "Connection termination cannot be disabled for UDP and "
+                      "TCP_UDP target groups")
+
+
+# -- the record ------------------------------------------------------------------
+
+def _check_shape(params: dict, target_type: str) -> None:
+    protocol = params.get("Protocol")
+    if target_type == "lambda":
+        if protocol or params.get("Port") or params.get("VpcId"):
+            raise c.validation("Protocol, port and VPC ID cannot be specified for target groups with target type "
+                               "'lambda'")
+        return
+    for member, noun in (("Protocol", "protocol"), ("Port", "port"), ("VpcId", "VPC ID")):
+        if not params.get(member):
+            raise c.validation(f"A {noun} must be specified")
+    if protocol not in NLB_PROTOCOLS + ALB_PROTOCOLS:
+        raise c.validation(f"Protocol '{protocol}' is not supported")  # GENEVE: gateway load balancers
+    if target_type == "alb" and protocol != "TCP":
+        raise c.validation("Target groups with target type 'alb' must use the TCP protocol")
+    if params.get("ProtocolVersion") and protocol not in ALB_PROTOCOLS:
+        raise c.validation("A protocol version can only be specified for HTTP and HTTPS target groups")
+
+
+def _new_body(ctx: RequestContext, params: dict, tg_id: str) -> dict:
+    target_type = params.get("TargetType") or "instance"
+    _check_shape(params, target_type)
+    protocol = params.get("Protocol")
+    if target_type != "lambda" and ctx.tx.get("vpc", params["VpcId"]) is None:
+        raise c.validation(f"The VPC ID '{params['VpcId']}' is not found")
+    body = {"TargetGroupArn": c.arn(ctx, f"targetgroup/{params['Name']}/{tg_id}"),
+            "TargetGroupName": params["Name"], "TargetType": target_type,
+            **_health(protocol, target_type, {k: params.get(k) for k in HEALTH_MEMBERS}),
+            "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(protocol, target_type),
+            "_targets": []}
+    if target_type != "lambda":
+        body.update(Protocol=protocol, Port=params["Port"], VpcId=params["VpcId"])
+    if target_type in ("instance", "ip"):
+        body["IpAddressType"] = params.get("IpAddressType") or "ipv4"
+    if target_type != "lambda" and params.get("HealthCheckEnabled") is False:
+        raise c.validation(f"Health checks cannot be disabled for target groups with target type '{target_type}'")
+    if protocol in ALB_PROTOCOLS:
+        body["ProtocolVersion"] = (params.get("ProtocolVersion") or "HTTP1").upper()
+    _check_health(body)
+    return body
+
+
+def _settings(body: dict) -> dict:
+    """What must match for a repeated CreateTargetGroup to return the existing group."""
+    return {k: v for k, v in body.items() if not k.startswith("_") and k not in ("TargetGroupArn", "Tags")}
+
+
+def load_balancer_arns(ctx: RequestContext, tg_arn: str) -> list[str]:
+    """Load balancers with a listener forwarding to the group, in creation order."""
+    arns = [l.body["LoadBalancerArn"] for l in ctx.tx.list(c.LISTENER) if tg_arn in forwarded(l.body)]
+    return list(dict.fromkeys(arns))
+
+
+def forwarded(listener_body: dict) -> list[str]:
+    """Target group ARNs a listener's default actions forward to."""
+    out = []
+    for action in listener_body.get("DefaultActions") or []:
+        tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        out += [t["TargetGroupArn"] for t in tuples] or ([action["TargetGroupArn"]] if action.get("TargetGroupArn")
+                                                         else [])
+    return out
+
+
+def show(ctx: RequestContext, record: Record) -> dict:
+    out = c.present(record, "TargetGroup")
+    out["LoadBalancerArns"] = load_balancer_arns(ctx, record.arn)
+    return out
+
+
+# -- targets -------------------------------------------------------------------
+
+def _check_target(ctx: RequestContext, body: dict, target: dict) -> None:
+    kind, target_id = body["TargetType"], target["Id"]
+    if kind == "instance" and not _INSTANCE.match(target_id):
+        raise c.error("InvalidTarget", f"The following targets are not valid instances: '{target_id}'")
+    if kind == "ip":
+        _check_ip(ctx, body, target_id)
+    if kind == "alb":
+        _check_alb(ctx, body, target)
+
+
+def _check_ip(ctx: RequestContext, body: dict, target_id: str) -> None:
+    try:
+        address = ipaddress.ip_address(target_id)
+    except ValueError:
+        raise c.error("InvalidTarget", f"The IP address '{target_id}' is not a valid IP address") from None
+    if address.version != (6 if body.get("IpAddressType") == "ipv6" else 4):
+        raise c.error("InvalidTarget", f"The IP address '{target_id}' does not match the target group's IP "
+                      "address type")
+    if address.version == 4 and not any(address in net for net in PRIVATE_RANGES):
+        raise c.error("InvalidTarget", f"The IP address '{target_id}' is not in a private range (RFC 1918 or "
+                      "RFC 6598) or in the target group's VPC")
+
+
+def _check_alb(ctx: RequestContext, body: dict, target: dict) -> None:
+    lb = c.find(ctx, c.LOAD_BALANCER, target["Id"])
+    if lb is None or lb.body["Type"] != "application":
+        raise c.error("InvalidTarget", f"The target '{target['Id']}' is not a valid Application Load Balancer")
+    if body["_targets"] and all(t["Id"] != target["Id"] for t in body["_targets"]):
+        raise c.error("TooManyRegistrationsForTargetId", "A target group of type 'alb' can have only one target")
+    if target.get("Port", body["Port"]) != body["Port"]:
+        raise c.error("InvalidTarget", "The port of an Application Load Balancer target must match the target "
+                      "group's port")
+
+
+def _target_key(body: dict, target: dict) -> tuple:
+    return target["Id"], target.get("Port") or body.get("Port")
+
+
+def _health_of(body: dict, target: dict, in_use: bool, registered: bool) -> dict:
+    check_port = body.get("HealthCheckPort", "traffic-port")
+    port = target.get("Port") or body.get("Port")
+    out = {"Target": {k: v for k, v in target.items() if v is not None},
+           "HealthCheckPort": str(port) if check_port == "traffic-port" else check_port}
+    if not registered:
+        state = {"State": "unused", "Reason": "Target.NotRegistered",
+                 "Description": "Target is not registered to the target group"}
+    elif not in_use:
+        state = {"State": "unused", "Reason": "Target.NotInUse",
+                 "Description": "Target group is not configured to receive traffic from the load balancer"}
+    else:
+        state = {"State": "initial", "Reason": "Elb.RegistrationInProgress",
+                 "Description": "Target registration is in progress"}
+    return {**out, "TargetHealth": state}
+
+
+# -- operations ------------------------------------------------------------------
+
+class TargetGroupOps:
+    def create_target_group(self, ctx: RequestContext, params: dict) -> dict:
+        c.check_name(params["Name"], "Target group")
+        tg_id = c.new_id()
+        body = _new_body(ctx, params, tg_id)
+        existing = ctx.tx.by_name(c.TARGET_GROUP, params["Name"])
+        if existing is not None:
+            if _settings(existing.body) != _settings(body):
+                raise c.error("DuplicateTargetGroupName", f"A target group with the same name '{params['Name']}' "
+                              "exists, but with different settings")
+            return {"TargetGroups": [show(ctx, existing)]}
+        record = Record(c.TARGET_GROUP, tg_id, ctx.account, ctx.region, body, name=params["Name"],
+                        arn=body["TargetGroupArn"])
+        try:
+            ctx.tx.put(record)
+        except NameTaken:
+            raise c.error("DuplicateTargetGroupName", f"A target group with the name '{params['Name']}' already "
+                          "exists") from None
+        return {"TargetGroups": [show(ctx, record)]}
+
+    def describe_target_groups(self, ctx: RequestContext, params: dict) -> dict:
+        arns, names, lb_arn = params.get("TargetGroupArns"), params.get("Names"), params.get("LoadBalancerArn")
+        if sum(bool(x) for x in (arns, names, lb_arn)) > 1:
+            raise c.validation("Target group ARNs, names and a load balancer ARN cannot be specified together")
+        if arns:
+            for value in arns:
+                c.check_arn(c.TARGET_GROUP, value)
+            records = [c.find(ctx, c.TARGET_GROUP, a) for a in dict.fromkeys(arns)]
+        elif names:
+            records = [ctx.tx.by_name(c.TARGET_GROUP, n) for n in dict.fromkeys(names)]
+        elif lb_arn:
+            lb = c.require(ctx, c.LOAD_BALANCER, lb_arn)
+            records = [r for r in ctx.tx.list(c.TARGET_GROUP) if lb.arn in load_balancer_arns(ctx, r.arn)]
+        else:
+            records = ctx.tx.list(c.TARGET_GROUP)
+        if any(r is None for r in records):
+            raise c.error("TargetGroupNotFound", "One or more target groups not found")
+        return c.page([show(ctx, r) for r in records], params, "TargetGroups")
+
+    def modify_target_group(self, ctx: RequestContext, params: dict) -> dict:
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        body = record.body
+        given = {k: params[k] for k in HEALTH_MEMBERS if params.get(k) is not None}
+        if given.get("HealthCheckProtocol") == "TCP":
+            body.pop("HealthCheckPath", None), body.pop("Matcher", None)
+        elif given.get("HealthCheckProtocol") and body.get("HealthCheckProtocol") == "TCP":
+            # Moving from TCP to an HTTP check: the HTTP-only members take their defaults.
+            body.update({k: v for k, v in health_defaults(body.get("Protocol"), body["TargetType"],
+                                                          given["HealthCheckProtocol"]).items()
+                         if k in ("HealthCheckPath", "Matcher")})
+        if body["TargetType"] in ("instance", "ip", "alb") and given.get("HealthCheckEnabled") is False:
+            raise c.validation("Health checks cannot be disabled for target groups with target type "
+                               f"'{body['TargetType']}'")
+        body.update(given)
+        _check_health(body)
+        ctx.tx.put(record)
+        return {"TargetGroups": [show(ctx, record)]}
+
+    def delete_target_group(self, ctx: RequestContext, params: dict) -> dict:
+        value = params["TargetGroupArn"]
+        c.check_arn(c.TARGET_GROUP, value)
+        record = c.find(ctx, c.TARGET_GROUP, value)
+        if record is None:
+            return {}  # the model declares no not-found error: deleting twice succeeds
+        if load_balancer_arns(ctx, value):
+            raise c.error("ResourceInUse", f"Target group '{value}' is currently in use by a listener or a rule")
+        ctx.tx.delete(c.TARGET_GROUP, record.id)
+        return {}
+
+    def describe_target_group_attributes(self, ctx: RequestContext, params: dict) -> dict:
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        return {"Attributes": c.as_list(record.body["_attributes"])}
+
+    def modify_target_group_attributes(self, ctx: RequestContext, params: dict) -> dict:
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        merged = c.merge_attributes(record.body["_attributes"], params["Attributes"],
+                                    lambda k, v: _check_attribute(record.body, k, v))
+        record.body["_attributes"] = merged
+        ctx.tx.put(record)
+        return {"Attributes": c.as_list(merged)}
+
+    def register_targets(self, ctx: RequestContext, params: dict) -> dict:
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        body = record.body
+        targets = {_target_key(body, t): t for t in body["_targets"]}
+        for target in params["Targets"]:
+            _check_target(ctx, body, target)
+            targets[_target_key(body, target)] = {k: v for k, v in target.items() if v is not None}
+        if len(targets) > 1000:
+            raise c.error("TooManyTargets", "You've reached the limit on the number of targets per target group")
+        body["_targets"] = list(targets.values())
+        ctx.tx.put(record)
+        return {}
+
+    def deregister_targets(self, ctx: RequestContext, params: dict) -> dict:
+        # "If the specified target does not exist, the action returns successfully."
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        body = record.body
+        doomed = {_target_key(body, t) for t in params["Targets"]}
+        body["_targets"] = [t for t in body["_targets"] if _target_key(body, t) not in doomed]
+        ctx.tx.put(record)
+        return {}
+
+    def describe_target_health(self, ctx: RequestContext, params: dict) -> dict:
+        record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
+        body = record.body
+        in_use = bool(load_balancer_arns(ctx, record.arn))
+        registered = {_target_key(body, t): t for t in body["_targets"]}
+        asked = params.get("Targets")
+        if not asked:
+            return {"TargetHealthDescriptions": [_health_of(body, t, in_use, True) for t in registered.values()]}
+        out = []
+        for target in asked:
+            found = registered.get(_target_key(body, target))
+            out.append(_health_of(body, found or target, in_use, found is not None))
+        return {"TargetHealthDescriptions": out}
