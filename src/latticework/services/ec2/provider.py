@@ -5,8 +5,14 @@ Families: ``tags`` (CreateTags/DeleteTags/DescribeTags for every kind).
 
 from __future__ import annotations
 
+from latticework.services.ec2.endpoint_services import EndpointServiceOps
+from latticework.services.ec2.endpoints import EndpointOps
+from latticework.services.ec2.interfaces import InterfaceOps
+from latticework.services.ec2.routing import RoutingOps
+from latticework.services.ec2.security import SecurityGroupOps
 from latticework.services.ec2.tags import TagOps
+from latticework.services.ec2.vpcs import VpcOps
 
 
-class Ec2Provider(TagOps):
+class Ec2Provider(TagOps, VpcOps, SecurityGroupOps, RoutingOps, InterfaceOps, EndpointOps, EndpointServiceOps):
     pass

@@ -1,0 +1,799 @@
+"""VPC endpoints: the consumer side of AWS PrivateLink.
+
+A VPC endpoint (``vpce-``, record kind ``vpcendpoint``, in the consumer's
+account) is a VPC's private way to a service. Its type decides what it takes
+and what it builds (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html):
+
+``Gateway`` (the default type)
+    S3 or DynamoDB by name; ``RouteTableIds`` get a route from the service's
+    AWS-managed prefix list to the endpoint (``routing.add_endpoint_route``),
+    removed again when a table is dropped or the endpoint deleted. No subnets,
+    no security groups, no DNS names.
+``Interface``
+    An AWS service of the catalogue (``aws_services``) or a provider's endpoint
+    service (``endpoint_services``); one requester-managed network interface
+    per subnet, at most one subnet per Availability Zone, and the security
+    groups given (the VPC's ``default`` group when none). DNS names follow AWS:
+    regional ``vpce-<id>-<8 chars>.<service>.<region>.vpce.amazonaws.com``, one
+    zonal name per subnet's zone, then the private DNS name when enabled.
+``GatewayLoadBalancer``
+    A gateway-load-balancer endpoint service; exactly one subnet, no groups.
+``Resource`` / ``Tunnel``
+    A VPC Lattice resource configuration (``ResourceConfigurationArn``;
+    ``Tunnel`` takes CIDR configurations, ``Resource`` the others). Creating
+    one writes the Lattice ``rea`` record ``ListResourceEndpointAssociations``
+    reads; deleting the endpoint removes it.
+``ServiceNetwork``
+    A VPC Lattice service network (``ServiceNetworkArn``); writes the ``snvea``
+    record ``ListServiceNetworkVpcEndpointAssociations`` reads.
+
+``DescribeVpcEndpointAssociations`` shows what Resource and ServiceNetwork
+endpoints reach: the configuration or network itself, and for a network
+endpoint each service and resource configuration associated with the
+network (with ``<vpce>-<snra>.<rcfg>...`` DNS names), computed at read time.
+
+States: endpoints to AWS services, Gateway, Resource and ServiceNetwork
+endpoints are ``available`` at once; an endpoint to a provider's service is
+``pendingAcceptance`` while the service requires acceptance, until the
+provider accepts or rejects it (``endpoint_services``). Deleting removes the
+record (Describe then answers ``InvalidVpcEndpointId.NotFound``), its
+interfaces, routes and Lattice association records.
+
+Private DNS: needs the VPC's ``enableDnsSupport`` and ``enableDnsHostnames``
+and a name to use (an AWS service's, or a provider name in state
+``verified``); one endpoint per VPC may hold a given private name. It defaults
+to on when there is a name to use (AWS services, verified provider names,
+Lattice endpoints), off otherwise, so an AWS-service endpoint in a VPC
+without DNS hostnames fails unless ``PrivateDnsEnabled=false`` is given, as in
+AWS.
+
+Endpoint policies: Gateway endpoints and Interface endpoints to AWS services
+that support them; JSON validated as an IAM policy (every statement names a
+principal), at most 20,480 characters, ``InvalidPolicyDocument`` otherwise;
+the default allows everything. Other endpoints refuse a policy.
+
+Not modelled: ``SubnetConfigurations`` addresses (the subnet is used, the
+address is allocated by the interface), IPv6 (the VPC work has no IPv6
+blocks, so ``ipv6``/``dualstack`` fail on the subnets), cross-Region
+``ServiceRegion``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+
+from latticework.api.context import RequestContext
+from latticework.policy.document import PolicyError, parse_policy
+from latticework.services.ec2 import aws_services, endpoint_services, routing, security, vpcs
+from latticework.services.ec2.common import (
+    Ec2Error, Ec2Kind, get, matches, page, register, tags_for, timestamp,
+)
+from latticework.services.ec2.endpoint_services import ENDPOINT_KIND, public, unsuccessful
+from latticework.store import Record
+
+ENDPOINT = register(Ec2Kind(ENDPOINT_KIND, "vpce-", "vpc-endpoint", "InvalidVpcEndpointId.NotFound",
+                            "Vpc Endpoint Id"))
+SNVEA_KIND = "snvea"  # read by lattice.associations (ListServiceNetworkVpcEndpointAssociations)
+REA_KIND = "rea"  # read by lattice.associations (ListResourceEndpointAssociations)
+RESOURCE_DNS_TOKEN = "4232ccc"  # the observed partition token of vpc-lattice-rsc names
+MAX_POLICY = 20480
+DEFAULT_POLICY = json.dumps({"Version": "2008-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+TYPES = ("Interface", "Gateway", "GatewayLoadBalancer", "Resource", "ServiceNetwork", "Tunnel")
+WITH_SUBNETS = ("Interface", "GatewayLoadBalancer", "Resource", "ServiceNetwork", "Tunnel")
+WITH_GROUPS = ("Interface", "Resource", "ServiceNetwork", "Tunnel")
+LATTICE_TYPES = ("Resource", "ServiceNetwork", "Tunnel")
+
+
+def _invalid(message: str) -> Ec2Error:
+    return Ec2Error("InvalidParameter", message)
+
+
+def _zone_hash(*parts: str) -> str:
+    """A stable Route 53-style hosted zone id."""
+    return "Z" + hashlib.sha256("/".join(parts).encode()).hexdigest().upper()[:13]
+
+
+# -- the target a create call names ------------------------------------------------------
+
+class Target:
+    """What an endpoint connects to: an AWS service, a provider's endpoint service, or a Lattice object."""
+
+    def __init__(self, aws: aws_services.AwsService | None = None, service: Record | None = None,
+                 lattice: Record | None = None):
+        self.aws, self.service, self.lattice = aws, service, lattice
+
+    def types(self) -> tuple[str, ...]:
+        if self.aws:
+            return self.aws.types
+        return tuple(t["ServiceType"] for t in self.service.body["ServiceType"]) if self.service else ()
+
+    def private_name(self, region: str) -> str | None:
+        if self.aws:
+            return self.aws.private_dns_name(region)
+        if self.service and endpoint_services.private_dns_verified(self.service):
+            return self.service.body["PrivateDnsName"]
+        return None
+
+    def zones(self, region: str) -> list[str]:
+        if self.service:
+            return self.service.body["AvailabilityZones"]
+        return [z["ZoneName"] for z in vpcs.availability_zones(region)]
+
+
+def _target(ctx: RequestContext, params: dict, endpoint_type: str) -> Target:
+    if endpoint_type in LATTICE_TYPES:
+        return Target(lattice=_lattice_target(ctx, params, endpoint_type))
+    name = params.get("ServiceName")
+    if not name:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter ServiceName")
+    if params.get("ServiceRegion") and params["ServiceRegion"] != ctx.region:
+        raise _invalid(f"Cross-Region endpoints (ServiceRegion {params['ServiceRegion']}) are not supported")
+    target = Target(aws=aws_services.find(ctx.region, name),
+                    service=endpoint_services.service_by_name(ctx, name))
+    if target.aws is None and target.service is None:
+        raise endpoint_services.invalid_service_name(name)
+    if endpoint_type not in target.types():
+        raise _invalid(f"The Vpc Endpoint Service '{name}' does not support endpoint type {endpoint_type}")
+    return target
+
+
+def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Record:
+    member, kind = (("ServiceNetworkArn", "servicenetwork") if endpoint_type == "ServiceNetwork"
+                    else ("ResourceConfigurationArn", "resourceconfiguration"))
+    arn = params.get(member)
+    if not arn:
+        raise Ec2Error("MissingParameter", f"The request must contain the parameter {member}")
+    record = ctx.tx.by_arn(arn)
+    # Sharing (RAM) is not served yet, so only the caller's own networks and configurations are reachable.
+    if record is None or record.kind != kind or record.account != ctx.account:
+        raise _invalid(f"The {member} '{arn}' does not exist")
+    if kind == "resourceconfiguration":
+        rc_type = record.body.get("type")
+        if (rc_type == "CIDR") != (endpoint_type == "Tunnel"):
+            raise _invalid(f"Resource configuration {record.id} of type {rc_type} cannot be reached through a "
+                           f"{endpoint_type} endpoint")
+        if rc_type == "CHILD":
+            raise _invalid(f"Resource configuration {record.id} is a CHILD; create the endpoint to its GROUP")
+    return record
+
+
+def _check_parameters(params: dict, endpoint_type: str) -> None:
+    """Which members each type takes (the table of the API reference)."""
+    def refuse(member: str) -> None:
+        if params.get(member):
+            raise _invalid(f"{member} is not supported for {endpoint_type} VPC endpoints")
+
+    if endpoint_type != "Gateway":
+        refuse("RouteTableIds")
+    if endpoint_type not in WITH_SUBNETS:
+        refuse("SubnetIds")
+        refuse("SubnetConfigurations")
+    if endpoint_type not in WITH_GROUPS:
+        refuse("SecurityGroupIds")
+    if endpoint_type in ("Gateway", "GatewayLoadBalancer", "Tunnel"):
+        if params.get("PrivateDnsEnabled"):
+            raise _invalid(f"Private DNS is not supported for {endpoint_type} VPC endpoints")
+    if endpoint_type in LATTICE_TYPES:
+        refuse("ServiceName")
+    if endpoint_type != "ServiceNetwork":
+        refuse("ServiceNetworkArn")
+    if endpoint_type not in ("Resource", "Tunnel"):
+        refuse("ResourceConfigurationArn")
+
+
+# -- subnets, groups, route tables -----------------------------------------------------------
+
+def _subnet_ids(params: dict, add_member: str = "SubnetIds") -> list[str]:
+    ids = list(params.get(add_member) or [])
+    ids += [c["SubnetId"] for c in params.get("SubnetConfigurations") or [] if c.get("SubnetId")]
+    return list(dict.fromkeys(ids))
+
+
+def _check_subnets(ctx: RequestContext, endpoint: dict, subnet_ids: list[str], target: Target | None) -> None:
+    """Each subnet exists in the VPC, one per zone, in a zone the service is offered in."""
+    zones: dict[str, str] = {}
+    for subnet_id in subnet_ids:
+        subnet = get(ctx, vpcs.SUBNET, subnet_id)
+        if subnet.body["VpcId"] != endpoint["VpcId"]:
+            raise _invalid("You have specified two resources that belong to different networks.")
+        zones[subnet_id] = subnet.body["AvailabilityZone"]
+    seen: dict[str, str] = {}
+    for subnet_id in endpoint.get("SubnetIds", []) + subnet_ids:
+        zone = zones.get(subnet_id) or _zone_of(ctx, subnet_id)
+        if zone in seen and seen[zone] != subnet_id:
+            raise Ec2Error("DuplicateSubnetsInSameZone", f"Found another VPC endpoint subnet in the availability "
+                           f"zone of {subnet_id}. VPC endpoint subnets should be in different availability zones "
+                           "supported by the VPC endpoint service.")
+        seen[zone] = subnet_id
+        if target is not None and target.service is not None and zone not in target.zones(ctx.region):
+            raise _invalid(f"The VPC endpoint service {target.service.body['ServiceName']} does not support the "
+                           f"availability zone of the subnet: {subnet_id}.")
+
+
+def _zone_of(ctx: RequestContext, subnet_id: str) -> str:
+    subnet = ctx.tx.get(vpcs.SUBNET.kind, subnet_id)
+    return subnet.body["AvailabilityZone"] if subnet else ""
+
+
+def _groups(ctx: RequestContext, vpc: Record, group_ids: list[str]) -> list[dict]:
+    """``Groups`` for the ids given, or the VPC's default security group."""
+    ids = group_ids or [vpc.body["_DefaultSecurityGroupId"]]
+    return security.groups_in_vpc(ctx, ids, vpc.id)
+
+
+def _check_route_tables(ctx: RequestContext, vpc_id: str, table_ids: list[str]) -> None:
+    for table_id in table_ids:
+        table = get(ctx, routing.ROUTE_TABLE, table_id)
+        if table.body["VpcId"] != vpc_id:
+            raise _invalid("You have specified two resources that belong to different networks.")
+
+
+def _prefix_list_id(ctx: RequestContext, service_name: str) -> str:
+    found = routing.prefix_list_by_name(ctx, service_name)
+    if found is None:
+        raise endpoint_services.invalid_service_name(service_name)
+    return found["PrefixListId"]
+
+
+def _add_routes(ctx: RequestContext, endpoint: dict, table_ids: list[str]) -> None:
+    _check_route_tables(ctx, endpoint["VpcId"], table_ids)
+    prefix_list = _prefix_list_id(ctx, endpoint["ServiceName"])
+    for table_id in table_ids:
+        routing.add_endpoint_route(ctx, table_id, prefix_list, endpoint["VpcEndpointId"])
+
+
+# -- network interfaces -----------------------------------------------------------------------
+
+def _interfaces():
+    from latticework.services.ec2 import interfaces  # late: written alongside, imported when used
+    return interfaces
+
+
+def _create_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str]) -> None:
+    kind = "gateway_load_balancer_endpoint" if endpoint["VpcEndpointType"] == "GatewayLoadBalancer" \
+        else "vpc_endpoint"
+    for subnet_id in subnet_ids:
+        eni = _interfaces().create_interface(
+            ctx, subnet_id, description=f"VPC Endpoint Interface {endpoint['VpcEndpointId']}",
+            group_ids=[g["GroupId"] for g in endpoint.get("Groups", [])], interface_type=kind,
+            requester_managed=True)
+        endpoint["NetworkInterfaceIds"].append(eni["NetworkInterfaceId"])
+        endpoint["_Interfaces"][subnet_id] = eni["NetworkInterfaceId"]
+        endpoint["SubnetIds"].append(subnet_id)
+
+
+def _delete_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str]) -> None:
+    for subnet_id in subnet_ids:
+        eni_id = endpoint["_Interfaces"].pop(subnet_id, None)
+        if eni_id:
+            _interfaces().delete_interface(ctx, eni_id)
+            endpoint["NetworkInterfaceIds"].remove(eni_id)
+        if subnet_id in endpoint["SubnetIds"]:
+            endpoint["SubnetIds"].remove(subnet_id)
+
+
+def _set_interface_groups(ctx: RequestContext, endpoint: dict) -> None:
+    """Endpoint security groups are the groups of its interfaces."""
+    for eni_id in endpoint["NetworkInterfaceIds"]:
+        eni = ctx.tx.get("networkinterface", eni_id)
+        if eni is not None:
+            eni.body["Groups"] = list(endpoint["Groups"])
+            ctx.tx.put(eni)
+
+
+# -- policies ---------------------------------------------------------------------------------
+
+def _supports_policy(endpoint: dict, target: Target | None) -> bool:
+    if endpoint["VpcEndpointType"] == "Gateway":
+        return True
+    return endpoint["VpcEndpointType"] == "Interface" and target is not None and target.aws is not None \
+        and target.aws.policy_supported
+
+
+def _check_policy(text: str) -> str:
+    if len(text) > MAX_POLICY:
+        raise Ec2Error("InvalidPolicyDocument", f"The Policy Document is not valid. Policies are limited to "
+                       f"{MAX_POLICY} characters")
+    try:
+        parse_policy(text)
+    except PolicyError as exc:
+        raise Ec2Error("InvalidPolicyDocument", f"The Policy Document is not valid. {exc.message}") from None
+    return text
+
+
+# -- DNS ---------------------------------------------------------------------------------------
+
+def _vpc_dns_ready(vpc: Record) -> bool:
+    attributes = vpc.body.get("_Attributes") or {}
+    return bool(attributes.get("EnableDnsSupport")) and bool(attributes.get("EnableDnsHostnames"))
+
+
+def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: dict, target: Target) -> None:
+    name = _private_name(ctx, endpoint, target)
+    if target.service is not None and not target.service.body.get("PrivateDnsName"):
+        raise _invalid(f"Private DNS can't be enabled because the service {endpoint['ServiceName']} does not "
+                       "provide a private DNS name.")
+    if target.service is not None and name is None:
+        raise _invalid(f"Private DNS can't be enabled because the private DNS name of the service "
+                       f"{endpoint['ServiceName']} is not verified.")
+    if not _vpc_dns_ready(vpc):
+        raise _invalid("Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes "
+                       f"set to true for {vpc.id}")
+    for other in ctx.tx.list(ENDPOINT.kind):
+        if other.id != endpoint["VpcEndpointId"] and other.body["VpcId"] == vpc.id \
+                and other.body.get("PrivateDnsEnabled") and name is not None \
+                and other.body.get("_PrivateName") == name:
+            raise _invalid(f"private-dns-enabled cannot be set because there is already a conflicting DNS domain "
+                           f"for {name} in the VPC {vpc.id}")
+
+
+def _private_name(ctx: RequestContext, endpoint: dict, target: Target | None) -> str | None:
+    if target is None:
+        return endpoint.get("_PrivateName")
+    if target.lattice is not None:
+        return target.lattice.body.get("customDomainName")
+    return target.private_name(ctx.region)
+
+
+def _service_label(endpoint: dict, target: Target | None) -> str:
+    if target is not None and target.aws is not None:
+        return target.aws.dns_label()
+    return endpoint["ServiceName"].rsplit(".", 1)[-1]
+
+
+def _dns_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
+    endpoint_type = endpoint["VpcEndpointType"]
+    if endpoint_type in ("Gateway", "ServiceNetwork", "Tunnel"):
+        return []
+    if endpoint_type == "Resource":
+        rc_id = endpoint["ResourceConfigurationArn"].rsplit("/", 1)[-1]
+        entries = [{"DnsName": f"{endpoint['VpcEndpointId']}.{rc_id}.{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc."
+                               f"{ctx.region}.on.aws", "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}]
+    else:
+        entries = _interface_entries(ctx, endpoint)
+    if endpoint.get("PrivateDnsEnabled") and endpoint.get("_PrivateName"):
+        entries.append({"DnsName": endpoint["_PrivateName"],
+                        "HostedZoneId": _zone_hash("private", endpoint["VpcEndpointId"])})
+    return entries
+
+
+def _interface_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
+    wildcard = "*." if endpoint.get("_Wildcard") else ""
+    base = f"{endpoint['VpcEndpointId']}-{endpoint['_Suffix']}"
+    tail = f"{endpoint['_Label']}.{ctx.region}.vpce.amazonaws.com"
+    zone = _zone_hash("vpce", ctx.region)
+    entries = [{"DnsName": f"{wildcard}{base}.{tail}", "HostedZoneId": zone}]
+    zones = sorted({_zone_of(ctx, s) for s in endpoint["SubnetIds"]} - {""})
+    entries += [{"DnsName": f"{wildcard}{base}-{z}.{tail}", "HostedZoneId": zone} for z in zones]
+    return entries
+
+
+# -- Lattice association records -----------------------------------------------------------------
+
+def _lattice_arn(ctx: RequestContext, path: str) -> str:
+    return f"arn:{ctx.partition}:vpc-lattice:{ctx.region}:{ctx.account}:{path}"
+
+
+def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) -> None:
+    if target.kind == "servicenetwork":
+        body = {"id": endpoint["_AssociationId"], "vpcEndpointId": endpoint["VpcEndpointId"],
+                "vpcId": endpoint["VpcId"], "vpcEndpointOwnerId": ctx.account, "state": "AVAILABLE",
+                "serviceNetworkArn": target.arn, "createdAt": endpoint["CreationTimestamp"]}
+        ctx.tx.put(Record(SNVEA_KIND, endpoint["_AssociationId"], ctx.account, ctx.region, body, parent=target.id))
+        return
+    rea_id = "rea-" + secrets.token_hex(9)[:17]
+    body = {"id": rea_id, "arn": _lattice_arn(ctx, f"resourceendpointassociation/{rea_id}"),
+            "resourceConfigurationId": target.id, "resourceConfigurationArn": target.arn,
+            "resourceConfigurationName": target.body.get("name"), "vpcEndpointId": endpoint["VpcEndpointId"],
+            "vpcEndpointOwner": ctx.account, "createdBy": ctx.account, "createdAt": endpoint["CreationTimestamp"],
+            "payerResponsibility": [{"scope": "ResourceGatewayCharges",
+                                     "payerResponsibilityType": "VpcEndpointAccount"}]}
+    endpoint["_ReaId"] = rea_id
+    ctx.tx.put(Record(REA_KIND, rea_id, ctx.account, ctx.region, body, parent=target.id, arn=body["arn"]))
+
+
+def _delete_lattice_records(ctx: RequestContext, endpoint: dict) -> None:
+    if endpoint["VpcEndpointType"] == "ServiceNetwork":
+        ctx.tx.delete(SNVEA_KIND, endpoint["_AssociationId"])
+    elif endpoint.get("_ReaId") and ctx.tx.get(REA_KIND, endpoint["_ReaId"]) is not None:
+        ctx.tx.delete(REA_KIND, endpoint["_ReaId"])
+
+
+# -- create ------------------------------------------------------------------------------------------
+
+def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record, target: Target) -> dict:
+    endpoint_id = ENDPOINT.new_id()
+    body = {
+        "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
+        "RouteTableIds": [], "SubnetIds": [], "Groups": [], "NetworkInterfaceIds": [], "DnsEntries": [],
+        "RequesterManaged": False, "CreationTimestamp": timestamp(ctx), "Tags": tags_for(params, "vpc-endpoint"),
+        "OwnerId": ctx.account, "PrivateDnsEnabled": False,
+        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": "vpce-con-" + secrets.token_hex(9)[:17],
+        "_AssociationId": "vpce-rsc-asc-" + secrets.token_hex(9)[:17],
+    }
+    if target.lattice is not None:
+        member = "ServiceNetworkArn" if endpoint_type == "ServiceNetwork" else "ResourceConfigurationArn"
+        body[member] = target.lattice.arn
+    else:
+        body["ServiceName"] = params["ServiceName"]
+        body["_Label"] = _service_label(body, target)
+        body["_Wildcard"] = bool((target.private_name(ctx.region) or "").startswith("*.")) and target.aws is not None
+    if params.get("ServiceRegion"):
+        body["ServiceRegion"] = params["ServiceRegion"]
+    if target.service is not None:
+        body["_ServiceId"] = target.service.id
+        # Acceptance applies to the provider's own account too (Terraform's auto_accept exists for that case).
+        if target.service.body["AcceptanceRequired"]:
+            body["State"] = "pendingAcceptance"
+    if endpoint_type in LATTICE_TYPES:
+        body["PayerResponsibilities"] = [{"Scope": "vpc-endpoint-charges", "PayerResponsibilityType":
+                                          "vpc-endpoint-account"}]
+    return body
+
+
+def _ip_options(ctx: RequestContext, body: dict, params: dict, target: Target) -> None:
+    ip_type = params.get("IpAddressType") or "ipv4"
+    if ip_type != "ipv4":
+        if target.service is not None and "ipv6" not in target.service.body["SupportedIpAddressTypes"]:
+            raise _invalid(f"The VPC endpoint service {body.get('ServiceName')} does not support IP address "
+                           f"type {ip_type}")
+        raise _invalid(f"IP address type {ip_type} requires subnets with IPv6 CIDR blocks")
+    body["IpAddressType"] = ip_type
+    options = params.get("DnsOptions") or {}
+    record_type = options.get("DnsRecordIpType") or ip_type
+    if record_type in ("ipv6", "dualstack"):
+        raise _invalid(f"DNS record IP type {record_type} is not compatible with IP address type {ip_type}")
+    dns = {"DnsRecordIpType": record_type}
+    if body["VpcEndpointType"] == "Interface":
+        dns["PrivateDnsOnlyForInboundResolverEndpoint"] = bool(options.get("PrivateDnsOnlyForInboundResolverEndpoint"))
+    if body["VpcEndpointType"] in ("Resource", "ServiceNetwork"):
+        dns.update(_lattice_dns_options(options))
+    body["DnsOptions"] = dns
+
+
+def _lattice_dns_options(options: dict) -> dict:
+    preference = options.get("PrivateDnsPreference") or "VERIFIED_DOMAINS_ONLY"
+    domains = options.get("PrivateDnsSpecifiedDomains") or []
+    allowed = ("VERIFIED_DOMAINS_ONLY", "ALL_DOMAINS", "VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS",
+               "SPECIFIED_DOMAINS_ONLY")
+    if preference not in allowed:
+        raise Ec2Error("InvalidParameterValue", f"Invalid PrivateDnsPreference '{preference}'")
+    if bool(domains) != ("SPECIFIED" in preference) or len(domains) > 10:
+        raise _invalid("PrivateDnsSpecifiedDomains (up to 10) must be given exactly with a SPECIFIED_DOMAINS "
+                       "preference")
+    out = {"PrivateDnsPreference": preference}
+    if domains:
+        out["PrivateDnsSpecifiedDomains"] = list(domains)
+    return out
+
+
+def _check_inbound_resolver_only(ctx: RequestContext, body: dict, target: Target) -> None:
+    """``PrivateDnsOnlyForInboundResolverEndpoint``: S3 interface endpoints with private DNS and an S3 gateway."""
+    if not body.get("DnsOptions", {}).get("PrivateDnsOnlyForInboundResolverEndpoint"):
+        return
+    if target.aws is None or target.aws.short != "s3" or not body["PrivateDnsEnabled"]:
+        raise _invalid("PrivateDnsOnlyForInboundResolverEndpoint is supported only for S3 interface endpoints "
+                       "with private DNS enabled")
+    gateway = any(e.body["VpcId"] == body["VpcId"] and e.body["VpcEndpointType"] == "Gateway"
+                  and e.body.get("ServiceName") == body["ServiceName"] for e in ctx.tx.list(ENDPOINT.kind))
+    if not gateway:
+        raise _invalid(f"To set PrivateDnsOnlyForInboundResolverEndpoint to true, the VPC {body['VpcId']} must have "
+                       "a Gateway endpoint for the service.")
+
+
+def _set_private_dns(ctx: RequestContext, vpc: Record, body: dict, target: Target, wanted: bool | None) -> None:
+    endpoint_type = body["VpcEndpointType"]
+    if endpoint_type in ("Gateway", "GatewayLoadBalancer", "Tunnel"):
+        return
+    body["_PrivateName"] = _private_name(ctx, body, target)
+    if wanted is None:
+        # AWS's default is on where there is a name to use (see the module docstring).
+        wanted = target.aws is not None or target.lattice is not None or body["_PrivateName"] is not None
+    if wanted:
+        _check_private_dns(ctx, vpc, body, target)
+    body["PrivateDnsEnabled"] = bool(wanted)
+
+
+class EndpointOps:
+    def create_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
+        endpoint_type = params.get("VpcEndpointType") or "Gateway"
+        _check_parameters(params, endpoint_type)
+        vpc = get(ctx, vpcs.VPC, params["VpcId"])
+        target = _target(ctx, params, endpoint_type)
+        body = _new_body(ctx, params, endpoint_type, vpc, target)
+        if endpoint_type != "Gateway":
+            _ip_options(ctx, body, params, target)
+        _set_private_dns(ctx, vpc, body, target, params.get("PrivateDnsEnabled"))
+        _check_inbound_resolver_only(ctx, body, target)
+        _set_policy(body, target, params.get("PolicyDocument"))
+        subnet_ids = _subnet_ids(params)
+        self._attach(ctx, vpc, body, target, params, subnet_ids)
+        body["DnsEntries"] = _dns_entries(ctx, body)
+        record = Record(ENDPOINT.kind, body["VpcEndpointId"], ctx.account, ctx.region, body,
+                        parent=target.service.id if target.service else None,
+                        arn=f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account}:vpc-endpoint/{body['VpcEndpointId']}")
+        if target.lattice is not None:
+            _write_lattice_records(ctx, body, target.lattice)  # first: it records the rea id in the body
+        ctx.tx.put(record)
+        if target.service is not None:
+            endpoint_services.notify(ctx, record, target.service, "Connect")
+        result = {"VpcEndpoint": present(body)}
+        if params.get("ClientToken"):
+            result["ClientToken"] = params["ClientToken"]
+        return result
+
+    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: Target, params: dict,
+                subnet_ids: list[str]) -> None:
+        endpoint_type = body["VpcEndpointType"]
+        if endpoint_type == "Gateway":
+            tables = list(dict.fromkeys(params.get("RouteTableIds") or []))
+            _add_routes(ctx, body, tables)
+            body["RouteTableIds"] = tables
+            return
+        if endpoint_type == "GatewayLoadBalancer" and len(subnet_ids) != 1:
+            raise _invalid("A Gateway Load Balancer endpoint takes exactly one subnet")
+        if endpoint_type in WITH_GROUPS:
+            body["Groups"] = _groups(ctx, vpc, list(params.get("SecurityGroupIds") or []))
+        _check_subnets(ctx, body, subnet_ids, target)
+        _create_interfaces(ctx, body, subnet_ids)
+
+    def describe_vpc_endpoints(self, ctx: RequestContext, params: dict) -> dict:
+        ids = params.get("VpcEndpointIds") or []
+        records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
+        items = [present(r.body) for r in records if matches(r.body, params.get("Filters"), _ENDPOINT_TABLE)]
+        return page(items, params, "VpcEndpoints")
+
+    def modify_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
+        record = get(ctx, ENDPOINT, params["VpcEndpointId"])
+        body = record.body
+        vpc = get(ctx, vpcs.VPC, body["VpcId"])
+        target = _current_target(ctx, body)
+        _check_modify_members(params, body["VpcEndpointType"])
+        _modify_policy(body, target, params)
+        _modify_route_tables(ctx, body, params)
+        _modify_subnets(ctx, body, params, target)
+        _modify_groups(ctx, vpc, body, params)
+        if params.get("IpAddressType") is not None or params.get("DnsOptions") is not None:
+            _ip_options(ctx, body, {"IpAddressType": params.get("IpAddressType") or body.get("IpAddressType"),
+                                    "DnsOptions": {**body.get("DnsOptions", {}), **(params.get("DnsOptions") or {})}},
+                        target or Target())
+        if params.get("PrivateDnsEnabled") is not None and target is not None:
+            _set_private_dns(ctx, vpc, body, target, params["PrivateDnsEnabled"])
+        body["DnsEntries"] = _dns_entries(ctx, body)
+        ctx.tx.put(record)
+        return {"Return": True}
+
+    def delete_vpc_endpoints(self, ctx: RequestContext, params: dict) -> dict:
+        failed = []
+        for endpoint_id in dict.fromkeys(params["VpcEndpointIds"]):
+            record = ctx.tx.get(ENDPOINT.kind, endpoint_id)
+            if record is None:
+                failed.append(unsuccessful(endpoint_id, ENDPOINT.not_found, ENDPOINT.missing(endpoint_id).message))
+                continue
+            _delete_endpoint(ctx, record)
+        return {"Unsuccessful": failed}
+
+    def describe_vpc_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
+        ids = params.get("VpcEndpointIds") or []
+        records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
+        items = [a for r in records if r.body["VpcEndpointType"] in LATTICE_TYPES
+                 for a in _associations(ctx, r.body)]
+        items = [a for a in items if matches(a, params.get("Filters"), _ASSOCIATION_TABLE)]
+        return page(items, params, "VpcEndpointAssociations")
+
+    def modify_vpc_endpoint_payer_responsibility(self, ctx: RequestContext, params: dict) -> dict:
+        record = _payer_endpoint(ctx, params)
+        entries = [e for e in record.body.get("PayerResponsibilities") or [] if e["Scope"] != params["Scope"]]
+        entries.append({"Scope": params["Scope"], "PayerResponsibilityType": params["PayerResponsibility"]})
+        record.body["PayerResponsibilities"] = entries
+        ctx.tx.put(record)
+        _sync_rea_payer(ctx, record)
+        return {"VpcEndpointId": record.id, "PayerResponsibilities": entries}
+
+
+# -- presenting ------------------------------------------------------------------------------------
+
+def present(body: dict) -> dict:
+    return public(body)
+
+
+_ENDPOINT_TABLE = {
+    "ip-address-type": lambda b: b.get("IpAddressType"), "service-name": lambda b: b.get("ServiceName"),
+    "service-region": lambda b: b.get("ServiceRegion"), "vpc-id": lambda b: b["VpcId"],
+    "vpc-endpoint-id": lambda b: b["VpcEndpointId"], "vpc-endpoint-state": lambda b: b["State"],
+    "vpc-endpoint-type": lambda b: b["VpcEndpointType"],
+}
+_ASSOCIATION_TABLE = {
+    "vpc-endpoint-id": lambda a: a["VpcEndpointId"],
+    "associated-resource-accessibility": lambda a: a.get("AssociatedResourceAccessibility"),
+    "association-id": lambda a: a["Id"], "associated-resource-id": lambda a: a.get("AssociatedResourceArn"),
+    "service-network-arn": lambda a: a.get("ServiceNetworkArn"),
+    "resource-configuration-group-arn": lambda a: a.get("ResourceConfigurationGroupArn"),
+}
+
+
+def _associations(ctx: RequestContext, endpoint: dict) -> list[dict]:
+    """What a Resource or ServiceNetwork endpoint reaches (computed from the Lattice records)."""
+    if endpoint["VpcEndpointType"] != "ServiceNetwork":
+        rc = ctx.tx.by_arn(endpoint["ResourceConfigurationArn"])
+        item = {"Id": endpoint["_AssociationId"], "VpcEndpointId": endpoint["VpcEndpointId"],
+                "AssociatedResourceAccessibility": "Accessible",
+                "AssociatedResourceArn": endpoint["ResourceConfigurationArn"], "Tags": []}
+        if endpoint["DnsEntries"]:
+            item["DnsEntry"] = endpoint["DnsEntries"][0]
+        if rc is not None and endpoint.get("PrivateDnsEnabled") and rc.body.get("customDomainName"):
+            item["PrivateDnsEntry"] = {"DnsName": rc.body["customDomainName"]}
+        if rc is not None and rc.body.get("resourceConfigurationGroupId"):
+            item["ResourceConfigurationGroupArn"] = rc.arn.rsplit("/", 1)[0] + "/" + \
+                rc.body["resourceConfigurationGroupId"]
+        return [item]
+    sn = ctx.tx.by_arn(endpoint["ServiceNetworkArn"])
+    if sn is None:
+        return []
+    base = {"VpcEndpointId": endpoint["VpcEndpointId"], "ServiceNetworkArn": sn.arn,
+            "ServiceNetworkName": sn.body.get("name"), "AssociatedResourceAccessibility": "Accessible", "Tags": []}
+    items = [{**base, "Id": endpoint["_AssociationId"], "AssociatedResourceArn": sn.arn}]
+    for kind in ("snsa", "snra"):
+        for assoc in ctx.tx.list(kind, parent=sn.id, all_accounts=True):
+            items.append({**base, **_member_association(ctx, endpoint, kind, assoc.body)})
+    return items
+
+
+def _member_association(ctx: RequestContext, endpoint: dict, kind: str, assoc: dict) -> dict:
+    digest = hashlib.sha256(f"{endpoint['VpcEndpointId']}/{assoc['id']}".encode()).hexdigest()
+    item = {"Id": "vpce-rsc-asc-" + digest[:17]}
+    if kind == "snsa":
+        item["AssociatedResourceArn"] = assoc.get("serviceArn")
+        dns = assoc.get("dnsEntry") or {}
+        if dns.get("domainName"):
+            item["DnsEntry"] = {"DnsName": dns["domainName"], "HostedZoneId": dns.get("hostedZoneId")}
+        return item
+    rc_id = assoc["resourceConfigurationId"]
+    item["AssociatedResourceArn"] = assoc.get("resourceConfigurationArn")
+    item["DnsEntry"] = {"DnsName": f"{endpoint['VpcEndpointId']}-{assoc['id']}.{rc_id}.{RESOURCE_DNS_TOKEN}."
+                                   f"vpc-lattice-rsc.{ctx.region}.on.aws",
+                        "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}
+    private = (assoc.get("privateDnsEntry") or {}).get("domainName")
+    if private and endpoint.get("PrivateDnsEnabled"):
+        item["PrivateDnsEntry"] = {"DnsName": private}
+    return item
+
+
+# -- modify helpers --------------------------------------------------------------------------------
+
+def _current_target(ctx: RequestContext, body: dict) -> Target | None:
+    if body["VpcEndpointType"] in LATTICE_TYPES:
+        arn = body.get("ServiceNetworkArn") or body.get("ResourceConfigurationArn")
+        found = ctx.tx.by_arn(arn)
+        return Target(lattice=found) if found is not None else None
+    service = ctx.tx.get(endpoint_services.SERVICE.kind, body["_ServiceId"],
+                         account=_service_account(ctx, body)) if body.get("_ServiceId") else None
+    aws = aws_services.find(ctx.region, body.get("ServiceName", ""))
+    return Target(aws=aws, service=service) if (aws or service) else None
+
+
+def _service_account(ctx: RequestContext, body: dict) -> str | None:
+    found = next((s for s in ctx.tx.list(endpoint_services.SERVICE.kind, all_accounts=True)
+                  if s.id == body["_ServiceId"]), None)
+    return found.account if found else None
+
+
+def _check_modify_members(params: dict, endpoint_type: str) -> None:
+    if endpoint_type != "Gateway" and (params.get("AddRouteTableIds") or params.get("RemoveRouteTableIds")):
+        raise _invalid("Route tables are supported for Gateway VPC endpoints only")
+    if endpoint_type not in WITH_SUBNETS and (params.get("AddSubnetIds") or params.get("RemoveSubnetIds")
+                                              or params.get("SubnetConfigurations")):
+        raise _invalid(f"Subnets are not supported for {endpoint_type} VPC endpoints")
+    if endpoint_type not in WITH_GROUPS and (params.get("AddSecurityGroupIds") or params.get("RemoveSecurityGroupIds")):
+        raise _invalid(f"Security groups are not supported for {endpoint_type} VPC endpoints")
+    if endpoint_type in ("Gateway", "GatewayLoadBalancer", "Tunnel") and params.get("PrivateDnsEnabled"):
+        raise _invalid(f"Private DNS is not supported for {endpoint_type} VPC endpoints")
+
+
+def _set_policy(body: dict, target: Target | None, text: str | None) -> None:
+    if not _supports_policy(body, target):
+        if text:
+            raise _invalid("This VPC endpoint does not support endpoint policies")
+        return
+    body["PolicyDocument"] = _check_policy(text) if text else DEFAULT_POLICY
+
+
+def _modify_policy(body: dict, target: Target | None, params: dict) -> None:
+    if params.get("ResetPolicy") and params.get("PolicyDocument"):
+        raise Ec2Error("InvalidParameterCombination", "ResetPolicy and PolicyDocument cannot be combined")
+    if params.get("ResetPolicy"):
+        _set_policy(body, target, None)
+    elif params.get("PolicyDocument"):
+        _set_policy(body, target, params["PolicyDocument"])
+
+
+def _modify_route_tables(ctx: RequestContext, body: dict, params: dict) -> None:
+    remove = [t for t in params.get("RemoveRouteTableIds") or [] if t in body["RouteTableIds"]]
+    add = [t for t in dict.fromkeys(params.get("AddRouteTableIds") or []) if t not in body["RouteTableIds"]]
+    if remove:
+        routing.remove_endpoint_routes(ctx, body["VpcEndpointId"], remove)
+        body["RouteTableIds"] = [t for t in body["RouteTableIds"] if t not in remove]
+    if add:
+        _add_routes(ctx, body, add)
+        body["RouteTableIds"] += add
+
+
+def _modify_subnets(ctx: RequestContext, body: dict, params: dict, target: Target | None) -> None:
+    remove = [s for s in params.get("RemoveSubnetIds") or [] if s in body["SubnetIds"]]
+    if remove:
+        _delete_interfaces(ctx, body, remove)
+    add = [s for s in _subnet_ids(params, "AddSubnetIds") if s not in body["SubnetIds"]]
+    if add:
+        if body["VpcEndpointType"] == "GatewayLoadBalancer" and len(body["SubnetIds"]) + len(add) != 1:
+            raise _invalid("A Gateway Load Balancer endpoint takes exactly one subnet")
+        _check_subnets(ctx, body, add, target)
+        _create_interfaces(ctx, body, add)
+
+
+def _modify_groups(ctx: RequestContext, vpc: Record, body: dict, params: dict) -> None:
+    add, remove = params.get("AddSecurityGroupIds") or [], params.get("RemoveSecurityGroupIds") or []
+    if not add and not remove:
+        return
+    current = [g["GroupId"] for g in body["Groups"]]
+    for group_id in remove:
+        if group_id not in current:
+            raise Ec2Error("InvalidGroup.NotFound", f"The security group '{group_id}' is not associated with "
+                           f"{body['VpcEndpointId']}")
+    kept = [g for g in current if g not in remove] + [g for g in add if g not in current]
+    if not kept:
+        raise _invalid("A VPC endpoint must keep at least one security group")
+    body["Groups"] = security.groups_in_vpc(ctx, kept, vpc.id)
+    _set_interface_groups(ctx, body)
+
+
+# -- delete and payer helpers ------------------------------------------------------------------------
+
+def _delete_endpoint(ctx: RequestContext, record: Record) -> None:
+    body = record.body
+    if body["VpcEndpointType"] == "Gateway":
+        routing.remove_endpoint_routes(ctx, record.id, body["RouteTableIds"])
+    _delete_interfaces(ctx, body, list(body["SubnetIds"]))
+    if body["VpcEndpointType"] in LATTICE_TYPES:
+        _delete_lattice_records(ctx, body)
+    service = _current_target(ctx, body)
+    if body.get("_ServiceId") and service is not None and service.service is not None:
+        body["State"] = "deleted"
+        endpoint_services.notify(ctx, record, service.service, "Delete")
+    ctx.tx.delete(ENDPOINT.kind, record.id)
+
+
+def _payer_endpoint(ctx: RequestContext, params: dict) -> Record:
+    """The endpoint whose charges move: the caller's own, or one connected to the caller's service."""
+    endpoint_id = params["VpcEndpointId"]
+    own = ctx.tx.get(ENDPOINT.kind, endpoint_id)
+    if own is not None:
+        return own
+    if params.get("ServiceId"):
+        service = get(ctx, endpoint_services.SERVICE, params["ServiceId"])
+        found = next((e for e in endpoint_services.connections(ctx, service) if e.id == endpoint_id), None)
+        if found is not None:
+            return found
+    for rea in ctx.tx.list(REA_KIND, all_accounts=True):
+        if rea.body.get("vpcEndpointId") == endpoint_id and ctx.tx.get("resourceconfiguration", rea.parent):
+            found = ctx.tx.get(ENDPOINT.kind, endpoint_id, account=rea.account)
+            if found is not None:
+                return found
+    raise ENDPOINT.missing(endpoint_id)
+
+
+def _sync_rea_payer(ctx: RequestContext, endpoint: Record) -> None:
+    """Mirror the resource-gateway charge payer on the Lattice association."""
+    rea_id = endpoint.body.get("_ReaId")
+    rea = ctx.tx.get(REA_KIND, rea_id, account=endpoint.account) if rea_id else None
+    entry = next((e for e in endpoint.body["PayerResponsibilities"] if e["Scope"] == "resource-gateway-charges"),
+                 None)
+    if rea is None or entry is None:
+        return
+    payer = {"vpc-endpoint-account": "VpcEndpointAccount", "resource-gateway-account": "ResourceGatewayAccount"}
+    if entry["PayerResponsibilityType"] in payer:
+        rea.body["payerResponsibility"] = [{"scope": "ResourceGatewayCharges",
+                                            "payerResponsibilityType": payer[entry["PayerResponsibilityType"]]}]
+        ctx.tx.put(rea)
