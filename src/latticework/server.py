@@ -28,7 +28,7 @@ class Settings:
 
 def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
     store = SqlStore.sqlite(settings.state)
-    dispatcher = Dispatcher(settings.directory, store, build_services())
+    dispatcher = Dispatcher(settings.directory, store, build_services(), state_dir=settings.state.parent)
     return Gateway(dispatcher), store
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from latticework.config import Credential
 from latticework.store import Transaction
@@ -21,6 +22,8 @@ class RequestContext:
     # Quota overrides of the accounts file: account id -> quota code -> value.
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    # Where the server keeps its state (local stand-ins for public DNS and SNS live beside it).
+    state_dir: Path | None = None
 
     @property
     def partition(self) -> str:

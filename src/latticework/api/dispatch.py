@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import uuid
+from pathlib import Path
 
 from botocore.model import OperationModel
 
@@ -57,10 +58,12 @@ def _fingerprint(params: dict, token_member: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, directory: Directory, store: Store, services: dict[str, Service]):
+    def __init__(self, directory: Directory, store: Store, services: dict[str, Service],
+                 state_dir: Path | None = None):
         self.directory = directory
         self.store = store
         self.services = services
+        self.state_dir = state_dir
 
     # -- entry point -----------------------------------------------------------
     async def handle(self, request: HttpRequest) -> Response:
@@ -75,7 +78,8 @@ class Dispatcher:
             op, params = service.parse(request)
             self._validate(service, op, params)
             ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
-                                 request_id, verified.credential, quotas=self.directory.quotas)
+                                 request_id, verified.credential, quotas=self.directory.quotas,
+                                 state_dir=self.state_dir)
             read_only = op.name.startswith(READ_PREFIXES)
             result = (self._read if read_only else self._call)(service, op, ctx, params)
             return service.respond(op, result, request_id)

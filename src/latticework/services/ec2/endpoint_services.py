@@ -108,15 +108,8 @@ def invalid_service_name(name: str) -> Ec2Error:
 # -- state directory ------------------------------------------------------------
 
 def state_dir(ctx: RequestContext) -> Path:
-    """The directory of the SQLite state file (the home of local "public DNS" and notification files).
-
-    The store's URL is the one place the server's ``--state`` reaches a provider;
-    other databases fall back to the default state directory.
-    """
-    url = getattr(getattr(ctx.tx, "_store", None), "url", "") or ""
-    if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///"):]).parent
-    return default_state_path().parent
+    """The server's state directory (home of the local "public DNS" and notification files)."""
+    return ctx.state_dir or default_state_path().parent
 
 
 # -- load balancers --------------------------------------------------------------
