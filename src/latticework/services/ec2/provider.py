@@ -1,6 +1,12 @@
 """The EC2 provider: one method per operation, one mixin per family.
 
-Families: ``tags`` (CreateTags/DeleteTags/DescribeTags for every kind).
+Families: ``vpcs`` (VPCs and attributes, subnets, availability zones, account
+attributes), ``security`` (security groups and rules), ``routing`` (route
+tables, routes, network ACLs, managed prefix lists), ``interfaces`` (network
+interfaces, instances), ``endpoints`` (VPC endpoints, the consumer side),
+``endpoint_services`` (endpoint services, permissions, connections,
+notifications: the provider side), ``tags`` (CreateTags/DeleteTags/
+DescribeTags for every kind).
 """
 
 from __future__ import annotations
