@@ -179,6 +179,48 @@ def _new_body(ctx: RequestContext, params: dict, lb_type: str, lb_id: str) -> di
     return body
 
 
+# -- the load balancer's network interfaces -------------------------------------
+# Each enabled subnet holds one requester-managed interface of the load balancer
+# ("ELB net/<name>/<id>"), as in AWS: it takes an address from the subnet and
+# keeps the subnet, its security groups and the VPC from being deleted under it.
+
+def _interface_description(body: dict) -> str:
+    return "ELB " + body["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+
+
+def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
+    from latticework.services.ec2.interfaces import create_interface
+
+    body = record.body
+    kind = "network_load_balancer" if body["Type"] == "network" else "interface"
+    body["_interfaces"] = [
+        create_interface(ctx, zone["SubnetId"], description=_interface_description(body),
+                         group_ids=body.get("SecurityGroups") or None, interface_type=kind,
+                         requester_id="amazon-elb")["NetworkInterfaceId"]
+        for zone in body["AvailabilityZones"]]
+
+
+def _detach_interfaces(ctx: RequestContext, record: Record) -> None:
+    from latticework.services.ec2.interfaces import delete_interface
+
+    for eni_id in record.body.pop("_interfaces", []):
+        delete_interface(ctx, eni_id)
+
+
+def _regroup_interfaces(ctx: RequestContext, record: Record) -> None:
+    """Security groups set on the load balancer apply to its interfaces."""
+    _detach_interfaces(ctx, record)
+    _attach_interfaces(ctx, record)
+
+
+def _refuse_if_serving_endpoints(ctx: RequestContext, record: Record) -> None:
+    arn = record.body["LoadBalancerArn"]
+    for service in ctx.tx.list("vpcendpointservice"):
+        if arn in (service.body.get("NetworkLoadBalancerArns") or []):
+            raise c.error("ResourceInUse", f"Load balancer '{arn}' cannot be deleted because it is currently "
+                          f"associated with another service ({service.id})")
+
+
 def _apply_security_groups(ctx: RequestContext, body: dict, groups: list[str] | None, enforce: str | None) -> None:
     if groups is None:
         return
@@ -258,6 +300,7 @@ class LoadBalancerOps:
             return self._repeat(existing, body)
         record = Record(c.LOAD_BALANCER, lb_id, ctx.account, ctx.region, body, name=f"{lb_type}/{params['Name']}",
                         arn=body["LoadBalancerArn"])
+        _attach_interfaces(ctx, record)
         try:
             ctx.tx.put(record)
         except NameTaken:
@@ -308,8 +351,10 @@ class LoadBalancerOps:
         if attributes(record).get("deletion_protection.enabled") == "true":
             raise c.error("OperationNotPermitted", f"Load balancer '{value}' cannot be deleted because deletion "
                           "protection is enabled")
+        _refuse_if_serving_endpoints(ctx, record)
         for listener in ctx.tx.list(c.LISTENER, parent=record.id):
             ctx.tx.delete(c.LISTENER, listener.id)
+        _detach_interfaces(ctx, record)
         ctx.tx.delete(c.LOAD_BALANCER, record.id)
         return {}
 
@@ -341,6 +386,7 @@ class LoadBalancerOps:
             raise c.validation("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic is only valid for Network "
                                "Load Balancers")
         _apply_security_groups(ctx, body, groups, enforce)
+        _regroup_interfaces(ctx, record)
         ctx.tx.put(record)
         out = {"SecurityGroupIds": body["SecurityGroups"]}
         if body["Type"] == "network":
@@ -358,6 +404,8 @@ class LoadBalancerOps:
         body["AvailabilityZones"] = zones
         if params.get("IpAddressType"):
             body["IpAddressType"] = params["IpAddressType"]
+        _detach_interfaces(ctx, record)
+        _attach_interfaces(ctx, record)
         ctx.tx.put(record)
         return {"AvailabilityZones": zones, "IpAddressType": body["IpAddressType"]}
 
