@@ -11,6 +11,7 @@ Readiness is the server's ready line, never a sleep.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 import subprocess
@@ -165,6 +166,34 @@ def clients_with_quotas(server) -> Clients:
 @pytest.fixture
 def lattice(clients):
     return clients.lattice
+
+
+@dataclass
+class Network:
+    """A VPC made through the EC2 API: two subnets in two Availability Zones, two security groups."""
+
+    vpc_id: str
+    subnet_ids: list[str]
+    sg_ids: list[str]
+    cidr: str
+
+
+def make_network(ec2, cidr: str = "10.0.0.0/16") -> Network:
+    """A new VPC ``cidr`` of the account of ``ec2`` (an EC2 client), with its subnets and groups."""
+    vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    blocks = list(ipaddress.ip_network(cidr).subnets(prefixlen_diff=2))[:2]
+    region = ec2.meta.region_name
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=str(block), AvailabilityZone=f"{region}{zone}")
+               ["Subnet"]["SubnetId"] for block, zone in zip(blocks, "ab")]
+    groups = [ec2.create_security_group(GroupName=f"lattice-{n}", Description="test group", VpcId=vpc_id)["GroupId"]
+              for n in range(2)]
+    return Network(vpc_id, subnets, groups, cidr)
+
+
+@pytest.fixture
+def network(clients) -> Network:
+    """A VPC of the test's account (see ``make_network``); call ``make_network`` for more."""
+    return make_network(clients.client("ec2"))
 
 
 def error_code(excinfo) -> str:

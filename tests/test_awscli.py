@@ -27,9 +27,6 @@ from conftest import access_key, secret_key
 from latticework.api.models import service_model
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-VPC, OTHER_VPC = "vpc-0123456789abcdef0", "vpc-0fedcba9876543210"
-SUBNET = "subnet-0123456789abcdef0"
-SG1, SG2 = "sg-0123456789abcdef0", "sg-0fedcba9876543210"
 HTTP_404 = {"fixedResponse": {"statusCode": 404}}
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]})
@@ -89,10 +86,15 @@ def cli(clients, monkeypatch, tmp_path) -> Cli:
 # -- every operation, in a realistic order -------------------------------------------------------
 
 class Topology:
-    """Builds, inspects, changes and tears down one of everything through the CLI."""
+    """Builds, inspects, changes and tears down one of everything through the CLI.
 
-    def __init__(self, cli: Cli, account: str):
+    The VPC, subnet and security groups it references come from ``network`` (made through EC2 with boto3).
+    """
+
+    def __init__(self, cli: Cli, account: str, network):
         self.cli, self.account = cli, account
+        self.vpc, self.subnet = network.vpc_id, network.subnet_ids[0]
+        self.sg1, self.sg2 = network.sg_ids
         self.ids: dict[str, str] = {}
         self.arns: dict[str, str] = {}
 
@@ -115,7 +117,7 @@ class Topology:
         assert svc["status"] == "CREATE_IN_PROGRESS" and svc["dnsEntry"]["domainName"].startswith("payments-")
 
     def target_groups(self):
-        config = {"port": 8080, "protocol": "HTTP", "vpcIdentifier": VPC}
+        config = {"port": 8080, "protocol": "HTTP", "vpcIdentifier": self.vpc}
         for colour in ("blue", "green"):
             tg = self.keep(colour, self.cli("create-target-group", "--name", f"payments-{colour}", "--type", "IP",
                                             "--config", config), "tg-")
@@ -151,9 +153,9 @@ class Topology:
                                           self.ids["svc"], "--service-network-identifier", self.ids["sn"]), "snsa-")
         assert (snsa["status"], snsa["createdBy"]) == ("CREATE_IN_PROGRESS", self.account)
         snva = self.keep("snva", self.cli("create-service-network-vpc-association", "--service-network-identifier",
-                                          self.arns["sn"], "--vpc-identifier", VPC, "--security-group-ids", SG1),
-                         "snva-")
-        assert (snva["status"], snva["securityGroupIds"]) == ("CREATE_IN_PROGRESS", [SG1])
+                                          self.arns["sn"], "--vpc-identifier", self.vpc,
+                                          "--security-group-ids", self.sg1), "snva-")
+        assert (snva["status"], snva["securityGroupIds"]) == ("CREATE_IN_PROGRESS", [self.sg1])
 
     def domain_verification(self):
         dv = self.keep("dv", self.cli("start-domain-verification", "--domain-name", "example.com"), "dv-")
@@ -161,9 +163,9 @@ class Topology:
         assert dv["txtMethodConfig"]["name"] and dv["txtMethodConfig"]["value"]
 
     def resource_gateway_and_configuration(self):
-        gw = self.keep("gw", self.cli("create-resource-gateway", "--name", "db-gateway", "--vpc-identifier", VPC,
-                                      "--subnet-ids", SUBNET, "--security-group-ids", SG1), "rgw-")
-        assert (gw["status"], gw["subnetIds"]) == ("CREATE_IN_PROGRESS", [SUBNET])
+        gw = self.keep("gw", self.cli("create-resource-gateway", "--name", "db-gateway", "--vpc-identifier", self.vpc,
+                                      "--subnet-ids", self.subnet, "--security-group-ids", self.sg1), "rgw-")
+        assert (gw["status"], gw["subnetIds"]) == ("CREATE_IN_PROGRESS", [self.subnet])
         rc = self.keep("rc", self.cli(
             "create-resource-configuration", "--name", "database", "--type", "SINGLE", "--port-ranges", "5432",
             "--resource-gateway-identifier", self.ids["gw"], "--custom-domain-name", "db.example.com",
@@ -261,7 +263,7 @@ class Topology:
 
     def resource_gets(self, got):
         gw = got("get-resource-gateway", "--resource-gateway-identifier", "gw")
-        assert (gw["status"], gw["vpcId"]) == ("ACTIVE", VPC)
+        assert (gw["status"], gw["vpcId"]) == ("ACTIVE", self.vpc)
         rc = got("get-resource-configuration", "--resource-configuration-identifier", "rc")
         assert (rc["status"], rc["domainVerificationStatus"]) == ("ACTIVE", "PENDING")
         dv = got("get-domain-verification", "--domain-verification-identifier", "dv")
@@ -293,11 +295,11 @@ class Topology:
 
     def association_and_resource_updates(self):
         snva = self.cli("update-service-network-vpc-association", "--service-network-vpc-association-identifier",
-                        self.ids["snva"], "--security-group-ids", SG1, SG2)
-        assert sorted(snva["securityGroupIds"]) == sorted([SG1, SG2])
+                        self.ids["snva"], "--security-group-ids", self.sg1, self.sg2)
+        assert sorted(snva["securityGroupIds"]) == sorted([self.sg1, self.sg2])
         gw = self.cli("update-resource-gateway", "--resource-gateway-identifier", self.ids["gw"],
-                      "--security-group-ids", SG2)
-        assert (gw["id"], gw["securityGroupIds"]) == (self.ids["gw"], [SG2])
+                      "--security-group-ids", self.sg2)
+        assert (gw["id"], gw["securityGroupIds"]) == (self.ids["gw"], [self.sg2])
         rc = self.cli("update-resource-configuration", "--resource-configuration-identifier", self.ids["rc"],
                       "--port-ranges", "5432-5433")
         assert rc["portRanges"] == ["5432-5433"]
@@ -364,8 +366,8 @@ def _forward(*target_groups: str) -> dict:
     return {"forward": {"targetGroups": [{"targetGroupIdentifier": t, "weight": 100} for t in target_groups]}}
 
 
-def test_every_operation_through_the_cli(cli, clients):
-    topology = Topology(cli, clients.account)
+def test_every_operation_through_the_cli(cli, clients, network):
+    topology = Topology(cli, clients.account, network)
     for phase in ("network_and_service", "target_groups", "listener_and_rules", "batch_update", "targets",
                   "associations", "domain_verification", "resource_gateway_and_configuration", "policies",
                   "access_logs", "tags", "lists", "gets", "updates", "deletes"):

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code, status_of
-
-VPC = "vpc-0123456789abcdef0"
-SG1, SG2 = "sg-0123456789abcdef0", "sg-0fedcba9876543210"
-SUBNET = "subnet-0123456789abcdef0"
+from conftest import client_for, error_code, make_network, status_of
 
 
 @pytest.fixture
@@ -20,8 +14,9 @@ def raw(clients):
     return clients.client("vpc-lattice", parameter_validation=False)
 
 
-def _vpc() -> str:
-    return "vpc-" + secrets.token_hex(9)[:17]
+def _vpc(clients) -> str:
+    """Another VPC of the test's account (no subnets or groups)."""
+    return clients.client("ec2").create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
 
 
 def _network(lattice, name="net", shareable=False):
@@ -32,8 +27,9 @@ def _service(lattice, name="svc", **kwargs):
     return lattice.create_service(name=name, **kwargs)
 
 
-def _gateway(lattice, name="gateway"):
-    return lattice.create_resource_gateway(name=name, vpcIdentifier=VPC, subnetIds=[SUBNET])
+def _gateway(lattice, network, name="gateway", **kwargs):
+    return lattice.create_resource_gateway(name=name, vpcIdentifier=network.vpc_id, subnetIds=network.subnet_ids[:1],
+                                           **kwargs)
 
 
 def _config(lattice, gateway, name="database", rc_type="SINGLE", **kwargs):
@@ -52,22 +48,23 @@ def _raises(call, status, code, **kwargs):
 
 # -- service network <-> VPC --------------------------------------------------------
 
-def test_vpc_association_lifecycle(lattice, clients):
+def test_vpc_association_lifecycle(lattice, clients, network):
     sn = _network(lattice)
     created = lattice.create_service_network_vpc_association(
-        serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC, securityGroupIds=[SG1], tags={"team": "a"})
+        serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id, securityGroupIds=network.sg_ids[:1],
+        tags={"team": "a"})
     assert created["status"] == "CREATE_IN_PROGRESS"
     assert created["id"].startswith("snva-") and len(created["id"]) == 22
     assert created["arn"] == (f"arn:aws:vpc-lattice:us-east-1:{clients.account}:"
                               f"servicenetworkvpcassociation/{created['id']}")
     assert created["createdBy"] == clients.account
-    assert created["securityGroupIds"] == [SG1]
+    assert created["securityGroupIds"] == network.sg_ids[:1]
     assert created["privateDnsEnabled"] is False
 
     got = lattice.get_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=created["arn"])
     assert got["status"] == "ACTIVE"
     assert (got["vpcId"], got["serviceNetworkId"], got["serviceNetworkName"], got["serviceNetworkArn"]) == (
-        VPC, sn["id"], "net", sn["arn"])
+        network.vpc_id, sn["id"], "net", sn["arn"])
     assert "createdAt" in got and "lastUpdatedAt" in got
     assert lattice.list_tags_for_resource(resourceArn=created["arn"])["tags"] == {"team": "a"}
 
@@ -78,36 +75,38 @@ def test_vpc_association_lifecycle(lattice, clients):
             serviceNetworkVpcAssociationIdentifier=created["id"])
 
 
-def test_vpc_association_counts_and_blocks_network_delete(lattice):
+def test_vpc_association_counts_and_blocks_network_delete(lattice, network):
     sn = _network(lattice)
-    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["arn"], vpcIdentifier=VPC)
+    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["arn"],
+                                                           vpcIdentifier=network.vpc_id)
     assert lattice.get_service_network(serviceNetworkIdentifier=sn["id"])["numberOfAssociatedVPCs"] == 1
     _raises(lattice.delete_service_network, 409, "ConflictException", serviceNetworkIdentifier=sn["id"])
     lattice.delete_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=assoc["id"])
     lattice.delete_service_network(serviceNetworkIdentifier=sn["id"])
 
 
-def test_one_network_per_vpc(lattice):
+def test_one_network_per_vpc(lattice, clients, network):
     first, second = _network(lattice, "one"), _network(lattice, "two")
-    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=first["id"], vpcIdentifier=VPC)
+    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=first["id"],
+                                                   vpcIdentifier=network.vpc_id)
     for sn in (first, second):
         _raises(lattice.create_service_network_vpc_association, 409, "ConflictException",
-                serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC)
-    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=second["id"], vpcIdentifier=_vpc())
+                serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id)
+    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=second["id"], vpcIdentifier=_vpc(clients))
 
 
-def test_vpc_association_errors(lattice, raw):
+def test_vpc_association_errors(lattice, raw, network):
     sn = _network(lattice)
     _raises(lattice.create_service_network_vpc_association, 404, "ResourceNotFoundException",
-            serviceNetworkIdentifier="sn-0123456789abcdef0", vpcIdentifier=VPC)
+            serviceNetworkIdentifier="sn-0123456789abcdef0", vpcIdentifier=network.vpc_id)
     _raises(lattice.create_service_network_vpc_association, 404, "ResourceNotFoundException",
-            serviceNetworkIdentifier="not-a-network", vpcIdentifier=VPC)
+            serviceNetworkIdentifier="not-a-network", vpcIdentifier=network.vpc_id)
     _raises(lattice.create_service_network_vpc_association, 400, "ValidationException",
             serviceNetworkIdentifier=sn["id"], vpcIdentifier="vpc-xyz")
     _raises(raw.create_service_network_vpc_association, 400, "ValidationException",
-            serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC, securityGroupIds=[SG1] * 6)
+            serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id, securityGroupIds=network.sg_ids[:1] * 6)
     _raises(lattice.create_service_network_vpc_association, 400, "ValidationException",
-            serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC, securityGroupIds=["sg-nothex"])
+            serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id, securityGroupIds=["sg-nothex"])
     for ident in ("snva-0123456789abcdef0", "arn:aws:vpc-lattice:us-east-1:999999999999:"
                                             "servicenetworkvpcassociation/snva-0123456789abcdef0"):
         for call in (lattice.get_service_network_vpc_association, lattice.delete_service_network_vpc_association,
@@ -115,30 +114,31 @@ def test_vpc_association_errors(lattice, raw):
             _raises(call, 404, "ResourceNotFoundException", serviceNetworkVpcAssociationIdentifier=ident)
 
 
-def test_vpc_association_update_security_groups(lattice, raw):
+def test_vpc_association_update_security_groups(lattice, raw, network):
     sn = _network(lattice)
-    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC)
+    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"],
+                                                           vpcIdentifier=network.vpc_id)
     assert assoc["securityGroupIds"] == []
     updated = lattice.update_service_network_vpc_association(
-        serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=[SG1, SG2])
+        serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=network.sg_ids)
     assert updated["status"] == "UPDATE_IN_PROGRESS"
-    assert updated["securityGroupIds"] == [SG1, SG2]
+    assert updated["securityGroupIds"] == network.sg_ids
     got = lattice.get_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=assoc["id"])
-    assert (got["status"], got["securityGroupIds"]) == ("ACTIVE", [SG1, SG2])
+    assert (got["status"], got["securityGroupIds"]) == ("ACTIVE", network.sg_ids)
     # Once it has security groups it keeps at least one: an empty list is refused.
     _raises(raw.update_service_network_vpc_association, 400, "ValidationException",
             serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=[])
     _raises(raw.update_service_network_vpc_association, 400, "ValidationException",
-            serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=[SG1] * 6)
+            serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=network.sg_ids[:1] * 6)
     lattice.update_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=assoc["id"])
     got = lattice.get_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=assoc["id"])
-    assert got["securityGroupIds"] == [SG1, SG2]
+    assert got["securityGroupIds"] == network.sg_ids
 
 
-def test_vpc_association_private_dns(lattice):
+def test_vpc_association_private_dns(lattice, clients, network):
     sn = _network(lattice)
     assoc = lattice.create_service_network_vpc_association(
-        serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC, privateDnsEnabled=True)
+        serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id, privateDnsEnabled=True)
     assert assoc["dnsOptions"] == {"privateDnsPreference": "VERIFIED_DOMAINS_ONLY"}
     updated = lattice.update_service_network_vpc_association(
         serviceNetworkVpcAssociationIdentifier=assoc["id"],
@@ -153,16 +153,16 @@ def test_vpc_association_private_dns(lattice):
             serviceNetworkVpcAssociationIdentifier=assoc["id"],
             dnsOptions={"privateDnsPreference": "ALL_DOMAINS"})
     _raises(lattice.create_service_network_vpc_association, 400, "ValidationException",
-            serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc(), privateDnsEnabled=True,
+            serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc(clients), privateDnsEnabled=True,
             dnsOptions={"privateDnsPreference": "SPECIFIED_DOMAINS_ONLY"})
     _raises(lattice.create_service_network_vpc_association, 400, "ValidationException",
-            serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc(), privateDnsEnabled=True,
+            serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc(clients), privateDnsEnabled=True,
             dnsOptions={"privateDnsPreference": "ALL_DOMAINS", "privateDnsSpecifiedDomains": ["a.example.com"]})
 
 
-def test_list_vpc_associations_filters_and_pages(lattice):
+def test_list_vpc_associations_filters_and_pages(lattice, clients):
     one, two = _network(lattice, "one"), _network(lattice, "two")
-    vpcs = [_vpc() for _ in range(5)]
+    vpcs = [_vpc(clients) for _ in range(5)]
     ids = [lattice.create_service_network_vpc_association(serviceNetworkIdentifier=one["id"], vpcIdentifier=v)["id"]
            for v in vpcs[:3]]
     other = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=two["id"], vpcIdentifier=vpcs[3])
@@ -181,17 +181,51 @@ def test_list_vpc_associations_filters_and_pages(lattice):
     _raises(lattice.list_service_network_vpc_associations, 400, "ValidationException")
 
 
-def test_vpc_associations_are_per_account(lattice, clients, server):
-    from conftest import client_for
+def _other_account(server):
+    """Lattice and EC2 clients of a fresh account."""
+    import conftest
+    n = next(conftest._accounts)
+    return client_for(server, "vpc-lattice", n), client_for(server, "ec2", n)
+
+
+def test_vpc_associations_are_per_account(lattice, server, network):
     sn = _network(lattice)
-    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"], vpcIdentifier=VPC)
-    other = client_for(server, "vpc-lattice", clients.n + 200)
+    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"],
+                                                           vpcIdentifier=network.vpc_id)
+    other, other_ec2 = _other_account(server)
     _raises(other.get_service_network_vpc_association, 404, "ResourceNotFoundException",
             serviceNetworkVpcAssociationIdentifier=assoc["arn"])
-    assert other.list_service_network_vpc_associations(vpcIdentifier=VPC)["items"] == []
-    # The same VPC id in another account is a different VPC.
+    assert other.list_service_network_vpc_associations(vpcIdentifier=network.vpc_id)["items"] == []
+    # Another account's VPC is not the caller's to associate; its own VPC is.
     other_sn = other.create_service_network(name="net")
-    other.create_service_network_vpc_association(serviceNetworkIdentifier=other_sn["id"], vpcIdentifier=VPC)
+    response = _raises(other.create_service_network_vpc_association, 404, "ResourceNotFoundException",
+                       serviceNetworkIdentifier=other_sn["id"], vpcIdentifier=network.vpc_id)
+    assert (response["resourceType"], response["resourceId"]) == ("VPC", network.vpc_id)
+    theirs = make_network(other_ec2)
+    other.create_service_network_vpc_association(serviceNetworkIdentifier=other_sn["id"], vpcIdentifier=theirs.vpc_id)
+
+
+def test_vpc_association_needs_real_vpc_and_groups(lattice, clients, network):
+    sn = _network(lattice)
+    response = _raises(lattice.create_service_network_vpc_association, 404, "ResourceNotFoundException",
+                       serviceNetworkIdentifier=sn["id"], vpcIdentifier="vpc-0123456789abcdef0")
+    assert (response["resourceType"], response["resourceId"]) == ("VPC", "vpc-0123456789abcdef0")
+    response = _raises(lattice.create_service_network_vpc_association, 404, "ResourceNotFoundException",
+                       serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id,
+                       securityGroupIds=["sg-0123456789abcdef0"])
+    assert (response["resourceType"], response["resourceId"]) == ("SECURITY_GROUP", "sg-0123456789abcdef0")
+    elsewhere = make_network(clients.client("ec2"), "10.9.0.0/16")
+    _raises(lattice.create_service_network_vpc_association, 400, "ValidationException",
+            serviceNetworkIdentifier=sn["id"], vpcIdentifier=network.vpc_id, securityGroupIds=elsewhere.sg_ids[:1])
+    assert lattice.list_service_network_vpc_associations(serviceNetworkIdentifier=sn["id"])["items"] == []
+    assoc = lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"],
+                                                           vpcIdentifier=network.vpc_id)
+    for groups, status, code in ((elsewhere.sg_ids[1:], 400, "ValidationException"),
+                                 (["sg-0fedcba9876543210"], 404, "ResourceNotFoundException")):
+        _raises(lattice.update_service_network_vpc_association, status, code,
+                serviceNetworkVpcAssociationIdentifier=assoc["id"], securityGroupIds=groups)
+    got = lattice.get_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=assoc["id"])
+    assert got["securityGroupIds"] == []
 
 
 # -- service network <-> service -------------------------------------------------------
@@ -284,8 +318,8 @@ def test_list_service_associations(lattice):
 
 # -- service network <-> resource configuration ------------------------------------------
 
-def test_resource_association_lifecycle(lattice, clients):
-    sn, gw = _network(lattice), _gateway(lattice)
+def test_resource_association_lifecycle(lattice, clients, network):
+    sn, gw = _network(lattice), _gateway(lattice, network)
     rc = _config(lattice, gw, customDomainName="db.example.com")
     created = lattice.create_service_network_resource_association(
         serviceNetworkIdentifier=sn["id"], resourceConfigurationIdentifier=rc["arn"], privateDnsEnabled=True,
@@ -318,8 +352,8 @@ def test_resource_association_lifecycle(lattice, clients):
     lattice.delete_service_network(serviceNetworkIdentifier=sn["id"])
 
 
-def test_resource_association_defaults(lattice):
-    sn, gw = _network(lattice), _gateway(lattice)
+def test_resource_association_defaults(lattice, network):
+    sn, gw = _network(lattice), _gateway(lattice, network)
     rc = _config(lattice, gw)
     created = lattice.create_service_network_resource_association(serviceNetworkIdentifier=sn["id"],
                                                                   resourceConfigurationIdentifier=rc["id"])
@@ -330,9 +364,9 @@ def test_resource_association_defaults(lattice):
             serviceNetworkIdentifier=sn["arn"], resourceConfigurationIdentifier=rc["id"])
 
 
-def test_resource_association_type_and_sharing_rules(lattice):
+def test_resource_association_type_and_sharing_rules(lattice, network):
     shareable, private = _network(lattice, "shared", shareable=True), _network(lattice, "private")
-    gw = _gateway(lattice)
+    gw = _gateway(lattice, network)
     closed = _config(lattice, gw, "closed")
     open_ = _config(lattice, gw, "open", allowAssociationToShareableServiceNetwork=True)
     _raises(lattice.create_service_network_resource_association, 400, "ValidationException",
@@ -342,8 +376,7 @@ def test_resource_association_type_and_sharing_rules(lattice):
     lattice.create_service_network_resource_association(serviceNetworkIdentifier=shareable["id"],
                                                         resourceConfigurationIdentifier=open_["id"])
 
-    in_vpc = lattice.create_resource_gateway(name="gw-in-vpc", vpcIdentifier=VPC, subnetIds=[SUBNET],
-                                             resourceConfigDnsResolution="IN_VPC")
+    in_vpc = _gateway(lattice, network, "gw-in-vpc", resourceConfigDnsResolution="IN_VPC")
     cidr = _config(lattice, in_vpc, "cidr", rc_type="CIDR", portRanges=["1-65535"],
                    resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.1.0.0/16"]}})
     group = _config(lattice, gw, "group", rc_type="GROUP", resourceConfigurationDefinition=None)
@@ -362,8 +395,8 @@ def test_resource_association_type_and_sharing_rules(lattice):
                 serviceNetworkResourceAssociationIdentifier="snra-0123456789abcdef0")
 
 
-def test_arn_configuration_forces_private_dns(lattice):
-    sn, gw = _network(lattice), _gateway(lattice)
+def test_arn_configuration_forces_private_dns(lattice, network):
+    sn, gw = _network(lattice), _gateway(lattice, network)
     rc = _config(lattice, gw, "rds", rc_type="ARN", portRanges=None, resourceConfigurationDefinition={
         "arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:mydb"}})
     created = lattice.create_service_network_resource_association(
@@ -371,8 +404,8 @@ def test_arn_configuration_forces_private_dns(lattice):
     assert created["privateDnsEnabled"] is True
 
 
-def test_group_association_manages_children(lattice):
-    sn, gw = _network(lattice), _gateway(lattice)
+def test_group_association_manages_children(lattice, network):
+    sn, gw = _network(lattice), _gateway(lattice, network)
     group = _config(lattice, gw, "group", rc_type="GROUP", resourceConfigurationDefinition=None)
     early = _config(lattice, gw, "early", rc_type="CHILD", resourceGatewayIdentifier=None,
                     resourceConfigurationGroupIdentifier=group["id"])
@@ -402,8 +435,8 @@ def test_group_association_manages_children(lattice):
     lattice.delete_service_network(serviceNetworkIdentifier=sn["id"])
 
 
-def test_list_resource_associations_filters(lattice):
-    one, two, gw = _network(lattice, "one"), _network(lattice, "two"), _gateway(lattice)
+def test_list_resource_associations_filters(lattice, network):
+    one, two, gw = _network(lattice, "one"), _network(lattice, "two"), _gateway(lattice, network)
     a, b = _config(lattice, gw, "cfg-a"), _config(lattice, gw, "cfg-b")
     a1 = lattice.create_service_network_resource_association(serviceNetworkIdentifier=one["id"],
                                                              resourceConfigurationIdentifier=a["id"])
@@ -438,8 +471,8 @@ def test_service_network_endpoint_associations_start_empty(lattice):
             serviceNetworkIdentifier="bad")
 
 
-def test_resource_endpoint_associations_start_empty(lattice, raw):
-    rc = _config(lattice, _gateway(lattice))
+def test_resource_endpoint_associations_start_empty(lattice, raw, network):
+    rc = _config(lattice, _gateway(lattice, network))
     assert lattice.list_resource_endpoint_associations(resourceConfigurationIdentifier=rc["id"])["items"] == []
     assert lattice.list_resource_endpoint_associations(
         resourceConfigurationIdentifier=rc["arn"], vpcEndpointId="vpce-0123456789abcdef0",

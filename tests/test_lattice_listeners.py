@@ -12,9 +12,8 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code, status_of
+from conftest import client_for, error_code, make_network, status_of
 
-VPC = "vpc-0123456789abcdef0"
 NOT_FOUND = (404, "ResourceNotFoundException")
 INVALID = (400, "ValidationException")
 CONFLICT = (409, "ConflictException")
@@ -27,10 +26,11 @@ def failure(exc) -> tuple[int, str]:
     return status_of(exc), error_code(exc)
 
 
-def make_tg(lattice, name: str, protocol: str = "HTTP", version: str | None = None, type: str = "IP") -> dict:
+def make_tg(lattice, vpc_id: str, name: str, protocol: str = "HTTP", version: str | None = None,
+            type: str = "IP") -> dict:
     if type == "LAMBDA":
         return lattice.create_target_group(name=name, type="LAMBDA")
-    config = {"port": 443 if protocol != "HTTP" else 80, "protocol": protocol, "vpcIdentifier": VPC}
+    config = {"port": 443 if protocol != "HTTP" else 80, "protocol": protocol, "vpcIdentifier": vpc_id}
     if version:
         config["protocolVersion"] = version
     return lattice.create_target_group(name=name, type=type, config=config)
@@ -44,10 +44,10 @@ def forward(*tg_ids: str, weights: list[int] | None = None) -> dict:
 
 
 class Env:
-    """A service (with a custom domain) and helpers to build on it."""
+    """A service (with a custom domain), the VPC of its target groups, and helpers to build on it."""
 
-    def __init__(self, lattice, name: str = "shop"):
-        self.lattice = lattice
+    def __init__(self, lattice, name: str = "shop", vpc_id: str | None = None):
+        self.lattice, self.vpc_id = lattice, vpc_id
         self.service = lattice.create_service(name=name, customDomainName=f"{name}.example.com")
         self.sid = self.service["id"]
 
@@ -72,14 +72,14 @@ class Env:
 
 
 @pytest.fixture
-def env(lattice) -> Env:
-    return Env(lattice)
+def env(lattice, network) -> Env:
+    return Env(lattice, vpc_id=network.vpc_id)
 
 
 # -- CreateListener / GetListener ------------------------------------------------------
 
 def test_http_listener_defaults_to_port_80(env, clients):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     created = env.listener(action=forward(tg["arn"]))
     assert re.fullmatch(r"listener-[0-9a-f]{17}", created["id"])
     assert created["arn"] == f"{env.service['arn']}/listener/{created['id']}"
@@ -155,14 +155,16 @@ def test_forward_to_unknown_target_group_is_404(env):
 
 def test_forward_to_a_target_group_of_another_account_is_404(env, server):
     import conftest
-    theirs = make_tg(conftest.client_for(server, "vpc-lattice", next(conftest._accounts)), "theirs")
+    n = next(conftest._accounts)
+    vpc_id = make_network(client_for(server, "ec2", n)).vpc_id
+    theirs = make_tg(client_for(server, "vpc-lattice", n), vpc_id, "theirs")
     with pytest.raises(ClientError) as exc:
         env.listener(action=forward(theirs["arn"]))
     assert failure(exc) == NOT_FOUND
 
 
 def test_weighted_forward_needs_every_weight(env):
-    a, b = make_tg(env.lattice, "blue"), make_tg(env.lattice, "green")
+    a, b = make_tg(env.lattice, env.vpc_id, "blue"), make_tg(env.lattice, env.vpc_id, "green")
     with pytest.raises(ClientError) as exc:
         env.listener(action=forward(a["id"], b["id"]))
     assert failure(exc) == INVALID
@@ -171,7 +173,7 @@ def test_weighted_forward_needs_every_weight(env):
 
 
 def test_a_target_group_cannot_appear_twice_in_one_action(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     with pytest.raises(ClientError) as exc:
         env.listener(action=forward(tg["id"], tg["arn"], weights=[1, 1]))
     assert failure(exc) == INVALID
@@ -186,7 +188,7 @@ def test_fixed_response_supports_only_404_and_500(env):
 
 
 def test_a_target_group_serves_only_one_service(env, lattice):
-    tg = make_tg(lattice, "app")
+    tg = make_tg(lattice, env.vpc_id, "app")
     env.listener(action=forward(tg["id"]))
     other = Env(lattice, "other")
     with pytest.raises(ClientError) as exc:
@@ -212,7 +214,7 @@ def test_a_target_group_serves_only_one_service(env, lattice):
     (None, None, "LAMBDA", "TLS_PASSTHROUGH", False),
 ])
 def test_protocol_compatibility(env, protocol, version, tg_type, listener, ok):
-    tg = make_tg(env.lattice, "backend", protocol, version, tg_type)
+    tg = make_tg(env.lattice, env.vpc_id, "backend", protocol, version, tg_type)
     create = lambda: env.listener("web", listener, action=forward(tg["id"]), port=8443)  # noqa: E731
     if ok:
         assert create()["defaultAction"] == forward(tg["id"], weights=[100])
@@ -223,7 +225,7 @@ def test_protocol_compatibility(env, protocol, version, tg_type, listener, ok):
 
 
 def test_quota_of_ten_target_groups_per_service(env):
-    groups = [make_tg(env.lattice, f"group{n}")["id"] for n in range(11)]
+    groups = [make_tg(env.lattice, env.vpc_id, f"group{n}")["id"] for n in range(11)]
     listener = env.listener(action=forward(*groups[:10], weights=[1] * 10))
     env.rule(listener, action=forward(groups[0]))
     with pytest.raises(ClientError) as exc:
@@ -237,7 +239,7 @@ def test_quota_of_ten_target_groups_per_service(env):
 # -- TLS_PASSTHROUGH -------------------------------------------------------------------
 
 def test_tls_passthrough_listener(env):
-    tcp = make_tg(env.lattice, "tcp", "TCP")
+    tcp = make_tg(env.lattice, env.vpc_id, "tcp", "TCP")
     created = env.listener("tls", "TLS_PASSTHROUGH", action=forward(tcp["id"]), port=443)
     assert (created["protocol"], created["port"]) == ("TLS_PASSTHROUGH", 443)
     with pytest.raises(ClientError) as exc:
@@ -246,15 +248,15 @@ def test_tls_passthrough_listener(env):
 
 
 def test_tls_passthrough_needs_a_port(env):
-    tcp = make_tg(env.lattice, "tcp", "TCP")
+    tcp = make_tg(env.lattice, env.vpc_id, "tcp", "TCP")
     with pytest.raises(ClientError) as exc:
         env.listener("tls", "TLS_PASSTHROUGH", action=forward(tcp["id"]))
     assert failure(exc) == INVALID
 
 
-def test_tls_passthrough_needs_a_custom_domain_name(lattice):
+def test_tls_passthrough_needs_a_custom_domain_name(lattice, network):
     service = lattice.create_service(name="plain")
-    tcp = make_tg(lattice, "tcp", "TCP")
+    tcp = make_tg(lattice, network.vpc_id, "tcp", "TCP")
     with pytest.raises(ClientError) as exc:
         lattice.create_listener(serviceIdentifier=service["id"], name="tls", protocol="TLS_PASSTHROUGH", port=443,
                                 defaultAction=forward(tcp["id"]))
@@ -270,7 +272,7 @@ def test_tls_passthrough_cannot_answer_fixed_responses(env):
 # -- the default rule --------------------------------------------------------------------
 
 def test_a_listener_has_a_default_rule(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     listener = env.listener(action=forward(tg["id"]))
     [summary] = env.rules(listener)
     assert summary["isDefault"] is True and summary["name"] == "default"
@@ -282,7 +284,7 @@ def test_a_listener_has_a_default_rule(env):
 
 
 def test_update_listener_changes_the_default_action(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     listener = env.listener()
     updated = env.lattice.update_listener(serviceIdentifier=env.sid, listenerIdentifier=listener["id"],
                                           defaultAction=forward(tg["arn"]))
@@ -295,7 +297,7 @@ def test_update_listener_changes_the_default_action(env):
 
 def test_update_listener_checks_the_action(env):
     listener = env.listener()
-    tcp = make_tg(env.lattice, "tcp", "TCP")
+    tcp = make_tg(env.lattice, env.vpc_id, "tcp", "TCP")
     with pytest.raises(ClientError) as exc:
         env.lattice.update_listener(serviceIdentifier=env.sid, listenerIdentifier=listener["id"],
                                     defaultAction=forward(tcp["id"]))
@@ -326,7 +328,7 @@ def test_the_default_rule_cannot_be_changed_with_the_rule_apis(env):
 # -- DeleteListener / ListListeners ------------------------------------------------------------
 
 def test_delete_listener_removes_its_rules(env, lattice):
-    tg = make_tg(lattice, "app")
+    tg = make_tg(lattice, env.vpc_id, "app")
     listener = env.listener(action=forward(tg["id"]))
     rule = env.rule(listener, action=forward(tg["id"]))
     response = lattice.delete_listener(serviceIdentifier=env.sid, listenerIdentifier=listener["arn"])
@@ -367,7 +369,7 @@ def test_list_listeners_of_unknown_service_is_404(lattice):
 # -- CreateRule / GetRule ----------------------------------------------------------------
 
 def test_create_and_get_rule(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     listener = env.listener()
     match = {"httpMatch": {"method": "POST", "pathMatch": {"match": {"exact": "/orders"}},
                            "headerMatches": [{"name": "x-tenant", "match": {"prefix": "acme"}}]}}
@@ -433,7 +435,7 @@ def test_quota_of_ten_rules_per_listener(env):
 
 def test_rule_actions_are_checked(env):
     listener = env.listener()
-    tcp = make_tg(env.lattice, "tcp", "TCP")
+    tcp = make_tg(env.lattice, env.vpc_id, "tcp", "TCP")
     with pytest.raises(ClientError) as exc:
         env.rule(listener, action=forward(tcp["id"]))
     assert failure(exc) == INVALID
@@ -457,7 +459,7 @@ def test_rule_on_unknown_listener_or_rule_is_404(env):
 # -- UpdateRule / DeleteRule / ListRules ------------------------------------------------------
 
 def test_update_rule(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     listener = env.listener()
     rule = env.rule(listener, priority=1)
     new_match = {"httpMatch": {"headerMatches": [{"name": "x-v", "match": {"exact": "2"}, "caseSensitive": True}]}}
@@ -571,7 +573,7 @@ def test_batch_update_on_unknown_listener_is_404(env):
 
 
 def test_target_group_reports_the_service_using_it(env):
-    tg = make_tg(env.lattice, "app")
+    tg = make_tg(env.lattice, env.vpc_id, "app")
     listener = env.listener()
     env.rule(listener, action=forward(tg["id"]))
     assert env.lattice.get_target_group(targetGroupIdentifier=tg["id"])["serviceArns"] == [env.service["arn"]]

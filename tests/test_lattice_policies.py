@@ -441,22 +441,22 @@ def test_delete_service_network_removes_its_subscriptions(lattice):
 
 # -- resource configurations ----------------------------------------------------------------------
 
-def new_resource_configuration(lattice) -> dict:
-    gateway = lattice.create_resource_gateway(name=f"gw{uuid.uuid4().hex[:10]}", vpcIdentifier="vpc-0123456789abcdef0",
-                                              subnetIds=["subnet-0123456789abcdef0"])
+def new_resource_configuration(lattice, network) -> dict:
+    gateway = lattice.create_resource_gateway(name=f"gw{uuid.uuid4().hex[:10]}", vpcIdentifier=network.vpc_id,
+                                              subnetIds=network.subnet_ids)
     return lattice.create_resource_configuration(
         name=f"db{uuid.uuid4().hex[:10]}", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=["5432"],
         resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.0.0.5"}})
 
 
-def test_auth_policy_on_resource_configuration_is_inactive(lattice):
-    rc = new_resource_configuration(lattice)
+def test_auth_policy_on_resource_configuration_is_inactive(lattice, network):
+    rc = new_resource_configuration(lattice, network)
     assert lattice.put_auth_policy(resourceIdentifier=rc["arn"], policy=POLICY)["state"] == "Inactive"
     assert lattice.get_auth_policy(resourceIdentifier=rc["id"])["state"] == "Inactive"
 
 
-def test_resource_configuration_attachments_and_cascade(lattice, clients):
-    rc = new_resource_configuration(lattice)
+def test_resource_configuration_attachments_and_cascade(lattice, clients, network):
+    rc = new_resource_configuration(lattice, network)
     lattice.put_resource_policy(resourceArn=rc["arn"], policy=RESOURCE_POLICY)
     als = lattice.create_access_log_subscription(resourceIdentifier=rc["id"], destinationArn=log_group(clients.account))
     assert (als["resourceId"], als["resourceArn"]) == (rc["id"], rc["arn"])

@@ -5,11 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import LOW_QUOTAS, error_code, status_of
+from conftest import LOW_QUOTAS, error_code, make_network, status_of
 
-VPC = "vpc-0123456789abcdef0"
-SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
-SG = "sg-0123456789abcdef0"
 MISSING_RGW = "rgw-0123456789abcdef0"
 MISSING_RCFG = "rcfg-0123456789abcdef0"
 MISSING_DV = "dv-0123456789abcdef0"
@@ -28,8 +25,9 @@ def _raises(call, status, code, **kwargs):
     return exc.value.response
 
 
-def _gateway(lattice, name="gateway", **kwargs):
-    return lattice.create_resource_gateway(name=name, vpcIdentifier=VPC, subnetIds=SUBNETS, **kwargs)
+def _gateway(lattice, network, name="gateway", **kwargs):
+    args = {"vpcIdentifier": network.vpc_id, "subnetIds": network.subnet_ids, **kwargs}
+    return lattice.create_resource_gateway(name=name, **args)
 
 
 def _config(lattice, gateway, name="database", rc_type="SINGLE", **kwargs):
@@ -49,18 +47,19 @@ def _group(lattice, gateway, name="group", **kwargs):
 
 # -- resource gateways ----------------------------------------------------------
 
-def test_gateway_lifecycle(lattice, clients):
-    created = _gateway(lattice, securityGroupIds=[SG], tags={"env": "dev"})
+def test_gateway_lifecycle(lattice, clients, network):
+    created = _gateway(lattice, network, securityGroupIds=[network.sg_ids[0]], tags={"env": "dev"})
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["status"] == "CREATE_IN_PROGRESS"
     assert created["id"].startswith("rgw-") and len(created["id"]) == 21
     assert created["arn"] == f"arn:aws:vpc-lattice:us-east-1:{clients.account}:resourcegateway/{created['id']}"
-    assert (created["vpcIdentifier"], created["subnetIds"], created["securityGroupIds"]) == (VPC, SUBNETS, [SG])
+    assert (created["vpcIdentifier"], created["subnetIds"], created["securityGroupIds"]) == (
+        network.vpc_id, network.subnet_ids, [network.sg_ids[0]])
     assert (created["ipAddressType"], created["ipv4AddressesPerEni"], created["resourceConfigDnsResolution"]) == (
         "IPV4", 16, "PUBLIC")
 
     got = lattice.get_resource_gateway(resourceGatewayIdentifier=created["arn"])
-    assert got["status"] == "ACTIVE" and got["vpcId"] == VPC and got["name"] == "gateway"
+    assert got["status"] == "ACTIVE" and got["vpcId"] == network.vpc_id and got["name"] == "gateway"
     assert "createdAt" in got and "lastUpdatedAt" in got
     assert lattice.list_tags_for_resource(resourceArn=created["arn"])["tags"] == {"env": "dev"}
 
@@ -78,80 +77,114 @@ def test_gateway_lifecycle(lattice, clients):
     _raises(lattice.get_resource_gateway, 404, "ResourceNotFoundException", resourceGatewayIdentifier=created["id"])
 
 
-def test_gateway_options(lattice):
-    dual = _gateway(lattice, "dual", ipAddressType="DUALSTACK", ipv4AddressesPerEni=4,
+def test_gateway_options(lattice, network):
+    dual = _gateway(lattice, network, "dual", ipAddressType="DUALSTACK", ipv4AddressesPerEni=4,
                     resourceConfigDnsResolution="IN_VPC")
     assert (dual["ipAddressType"], dual["ipv4AddressesPerEni"], dual["resourceConfigDnsResolution"]) == (
         "DUALSTACK", 4, "IN_VPC")
-    v6 = _gateway(lattice, "only-v6", ipAddressType="IPV6")
+    v6 = _gateway(lattice, network, "only-v6", ipAddressType="IPV6")
     assert v6["ipAddressType"] == "IPV6" and "ipv4AddressesPerEni" not in v6
-    _raises(_gateway, 400, "ValidationException", lattice=lattice, name="v6-counted", ipAddressType="IPV6",
-            ipv4AddressesPerEni=4)
+    _raises(_gateway, 400, "ValidationException", lattice=lattice, network=network, name="v6-counted",
+            ipAddressType="IPV6", ipv4AddressesPerEni=4)
 
 
-def test_gateway_errors(lattice, raw):
-    _gateway(lattice)
-    _raises(_gateway, 409, "ConflictException", lattice=lattice)
-    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-vpc", subnetIds=SUBNETS)
-    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-subnets", vpcIdentifier=VPC)
-    _raises(raw.create_resource_gateway, 400, "ValidationException", name="bad-subnet", vpcIdentifier=VPC,
+def test_gateway_errors(lattice, raw, network):
+    _gateway(lattice, network)
+    _raises(_gateway, 409, "ConflictException", lattice=lattice, network=network)
+    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-vpc", subnetIds=network.subnet_ids)
+    _raises(lattice.create_resource_gateway, 400, "ValidationException", name="no-subnets",
+            vpcIdentifier=network.vpc_id)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="bad-subnet", vpcIdentifier=network.vpc_id,
             subnetIds=["subnet-nothex"])
-    _raises(raw.create_resource_gateway, 400, "ValidationException", name="many-sgs", vpcIdentifier=VPC,
-            subnetIds=SUBNETS, securityGroupIds=[SG] * 6)
-    _raises(raw.create_resource_gateway, 400, "ValidationException", name="rgw-prefixed", vpcIdentifier=VPC,
-            subnetIds=SUBNETS)
-    _raises(raw.create_resource_gateway, 400, "ValidationException", name="per-eni", vpcIdentifier=VPC,
-            subnetIds=SUBNETS, ipv4AddressesPerEni=63)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="many-sgs", vpcIdentifier=network.vpc_id,
+            subnetIds=network.subnet_ids, securityGroupIds=[network.sg_ids[0]] * 6)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="rgw-prefixed", vpcIdentifier=network.vpc_id,
+            subnetIds=network.subnet_ids)
+    _raises(raw.create_resource_gateway, 400, "ValidationException", name="per-eni", vpcIdentifier=network.vpc_id,
+            subnetIds=network.subnet_ids, ipv4AddressesPerEni=63)
     for call in (lattice.get_resource_gateway, lattice.update_resource_gateway, lattice.delete_resource_gateway):
         _raises(call, 404, "ResourceNotFoundException", resourceGatewayIdentifier=MISSING_RGW)
 
 
-def test_gateway_in_use_cannot_be_deleted(lattice):
-    gateway = _gateway(lattice)
+def test_gateway_needs_real_vpc_subnets_and_groups(lattice, clients, network):
+    elsewhere = make_network(clients.client("ec2"), "10.1.0.0/16")
+    for field, value, resource_type in (("vpcIdentifier", "vpc-0123456789abcdef0", "VPC"),
+                                        ("subnetIds", "subnet-0123456789abcdef0", "SUBNET"),
+                                        ("securityGroupIds", "sg-0123456789abcdef0", "SECURITY_GROUP")):
+        wrong = {field: value if field == "vpcIdentifier" else [value]}
+        response = _raises(_gateway, 404, "ResourceNotFoundException", lattice=lattice, network=network, **wrong)
+        assert (response["resourceType"], response["resourceId"]) == (resource_type, value)
+    for wrong in ({"subnetIds": [network.subnet_ids[0], elsewhere.subnet_ids[1]]},
+                  {"securityGroupIds": elsewhere.sg_ids[:1]}):
+        _raises(_gateway, 400, "ValidationException", lattice=lattice, network=network, **wrong)
+    assert lattice.list_resource_gateways()["items"] == []
+    gateway = _gateway(lattice, network, securityGroupIds=network.sg_ids[:1])
+    _raises(lattice.update_resource_gateway, 400, "ValidationException", resourceGatewayIdentifier=gateway["id"],
+            securityGroupIds=elsewhere.sg_ids)
+    _raises(lattice.update_resource_gateway, 404, "ResourceNotFoundException",
+            resourceGatewayIdentifier=gateway["id"], securityGroupIds=["sg-0123456789abcdef0"])
+    updated = lattice.update_resource_gateway(resourceGatewayIdentifier=gateway["id"], securityGroupIds=network.sg_ids)
+    assert updated["securityGroupIds"] == network.sg_ids
+
+
+def test_gateway_cannot_use_another_accounts_vpc(clients, network):
+    import conftest
+    n = next(conftest._accounts)
+    other = conftest.client_for(clients.server, "vpc-lattice", n)
+    response = _raises(_gateway, 404, "ResourceNotFoundException", lattice=other, network=network)
+    assert (response["resourceType"], response["resourceId"]) == ("VPC", network.vpc_id)
+    _gateway(other, make_network(conftest.client_for(clients.server, "ec2", n)))
+
+
+def test_gateway_in_use_cannot_be_deleted(lattice, network):
+    gateway = _gateway(lattice, network)
     rc = _config(lattice, gateway)
     _raises(lattice.delete_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=gateway["id"])
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=rc["id"])
     lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway["id"])
 
 
-def test_gateway_resolution_must_suit_its_configurations(lattice):
-    in_vpc = _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+def test_gateway_resolution_must_suit_its_configurations(lattice, network):
+    in_vpc = _gateway(lattice, network, "in-vpc", resourceConfigDnsResolution="IN_VPC")
     _config(lattice, in_vpc, "cidr", "CIDR", portRanges=["1-65535"],
             resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}})
     _raises(lattice.update_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=in_vpc["id"],
             resourceConfigDnsResolution="PUBLIC")
-    public = _gateway(lattice, "public")
+    public = _gateway(lattice, network, "public")
     _config(lattice, public, "rds", "ARN", portRanges=None,
             resourceConfigurationDefinition={"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}})
     _raises(lattice.update_resource_gateway, 409, "ConflictException", resourceGatewayIdentifier=public["id"],
             resourceConfigDnsResolution="IN_VPC")
 
 
-def test_list_gateways(lattice):
-    ids = [_gateway(lattice, f"gateway-{n}")["id"] for n in range(3)]
+def test_list_gateways(lattice, network):
+    ids = [_gateway(lattice, network, f"gateway-{n}")["id"] for n in range(3)]
     page = lattice.list_resource_gateways(maxResults=2)
     rest = lattice.list_resource_gateways(maxResults=2, nextToken=page["nextToken"])
     assert [g["id"] for g in page["items"] + rest["items"]] == ids
     item = page["items"][0]
     assert (item["name"], item["vpcIdentifier"], item["subnetIds"], item["ipAddressType"]) == (
-        "gateway-0", VPC, SUBNETS, "IPV4")
+        "gateway-0", network.vpc_id, network.subnet_ids, "IPV4")
     assert "createdAt" in item and item["status"] == "ACTIVE"
 
 
 def test_gateways_per_vpc_quota(clients_with_quotas):
     lattice = clients_with_quotas.lattice  # 2 resource gateways per VPC (conftest.LOW_QUOTAS)
+    ec2 = clients_with_quotas.client("ec2")
+    network, elsewhere = make_network(ec2), make_network(ec2, "10.1.0.0/16")
     for n in range(LOW_QUOTAS["L-0DCA4434"]):
-        _gateway(lattice, f"gateway-{n}")
-    response = _raises(_gateway, 402, "ServiceQuotaExceededException", lattice=lattice, name="one-too-many")
+        _gateway(lattice, network, f"gateway-{n}")
+    response = _raises(_gateway, 402, "ServiceQuotaExceededException", lattice=lattice, network=network,
+                       name="one-too-many")
     assert (response["serviceCode"], response["resourceType"]) == ("vpc-lattice", "RESOURCE_GATEWAY")
-    assert response["quotaCode"] == "L-0DCA4434" and VPC in response["Error"]["Message"]
-    lattice.create_resource_gateway(name="elsewhere", vpcIdentifier="vpc-0aaaaaaaaaaaaaaa1", subnetIds=SUBNETS)
+    assert response["quotaCode"] == "L-0DCA4434" and network.vpc_id in response["Error"]["Message"]
+    _gateway(lattice, elsewhere, "elsewhere")
 
 
 # -- resource configurations ------------------------------------------------------
 
-def test_single_configuration_lifecycle(lattice, clients):
-    gateway = _gateway(lattice)
+def test_single_configuration_lifecycle(lattice, clients, network):
+    gateway = _gateway(lattice, network)
     created = _config(lattice, gateway, portRanges=["5432", "8000-8080"], tags={"k": "v"},
                       allowAssociationToShareableServiceNetwork=True)
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -186,8 +219,8 @@ def test_single_configuration_lifecycle(lattice, clients):
             resourceConfigurationIdentifier=created["id"])
 
 
-def test_configuration_errors(lattice, raw):
-    gateway = _gateway(lattice)
+def test_configuration_errors(lattice, raw, network):
+    gateway = _gateway(lattice, network)
     _config(lattice, gateway)
     _raises(_config, 409, "ConflictException", lattice=lattice, gateway=gateway)
     _raises(_config, 404, "ResourceNotFoundException", lattice=lattice, gateway={"id": MISSING_RGW}, name="other")
@@ -203,33 +236,34 @@ def test_configuration_errors(lattice, raw):
 
 
 @pytest.mark.parametrize("ports", [[], ["0"], ["65536"], ["90-80"], ["1-70000"]])
-def test_port_ranges_checked(lattice, raw, ports):
-    gateway = _gateway(lattice)
+def test_port_ranges_checked(lattice, raw, ports, network):
+    gateway = _gateway(lattice, network)
     _raises(_config, 400, "ValidationException", lattice=raw, gateway=gateway, portRanges=ports or None)
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "169.254.1.1", "127.0.0.1", "not-an-ip", "fe80::1"])
-def test_ip_resource_must_be_private(lattice, address):
-    gateway = _gateway(lattice, ipAddressType="DUALSTACK")
+def test_ip_resource_must_be_private(lattice, address, network):
+    gateway = _gateway(lattice, network, ipAddressType="DUALSTACK")
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=gateway,
             resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3", "172.16.0.9", "192.168.1.1", "100.64.0.1"])
-def test_private_ipv4_accepted(lattice, address):
-    _config(lattice, _gateway(lattice), resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
+def test_private_ipv4_accepted(lattice, address, network):
+    _config(lattice, _gateway(lattice, network), resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
 
 
-def test_ip_family_must_suit_gateway(lattice):
-    v4, v6 = _gateway(lattice, "gw-four"), _gateway(lattice, "gw-six", ipAddressType="IPV6")
+def test_ip_family_must_suit_gateway(lattice, network):
+    v4, v6 = _gateway(lattice, network, "gw-four"), _gateway(lattice, network, "gw-six", ipAddressType="IPV6")
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=v4,
             resourceConfigurationDefinition={"ipResource": {"ipAddress": "fd00::5"}})
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=v6)
     _config(lattice, v6, resourceConfigurationDefinition={"ipResource": {"ipAddress": "fd00::5"}})
 
 
-def test_definition_kind_must_match_type(lattice):
-    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+def test_definition_kind_must_match_type(lattice, network):
+    public = _gateway(lattice, network, "public")
+    in_vpc = _gateway(lattice, network, "in-vpc", resourceConfigDnsResolution="IN_VPC")
     arn = {"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}}
     cidr = {"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}}
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=public, resourceConfigurationDefinition=arn)
@@ -246,8 +280,9 @@ def test_definition_kind_must_match_type(lattice):
             resourceConfigurationIdentifier=rc["id"], resourceConfigurationDefinition=arn)
 
 
-def test_arn_configuration_rules(lattice):
-    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+def test_arn_configuration_rules(lattice, network):
+    public = _gateway(lattice, network, "public")
+    in_vpc = _gateway(lattice, network, "in-vpc", resourceConfigDnsResolution="IN_VPC")
     arn = {"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}}
     created = _config(lattice, public, "rds", "ARN", portRanges=None, resourceConfigurationDefinition=arn)
     assert created["type"] == "ARN" and "portRanges" not in created
@@ -259,8 +294,9 @@ def test_arn_configuration_rules(lattice):
             resourceConfigurationIdentifier=created["id"], portRanges=["80"])
 
 
-def test_cidr_configuration_rules(lattice):
-    public, in_vpc = _gateway(lattice, "public"), _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+def test_cidr_configuration_rules(lattice, network):
+    public = _gateway(lattice, network, "public")
+    in_vpc = _gateway(lattice, network, "in-vpc", resourceConfigDnsResolution="IN_VPC")
 
     def cidr(name, ranges, gateway=in_vpc, **kwargs):
         return _config(lattice, gateway, name, "CIDR", portRanges=["53", "1-1024"],
@@ -279,8 +315,8 @@ def test_cidr_configuration_rules(lattice):
             protocol="TCP_UDP")
 
 
-def test_group_and_children(lattice):
-    gateway = _gateway(lattice)
+def test_group_and_children(lattice, network):
+    gateway = _gateway(lattice, network)
     group = _group(lattice, gateway, portRanges=["1-65535"], groupDomain="corp.example.com",
                    allowAssociationToShareableServiceNetwork=True)
     assert group["type"] == "GROUP" and group["groupDomain"] == "corp.example.com"
@@ -297,8 +333,8 @@ def test_group_and_children(lattice):
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=group["id"])
 
 
-def test_child_rules(lattice):
-    gateway = _gateway(lattice)
+def test_child_rules(lattice, network):
+    gateway = _gateway(lattice, network)
     group = _group(lattice, gateway, groupDomain="corp.example.com")
     single = _config(lattice, gateway, "single")
     _raises(_child, 400, "ValidationException", lattice=lattice, group=single)
@@ -320,7 +356,7 @@ def test_child_rules(lattice):
 
 def test_children_per_group_quota(clients_with_quotas):
     lattice = clients_with_quotas.lattice  # 2 children per group (conftest.LOW_QUOTAS)
-    group = _group(lattice, _gateway(lattice))
+    group = _group(lattice, _gateway(lattice, make_network(clients_with_quotas.client("ec2"))))
     for n in range(LOW_QUOTAS["L-9BC96FEF"]):
         _child(lattice, group, f"child-{n}")
     response = _raises(_child, 402, "ServiceQuotaExceededException", lattice=lattice, group=group, name="one-more")
@@ -328,8 +364,8 @@ def test_children_per_group_quota(clients_with_quotas):
         "vpc-lattice", "L-9BC96FEF", group["id"])
 
 
-def test_list_configurations_filters(lattice):
-    one, two = _gateway(lattice, "gateway-one"), _gateway(lattice, "gateway-two")
+def test_list_configurations_filters(lattice, network):
+    one, two = _gateway(lattice, network, "gateway-one"), _gateway(lattice, network, "gateway-two")
     a, b = _config(lattice, one, "cfg-a"), _config(lattice, two, "cfg-b")
     dv = lattice.start_domain_verification(domainName="example.com")
     c = _config(lattice, one, "cfg-c", customDomainName="c.example.com", domainVerificationIdentifier=dv["id"])
@@ -347,8 +383,8 @@ def test_list_configurations_filters(lattice):
         "cfg-c", "SINGLE", one["id"], "c.example.com", dv["id"], False)
 
 
-def test_custom_domain_and_verification(lattice):
-    gateway = _gateway(lattice)
+def test_custom_domain_and_verification(lattice, network):
+    gateway = _gateway(lattice, network)
     dv = lattice.start_domain_verification(domainName="example.com")
     rc = _config(lattice, gateway, customDomainName="db.example.com", domainVerificationIdentifier=dv["arn"])
     assert (rc["customDomainName"], rc["domainVerificationId"], rc["domainVerificationArn"]) == (
@@ -367,8 +403,8 @@ def test_custom_domain_and_verification(lattice):
     assert child["domainVerificationId"] == dv["id"]
 
 
-def test_sharing_flag_rules(lattice):
-    gateway = _gateway(lattice)
+def test_sharing_flag_rules(lattice, network):
+    gateway = _gateway(lattice, network)
     shared = lattice.create_service_network(name="shared", sharingConfig={"enabled": True})
     rc = _config(lattice, gateway, allowAssociationToShareableServiceNetwork=True)
     assert _config(lattice, gateway, "closed")["allowAssociationToShareableServiceNetwork"] is False
@@ -376,7 +412,7 @@ def test_sharing_flag_rules(lattice):
                                                         resourceConfigurationIdentifier=rc["id"])
     _raises(lattice.update_resource_configuration, 400, "ValidationException",
             resourceConfigurationIdentifier=rc["id"], allowAssociationToShareableServiceNetwork=False)
-    in_vpc = _gateway(lattice, "in-vpc", resourceConfigDnsResolution="IN_VPC")
+    in_vpc = _gateway(lattice, network, "in-vpc", resourceConfigDnsResolution="IN_VPC")
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, name="cidr-flag", rc_type="CIDR",
             allowAssociationToShareableServiceNetwork=True,
             resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}})

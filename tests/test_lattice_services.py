@@ -17,11 +17,10 @@ def make_service(lattice, name="billing", **kwargs) -> dict:
     return lattice.create_service(name=name, **kwargs)
 
 
-def make_tg(lattice, name="tg-app") -> dict:
+def make_tg(lattice, vpc_id: str, name="tg-app") -> dict:
     # Target group names may not start with "tg-"; callers pass their own.
-    return lattice.create_target_group(
-        name=name, type="IP",
-        config={"port": 80, "protocol": "HTTP", "vpcIdentifier": "vpc-0123456789abcdef0"})
+    return lattice.create_target_group(name=name, type="IP",
+                                       config={"port": 80, "protocol": "HTTP", "vpcIdentifier": vpc_id})
 
 
 def forward(tg_id: str) -> dict:
@@ -195,9 +194,9 @@ def test_delete_is_refused_while_associated_with_a_service_network(lattice):
     assert lattice.delete_service(serviceIdentifier=service["id"])["status"] == "DELETE_IN_PROGRESS"
 
 
-def test_delete_removes_listeners_and_rules(lattice):
+def test_delete_removes_listeners_and_rules(lattice, network):
     service = make_service(lattice, "first")
-    tg = make_tg(lattice, "app")
+    tg = make_tg(lattice, network.vpc_id, "app")
     listener = lattice.create_listener(serviceIdentifier=service["id"], name="web", protocol="HTTP",
                                        defaultAction={"fixedResponse": {"statusCode": 404}})
     lattice.create_rule(serviceIdentifier=service["id"], listenerIdentifier=listener["id"], name="api",

@@ -7,13 +7,12 @@ The end-to-end tests use an account of ``clients_with_quotas`` (conftest's
 from __future__ import annotations
 
 import re
-import secrets
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import LOW_QUOTAS, error_code, status_of
+from conftest import LOW_QUOTAS, error_code, make_network, status_of
 from latticework.api.context import RequestContext
 from latticework.config import ConfigError, Credential, load_directory
 from latticework.services.lattice.api_types import ServiceQuotaExceededException
@@ -21,8 +20,7 @@ from latticework.services.lattice.common import LISTENER, RESOURCE_GATEWAY, SERV
 from latticework.services.lattice.quotas import BY_CODE, QUOTAS, check_quota, limit
 
 ACCOUNT, OTHER = "111111111111", "222222222222"
-VPC = "vpc-0123456789abcdef0"
-SUBNETS = ["subnet-0123456789abcdef0"]
+VPC = "vpc-0123456789abcdef0"  # a scope id for check_quota
 
 # From the Service Quotas console links of the VPC Lattice quota pages
 # (docs.aws.amazon.com/vpc-lattice/latest/ug/quotas.html, general/latest/gr/vpc-lattice-service.html).
@@ -181,13 +179,19 @@ def low(clients_with_quotas):
     return clients_with_quotas.lattice
 
 
-def _vpc() -> str:
-    return "vpc-" + secrets.token_hex(9)[:17]
+@pytest.fixture
+def low_ec2(clients_with_quotas):
+    """EC2 of the ``low`` account, for the VPCs its Lattice resources reference."""
+    return clients_with_quotas.client("ec2")
 
 
-def _tg(lattice, name: str) -> dict:
+def _vpc(ec2) -> str:
+    return ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+
+def _tg(lattice, vpc_id: str, name: str) -> dict:
     return lattice.create_target_group(name=name, type="IP", config={"port": 80, "protocol": "HTTP",
-                                                                      "vpcIdentifier": VPC})
+                                                                      "vpcIdentifier": vpc_id})
 
 
 def _config(lattice, gateway: dict, name: str) -> dict:
@@ -214,9 +218,9 @@ def test_listeners_per_service(low):
         "L-D64E952E", "LISTENER", svc["id"])
 
 
-def test_rules_per_listener_and_target_groups_per_service(low):
-    svc = low.create_service(name="shop")
-    groups = [_tg(low, f"group{n}")["id"] for n in range(3)]
+def test_rules_per_listener_and_target_groups_per_service(low, low_ec2):
+    svc, vpc_id = low.create_service(name="shop"), _vpc(low_ec2)
+    groups = [_tg(low, vpc_id, f"group{n}")["id"] for n in range(3)]
     forward = [{"targetGroupIdentifier": g, "weight": 1} for g in groups[:2]]
     listener = low.create_listener(serviceIdentifier=svc["id"], name="web", protocol="HTTP",
                                    defaultAction={"forward": {"targetGroups": forward}})
@@ -245,18 +249,19 @@ def test_service_associations_per_network(low):
     assert (response["quotaCode"], response["resourceId"]) == ("L-75D4A19E", sn["id"])
 
 
-def test_vpc_associations_per_network(low):
+def test_vpc_associations_per_network(low, low_ec2):
     sn = low.create_service_network(name="net")
     for _ in range(LOW_QUOTAS["L-EF6E2D62"]):
-        low.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc())
+        low.create_service_network_vpc_association(serviceNetworkIdentifier=sn["id"], vpcIdentifier=_vpc(low_ec2))
     response = quota_error(low.create_service_network_vpc_association, serviceNetworkIdentifier=sn["id"],
-                           vpcIdentifier=_vpc())
+                           vpcIdentifier=_vpc(low_ec2))
     assert (response["quotaCode"], response["resourceType"]) == ("L-EF6E2D62", "SERVICE_NETWORK_VPC_ASSOCIATION")
 
 
-def test_resource_configurations_per_network_and_per_region(low):
+def test_resource_configurations_per_network_and_per_region(low, low_ec2):
     sn = low.create_service_network(name="net", sharingConfig={"enabled": False})
-    gateway = low.create_resource_gateway(name="gateway", vpcIdentifier=VPC, subnetIds=SUBNETS)
+    network = make_network(low_ec2)
+    gateway = low.create_resource_gateway(name="gateway", vpcIdentifier=network.vpc_id, subnetIds=network.subnet_ids)
     configs = [_config(low, gateway, f"db{n}")["id"] for n in range(LOW_QUOTAS["L-5FF8F9B9"])]
     response = quota_error(_config, lattice=low, gateway=gateway, name="one-more")
     assert (response["quotaCode"], response["resourceType"]) == ("L-5FF8F9B9", "RESOURCE_CONFIGURATION")

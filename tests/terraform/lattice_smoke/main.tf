@@ -1,5 +1,5 @@
 # Smoke configuration: every core VPC Lattice resource Terraform's AWS provider
-# manages, against a Latticework endpoint. tests/test_terraform.py applies it,
+# manages (and the VPC its target groups live in), against a Latticework endpoint. tests/test_terraform.py applies it,
 # re-plans (which must show no changes: every field reads back as sent,
 # defaults included) and destroys it.
 
@@ -40,9 +40,16 @@ provider "aws" {
   }
 }
 
+# Target groups reference a VPC of the account: Lattice checks that it exists.
+resource "aws_vpc" "this" {
+  cidr_block = "10.0.0.0/16"
+  tags = {
+    Name = "${var.name_prefix}-vpc"
+  }
+}
+
 locals {
-  # Syntactically valid; Latticework checks VPC ids by format until the EC2 API exists.
-  vpc_id = "vpc-0123456789abcdef0"
+  vpc_id = aws_vpc.this.id
 }
 
 resource "aws_vpclattice_service_network" "this" {
