@@ -65,6 +65,20 @@ def _ascii_digits(pattern: str) -> str:
     return "".join(out)
 
 
+def _sized(pattern: str, low: int, high: int | None) -> str:
+    """A bare ``[class]+`` (or ``*``) pattern with the length bounds folded into its quantifier.
+
+    Drawing ``[...]+`` and filtering on ``min`` rejects almost every draw when
+    ``min`` is 20 (STS's ARNs); ``[...]{20,44}`` yields such values at once.
+    """
+    bare = re.fullmatch(r"(\[(?:[^\]\\]|\\.)*\])([+*])", pattern)
+    if not bare:
+        return pattern
+    least = max(low, 1 if bare.group(2) == "+" else 0)
+    most = min(high, least + MAX_TEXT) if high is not None else least + MAX_TEXT
+    return f"{bare.group(1)}{{{least},{most}}}"
+
+
 def _compiles(pattern: str) -> bool:
     try:
         re.compile(pattern)
@@ -80,10 +94,18 @@ def _string(shape: Shape, xml: bool) -> st.SearchStrategy[str]:
     if "enum" in meta:
         return st.sampled_from(meta["enum"])
     if "pattern" in meta and _compiles(meta["pattern"]):
-        base = st.from_regex(generation_pattern(meta["pattern"]), fullmatch=True, alphabet=alphabet)
-        return base.filter(lambda v: low <= len(v) <= (high if high is not None else len(v)))
+        return _patterned(meta["pattern"], low, high, xml)
     top = min(high, low + MAX_TEXT) if high is not None else low + MAX_TEXT
     return st.text(alphabet, min_size=low, max_size=top)
+
+
+@functools.cache
+def _patterned(pattern: str, low: int, high: int | None, xml: bool) -> st.SearchStrategy[str]:
+    """Shared by every shape with this pattern: building a regex strategy over a wide
+    Unicode class takes most of a second, and models repeat their patterns."""
+    sized = _sized(generation_pattern(pattern), low, high)
+    base = st.from_regex(sized, fullmatch=True, alphabet=XML_TEXT if xml else TEXT)
+    return base.filter(lambda v: low <= len(v) <= (high if high is not None else len(v)))
 
 
 def _number(shape: Shape) -> st.SearchStrategy:
@@ -99,14 +121,19 @@ def _timestamp() -> st.SearchStrategy[dt.datetime]:
     return moments.map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
 
 
-def _size(shape: Shape, full: bool = False) -> tuple[int, int]:
+def _size(shape: Shape, full: bool = False, max_items: int = MAX_ITEMS) -> tuple[int, int]:
     low = shape.metadata.get("min", 0)
-    high = min(shape.metadata.get("max", low + MAX_ITEMS), low + MAX_ITEMS)
+    high = min(shape.metadata.get("max", low + max_items), low + max_items)
     return (max(low, min(1, high)) if full else low), high
 
 
-def _structure(shape: Shape, xml: bool, full: bool) -> st.SearchStrategy[dict]:
-    members = {name: valid(member, xml, full) for name, member in shape.members.items()}
+def _structure(shape: Shape, xml: bool, full: bool, max_items: int, depth: int | None) -> st.SearchStrategy[dict]:
+    inner = None if depth is None else max(depth - 1, 0)
+    if depth == 0:  # nested deep enough: what the model requires, nothing more
+        names = [n for n in shape.members if n in shape.required_members]
+    else:
+        names = list(shape.members)
+    members = {n: valid(shape.members[n], xml, full, max_items, inner) for n in names}
     if shape.metadata.get("union"):
         return st.one_of([st.fixed_dictionaries({name: s}) for name, s in members.items()])
     required = set(shape.members if full else shape.required_members)
@@ -115,23 +142,28 @@ def _structure(shape: Shape, xml: bool, full: bool) -> st.SearchStrategy[dict]:
 
 
 @functools.cache
-def valid(shape: Shape, xml: bool = False, full: bool = False) -> st.SearchStrategy:
+def valid(shape: Shape, xml: bool = False, full: bool = False, max_items: int = MAX_ITEMS,
+          depth: int | None = None) -> st.SearchStrategy:
     """Values satisfying every constraint the model states for ``shape``.
 
     ``xml=True`` keeps text to what an XML document can carry (query/ec2 output);
     ``full=True`` sets every optional member and gives lists and maps at least
     one item, so that each member appears somewhere (the fuzzer mutates them).
+    ``max_items`` caps lists and maps above their model minimum; ``depth``
+    (unbounded when None) is how many levels of structures may carry optional
+    members: deeper ones get their required members only, and lists their
+    minimum size, which keeps values from big models (EC2's) small.
     """
     kind = shape.type_name
     if kind == "structure":
-        return _structure(shape, xml, full)
-    if kind == "list":
-        low, high = _size(shape, full)
-        return st.lists(valid(shape.member, xml, full), min_size=low, max_size=high)
-    if kind == "map":
-        low, high = _size(shape, full)
-        return st.dictionaries(valid(shape.key, xml, full), valid(shape.value, xml, full),
-                               min_size=low, max_size=high)
+        return _structure(shape, xml, full, max_items, depth)
+    if kind in ("list", "map"):
+        low, high = _size(shape, full and depth != 0, max_items)
+        high = low if depth == 0 else high
+        if kind == "list":
+            return st.lists(valid(shape.member, xml, full, max_items, depth), min_size=low, max_size=high)
+        return st.dictionaries(valid(shape.key, xml, full, max_items, depth),
+                               valid(shape.value, xml, full, max_items, depth), min_size=low, max_size=high)
     if kind == "string":
         return _string(shape, xml)
     if kind in ("integer", "long", "float", "double"):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
+import re
+from xml.sax.saxutils import escape as _escape
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
@@ -55,6 +56,25 @@ class Dialect:
         return f"{prefix}.{shape.member.serialization.get('name', 'member')}"
 
 
+# XML 1.0 cannot carry these at all, escaped or not; echoing client input that
+# holds them would make the whole reply unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text as XML character data: markup escaped, characters XML cannot hold replaced by U+FFFD."""
+    return _escape(_NOT_XML.sub("\ufffd", text))
+
+
+class _Form(dict):
+    """The form's values plus every dotted prefix of its keys, so list parsing asks a set, not every key."""
+
+    def __init__(self, values: dict[str, str]):
+        super().__init__(values)
+        self.prefixes = {".".join(parts[:i]) for key in values for parts in [key.split(".")]
+                         for i in range(1, len(parts) + 1)}
+
+
 QUERY = Dialect(ec2=False)
 EC2 = Dialect(ec2=True)
 
@@ -63,8 +83,8 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _has_prefix(form: dict[str, str], key: str) -> bool:
-    return key in form or any(k.startswith(key + ".") for k in form)
+def _has_prefix(form: _Form, key: str) -> bool:
+    return key in form.prefixes
 
 
 def _parse_structure(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> dict | None:
@@ -80,7 +100,10 @@ def _parse_list(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> 
     item = d.list_prefix(shape, prefix)
     values, index = [], 1
     while _has_prefix(form, f"{item}.{index}"):
-        values.append(_parse_value(d, shape.member, f"{item}.{index}", form))
+        value = _parse_value(d, shape.member, f"{item}.{index}", form)
+        if value is None:  # an item made only of members the model does not know ends the list
+            break
+        values.append(value)
         index += 1
     if not values and form.get(prefix) == "":
         return []
@@ -114,7 +137,7 @@ def _parse_value(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) ->
 def parse_request(op: OperationModel, form: dict[str, str], dialect: Dialect = QUERY) -> dict[str, Any]:
     if op.input_shape is None:
         return {}
-    return _parse_structure(dialect, op.input_shape, "", form) or {}
+    return _parse_structure(dialect, op.input_shape, "", _Form(form)) or {}
 
 
 # -- output ------------------------------------------------------------------

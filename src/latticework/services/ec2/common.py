@@ -106,13 +106,15 @@ def tags_for(params: dict, resource_type: str) -> list[dict]:
     tags: list[dict] = []
     for spec in params.get("TagSpecifications") or []:
         if spec.get("ResourceType") == resource_type:
-            tags.extend({"Key": t["Key"], "Value": t.get("Value", "")} for t in spec.get("Tags") or [])
+            tags.extend({"Key": t.get("Key"), "Value": t.get("Value", "")} for t in spec.get("Tags") or [])
     check_tags(tags)
     return tags
 
 
 def check_tags(tags: list[dict]) -> None:
     for tag in tags:
+        if not tag["Key"]:
+            raise Ec2Error("InvalidParameterValue", "Tag keys must be specified and may not be empty")
         if tag["Key"].lower().startswith("aws:"):
             raise Ec2Error("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
 
@@ -167,7 +169,7 @@ def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
 
 def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor]) -> bool:
     for flt in filters or []:
-        actual = _extract(flt["Name"], body, table)
+        actual = _extract(flt.get("Name") or "", body, table)
         if not any(_value_matches(p, a) for p in flt.get("Values") or [] for a in actual):
             return False
     return True

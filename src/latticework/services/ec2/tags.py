@@ -20,7 +20,7 @@ def _record(ctx: RequestContext, resource_id: str):
 
 class TagOps:
     def create_tags(self, ctx: RequestContext, params: dict) -> dict:
-        new = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params.get("Tags") or []]
+        new = [{"Key": t.get("Key"), "Value": t.get("Value", "")} for t in params.get("Tags") or []]
         check_tags(new)
         for resource_id in params["Resources"]:
             _, record = _record(ctx, resource_id)
@@ -53,8 +53,8 @@ class TagOps:
                                  "Key": tag["Key"], "Value": tag.get("Value", "")})
         fields = {"resource-id": "ResourceId", "resource-type": "ResourceType", "key": "Key", "value": "Value"}
         for flt in params.get("Filters") or []:
-            if flt["Name"] not in fields:
-                raise Ec2Error("InvalidParameterValue", f"The filter '{flt['Name']}' is invalid")
+            if flt.get("Name") not in fields:
+                raise Ec2Error("InvalidParameterValue", f"The filter '{flt.get('Name')}' is invalid")
             rows = [r for r in rows if any(_value_matches(v, r[fields[flt["Name"]]]) for v in flt.get("Values") or [])]
         return page(rows, params, "Tags")
 
