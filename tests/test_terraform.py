@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import boto3
@@ -158,16 +159,36 @@ def terraform_env(base: Path, endpoint: str) -> dict:
 
 
 @pytest.fixture
-def tf(tf_server, tmp_path) -> Terraform:
-    workdir = tmp_path / "work"
-    shutil.copytree(CONFIG_DIR, workdir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-    return Terraform(workdir, terraform_env(tmp_path, tf_server.url), tf_server)
+def terraform_in(tf_server, tmp_path) -> Callable[[Path], Terraform]:
+    """``terraform_in(config_dir)``: a Terraform runner on a private copy of ``config_dir``."""
+    def make(config_dir: Path) -> Terraform:
+        workdir = tmp_path / "work"
+        shutil.copytree(config_dir, workdir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        return Terraform(workdir, terraform_env(tmp_path, tf_server.url), tf_server)
+
+    return make
+
+
+def apply_replan_destroy(tf: Terraform, leftovers: Callable[[str], dict]) -> None:
+    """The lifecycle every configuration must survive: apply, a plan with no changes, destroy, nothing left."""
+    tf.expect(0, "init", "-input=false", "-no-color")
+    tf.expect(0, "apply", "-auto-approve", "-input=false", "-no-color")
+    # 0 = no changes; 2 = a field read back differently from what was sent.
+    tf.expect(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+    tf.expect(0, "destroy", "-auto-approve", "-input=false", "-no-color")
+    left = leftovers(tf.server.url)
+    assert not left, tf.explain(f"resources left after destroy: {left}", "")
+
+
+def default_client(endpoint: str, service: str):
+    """A client of the default account, which the configurations use."""
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
 
 
 def _leftovers(endpoint: str) -> dict:
     """Lattice resources still present in the default account."""
-    client = boto3.client("vpc-lattice", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = default_client(endpoint, "vpc-lattice")
     found = {
         "service networks": client.list_service_networks()["items"],
         "services": client.list_services()["items"],
@@ -177,11 +198,5 @@ def _leftovers(endpoint: str) -> dict:
 
 
 @pytest.mark.timeout(sum(TIMEOUTS.values()) + 120)
-def test_apply_replan_destroy(tf):
-    tf.expect(0, "init", "-input=false", "-no-color")
-    tf.expect(0, "apply", "-auto-approve", "-input=false", "-no-color")
-    # 0 = no changes; 2 = a field read back differently from what was sent.
-    tf.expect(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
-    tf.expect(0, "destroy", "-auto-approve", "-input=false", "-no-color")
-    left = _leftovers(tf.server.url)
-    assert not left, tf.explain(f"resources left after destroy: {left}", "")
+def test_apply_replan_destroy(terraform_in):
+    apply_replan_destroy(terraform_in(CONFIG_DIR), _leftovers)

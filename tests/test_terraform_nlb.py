@@ -12,33 +12,22 @@ The server, the provider mirror and the terraform runner are those of
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import boto3
 import pytest
 
-from test_terraform import TIMEOUTS, Terraform, terraform_env, tf_server  # noqa: F401  (tf_server: fixture)
+from test_terraform import (  # noqa: F401  (tf_server, terraform_in: fixtures)
+    TIMEOUTS, apply_replan_destroy, default_client, terraform_in, tf_server,
+)
 
 pytestmark = pytest.mark.terraform
 
 CONFIG_DIR = Path(__file__).parent / "terraform" / "nlb"
 
 
-@pytest.fixture
-def tf(tf_server, tmp_path) -> Terraform:  # noqa: F811
-    workdir = tmp_path / "work"
-    shutil.copytree(CONFIG_DIR, workdir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-    return Terraform(workdir, terraform_env(tmp_path, tf_server.url), tf_server)
-
-
 def _leftovers(endpoint: str) -> dict:
     """Load balancers, target groups and VPCs still present in the default account."""
-    def client(name):
-        return boto3.client(name, endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
-
-    elb, ec2 = client("elbv2"), client("ec2")
+    elb, ec2 = default_client(endpoint, "elbv2"), default_client(endpoint, "ec2")
     found = {
         "load balancers": [b["LoadBalancerArn"] for b in elb.describe_load_balancers()["LoadBalancers"]],
         "target groups": [g["TargetGroupArn"] for g in elb.describe_target_groups()["TargetGroups"]],
@@ -48,11 +37,5 @@ def _leftovers(endpoint: str) -> dict:
 
 
 @pytest.mark.timeout(sum(TIMEOUTS.values()) + 120)
-def test_apply_replan_destroy(tf):
-    tf.expect(0, "init", "-input=false", "-no-color")
-    tf.expect(0, "apply", "-auto-approve", "-input=false", "-no-color")
-    # 0 = no changes; 2 = a field read back differently from what was sent.
-    tf.expect(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
-    tf.expect(0, "destroy", "-auto-approve", "-input=false", "-no-color")
-    left = _leftovers(tf.server.url)
-    assert not left, tf.explain(f"resources left after destroy: {left}", "")
+def test_apply_replan_destroy(terraform_in):
+    apply_replan_destroy(terraform_in(CONFIG_DIR), _leftovers)
