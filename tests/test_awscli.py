@@ -11,8 +11,6 @@ installed ``aws`` script, only re-pointed at the test server and a fresh test ac
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -21,8 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from awscli.clidriver import create_clidriver
 
+from awscli_inproc import Cli, isolate
 from conftest import access_key, secret_key
 from latticework.api.models import service_model
 
@@ -32,55 +30,21 @@ ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]})
 
 
-def _arg(value) -> str:
-    """CLI argument text: structures and lists of structures as JSON, scalars as themselves."""
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-
-
-class Cli:
-    """``aws --endpoint-url <server> --output json vpc-lattice ...`` in this process."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.driver = create_clidriver()
-        self.driven: list[str] = []
-        self.driver.session.register("before-call.vpc-lattice", self._record)
-
-    def _record(self, model, **_):
-        self.driven.append(model.name)
-
-    def run(self, command: str, *args) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        argv = ["--endpoint-url", self.url, "--output", "json", "vpc-lattice", command, *map(_arg, args)]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = self.driver.main(argv)
-        return rc, out.getvalue(), err.getvalue()
+class LatticeCli(Cli):
+    """The in-process CLI, speaking ``vpc-lattice``."""
 
     def __call__(self, command: str, *args) -> dict:
-        rc, out, err = self.run(command, *args)
-        assert rc == 0, f"aws vpc-lattice {command} exited {rc}: {err}"
-        return json.loads(out) if out.strip() else {}
+        return self.call("vpc-lattice", command, *args)
 
     def fails(self, code: str, command: str, *args) -> str:
-        """Run a command that must fail with AWS error ``code``; the CLI exits 254/255 and names it."""
-        rc, out, err = self.run(command, *args)
-        assert rc in (254, 255) and out == "", (rc, out, err)
-        assert f"({code})" in err, err
-        return err
+        return super().fails(code, "vpc-lattice", command, *args)
 
 
 @pytest.fixture
-def cli(clients, monkeypatch, tmp_path) -> Cli:
+def cli(clients, monkeypatch, tmp_path) -> LatticeCli:
     """A CLI authenticated as the test's own account, blind to any user-level aws config."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key(clients.n))
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key(clients.n))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    return Cli(clients.server.url)
+    isolate(monkeypatch, tmp_path, clients.n, "us-east-1")
+    return LatticeCli(clients.server.url)
 
 
 # -- every operation, in a realistic order -------------------------------------------------------
@@ -372,7 +336,7 @@ def test_every_operation_through_the_cli(cli, clients, network):
                   "associations", "domain_verification", "resource_gateway_and_configuration", "policies",
                   "access_logs", "tags", "lists", "gets", "updates", "deletes"):
         getattr(topology, phase)()
-    assert set(cli.driven) == set(service_model("vpc-lattice").operation_names)
+    assert cli.driven.get("vpc-lattice", set()) == set(service_model("vpc-lattice").operation_names)
 
 
 def test_cli_reports_aws_errors(cli):

@@ -17,15 +17,12 @@ implement, so an operation added to a provider without a CLI walk here fails the
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
-from awscli.clidriver import create_clidriver
 from awscli.customizations import toplevelbool
 
-from conftest import access_key, secret_key
+from awscli_inproc import Cli, isolate
 from latticework.services import build_services
 
 REGION = "us-east-1"
@@ -35,11 +32,6 @@ PROVIDER_CIDR, CONSUMER_CIDR = "10.10.0.0/16", "10.20.0.0/16"
 BUCKET_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"],
     "Resource": "arn:aws:s3:::payments-artifacts/*"}]})
-
-
-def _arg(value) -> str:
-    """CLI argument text: structures and lists as JSON, scalars as themselves."""
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
 def tags(resource_type: str, **pairs) -> list[dict]:
@@ -54,44 +46,6 @@ def flt(**filters) -> list[dict]:
         name = name.replace("__", ".").replace("_", "-")
         out.append({"Name": name, "Values": values if isinstance(values, list) else [str(values)]})
     return out
-
-
-class Cli:
-    """``aws --endpoint-url <server> --output json <service> ...`` in this process."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.driver = create_clidriver()
-        self.driven: dict[str, set[str]] = {}
-        self.driver.session.register("before-call", self._record)
-
-    def _record(self, model, **_):
-        self.driven.setdefault(model.service_model.endpoint_prefix, set()).add(model.name)
-
-    def run(self, service: str, command: str, *args) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        argv = ["--endpoint-url", self.url, "--output", "json", service, command, *map(_arg, args)]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = self.driver.main(argv)
-        return rc, out.getvalue(), err.getvalue()
-
-    def call(self, service: str, command: str, *args) -> dict:
-        rc, out, err = self.run(service, command, *args)
-        assert rc == 0, f"aws {service} {command} {' '.join(map(_arg, args))} exited {rc}: {err}"
-        return json.loads(out) if out.strip() else {}
-
-    def ec2(self, command: str, *args) -> dict:
-        return self.call("ec2", command, *args)
-
-    def elbv2(self, command: str, *args) -> dict:
-        return self.call("elbv2", command, *args)
-
-    def fails(self, code: str, service: str, command: str, *args) -> str:
-        """Run a command that must fail with AWS error ``code``; the CLI exits 254/255 and names it."""
-        rc, out, err = self.run(service, command, *args)
-        assert rc in (254, 255) and out == "", (rc, out, err)
-        assert f"({code})" in err, err
-        return err
 
 
 def _validate_boolean_pairs(boolean_pairs, parsed_args, **kwargs):
@@ -114,14 +68,7 @@ def _validate_boolean_pairs(boolean_pairs, parsed_args, **kwargs):
 def cli(clients, monkeypatch, tmp_path) -> Cli:
     """A CLI authenticated as the test's own account, blind to any user-level aws config."""
     monkeypatch.setattr(toplevelbool, "validate_boolean_mutex_groups", _validate_boolean_pairs)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key(clients.n))
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key(clients.n))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    isolate(monkeypatch, tmp_path, clients.n, REGION)
     return Cli(clients.server.url)
 
 
