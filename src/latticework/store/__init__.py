@@ -65,7 +65,7 @@ class Transaction(ABC):
     def put(self, record: Record) -> Record: ...
 
     @abstractmethod
-    def delete(self, kind: str, id: str, *, account: str | None = None) -> None: ...
+    def delete(self, kind: str, id: str, *, account: str | None = None, region: str | None = None) -> None: ...
 
     @abstractmethod
     def idempotent_result(self, operation: str, token: str) -> tuple[str, dict] | None: ...
@@ -79,6 +79,17 @@ class Transaction(ABC):
         """Records put in this transaction (for post-commit work such as settling statuses)."""
 
 
+@dataclass(frozen=True)
+class StoreView:
+    """Committed records of some kinds, across every account and region, at one revision."""
+
+    revision: int
+    records: dict[str, list[Record]]  # kind -> records in creation order
+
+    def of(self, kind: str) -> list[Record]:
+        return self.records.get(kind, [])
+
+
 class Store(ABC):
     @abstractmethod
     def transaction(self, account: str, region: str, operation: str) -> AbstractContextManager[Transaction]: ...
@@ -89,6 +100,14 @@ class Store(ABC):
 
     @abstractmethod
     def revision(self) -> int: ...
+
+    @abstractmethod
+    def view(self, kinds: Iterable[str]) -> StoreView:
+        """Every committed record of ``kinds`` at the current revision (records are shared: do not mutate)."""
+
+    @abstractmethod
+    def subscribe(self, callback) -> None:
+        """Call ``callback(revision)`` after each commit, on the committing thread."""
 
     @abstractmethod
     def wait_revision(self, after: int, timeout: float) -> int: ...

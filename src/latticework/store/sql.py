@@ -28,7 +28,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from latticework.store import NameTaken, Record, Store, Transaction
+from latticework.store import NameTaken, Record, Store, StoreView, Transaction
 from latticework.store.schema import idempotency, migrate, records, revisions
 
 _TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
@@ -221,9 +221,9 @@ class SqlTransaction(Transaction):
         self._written.append(record)
         return record
 
-    def delete(self, kind, id, *, account=None):
+    def delete(self, kind, id, *, account=None, region=None):
         self._next_revision()
-        key = (account or self.account, self.region, kind, id)
+        key = (account or self.account, region or self.region, kind, id)
         self._puts.pop(key, None)
         self._deleted.add(key)
 
@@ -301,6 +301,7 @@ class SqlStore(Store):
             "token": _Statement(idempotency.insert(), dialect),
         }
         self._index = Index()
+        self._subscribers: list = []
         self._revision = self._load()
 
     @classmethod
@@ -354,6 +355,20 @@ class SqlStore(Store):
         with self._changed:
             self._revision = revision
             self._changed.notify_all()
+        for callback in self._subscribers:
+            callback(revision)
+
+    def subscribe(self, callback) -> None:
+        self._subscribers.append(callback)
+
+    def view(self, kinds) -> StoreView:
+        wanted = set(kinds)
+        with self._index.lock:
+            found: dict[str, list[Record]] = {kind: [] for kind in wanted}
+            for (account, region, kind), order in self._index.order.items():
+                if account == "" and kind in wanted:
+                    found[kind].extend(self._index.records[(owner, region, kind, id)] for _, id, owner in order)
+            return StoreView(self._revision, found)
 
     def revision(self) -> int:
         return self._revision

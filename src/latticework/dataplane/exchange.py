@@ -1,0 +1,127 @@
+"""What the front ends (HTTP/1.1, HTTP/2) and the upstreams exchange.
+
+A front end parses a client connection into ``Request``s and hands each to
+``proxy.handle`` with a ``Responder`` that writes back in its own protocol.
+The proxy routes the request (``router``), picks a target (``balancer``),
+rewrites headers and calls an ``Upstream`` for the target group's protocol
+version, which streams the target's answer into the same ``Responder``. So
+every pair (client protocol, target protocol) goes through one path, and
+converting HTTP/1.1 <-> HTTP/2 is nothing more than a front end and an
+upstream of different versions meeting here.
+
+Header lists hold lower-case names and ``str`` values (latin-1 decoded) in
+arrival order; pseudo-headers and hop-by-hop headers never appear in them:
+front ends and upstreams add their own framing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from latticework.snapshot.model import Target, TargetGroup, VpcView
+
+Headers = list[tuple[str, str]]
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+                        "trailer", "proxy-authenticate", "proxy-authorization", "http2-settings"})
+
+
+@dataclass
+class Connection:
+    """One accepted client connection, as the listener saw it."""
+
+    vpc: VpcView  # the VPC the client is in (from the connection's destination address)
+    client: tuple[str, int]  # peer address
+    local: tuple[str, int]  # fabric address and listener port
+    scheme: str  # "http" | "https"
+    sni: str | None = None  # TLS server name
+    alpn: str | None = None  # "h2" | "http/1.1" | None
+    opened: float = 0.0  # loop.time() at accept: the maximum connection duration counts from here
+
+    @property
+    def port(self) -> int:
+        return self.local[1]
+
+
+class Body(Protocol):
+    """A request or response body, read in chunks."""
+
+    async def read(self) -> bytes:
+        """The next chunk; ``b""`` once the body has ended."""
+
+    @property
+    def trailers(self) -> Headers:
+        """Trailers received after the body (HTTP/2, chunked HTTP/1.1); valid once ``read`` returned ``b""``."""
+
+
+class EmptyBody:
+    trailers: Headers = []
+
+    async def read(self) -> bytes:
+        return b""
+
+
+@dataclass
+class Request:
+    method: str
+    target: str  # origin-form request target: path and query, as sent
+    authority: str | None  # Host header or :authority, as sent (port included when sent)
+    headers: Headers  # without pseudo-headers, Host and hop-by-hop headers
+    version: str  # "1.1" | "2"
+    body: Body = field(default_factory=EmptyBody)
+    content_length: int | None = None  # when the client declared one
+
+    def values(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name]
+
+    def header_map(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            found.setdefault(name, []).append(value)
+        return found
+
+    @property
+    def is_grpc(self) -> bool:
+        return any(v.startswith("application/grpc") for v in self.values("content-type"))
+
+
+class Responder(Protocol):
+    """Where a response goes: the client's protocol, behind one interface."""
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` was called (after that, errors can only abort the stream)."""
+
+    async def start(self, status: int, headers: Headers) -> None: ...
+
+    async def data(self, chunk: bytes) -> None:
+        """Send a body chunk; waits while the client is not reading (backpressure)."""
+
+    async def end(self, trailers: Headers | None = None) -> None: ...
+
+    def abort(self) -> None:
+        """Stop the response mid-way (reset the stream or close the connection)."""
+
+
+class UpstreamError(Exception):
+    """The target could not be reached or answered wrongly, before any response was started."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Upstream(Protocol):
+    """Sends requests to targets of one protocol version, with connection reuse."""
+
+    async def forward(self, target: Target, group: TargetGroup, request: Request, responder: Responder,
+                      timeout: float) -> None:
+        """Send ``request`` (headers already rewritten) and stream the answer into ``responder``.
+
+        Raises ``UpstreamError`` when nothing was started; ``timeout`` bounds
+        connecting and waiting for the response head.
+        """
+
+    async def close(self) -> None: ...

@@ -1,0 +1,104 @@
+"""The fabric: how a VPC's addresses become host sockets.
+
+Addressing is data, decided here and stored with the control plane's
+records; a backend only realises it. The ``loopback`` backend (the default,
+no root needed) gives each VPC its own /24 of 127.0.0.0/8, carved from
+``127.64.0.0/10`` by default (16,384 VPCs; ``--fabric`` picks another range), so the destination address of a
+connection names the VPC the client is in:
+
+=========  ===========================================================
+address    role
+=========  ===========================================================
+``.2``     the VPC's DNS resolver (AWS puts it at the VPC base + 2)
+``.10``    the Lattice data plane: every service the VPC can reach answers
+           here, on each of its listeners' ports, chosen by Host/SNI
+``.16+``   reserved for endpoint interfaces of the VPC
+=========  ===========================================================
+
+A VPC's block index is allocated when the VPC is created (the lowest free
+one across every account and region) and kept in the VPC record as
+``_FabricIndex``, so addresses survive restarts and clients that cached a
+resolver address keep working. Indexes beyond a smaller ``--fabric`` range
+get no addresses (the VPC has no data plane until the range grows).
+
+On Linux every 127.0.0.0/8 address is local without configuration; other
+systems need an alias per address (``ifconfig lo0 alias ...`` on macOS).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+DEFAULT_RANGE = "127.64.0.0/10"
+BLOCK_PREFIX = 24
+
+RESOLVER_HOST = 2
+LATTICE_HOST = 10
+FIRST_ENDPOINT_HOST = 16
+
+INDEX_FIELD = "_FabricIndex"
+BLOCK_KIND = "fabricblock"  # one record per allocated index, outside any account and region
+GLOBAL = "*"
+
+
+class FabricFull(RuntimeError):
+    """Every address block of the fabric is in use."""
+
+
+@dataclass(frozen=True)
+class VpcBlock:
+    network: ipaddress.IPv4Network
+
+    def host(self, number: int) -> str:
+        return str(self.network.network_address + number)
+
+    @property
+    def resolver(self) -> str:
+        return self.host(RESOLVER_HOST)
+
+    @property
+    def lattice(self) -> str:
+        return self.host(LATTICE_HOST)
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """The loopback range VPC blocks are carved from (``--fabric``; two servers on one host need two ranges)."""
+
+    range: ipaddress.IPv4Network = ipaddress.IPv4Network(DEFAULT_RANGE)
+
+    @classmethod
+    def parse(cls, text: str) -> "Fabric":
+        network = ipaddress.IPv4Network(text)
+        if not network.is_loopback or network.prefixlen > BLOCK_PREFIX:
+            raise ValueError(f"fabric range {text} must lie in 127.0.0.0/8 and hold at least one /{BLOCK_PREFIX}")
+        return cls(network)
+
+    @property
+    def capacity(self) -> int:
+        return 1 << (BLOCK_PREFIX - self.range.prefixlen)
+
+    def block(self, index: int) -> VpcBlock:
+        base = int(self.range.network_address) + (index << (32 - BLOCK_PREFIX))
+        return VpcBlock(ipaddress.IPv4Network((base, BLOCK_PREFIX)))
+
+    def block_of(self, vpc_body: dict) -> VpcBlock | None:
+        index = vpc_body.get(INDEX_FIELD)
+        return self.block(index) if index is not None and index < self.capacity else None
+
+
+def claim_block(tx, vpc_id: str) -> int:
+    """Allocate the lowest free block index to a new VPC (any account, any region)."""
+    index = 0
+    while tx.get(BLOCK_KIND, str(index), account=GLOBAL, region=GLOBAL) is not None:
+        index += 1
+    from latticework.store import Record
+    tx.put(Record(BLOCK_KIND, str(index), GLOBAL, GLOBAL, {"vpcId": vpc_id}))
+    return index
+
+
+def release_block(tx, vpc_body: dict) -> None:
+    index = vpc_body.get(INDEX_FIELD)
+    if index is not None:
+        tx.delete(BLOCK_KIND, str(index), account=GLOBAL, region=GLOBAL)

@@ -1,0 +1,206 @@
+"""The data plane's view of the world: an immutable snapshot of one revision.
+
+``snapshot.compile`` turns the control plane's records into these frozen
+objects. The data plane only ever reads a ``Snapshot``; a request keeps the
+snapshot it started with even when a newer one is swapped in meanwhile.
+
+The shape follows what a request needs, in the order it needs it:
+
+1. the destination address of a connection names a ``VpcView`` (the loopback
+   fabric gives each VPC its own addresses, ``fabric.VpcBlock``);
+2. the VPC view maps each host name it can reach (generated and custom
+   domain names) to a ``Route``: the ``Service`` and the service network
+   through which the VPC reaches it;
+3. the service's ``Listener`` on the connection's port holds ``Rule``s in
+   evaluation order (ascending priority, the default rule last);
+4. a rule's action is a ``Forward`` over weighted target groups or a
+   ``FixedResponse``; a ``TargetGroup`` holds its ``Target``s, each with the
+   host socket address (``Target.address``) the fabric maps it to.
+
+Health is not in the snapshot: it changes without a revision, so the data
+plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+HTTP, HTTPS, TLS_PASSTHROUGH = "HTTP", "HTTPS", "TLS_PASSTHROUGH"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Effective health-check settings of a target group (defaults filled in)."""
+
+    enabled: bool
+    protocol: str = HTTP  # HTTP | HTTPS
+    protocol_version: str = "HTTP1"  # HTTP1 | HTTP2
+    port: int | None = None  # None: the target's traffic port
+    path: str = "/"
+    interval: float = 30.0
+    timeout: float = 5.0
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+    matcher: str = "200"  # "200", "200,202", "200-299"
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str  # the target record's id: stable for the target's life in its group
+    id: str  # as registered: an IP address, an instance id, an ALB ARN
+    port: int
+    address: tuple[str, int] | None  # the host socket the fabric maps it to (None: nowhere, e.g. Lambda)
+    draining: bool = False  # deregistered: no new requests, in-flight ones finish
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    id: str
+    arn: str
+    name: str
+    account: str
+    region: str
+    type: str  # IP | INSTANCE | ALB | LAMBDA
+    protocol: str  # HTTP | HTTPS | TCP
+    protocol_version: str  # HTTP1 | HTTP2 | GRPC
+    port: int
+    vpc_id: str | None
+    health_check: HealthCheck
+    targets: tuple[Target, ...] = ()
+    used: bool = False  # referenced by a rule of some service (else targets are UNUSED)
+
+    def serving(self) -> tuple[Target, ...]:
+        """Targets that may take new requests (not draining)."""
+        return tuple(t for t in self.targets if not t.draining)
+
+
+@dataclass(frozen=True)
+class WeightedTargetGroup:
+    target_group_id: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class Forward:
+    groups: tuple[WeightedTargetGroup, ...]
+
+
+@dataclass(frozen=True)
+class FixedResponse:
+    status: int
+
+
+Action = Forward | FixedResponse
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    name: str  # lower-case: header names never match case-sensitively
+    kind: str  # exact | prefix | contains
+    value: str
+    case_sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class PathMatch:
+    kind: str  # exact | prefix
+    value: str
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True)
+class Match:
+    method: str | None = None
+    path: PathMatch | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    arn: str
+    name: str
+    priority: int | None  # None for the default rule
+    match: Match | None  # None for the default rule: matches everything
+    action: Action
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class Listener:
+    id: str
+    arn: str
+    name: str
+    protocol: str  # HTTP | HTTPS | TLS_PASSTHROUGH
+    port: int
+    rules: tuple[Rule, ...]  # evaluation order: ascending priority, default rule last
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    arn: str
+    name: str
+    account: str
+    region: str
+    dns_name: str
+    custom_domain: str | None
+    certificate_arn: str | None
+    auth_type: str  # NONE | AWS_IAM
+    idle_timeout: float  # seconds
+    listeners: Mapping[int, Listener] = field(default_factory=dict)  # by port
+
+    def names(self) -> tuple[str, ...]:
+        """Host names the service answers to, lower-case."""
+        return tuple(n.lower() for n in (self.dns_name, self.custom_domain) if n)
+
+
+@dataclass(frozen=True)
+class ServiceNetwork:
+    id: str
+    arn: str
+    name: str
+    account: str
+    auth_type: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one VPC reaches one service: through which service network."""
+
+    service: Service
+    network: ServiceNetwork
+
+
+@dataclass(frozen=True)
+class VpcView:
+    """What a client inside one VPC sees."""
+
+    vpc_id: str
+    arn: str
+    account: str
+    region: str
+    resolver: str  # address of the VPC's DNS resolver
+    lattice: str  # address every Lattice service reachable from the VPC answers on
+    routes: Mapping[str, Route] = field(default_factory=dict)  # lower-case host name -> route
+
+    def ports(self) -> frozenset[int]:
+        """Listener ports that need a socket at this VPC's Lattice address."""
+        return frozenset(p for r in self.routes.values() for p in r.service.listeners)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    vpcs: Mapping[str, VpcView] = field(default_factory=dict)  # by VPC id
+    by_address: Mapping[str, str] = field(default_factory=dict)  # fabric address -> VPC id
+    services: Mapping[str, Service] = field(default_factory=dict)  # by id
+    target_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # by id
+
+    def vpc_at(self, address: str) -> VpcView | None:
+        vpc_id = self.by_address.get(address)
+        return self.vpcs.get(vpc_id) if vpc_id else None
+
+
+EMPTY = Snapshot(revision=0)
