@@ -7,12 +7,17 @@ names or quotas. A few more accounts get low quotas (``LOW_QUOTAS``, through
 the accounts file's per-account ``quotas`` table): ``clients_with_quotas``
 hands one out, so a test reaches a quota with a handful of creates.
 Readiness is the server's ready line, never a sleep.
+
+Every server's data plane gets a loopback fabric range of its own
+(``fabric_range``), so servers of parallel test processes never compete for
+the same VPC addresses.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -83,9 +88,27 @@ class Server:
             self.process.wait(timeout=30)
 
 
-def start_server(state: Path, config: Path | None = None, port: int = 0, timeout: float = 60) -> Server:
+def _worker() -> int:
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+
+
+_extra_servers = itertools.count()
+
+
+def fabric_range(session: bool = False) -> str:
+    """A loopback range no other test server uses: a /13 per test process for the session server
+    (127.64/13, 127.72/13...), and a /20 for each other server a process starts (under 127.128/9)."""
+    if session:
+        return f"127.{64 + 8 * _worker()}.0.0/13"
+    n = next(_extra_servers)
+    return str(ipaddress.ip_network(f"127.{128 + 16 * _worker() + (n // 16) % 16}.{(n % 16) * 16}.0/20"))
+
+
+def start_server(state: Path, config: Path | None = None, port: int = 0, timeout: float = 60,
+                 fabric: str | None = None, extra: list[str] = ()) -> Server:
     """Start ``latticework up`` and return once its ready line names the address."""
-    cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state)]
+    cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state),
+           "--fabric", fabric or fabric_range(), *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -113,7 +136,8 @@ def _drain(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     base = tmp_path_factory.mktemp("server")
-    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS))
+    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS),
+                       fabric=fabric_range(session=True))
     yield srv
     srv.stop()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from latticework import __version__, config
+from latticework import __version__, config, fabric
 
 
 @click.group()
@@ -25,16 +25,24 @@ def main() -> None:
               help="SQLite state file [default: $LATTICEWORK_STATE or ~/.local/share/latticework/state.db].")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=lambda: os.environ.get("LATTICEWORK_CONFIG"), help="Accounts file (TOML).")
-def up(host: str, port: int, state: Path | None, config_file: Path | None) -> None:
+@click.option("--fabric", "fabric_range", default=fabric.DEFAULT_RANGE, show_default=True,
+              help="Loopback range VPC address blocks are carved from (one per server on a host).")
+@click.option("--dns-port", default=53, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of every VPC's DNS resolver (exec needs 53).")
+@click.option("--no-dataplane", is_flag=True, help="Serve the APIs only: no listeners, resolvers or health checks.")
+def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str, dns_port: int,
+       no_dataplane: bool) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     from latticework.server import Settings, run
     from latticework.store.sql import StoreLocked
 
     try:
         directory = config.load_directory(config_file)
-    except config.ConfigError as exc:
+        addresses = fabric.Fabric.parse(fabric_range)
+    except (config.ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
-    settings = Settings(host, port, state or config.default_state_path(), directory)
+    settings = Settings(host, port, state or config.default_state_path(), directory, not no_dataplane, addresses,
+                        dns_port)
     try:
         sys.exit(run(settings))
     except StoreLocked as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -14,6 +15,7 @@ import uvicorn
 from latticework.api.dispatch import Dispatcher
 from latticework.api.gateway import Gateway
 from latticework.config import Directory
+from latticework.fabric import Fabric
 from latticework.services import build_services
 from latticework.store.sql import SqlStore
 
@@ -24,12 +26,20 @@ class Settings:
     port: int
     state: Path
     directory: Directory
+    dataplane: bool = True
+    fabric: Fabric = field(default_factory=Fabric)
+    dns_port: int = 53
 
 
 def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
     store = SqlStore.sqlite(settings.state)
     dispatcher = Dispatcher(settings.directory, store, build_services(), state_dir=settings.state.parent)
-    return Gateway(dispatcher), store
+    dataplane = None
+    if settings.dataplane:
+        from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
+        dataplane = DataPlane(store, dispatcher, DataPlaneSettings(settings.state.parent, settings.fabric,
+                                                                   settings.dns_port))
+    return Gateway(dispatcher, dataplane), store
 
 
 class _Server(uvicorn.Server):
@@ -65,6 +75,7 @@ class _Server(uvicorn.Server):
 
 
 def run(settings: Settings) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app, store = build_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", access_log=False,

@@ -14,9 +14,13 @@ in-memory index and a SQLite commit take a fraction of a millisecond; running
 them inline avoids handing work between threads under the GIL, which cost
 milliseconds per call under concurrent load.
 
-Records a write leaves in a transitional status (``CREATE_IN_PROGRESS``...) are
-handed to the provider's ``settle`` before that transaction commits, so the
-next call a client makes already sees them settled.
+Records a write leaves in a transitional status (``CREATE_IN_PROGRESS``...)
+settle once the data plane serves them: the answer to the write waits until
+the data plane has applied its revision (``applier.applied``), then the
+provider's ``settle`` turns them ``ACTIVE`` (or removes what was being
+deleted), so the next call a client makes sees them settled, and settled
+means serving. Without a data plane (``applier`` None) they settle in the
+writing transaction itself.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class Dispatcher:
         self.store = store
         self.services = services
         self.state_dir = state_dir
+        self.applier = None  # the data plane, once attached: ``async applied(revision)``
+        self._pending: list[tuple[Service, Record]] = []  # transitional records awaiting the data plane
 
     # -- entry point -----------------------------------------------------------
     async def handle(self, request: HttpRequest) -> Response:
@@ -82,6 +88,9 @@ class Dispatcher:
                                  state_dir=self.state_dir)
             read_only = op.name.startswith(READ_PREFIXES)
             result = (self._read if read_only else self._call)(service, op, ctx, params)
+            revision = None if read_only else ctx.tx.revision_written
+            if revision is not None and self.applier is not None:
+                await self.applier.applied(revision)
             return service.respond(op, result, request_id)
         except ServiceError as err:
             return service.error(err, request_id)
@@ -120,7 +129,10 @@ class Dispatcher:
             result = method(ctx, params) or {}
             if token is not None:
                 tx.remember_result(op.name, token, _fingerprint(params, token_member), result)
-            self._settle(service, tx, list(tx.written))
+            if self.applier is None:
+                self._settle(service, tx, list(tx.written))
+            else:
+                self._pending.extend((service, r) for r in tx.written if r.status in TRANSITIONAL)
         return result
 
     def _read(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
@@ -158,13 +170,29 @@ class Dispatcher:
                 if current is not None and current.status in TRANSITIONAL:
                     settle(tx, current)
 
-    def settle_all(self) -> None:
+    def settle_all(self, skip_kinds: frozenset[str] = frozenset()) -> None:
         """Settle what a previous run left in progress (called at start-up)."""
         for record in self.store.unsettled():
             service = self.services.get(record.body.get("_service", "vpc-lattice"))
-            if service is not None:
+            if service is not None and record.kind not in skip_kinds:
                 with self.store.transaction(record.account, record.region, "Settle") as tx:
                     self._settle(service, tx, [record])
+
+    def settle_applied(self, revision: int, skip_kinds: frozenset[str] = frozenset()) -> None:
+        """Settle the transitional records of writes up to ``revision``, which the data plane now serves.
+
+        ``skip_kinds`` are settled by the data plane itself (a draining target
+        goes when its in-flight requests are done).
+        """
+        ready = [(s, r) for s, r in self._pending if r.revision <= revision]
+        self._pending = [(s, r) for s, r in self._pending if r.revision > revision]
+        groups: dict[tuple, list[tuple[Service, Record]]] = {}
+        for service, record in ready:
+            if record.kind not in skip_kinds:
+                groups.setdefault((record.account, record.region, service.name), []).append((service, record))
+        for (account, region, _), items in groups.items():
+            with self.store.transaction(account, region, "Settle") as tx:
+                self._settle(items[0][0], tx, [r for _, r in items])
 
     def _unknown_service(self, name: str, request_id: str) -> Response:
         body = json.dumps({"__type": "UnknownServiceException",

@@ -1,7 +1,9 @@
 """The ASGI application: one endpoint for every AWS API Latticework serves.
 
 It reads the request (bounded in size), answers Latticework's own paths
-(``/_latticework/health``), and hands everything else to the ``Dispatcher``.
+(``/_latticework/...``: health, the data plane's state, a VPC's fabric
+addresses, the local CA), and hands everything else to the ``Dispatcher``.
+The lifespan starts and stops the data plane (when the server runs one).
 """
 
 from __future__ import annotations
@@ -51,9 +53,14 @@ def _json(status: int, payload: dict) -> Response:
     return Response(status, headers, json.dumps(payload).encode())
 
 
+def _text(status: int, text: str, content_type: str = "text/plain") -> Response:
+    return Response(status, [("Content-Type", content_type)], text.encode())
+
+
 class Gateway:
-    def __init__(self, dispatcher: Dispatcher):
+    def __init__(self, dispatcher: Dispatcher, dataplane=None):
         self.dispatcher = dispatcher
+        self.dataplane = dataplane  # runtime.DataPlane, started with the server
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -81,16 +88,47 @@ class Gateway:
         return await self.dispatcher.handle(request)
 
     def _own(self, method: str, path: str) -> Response:
-        if path == "/_latticework/health" and method in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD"):
+            return _json(405, {"message": f"{method} is not allowed on {path}"})
+        if path == "/_latticework/health":
             return _json(200, {"status": "ok", "revision": self.dispatcher.store.revision()})
+        if self.dataplane is not None:
+            found = self._dataplane_path(path)
+            if found is not None:
+                return found
         return _json(404, {"message": f"No such Latticework path: {path}"})
+
+    def _dataplane_path(self, path: str) -> Response | None:
+        plane = self.dataplane
+        if path == "/_latticework/dataplane":
+            times = sorted(plane.compile_seconds) or [0.0]
+            return _json(200, {"revision": self.dispatcher.store.revision(), "appliedRevision": plane.applied_revision,
+                               "compileMillisecondsMedian": round(times[len(times) // 2] * 1000, 3),
+                               "compileMillisecondsMax": round(times[-1] * 1000, 3)})
+        if path == "/_latticework/ca.pem":
+            return _text(200, plane.ca.pem, "application/x-pem-file")
+        if path.startswith("/_latticework/vpcs/"):
+            vpc_id = path.rsplit("/", 1)[1]
+            info = plane.vpc_info(vpc_id)
+            if info is None:
+                return _json(404, {"message": f"VPC {vpc_id} does not exist or has no fabric addresses."})
+            return _json(200, info)
+        return None
 
     async def _lifespan(self, receive, send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.dispatcher.settle_all()
+                await self._startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.dataplane is not None:
+                    await self.dataplane.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _startup(self) -> None:
+        if self.dataplane is None:
+            self.dispatcher.settle_all()
+        else:
+            await self.dataplane.start()

@@ -107,7 +107,7 @@ class Store(ABC):
 
     @abstractmethod
     def subscribe(self, callback) -> None:
-        """Call ``callback(revision)`` after each commit, on the committing thread."""
+        """Call ``callback(revision, operation)`` after each commit, on the committing thread."""
 
     @abstractmethod
     def wait_revision(self, after: int, timeout: float) -> int: ...

@@ -341,7 +341,7 @@ class SqlStore(Store):
                 dict(account=k[0], region=k[1], operation=k[2], token=k[3], fingerprint=f, result=res)
                 for k, (f, res) in tx._tokens.items()])
         self._apply(tx)
-        self._publish(revision)
+        self._publish(revision, tx.operation)
 
     def _apply(self, tx: SqlTransaction) -> None:
         with self._index.lock:
@@ -351,12 +351,12 @@ class SqlStore(Store):
                 self._index.add(record)
             self._index.tokens.update(tx._tokens)
 
-    def _publish(self, revision: int) -> None:
+    def _publish(self, revision: int, operation: str) -> None:
         with self._changed:
             self._revision = revision
             self._changed.notify_all()
         for callback in self._subscribers:
-            callback(revision)
+            callback(revision, operation)
 
     def subscribe(self, callback) -> None:
         self._subscribers.append(callback)

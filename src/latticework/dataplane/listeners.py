@@ -1,0 +1,183 @@
+"""Listening sockets: one per (VPC Lattice address, listener port).
+
+Every service a VPC reaches answers on the VPC's Lattice address, so one
+socket serves all the services of one port there, chosen by Host (HTTP) or
+SNI (HTTPS). A port where every reachable listener is ``HTTPS`` terminates
+TLS; where every one is ``HTTP``, it speaks plain HTTP/1.1; where both meet
+(two services of one VPC with an HTTP and an HTTPS listener on the same
+port) the first byte of each connection decides (0x16 opens a TLS
+handshake).
+
+After the handshake ALPN picks the front end: ``h2`` -> ``Http2Server``,
+``http/1.1`` or none -> ``Http1Server``. ``FrontDoor`` builds the
+``Connection`` (its VPC from the destination address) and hands the transport
+over to that front end.
+
+Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
+a port that cannot be bound is logged, listed in ``unbound`` (shown by
+``GET /_latticework/vpcs/<id>``) and retried on the next snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Callable
+
+from latticework.dataplane.exchange import Connection
+from latticework.dataplane.plane import Plane
+from latticework.snapshot.model import HTTP, HTTPS, Service, Snapshot
+
+log = logging.getLogger("latticework.dataplane")
+
+TLS_HANDSHAKE = 0x16
+MIXED = "mixed"
+
+
+def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
+    """(address, port) -> "HTTP" | "HTTPS" | "mixed" for every socket the snapshot needs."""
+    found: dict[tuple[str, int], set[str]] = {}
+    for vpc in snapshot.vpcs.values():
+        for route in vpc.routes.values():
+            for port, listener in route.service.listeners.items():
+                if listener.protocol in (HTTP, HTTPS):
+                    found.setdefault((vpc.lattice, port), set()).add(listener.protocol)
+    return {key: protocols.pop() if len(protocols) == 1 else MIXED for key, protocols in found.items()}
+
+
+def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
+    """The service a TLS client at ``address:port`` names by SNI, if it has an HTTPS listener there."""
+    vpc = snapshot.vpc_at(address)
+    route = vpc.routes.get((name or "").rstrip(".").lower()) if vpc else None
+    if route is None:
+        return None
+    listener = route.service.listeners.get(port)
+    return route.service if listener is not None and listener.protocol == HTTPS else None
+
+
+class FrontDoor(asyncio.Protocol):
+    """Accepts one connection, then hands the transport to the front end of its protocol."""
+
+    def __init__(self, plane: Plane):
+        self.plane = plane
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        from latticework.dataplane.http1 import Http1Server
+        from latticework.dataplane.http2 import Http2Server
+
+        local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
+        vpc = self.plane.snapshot.vpc_at(local[0])
+        if vpc is None or peer is None:  # the VPC went away between accept and now
+            transport.abort()
+            return
+        tls = transport.get_extra_info("ssl_object")
+        alpn = tls.selected_alpn_protocol() if tls is not None else None
+        conn = Connection(vpc=vpc, client=tuple(peer[:2]), local=tuple(local[:2]),
+                          scheme="https" if tls is not None else "http",
+                          sni=getattr(tls, "lattice_sni", None), alpn=alpn,
+                          opened=asyncio.get_running_loop().time())
+        front = (Http2Server if alpn == "h2" else Http1Server)(self.plane, conn)
+        transport.set_protocol(front)
+        front.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:  # only before the hand-over, which never happens
+        pass
+
+
+class Listeners:
+    def __init__(self, plane: Plane):
+        self.plane = plane
+        self.servers: dict[tuple[str, int], tuple[str, object]] = {}  # -> (mode, server or accept task)
+        self.unbound: set[tuple[str, int]] = set()
+
+    async def apply(self, snapshot: Snapshot) -> None:
+        wanted = wanted_sockets(snapshot)
+        for key, (mode, server) in list(self.servers.items()):
+            if wanted.get(key) != mode:
+                await self._stop(key)
+        self.unbound &= set(wanted)
+        for key, mode in wanted.items():
+            if key not in self.servers:
+                await self._start(key, mode)
+
+    async def close(self) -> None:
+        for key in list(self.servers):
+            await self._stop(key)
+
+    # -- sockets -------------------------------------------------------------------------
+    async def _start(self, key: tuple[str, int], mode: str) -> None:
+        address, port = key
+        try:
+            sock = _listening_socket(address, port)
+        except OSError as exc:
+            if key not in self.unbound:
+                log.warning("cannot listen on %s:%s (%s); listeners on that port stay unreachable", address, port,
+                            exc.strerror or exc)
+            self.unbound.add(key)
+            return
+        self.unbound.discard(key)
+        loop = asyncio.get_running_loop()
+        if mode == MIXED:
+            task = asyncio.create_task(self._accept_sniffing(sock, address, port))
+            self.servers[key] = (mode, task)
+            return
+        context = self._tls_context(address, port) if mode == HTTPS else None
+        server = await loop.create_server(lambda: FrontDoor(self.plane), sock=sock, ssl=context, backlog=1024,
+                                          ssl_handshake_timeout=self.plane.limits.header_read_timeout)
+        self.servers[key] = (mode, server)
+
+    async def _stop(self, key: tuple[str, int]) -> None:
+        mode, server = self.servers.pop(key)
+        if isinstance(server, asyncio.Task):
+            server.cancel()
+            await asyncio.gather(server, return_exceptions=True)
+        else:
+            server.close()  # open connections finish their requests; no new ones
+
+    def _tls_context(self, address: str, port: int):
+        lookup: Callable[[str | None], Service | None] = \
+            lambda name: https_service(self.plane.snapshot, address, port, name)
+        return self.plane.certificates.listener_context(lookup)
+
+    # -- HTTP and HTTPS on one port --------------------------------------------------------
+    async def _accept_sniffing(self, sock: socket.socket, address: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        context = self._tls_context(address, port)
+        try:
+            while True:
+                client, _ = await loop.sock_accept(sock)
+                asyncio.create_task(self._sniff(client, context))
+        finally:
+            sock.close()
+
+    async def _sniff(self, client: socket.socket, context) -> None:
+        loop = asyncio.get_running_loop()
+        readable, fd = loop.create_future(), client.fileno()
+        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        try:
+            await asyncio.wait_for(readable, self.plane.limits.header_read_timeout)
+            first = client.recv(1, socket.MSG_PEEK)
+        except (asyncio.TimeoutError, OSError):
+            first = b""
+        finally:
+            loop.remove_reader(fd)
+        if not first:
+            client.close()
+            return
+        tls = first[0] == TLS_HANDSHAKE
+        await loop.connect_accepted_socket(lambda: FrontDoor(self.plane), client, ssl=context if tls else None,
+                                           ssl_handshake_timeout=self.plane.limits.header_read_timeout if tls else None)
+
+
+def _listening_socket(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

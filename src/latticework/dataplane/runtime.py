@@ -1,0 +1,172 @@
+"""The data plane's life: follow the store, compile, swap, realise.
+
+``DataPlane`` runs in the server's event loop. Every commit wakes it
+(``Store.subscribe``); it compiles the newest revision into a ``Snapshot``
+(skipping revisions that piled up meanwhile: one compile serves them all),
+swaps it into the ``Plane`` atomically (a plain attribute assignment: a
+request keeps the object it read), then realises it:
+
+1. listening sockets: one per (VPC Lattice address, listener port) that some
+   reachable service uses (``Listeners``);
+2. DNS resolvers per VPC, health checkers per target, drains of deregistered
+   targets;
+3. the control plane's pending statuses: what the API created or deleted is
+   now served, so it settles (``Dispatcher.settle_applied``), and writes
+   waiting in ``applied(revision)`` are answered.
+
+A snapshot that fails its consistency check is logged and dropped; the old
+one keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from latticework.dataplane.listeners import Listeners
+from latticework.dataplane.plane import Limits, Plane
+from latticework.fabric import Fabric
+from latticework.snapshot import KINDS, Inconsistent, compile_snapshot
+
+log = logging.getLogger("latticework.dataplane")
+
+DRAINED_BY_DATA_PLANE = frozenset({"target"})
+# Writes that never change a snapshot: statuses settling (CREATE_IN_PROGRESS -> ACTIVE;
+# records being deleted are already out of the snapshot) and health verdicts.
+NEUTRAL_OPERATIONS = frozenset({"Settle", "HealthCheck"})
+
+
+@dataclass
+class DataPlaneSettings:
+    state_dir: Path
+    fabric: Fabric = field(default_factory=Fabric)
+    dns_port: int = 53
+    limits: Limits = field(default_factory=Limits)
+
+
+class DataPlane:
+    def __init__(self, store, dispatcher, settings: DataPlaneSettings):
+        self.store = store
+        self.dispatcher = dispatcher
+        self.settings = settings
+        self.plane = Plane(limits=settings.limits)
+        self.applied_revision = -1
+        self.compile_seconds: list[float] = []  # recent compile times, for /_latticework/dataplane
+        self._waiters: list[tuple[int, asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._dirty = True
+        self._neutral_revision = -1  # the newest revision written by a neutral operation
+        self._task: asyncio.Task | None = None
+        self._parts: list = []
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        from latticework.dataplane.balancer import Balancer
+        from latticework.dataplane.drain import Drainer
+        from latticework.dataplane.health import HealthMonitor
+        from latticework.dataplane.tls import CertificateAuthority, Certificates
+        from latticework.dataplane.upstream_http1 import Http1Upstream
+        from latticework.dataplane.upstream_http2 import Http2Upstream
+        from latticework.dns.resolver import Resolvers
+
+        limits, state_dir = self.settings.limits, self.settings.state_dir
+        self.health = HealthMonitor(self.store, limits)
+        self.plane.balancer = Balancer(self.health)
+        self.plane.upstreams = {"HTTP1": Http1Upstream(limits), "HTTP2": Http2Upstream(limits)}
+        self.ca = CertificateAuthority.load_or_create(state_dir / "ca")
+        self.plane.certificates = Certificates(self.ca, state_dir / "certificates")
+        self.listeners = Listeners(self.plane)
+        self.resolvers = Resolvers(port=self.settings.dns_port)
+        self.drainer = Drainer(self.store, self.plane.balancer, limits)
+        loop = asyncio.get_running_loop()
+        self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
+        await self._apply()
+        self.dispatcher.settle_all(skip_kinds=DRAINED_BY_DATA_PLANE)
+        self.dispatcher.applier = self
+        self._task = asyncio.create_task(self._follow(), name="latticework-dataplane")
+
+    async def close(self) -> None:
+        self.dispatcher.applier = None
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for part in (self.listeners, self.resolvers, self.health, self.drainer):
+            await part.close()
+        for upstream in self.plane.upstreams.values():
+            await upstream.close()
+
+    # -- the control plane's side ----------------------------------------------------
+    async def applied(self, revision: int) -> None:
+        """Return once a snapshot at or after ``revision`` is serving and its statuses settled."""
+        if self.applied_revision >= revision:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((revision, future))
+        self._wake.set()
+        await future
+
+    # -- the loop ----------------------------------------------------------------------
+    def _changed(self, revision: int, operation: str) -> None:
+        if operation in NEUTRAL_OPERATIONS:
+            self._neutral_revision = max(self._neutral_revision, revision)
+        else:
+            self._dirty = True
+        self._wake.set()
+
+    async def _follow(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._dirty:
+                    await self._apply()
+                elif self._neutral_revision > self.applied_revision:
+                    self.applied_revision = self._neutral_revision
+                    self._release_waiters(self.applied_revision)
+            except Exception:  # never let one bad revision stop the data plane
+                log.exception("applying revision %s failed", self.store.revision())
+                self._release_waiters(self.store.revision())
+
+    async def _apply(self) -> None:
+        started = time.perf_counter()
+        self._dirty = False
+        view = self.store.view(KINDS)
+        try:
+            snapshot = compile_snapshot(view, self.settings.fabric)
+        except Inconsistent as exc:
+            log.error("revision %s not applied: %s", view.revision, exc)
+            self._release_waiters(view.revision)
+            return
+        self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
+        self.plane.snapshot = snapshot
+        await self.listeners.apply(snapshot)
+        await self.resolvers.apply(snapshot)
+        self.health.apply(snapshot)
+        self.drainer.apply(snapshot)
+        self.applied_revision = snapshot.revision
+        self.dispatcher.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
+        self._release_waiters(snapshot.revision)
+
+    def _release_waiters(self, revision: int) -> None:
+        keep = []
+        for wanted, future in self._waiters:
+            if wanted <= revision:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                keep.append((wanted, future))
+        self._waiters = keep
+
+    # -- introspection (the /_latticework endpoints and the CLI) -----------------------
+    def vpc_info(self, vpc_id: str) -> dict | None:
+        vpc = self.plane.snapshot.vpcs.get(vpc_id)
+        if vpc is None:
+            return None
+        return {"vpcId": vpc.vpc_id, "account": vpc.account, "region": vpc.region, "resolver": vpc.resolver,
+                "resolverPort": self.settings.dns_port, "lattice": vpc.lattice,
+                "services": sorted({r.service.id for r in vpc.routes.values()}),
+                "names": sorted(vpc.routes), "ports": sorted(vpc.ports()),
+                "unboundPorts": sorted(p for (a, p) in self.listeners.unbound if a == vpc.lattice)}
