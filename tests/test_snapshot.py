@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from latticework.fabric import INDEX_FIELD, Fabric
 from latticework.snapshot import Inconsistent, compile_snapshot
-from latticework.snapshot.compile import check
+from latticework.snapshot.compile import Compiler, check
 from latticework.snapshot.model import FixedResponse, Forward
 from latticework.store import Record, StoreView
 
@@ -28,17 +29,21 @@ def service(id, name, custom=None):
 
 
 def listener(id, svc, port=80, protocol="HTTP"):
-    return rec("listener", id, {"name": id, "port": port, "protocol": protocol}, parent=svc)
+    return rec("listener", id, {"name": id, "port": port, "protocol": protocol, "serviceId": svc}, parent=svc)
+
+
+SERVICE_OF = {"l-1": "svc-1", "l-2": "svc-2"}
 
 
 def default_rule(id, lst, tg):
-    return rec("rule", id, {"name": "default", "isDefault": True,
+    return rec("rule", id, {"name": "default", "isDefault": True, "serviceId": SERVICE_OF.get(lst, "svc-x"),
                             "action": {"forward": {"targetGroups": [{"targetGroupIdentifier": tg, "weight": 100}]}}},
                parent=lst)
 
 
 def rule(id, lst, priority, match, action):
     return rec("rule", id, {"name": id, "isDefault": False, "priority": priority, "match": {"httpMatch": match},
+                            "serviceId": SERVICE_OF.get(lst, "svc-x"),
                             "action": action}, parent=lst)
 
 
@@ -134,3 +139,39 @@ def test_a_dangling_forward_is_inconsistent():
 
 def test_check_accepts_a_compiled_snapshot():
     check(compile_snapshot(topology()))
+
+
+# -- incremental compiles equal fresh ones ----------------------------------------------------------
+
+def _keyed(view: StoreView) -> dict:
+    return {(kind, r.id): r for kind, records in view.records.items() for r in records}
+
+
+def _view_of(records: dict, revision: int) -> StoreView:
+    found: dict = {}
+    for (kind, _), r in records.items():
+        found.setdefault(kind, []).append(r)
+    for records_of_kind in found.values():
+        records_of_kind.sort(key=lambda r: (r.created_rev, r.id))
+    return StoreView(revision, found)
+
+
+@settings(max_examples=60, deadline=None)
+@given(order=st.permutations(range(len(_keyed(topology())))), cut=st.integers(0, 30),
+       removed=st.sets(st.sampled_from(["snva-1", "r-20", "tg-unused", "eni-1", "snsa-2", "vpce-1"])))
+def test_an_incremental_compile_equals_a_fresh_one(order, cut, removed):
+    everything = _keyed(topology())
+    keys = [list(everything)[i] for i in order]
+    compiler = Compiler()
+    first = dict((k, everything[k]) for k in keys[:cut])
+    try:
+        compiler.update(1, first)
+    except Inconsistent:
+        compiler = Compiler()  # a partial view may forward to groups it does not hold yet
+        compiler.update(1, {})
+    # the rest arrives, then some records go (deleting a target group that rules use is refused upstream)
+    compiler.update(2, {k: everything[k] for k in keys[cut:]} | {k: everything[k] for k in keys[:cut]})
+    gone = {k: None for k in everything if k[1] in removed}
+    final = compiler.update(3, gone)
+    fresh = compile_snapshot(_view_of({k: v for k, v in everything.items() if k not in gone}, 3))
+    assert final == fresh

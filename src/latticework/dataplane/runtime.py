@@ -29,7 +29,8 @@ from pathlib import Path
 from latticework.dataplane.listeners import Listeners
 from latticework.dataplane.plane import Limits, Plane
 from latticework.fabric import Fabric
-from latticework.snapshot import KINDS, Inconsistent, compile_snapshot
+from latticework.snapshot import KINDS, Inconsistent
+from latticework.snapshot.compile import Compiler
 
 log = logging.getLogger("latticework.dataplane")
 
@@ -60,7 +61,7 @@ class DataPlane:
         self._dirty = True
         self._neutral_revision = -1  # the newest revision written by a neutral operation
         self._task: asyncio.Task | None = None
-        self._parts: list = []
+        self._compiler: Compiler | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -128,17 +129,27 @@ class DataPlane:
                     self._release_waiters(self.applied_revision)
             except Exception:  # never let one bad revision stop the data plane
                 log.exception("applying revision %s failed", self.store.revision())
+                self._compiler = None
                 self._release_waiters(self.store.revision())
+
+    def _compile(self):
+        """The newest snapshot: the changes since the last one, or everything after a gap or a failure."""
+        changes = self.store.changes(self._compiler.revision, KINDS) if self._compiler else None
+        if changes is None:
+            self._compiler = Compiler(self.settings.fabric)
+            return self._compiler.load(self.store.view(KINDS))
+        return self._compiler.update(*changes)
 
     async def _apply(self) -> None:
         started = time.perf_counter()
         self._dirty = False
-        view = self.store.view(KINDS)
         try:
-            snapshot = compile_snapshot(view, self.settings.fabric)
+            snapshot = self._compile()
         except Inconsistent as exc:
-            log.error("revision %s not applied: %s", view.revision, exc)
-            self._release_waiters(view.revision)
+            self._compiler = None  # its state took the bad revision in; start over next time
+            revision = self.store.revision()
+            log.error("revision %s not applied: %s", revision, exc)
+            self._release_waiters(revision)
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
         self.plane.snapshot = snapshot

@@ -27,6 +27,7 @@ systems need an alias per address (``ifconfig lo0 alias ...`` on macOS).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -80,12 +81,17 @@ class Fabric:
         return 1 << (BLOCK_PREFIX - self.range.prefixlen)
 
     def block(self, index: int) -> VpcBlock:
-        base = int(self.range.network_address) + (index << (32 - BLOCK_PREFIX))
-        return VpcBlock(ipaddress.IPv4Network((base, BLOCK_PREFIX)))
+        return _block(self.range, index)
 
     def block_of(self, vpc_body: dict) -> VpcBlock | None:
         index = vpc_body.get(INDEX_FIELD)
         return self.block(index) if index is not None and index < self.capacity else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _block(range: ipaddress.IPv4Network, index: int) -> VpcBlock:
+    base = int(range.network_address) + (index << (32 - BLOCK_PREFIX))
+    return VpcBlock(ipaddress.IPv4Network((base, BLOCK_PREFIX)))
 
 
 def claim_block(tx, vpc_id: str) -> int:

@@ -13,6 +13,16 @@ When two networks give a VPC the same name, the older association wins.
 
 ``check`` verifies what the data plane relies on before the snapshot is
 swapped in; a violation raises ``Inconsistent`` and the old snapshot stays.
+
+Compiling is incremental (Envoy's incremental xDS, in miniature): a
+``Compiler`` keeps the live records and what it built from them, and each
+revision feeds it only the records that changed (``Compiler.update``). It
+marks what those changes touch (a rule -> its service; a service -> the
+networks holding it -> the VPCs joined to them; a target -> its group; a
+VPC's addresses or tags -> the groups in that VPC) and rebuilds just that,
+so a write costs the size of what it touched, not of the whole store.
+``compile_snapshot`` is the same code fed every record at once; the tests
+check that both give the same snapshot.
 """
 
 from __future__ import annotations
@@ -40,43 +50,234 @@ class Inconsistent(ValueError):
     """A compiled snapshot breaks an invariant the data plane relies on."""
 
 
+Key = tuple[str, str]  # (kind, record id): ids are unique across accounts and regions
+
+# Secondary indexes the rebuilds look records up by: (kind, name) -> the value a record is filed under.
+LOOKUPS = {
+    ("snsa", "service"): lambda b: b.get("serviceId"),
+    ("snva", "vpc"): lambda b: b.get("vpcId"),
+    ("vpcendpoint", "vpc"): lambda b: b.get("VpcId"),
+    ("vpcendpoint", "network"): lambda b: b.get("ServiceNetworkArn"),
+    ("targetgroup", "vpc"): lambda b: (b.get("config") or {}).get("vpcIdentifier"),
+    ("targetgroup", "type"): lambda b: b.get("type"),
+}
+
+
+class Compiler:
+    """Keeps a snapshot up to date from changed records."""
+
+    def __init__(self, fabric: Fabric = Fabric()):
+        self.fabric = fabric
+        self.revision = 0
+        self.records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
+        self.children: dict[str, dict[str, set[str]]] = {kind: {} for kind in KINDS}  # kind -> parent -> ids
+        self.lookups: dict[tuple[str, str], dict[str, set[str]]] = {key: {} for key in LOOKUPS}
+        self.services: dict[str, Service] = {}
+        self.groups: dict[str, TargetGroup] = {}
+        self.vpcs: dict[str, VpcView] = {}
+        self.networks: dict[str, ServiceNetwork] = {}
+        self.by_address: dict[str, str] = {}
+        self.references: dict[str, dict[str, int]] = {}  # target group id -> {service id: rules forwarding}
+        self.hosts = _HostMap()
+
+    # -- entry points ------------------------------------------------------------------------
+    def update(self, revision: int, changed: dict[Key, Record | None]) -> Snapshot:
+        """Apply changed records (None: deleted) and return the snapshot of ``revision``."""
+        dirty = _Dirty()
+        for (kind, id), record in changed.items():
+            if kind in self.records:
+                self._store(kind, id, record, dirty)
+        self._rebuild(dirty)
+        self.revision = revision
+        snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
+                            target_groups=dict(self.groups), by_address=dict(self.by_address))
+        check(snapshot, dirty.services, dirty.vpcs)
+        return snapshot
+
+    def load(self, view: StoreView) -> Snapshot:
+        """Start from every record of ``view``."""
+        changed = {(kind, r.id): r for kind in KINDS for r in view.of(kind)}
+        return self.update(view.revision, changed)
+
+    # -- records -----------------------------------------------------------------------------
+    def _store(self, kind: str, id: str, record: Record | None, dirty: "_Dirty") -> None:
+        # Records being deleted are gone for the data plane, except draining targets.
+        if record is not None and record.status == "DELETE_IN_PROGRESS" and kind != "target":
+            record = None
+        old = self.records[kind].pop(id, None)
+        for r in (old, record):
+            if r is not None:
+                self._touch(kind, r, dirty)
+        if old is not None:
+            self._file(kind, old, False)
+        if record is not None:
+            self.records[kind][id] = record
+            self._file(kind, record, True)
+        if kind in ("vpc", "instance", "networkinterface"):
+            self.hosts.store(kind, id, record)
+
+    def _file(self, kind: str, r: Record, present: bool) -> None:
+        """Add ``r`` to (or remove it from) the children and lookup indexes."""
+        places = [(self.children[kind], r.parent)] if r.parent is not None else []
+        places += [(self.lookups[key], LOOKUPS[key](r.body)) for key in LOOKUPS if key[0] == kind]
+        for index, value in places:
+            if present:
+                index.setdefault(value, set()).add(r.id)
+            elif value in index:
+                index[value].discard(r.id)
+
+    def _find(self, kind: str, name: str, value) -> list[Record]:
+        return [self.records[kind][i] for i in self.lookups[(kind, name)].get(value, ())]
+
+    def _touch(self, kind: str, r: Record, dirty: "_Dirty") -> None:
+        """Mark what a change of ``r`` affects."""
+        b = r.body
+        if kind == "service":
+            dirty.services.add(r.id)
+        elif kind in ("listener", "rule"):  # both record their service (listeners.py, ``_links``)
+            dirty.services.add(b["serviceId"])
+        elif kind == "targetgroup":
+            dirty.groups.add(r.id)
+        elif kind == "target":
+            dirty.groups.add(r.parent)
+        elif kind in ("servicenetwork", "snsa"):
+            dirty.networks.add(r.id if kind == "servicenetwork" else r.parent)
+        elif kind == "snva":
+            dirty.vpcs.add(b.get("vpcId"))
+        elif kind == "vpcendpoint":
+            dirty.vpcs.add(b.get("VpcId"))
+        elif kind in ("vpc", "instance", "networkinterface"):
+            vpc_id = r.id if kind == "vpc" else b.get("VpcId")
+            dirty.vpcs.add(vpc_id)
+            dirty.host_vpcs.add(vpc_id)
+            if kind == "instance":
+                dirty.instances.add(r.id)
+
+    # -- rebuilding ------------------------------------------------------------------------------
+    def _rebuild(self, dirty: "_Dirty") -> None:
+        for id in dirty.services:
+            self._rebuild_service(id, dirty)
+        for id in dirty.networks:
+            self._rebuild_network(id, dirty)
+        for vpc_id in dirty.host_vpcs:  # groups whose targets' addresses may have moved
+            dirty.groups.update(g.id for g in self._find("targetgroup", "vpc", vpc_id))
+        if dirty.instances:
+            dirty.groups.update(g.id for g in self._find("targetgroup", "type", "INSTANCE"))
+        for id in dirty.groups:
+            self._rebuild_group(id)
+        for id in dirty.vpcs:
+            self._rebuild_vpc(id)
+
+    def _rebuild_service(self, id: str, dirty: "_Dirty") -> None:
+        old = self.services.pop(id, None)
+        record = self.records["service"].get(id)
+        if record is not None:
+            listeners = [self._listener(l) for l in self._kids("listener", id)]
+            self.services[id] = _service(record, listeners)
+        self._count_references(old, self.services.get(id), dirty)
+        dirty.networks.update(a.parent for a in self._find("snsa", "service", id))
+
+    def _listener(self, record: Record) -> Listener:
+        return _listener(record, [_rule(r) for r in self._kids("rule", record.id)])
+
+    def _count_references(self, old: Service | None, new: Service | None, dirty: "_Dirty") -> None:
+        """Keep ``references`` (which services forward to a group) and mark groups whose use changed."""
+        for service, step in ((old, -1), (new, 1)):
+            for group_id in _forwarded(service):
+                users = self.references.setdefault(group_id, {})
+                users[service.id] = users.get(service.id, 0) + step
+                if users[service.id] == 0:
+                    del users[service.id]
+                dirty.groups.add(group_id)
+
+    def _rebuild_network(self, id: str, dirty: "_Dirty") -> None:
+        record = self.records["servicenetwork"].get(id)
+        self.networks.pop(id, None)
+        if record is not None:
+            self.networks[id] = _network(record)
+        dirty.vpcs.update(a.body.get("vpcId") for a in self._kids("snva", id))
+        if record is not None:
+            dirty.vpcs.update(e.body.get("VpcId") for e in self._find("vpcendpoint", "network", record.arn))
+
+    def _rebuild_group(self, id: str) -> None:
+        record = self.records["targetgroup"].get(id)
+        if record is None:
+            self.groups.pop(id, None)
+            return
+        config = record.body.get("config") or {}
+        port, vpc_id, tg_type = config.get("port", 0), config.get("vpcIdentifier"), record.body["type"]
+        targets = tuple(Target(key=t.id, id=t.body["id"], port=t.body.get("port") or port,
+                               address=self.hosts.address(tg_type, vpc_id, t.body["id"], t.body.get("port") or port),
+                               draining=t.body.get("status") == "DRAINING")
+                        for t in self._kids("target", id))
+        self.groups[id] = _target_group(record, targets, bool(self.references.get(id)))
+
+    def _rebuild_vpc(self, id: str) -> None:
+        record = self.records["vpc"].get(id)
+        block = self.fabric.block_of(record.body) if record is not None else None
+        old = self.vpcs.pop(id, None)
+        if old is not None:
+            self.by_address.pop(old.resolver, None)
+            self.by_address.pop(old.lattice, None)
+        if block is not None:
+            self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members)
+            self.by_address.update({view.resolver: id, view.lattice: id})
+
+    def _joined(self, vpc_id: str) -> tuple[ServiceNetwork, ...]:
+        """Networks a VPC reaches, oldest association first."""
+        found = [(a.created_rev, self.networks[a.parent]) for a in self._find("snva", "vpc", vpc_id)
+                 if a.parent in self.networks]
+        arns = {n.arn: n for n in self.networks.values()} if self.lookups[("vpcendpoint", "vpc")].get(vpc_id) else {}
+        found += [(e.created_rev, arns[e.body["ServiceNetworkArn"]]) for e in self._find("vpcendpoint", "vpc", vpc_id)
+                  if e.body.get("VpcEndpointType") == "ServiceNetwork" and e.body.get("State") == "available"
+                  and e.body.get("ServiceNetworkArn") in arns]
+        return tuple(n for _, n in sorted(found, key=lambda x: x[0]))
+
+    def _members(self, network_id: str) -> list[Service]:
+        return [self.services[a.body["serviceId"]] for a in self._kids("snsa", network_id)
+                if a.body.get("serviceId") in self.services]
+
+    def _kids(self, kind: str, parent: str) -> list[Record]:
+        """Children in creation order."""
+        found = [self.records[kind][i] for i in self.children[kind].get(parent, ())]
+        return sorted(found, key=lambda r: (r.created_rev, r.id))
+
+
+class _Dirty:
+    def __init__(self) -> None:
+        self.services: set[str] = set()
+        self.networks: set[str] = set()
+        self.groups: set[str] = set()
+        self.vpcs: set[str] = set()
+        self.host_vpcs: set[str] = set()
+        self.instances: set[str] = set()
+
+
+def _forwarded(service: Service | None) -> set[str]:
+    if service is None:
+        return set()
+    return {g.target_group_id for l in service.listeners.values() for r in l.rules
+            if isinstance(r.action, Forward) for g in r.action.groups}
+
+
 def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
-    live = {kind: [r for r in view.of(kind) if r.status != "DELETE_IN_PROGRESS"] for kind in KINDS}
-    hosts = _HostMap(live)
-    listeners = _children(live["listener"])
-    rules = _children(live["rule"])
-    services = {r.id: _service(r, listeners.get(r.id, []), rules) for r in live["service"]}
-    used = {g.target_group_id for s in services.values() for l in s.listeners.values() for rule in l.rules
-            if isinstance(rule.action, Forward) for g in rule.action.groups}
-    targets = _children(view.of("target"))  # draining targets stay until the data plane lets them go
-    groups = {r.id: _target_group(r, targets.get(r.id, []), r.id in used, hosts) for r in live["targetgroup"]}
-    vpcs = _vpc_views(live, services, fabric)
-    snapshot = Snapshot(revision=view.revision, vpcs=vpcs, services=services, target_groups=groups,
-                        by_address={a: v.vpc_id for v in vpcs.values() for a in (v.resolver, v.lattice)})
-    check(snapshot)
-    return snapshot
-
-
-def _children(records: Iterable[Record]) -> dict[str, list[Record]]:
-    found: dict[str, list[Record]] = {}
-    for r in records:
-        found.setdefault(r.parent or "", []).append(r)
-    return found
+    """A fresh compile of every record in ``view``."""
+    return Compiler(fabric).load(view)
 
 
 # -- services, listeners, rules ------------------------------------------------------
 
-def _service(r: Record, listeners: list[Record], rules: dict[str, list[Record]]) -> Service:
+def _service(r: Record, listeners: Iterable[Listener]) -> Service:
     b = r.body
-    compiled = {l.body["port"]: _listener(l, rules.get(l.id, [])) for l in listeners}
+    compiled = {l.port: l for l in listeners}
     return Service(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region,
                    dns_name=b["dnsEntry"]["domainName"], custom_domain=b.get("customDomainName"),
                    certificate_arn=b.get("certificateArn") or None, auth_type=b.get("authType", "NONE"),
                    idle_timeout=float(b.get("idleTimeoutSeconds", 60)), listeners=compiled)
 
 
-def _listener(r: Record, rules: list[Record]) -> Listener:
-    compiled = sorted((_rule(x) for x in rules), key=lambda x: (x.is_default, x.priority or 0))
+def _listener(r: Record, rules: Iterable[Rule]) -> Listener:
+    compiled = sorted(rules, key=lambda x: (x.is_default, x.priority or 0))
     return Listener(id=r.id, arn=r.arn, name=r.body["name"], protocol=r.body["protocol"], port=r.body["port"],
                     rules=tuple(compiled))
 
@@ -125,18 +326,12 @@ def _health_check(config: dict) -> HealthCheck:
                        matcher=(h.get("matcher") or {}).get("httpCode", "200"))
 
 
-def _target_group(r: Record, targets: list[Record], used: bool, hosts: "_HostMap") -> TargetGroup:
+def _target_group(r: Record, targets: tuple[Target, ...], used: bool) -> TargetGroup:
     b, config = r.body, r.body.get("config") or {}
-    vpc_id = config.get("vpcIdentifier")
-    port = config.get("port", 0)
-    compiled = tuple(
-        Target(key=t.id, id=t.body["id"], port=t.body.get("port") or port,
-               address=hosts.address(b["type"], vpc_id, t.body["id"], t.body.get("port") or port),
-               draining=t.body.get("status") == "DRAINING")
-        for t in targets)
     return TargetGroup(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region, type=b["type"],
                        protocol=config.get("protocol", HTTP), protocol_version=config.get("protocolVersion", "HTTP1"),
-                       port=port, vpc_id=vpc_id, health_check=_health_check(config), targets=compiled, used=used)
+                       port=config.get("port", 0), vpc_id=config.get("vpcIdentifier"),
+                       health_check=_health_check(config), targets=targets, used=used)
 
 
 class _HostMap:
@@ -152,14 +347,27 @@ class _HostMap:
     - An ALB target forwards to 127.0.0.1 at the target's port.
     """
 
-    def __init__(self, live: dict[str, list[Record]]):
-        self.cidrs = {r.id: ipaddress.ip_network(r.body["CidrBlock"]) for r in live["vpc"] if "CidrBlock" in r.body}
-        self.instances = {r.id: r for r in live["instance"]}
+    def __init__(self) -> None:
+        self.cidrs: dict[str, ipaddress.IPv4Network] = {}
+        self.instances: dict[str, Record] = {}
         self.tagged: dict[tuple[str, str], str] = {}
-        for r in (*live["instance"], *live["networkinterface"]):
-            tag = _tag(r.body, HOST_ADDRESS_TAG)
-            if tag and r.body.get("PrivateIpAddress") and r.body.get("VpcId"):
-                self.tagged[(r.body["VpcId"], r.body["PrivateIpAddress"])] = tag
+        self._tag_of: dict[str, tuple[str, str]] = {}  # record id -> its key in ``tagged``
+
+    def store(self, kind: str, id: str, record: Record | None) -> None:
+        if kind == "vpc":
+            self.cidrs.pop(id, None)
+            if record is not None and "CidrBlock" in record.body:
+                self.cidrs[id] = ipaddress.ip_network(record.body["CidrBlock"])
+            return
+        if kind == "instance":
+            self.instances.pop(id, None)
+            if record is not None:
+                self.instances[id] = record
+        self.tagged.pop(self._tag_of.pop(id, None), None)
+        tag = _tag(record.body, HOST_ADDRESS_TAG) if record is not None else None
+        if tag and record.body.get("PrivateIpAddress") and record.body.get("VpcId"):
+            self._tag_of[id] = (record.body["VpcId"], record.body["PrivateIpAddress"])
+            self.tagged[self._tag_of[id]] = tag
 
     def address(self, tg_type: str, vpc_id: str | None, target_id: str, port: int) -> tuple[str, int] | None:
         if tg_type == "IP":
@@ -196,36 +404,15 @@ def _tag(body: dict, key: str) -> str | None:
 
 # -- reachability ----------------------------------------------------------------------
 
-def _vpc_views(live: dict[str, list[Record]], services: dict[str, Service], fabric: Fabric) -> dict[str, VpcView]:
-    networks = {r.id: _network(r) for r in live["servicenetwork"]}
-    arns = {n.arn: n for n in networks.values()}
-    members: dict[str, list[Service]] = {}
-    for a in live["snsa"]:
-        if a.parent in networks and a.body["serviceId"] in services:
-            members.setdefault(a.parent, []).append(services[a.body["serviceId"]])
-    joined: dict[str, list[tuple[int, ServiceNetwork]]] = {}
-    for a in live["snva"]:
-        if a.parent in networks:
-            joined.setdefault(a.body["vpcId"], []).append((a.created_rev, networks[a.parent]))
-    for e in live["vpcendpoint"]:
-        b = e.body
-        if b.get("VpcEndpointType") == "ServiceNetwork" and b.get("State") == "available" \
-                and b.get("ServiceNetworkArn") in arns:
-            joined.setdefault(b["VpcId"], []).append((e.created_rev, arns[b["ServiceNetworkArn"]]))
-    views = {}
-    for vpc in live["vpc"]:
-        block = fabric.block_of(vpc.body)
-        if block is None:
-            continue
-        routes: dict[str, Route] = {}
-        for _, network in sorted(joined.get(vpc.id, []), key=lambda x: x[0]):
-            for service in members.get(network.id, []):
-                for name in service.names():
-                    routes.setdefault(name, Route(service, network))
-        views[vpc.id] = VpcView(vpc_id=vpc.id, arn=f"arn:aws:ec2:{vpc.region}:{vpc.account}:vpc/{vpc.id}",
-                                account=vpc.account, region=vpc.region, resolver=block.resolver,
-                                lattice=block.lattice, routes=routes)
-    return views
+def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members) -> VpcView:
+    """``members(network id)``: the services of a network."""
+    routes: dict[str, Route] = {}
+    for network in networks:
+        for service in members(network.id):
+            for name in service.names():
+                routes.setdefault(name, Route(service, network))
+    return VpcView(vpc_id=vpc.id, arn=f"arn:aws:ec2:{vpc.region}:{vpc.account}:vpc/{vpc.id}", account=vpc.account,
+                   region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
 
 
 def _network(r: Record) -> ServiceNetwork:
@@ -235,19 +422,25 @@ def _network(r: Record) -> ServiceNetwork:
 
 # -- consistency -----------------------------------------------------------------------
 
-def check(snapshot: Snapshot) -> None:
-    """Raise ``Inconsistent`` unless every reference the data plane follows resolves."""
-    for service in snapshot.services.values():
-        for port, listener in service.listeners.items():
+def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Iterable[str] | None = None) -> None:
+    """Raise ``Inconsistent`` unless every reference the data plane follows resolves.
+
+    ``services`` and ``vpcs`` limit the check to what a revision rebuilt (None: everything); forwards of
+    the others were checked when they were built and their target groups cannot go while referenced.
+    """
+    for id in snapshot.services if services is None else services:
+        service = snapshot.services.get(id)
+        for port, listener in (service.listeners.items() if service else ()):
             if listener.port != port or not listener.rules or not listener.rules[-1].is_default:
                 raise Inconsistent(f"listener {listener.id} has no default rule last")
-            for rule in listener.rules:
-                if isinstance(rule.action, Forward):
-                    missing = [g.target_group_id for g in rule.action.groups
-                               if g.target_group_id not in snapshot.target_groups]
-                    if missing:
-                        raise Inconsistent(f"rule {rule.id} forwards to unknown target groups {missing}")
-    for vpc in snapshot.vpcs.values():
-        for route in vpc.routes.values():
+            missing = _forwarded_from(listener) - snapshot.target_groups.keys()
+            if missing:
+                raise Inconsistent(f"listener {listener.id} forwards to unknown target groups {sorted(missing)}")
+    for id in snapshot.vpcs if vpcs is None else vpcs:
+        for route in (snapshot.vpcs[id].routes.values() if id in snapshot.vpcs else ()):
             if route.service.id not in snapshot.services:
-                raise Inconsistent(f"VPC {vpc.vpc_id} routes to unknown service {route.service.id}")
+                raise Inconsistent(f"VPC {id} routes to unknown service {route.service.id}")
+
+
+def _forwarded_from(listener: Listener) -> set[str]:
+    return {g.target_group_id for r in listener.rules if isinstance(r.action, Forward) for g in r.action.groups}

@@ -106,6 +106,11 @@ class Store(ABC):
         """Every committed record of ``kinds`` at the current revision (records are shared: do not mutate)."""
 
     @abstractmethod
+    def changes(self, since: int, kinds: Iterable[str]) -> tuple[int, dict[tuple[str, str], Record | None]] | None:
+        """Records of ``kinds`` written after revision ``since``: (newest revision, {(kind, id): record or
+        None if deleted}); None when ``since`` is older than the store remembers (then take a ``view``)."""
+
+    @abstractmethod
     def subscribe(self, callback) -> None:
         """Call ``callback(revision, operation)`` after each commit, on the committing thread."""
 

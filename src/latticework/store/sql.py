@@ -17,6 +17,7 @@ acknowledged write survives ``kill -9`` and power loss.
 from __future__ import annotations
 
 import bisect
+import collections
 import fcntl
 import json
 import threading
@@ -32,6 +33,7 @@ from latticework.store import NameTaken, Record, Store, StoreView, Transaction
 from latticework.store.schema import idempotency, migrate, records, revisions
 
 _TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+JOURNAL = 10_000  # commits remembered for ``changes``
 
 Key = tuple[str, str, str, str]  # account, region, kind, id
 
@@ -302,6 +304,8 @@ class SqlStore(Store):
         }
         self._index = Index()
         self._subscribers: list = []
+        # (revision, keys written) of recent commits, for followers that apply changes incrementally.
+        self._journal: collections.deque[tuple[int, list[Key]]] = collections.deque(maxlen=JOURNAL)
         self._revision = self._load()
 
     @classmethod
@@ -350,6 +354,7 @@ class SqlStore(Store):
             for record in tx._puts.values():
                 self._index.add(record)
             self._index.tokens.update(tx._tokens)
+            self._journal.append((tx.revision_written, [*tx._deleted, *tx._puts]))
 
     def _publish(self, revision: int, operation: str) -> None:
         with self._changed:
@@ -360,6 +365,22 @@ class SqlStore(Store):
 
     def subscribe(self, callback) -> None:
         self._subscribers.append(callback)
+
+    def changes(self, since: int, kinds):
+        with self._index.lock:
+            revision = self._journal[-1][0] if self._journal else self._revision
+            if since >= revision:
+                return revision, {}
+            if not self._journal or self._journal[0][0] > since + 1:
+                return None  # older than the journal reaches
+            wanted = set(kinds)
+            found = {}
+            for rev, keys in self._journal:
+                if rev > since:
+                    for key in keys:
+                        if key[2] in wanted:
+                            found[(key[2], key[3])] = self._index.records.get(key)
+            return revision, found
 
     def view(self, kinds) -> StoreView:
         wanted = set(kinds)
