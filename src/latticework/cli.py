@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from latticework import __version__, config, fabric
+from latticework.cli_dataplane import register
 
 
 @click.group()
@@ -48,6 +49,23 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
     except StoreLocked as exc:
         raise click.ClickException(str(exc)) from None
 
+
+@main.command()
+@click.option("--endpoint", default=lambda: os.environ.get("LATTICEWORK_ENDPOINT", f"http://{config.DEFAULT_HOST}:"
+                                                                                   f"{config.DEFAULT_PORT}"),
+              show_default="$LATTICEWORK_ENDPOINT or http://127.0.0.1:4599",
+              help="Server to use; when none answers there, the demo starts its own.")
+@click.option("--requests", "count", default=1000, show_default=True, type=click.IntRange(1, 100000),
+              help="Requests to send through the blue/green split.")
+@click.option("--keep", is_flag=True, help="Leave the demo's resources in place.")
+def demo(endpoint: str, count: int, keep: bool) -> None:
+    """Build the payment-service example end to end and send traffic through it."""
+    from latticework.demo import run
+
+    sys.exit(run(endpoint, count, keep))
+
+
+register(main)  # vpc resolver, exec, ca export
 
 if __name__ == "__main__":
     main()

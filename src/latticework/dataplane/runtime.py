@@ -80,7 +80,7 @@ class DataPlane:
         self.ca = CertificateAuthority.load_or_create(state_dir / "ca")
         self.plane.certificates = Certificates(self.ca, state_dir / "certificates")
         self.listeners = Listeners(self.plane)
-        self.resolvers = Resolvers(port=self.settings.dns_port)
+        self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.plane.balancer, limits)
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))

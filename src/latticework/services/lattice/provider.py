@@ -40,7 +40,7 @@ class LatticeProvider(ServiceNetworkOps, ServiceOps, ListenerOps, TargetGroupOps
         if custom is not None:
             custom(tx, record)
         elif record.status == "DELETE_IN_PROGRESS":
-            tx.delete(record.kind, record.id, account=record.account)
+            tx.delete(record.kind, record.id, account=record.account, region=record.region)
         else:
             record.status = _SETTLED[record.status]
             record.body["status"] = record.status

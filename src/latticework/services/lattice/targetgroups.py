@@ -328,7 +328,7 @@ class TargetGroupOps:
     def settle_target(self, tx: Transaction, record: Record) -> None:
         """A draining target has no in-flight requests until the data plane exists: remove it."""
         if record.body.get("status") == "DRAINING":
-            tx.delete(record.kind, record.id, account=record.account)
+            tx.delete(record.kind, record.id, account=record.account, region=record.region)
 
 
 # -- target helpers ------------------------------------------------------------
