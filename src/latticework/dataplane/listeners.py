@@ -122,9 +122,9 @@ class Listeners:
             task = asyncio.create_task(self._accept_sniffing(sock, address, port))
             self.servers[key] = (mode, task)
             return
-        context = self._tls_context(address, port) if mode == HTTPS else None
-        server = await loop.create_server(lambda: FrontDoor(self.plane), sock=sock, ssl=context, backlog=1024,
-                                          ssl_handshake_timeout=self.plane.limits.header_read_timeout)
+        tls = {"ssl": self._tls_context(address, port),
+               "ssl_handshake_timeout": self.plane.limits.header_read_timeout} if mode == HTTPS else {}
+        server = await loop.create_server(lambda: FrontDoor(self.plane), sock=sock, backlog=1024, **tls)
         self.servers[key] = (mode, server)
 
     async def _stop(self, key: tuple[str, int]) -> None:

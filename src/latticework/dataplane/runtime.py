@@ -152,6 +152,7 @@ class DataPlane:
             self._release_waiters(revision)
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
+        self.plane.certificates.warm(snapshot.services.values())  # before a handshake needs them
         self.plane.snapshot = snapshot
         await self.listeners.apply(snapshot)
         await self.resolvers.apply(snapshot)

@@ -1,0 +1,150 @@
+"""Config propagation: how long from an API write until traffic follows it.
+
+One run starts a Latticework server (a temporary state file, its own fabric
+range), one echo target process, and a service reachable from a client VPC
+on an HTTP listener. Then, ``--updates`` times, it flips the listener's
+default action between "forward to the target" (200) and "fixed response
+404" with UpdateListener, and sends requests to the service until the answer
+reflects the new action. The time from sending the write to the first
+request that follows it is the propagation latency.
+
+The reference, measured in the same run against the same server, is a
+read-only API round trip (GetListener): the floor any write -> traffic
+sequence pays for one API call and one request. ``--seed N`` first creates
+N more services, each with a listener and rules (not associated), so the
+compile works on a store of realistic size.
+
+Usage: python bench/propagation.py [--updates 300] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import botocore.config
+
+from latticework.vpcclient import VpcClient, vpc_info
+
+READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
+TARGET_READY = re.compile(r"ready \S+ on [\d.]+:(\d+)")
+PORT = 8080
+FABRIC = "127.121.0.0/16"
+DNS_PORT = 5399
+
+
+def start(cmd: list[str], pattern: re.Pattern) -> tuple[subprocess.Popen, re.Match]:
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        found = pattern.search(line)
+        if found:
+            return process, found
+    raise RuntimeError(f"{cmd[:4]} did not start")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def build(endpoint: str, target_port: int, seed: int):
+    make = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                                  aws_secret_access_key="test",
+                                  config=botocore.config.Config(retries={"max_attempts": 1}))
+    lattice, ec2 = make("vpc-lattice"), make("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    sn = lattice.create_service_network(name="bench-net")["id"]
+    svc = lattice.create_service(name="bench")
+    tg = lattice.create_target_group(name="bench", type="IP", config={
+        "port": target_port, "protocol": "HTTP", "vpcIdentifier": vpc,
+        "healthCheck": {"enabled": False}})["id"]
+    lattice.register_targets(targetGroupIdentifier=tg, targets=[{"id": "127.0.0.1", "port": target_port}])
+    forward = {"forward": {"targetGroups": [{"targetGroupIdentifier": tg, "weight": 100}]}}
+    listener = lattice.create_listener(serviceIdentifier=svc["id"], name="http", protocol="HTTP", port=PORT,
+                                       defaultAction=forward)["id"]
+    lattice.create_service_network_service_association(serviceNetworkIdentifier=sn, serviceIdentifier=svc["id"])
+    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn, vpcIdentifier=vpc)
+    seed_services(lattice, seed)
+    return lattice, vpc, svc, listener, forward
+
+
+def seed_services(lattice, count: int) -> None:
+    fixed = {"fixedResponse": {"statusCode": 404}}
+    for n in range(count):
+        svc = lattice.create_service(name=f"seed-{n}")["id"]
+        listener = lattice.create_listener(serviceIdentifier=svc, name="l", protocol="HTTP", port=80,
+                                           defaultAction=fixed)["id"]
+        for p in range(1, 4):
+            lattice.create_rule(serviceIdentifier=svc, listenerIdentifier=listener, name=f"r{p}", priority=p,
+                                match={"httpMatch": {"pathMatch": {"match": {"prefix": f"/{p}"}}}}, action=fixed)
+
+
+def measure(lattice, client: VpcClient, url: str, svc: str, listener: str, forward: dict, updates: int):
+    actions = [({"fixedResponse": {"statusCode": 404}}, 404), (forward, 200)]
+    latencies, probes, reads = [], [], []
+    for n in range(updates):
+        action, wanted = actions[n % 2]
+        started = time.perf_counter()
+        lattice.update_listener(serviceIdentifier=svc, listenerIdentifier=listener, defaultAction=action)
+        tries = 1
+        while client.get(url).status != wanted:
+            tries += 1
+        latencies.append(time.perf_counter() - started)
+        probes.append(tries)
+        started = time.perf_counter()
+        lattice.get_listener(serviceIdentifier=svc, listenerIdentifier=listener)
+        client.get(url)
+        reads.append(time.perf_counter() - started)
+    return latencies, probes, reads
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0, help="extra services (listener + 3 rules each)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lw-bench-") as state:
+        server, found = start([sys.executable, "-m", "latticework", "up", "--port", "0", "--state",
+                               str(Path(state) / "state.db"), "--fabric", FABRIC, "--dns-port", str(DNS_PORT)],
+                              READY)
+        endpoint = found.group(1)
+        target, found = start([sys.executable, "-m", "latticework.targets.echo", "--port", "0", "--name", "t"],
+                              TARGET_READY)
+        try:
+            lattice, vpc, svc, listener, forward = build(endpoint, int(found.group(1)), args.seed)
+            client = VpcClient(vpc_info(endpoint, vpc))
+            url = f"http://{svc['dnsEntry']['domainName']}:{PORT}/"
+            latencies, probes, reads = measure(lattice, client, url, svc["id"], listener, forward, args.updates)
+            report(latencies, probes, reads, endpoint, args)
+        finally:
+            for process in (target, server):
+                process.terminate()
+                process.wait(timeout=10)
+    return 0
+
+
+def report(latencies: list[float], probes: list[int], reads: list[float], endpoint: str, args) -> None:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/_latticework/dataplane") as answer:
+        plane = json.load(answer)
+    ms = lambda v: f"{v * 1000:7.2f} ms"
+    print(f"updates: {args.updates}, seeded services: {args.seed}, compile median/max: "
+          f"{plane['compileMillisecondsMedian']} / {plane['compileMillisecondsMax']} ms")
+    print(f"{'':28s} {'p50':>10s} {'p99':>10s} {'max':>10s}")
+    for label, values in (("write -> traffic follows", latencies), ("reference: read + request", reads)):
+        print(f"{label:28s} {ms(statistics.median(values))} {ms(percentile(values, 99))} {ms(max(values))}")
+    print(f"ratio p99 (write/reference): {percentile(latencies, 99) / percentile(reads, 99):.2f}x; "
+          f"requests needed to see the change: max {max(probes)} (1 = the first request after the write)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

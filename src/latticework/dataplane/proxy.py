@@ -1,0 +1,244 @@
+"""The proxy engine: one request from any front end, routed, rewritten and forwarded.
+
+``handle(plane, conn, request, responder)`` is the whole path of a request,
+whatever protocol the client and the target speak (the front end and the
+upstream deal with that):
+
+1. **Route** (``resolve``): the VPC's view in the current snapshot (it may be
+   newer than the connection's), then the service: by TLS server name on
+   HTTPS listeners (SNI picks the service, as in Lattice; a Host naming
+   another service the VPC reaches is a misdirected request), by Host on
+   HTTP ones; then that service's listener on the connection's port.
+2. Auth policies are evaluated between routing and rules, once they exist.
+3. **Rule** (``router.match_rule``): a fixed response is answered at once.
+4. **Forward**: the balancer picks a target group by weight, the
+   protocol-version matrix is checked, the balancer picks a target (round
+   robin) and counts the request in flight while the upstream of the group's
+   protocol version streams the target's answer back.
+
+Status codes of the answers given here (Lattice documents none; Elastic
+Load Balancing's where it has one), each with a short text/plain body:
+
+=====  ======================================================================
+404    no service by that name reachable from the VPC, or no listener on the port
+421    the Host names another service than the TLS server name
+405    a non-POST HTTP/2 request for a GRPC target group (gRPC is POST only)
+415    a gRPC request for an HTTP1 target group
+502    the target refused, reset or garbled the exchange; a target without address
+503    every target group of the rule has weight 0; no target to pick
+504    connecting timed out, or no response head within the service's idle timeout
+505    an HTTP/1.x request for an HTTP2 or GRPC target group
+=====  ======================================================================
+
+The protocol-version matrix (reference §4.5,
+https://docs.aws.amazon.com/vpc-lattice/latest/ug/target-groups.html#target-group-protocol-version)
+reads "gRPC" as gRPC over HTTP/2: an HTTP/1.x request goes to HTTP1 target
+groups whatever its content type.
+
+Headers toward targets (``outbound_headers``, reference §6.3): every
+client-supplied ``x-amzn-lattice-*``, ``x-amzn-source-vpc``,
+``x-amzn-requestid``, ``x-forwarded-port`` and ``x-forwarded-proto`` header
+is dropped; ``x-forwarded-for`` keeps the client's value and gets the
+client's address appended (", " separated, as Elastic Load Balancing does);
+Lattice's own headers follow the client's. Host passes unchanged.
+
+``x-amzn-requestid`` is a fresh UUID per request: sent to the target, and
+added to the response the client gets (errors given here included) unless
+the target's response carries its own, so a client can quote it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from latticework.dataplane import router
+from latticework.dataplane.exchange import Connection, Headers, Request, Responder, UpstreamError
+from latticework.dataplane.plane import Plane
+from latticework.snapshot.model import FixedResponse, Forward, Listener, Route, Snapshot, Target, TargetGroup, VpcView
+
+REQUEST_ID = "x-amzn-requestid"
+REPLACED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-source-vpc", REQUEST_ID})
+
+
+@dataclass(frozen=True)
+class Routed:
+    vpc: VpcView
+    route: Route
+    listener: Listener
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer given here instead of a target's."""
+
+    status: int
+    message: str
+
+
+async def handle(plane: Plane, conn: Connection, request: Request, responder: Responder) -> None:
+    snapshot = plane.snapshot  # once: the request keeps this snapshot to the end
+    request_id = str(uuid.uuid4())
+    responder = RequestIdResponder(responder, request_id)
+    routed = resolve(snapshot, conn, request)
+    if isinstance(routed, Refusal):
+        return await send_text(responder, routed.status, routed.message)
+    # Auth policies (service network, then service; reference §5.4) belong here: after routing, before rules.
+    rule = router.match_rule(routed.listener, request.method, request.target, request.header_map())
+    if isinstance(rule.action, FixedResponse):
+        return await send_fixed(responder, rule.action.status)
+    await forward(plane, snapshot, conn, request, responder, routed, rule.action, request_id)
+
+
+# -- routing --------------------------------------------------------------------------------------
+
+def resolve(snapshot: Snapshot, conn: Connection, request: Request) -> Routed | Refusal:
+    vpc = snapshot.vpcs.get(conn.vpc.vpc_id)
+    by_sni = conn.scheme == "https" and bool(conn.sni)
+    name = conn.sni if by_sni else request.authority
+    route = router.route_for(vpc, name) if vpc is not None else None
+    if route is None:
+        return Refusal(404, _unknown(name, conn))
+    if by_sni and _misdirected(vpc, route, request.authority):
+        return Refusal(421, f"Host {router.host_name(request.authority)} names another service than the TLS "
+                            f"server name {router.host_name(conn.sni)}")
+    listener = router.listener_for(route, conn.port)
+    if listener is None:
+        return Refusal(404, f"service {route.service.name} has no listener on port {conn.port}")
+    return Routed(vpc, route, listener)
+
+
+def _unknown(name: str | None, conn: Connection) -> str:
+    host = router.host_name(name)
+    if host is None:
+        return "the request names no service (no Host header)"
+    return f"no service named {host} is reachable from {conn.vpc.vpc_id}"
+
+
+def _misdirected(vpc: VpcView, route: Route, authority: str | None) -> bool:
+    """Only a Host naming another reachable service is refused; an address or unknown name is not."""
+    other = router.route_for(vpc, authority)
+    return other is not None and other.service.id != route.service.id
+
+
+def idle_timeout_for(plane: Plane, conn: Connection, authority: str | None) -> float | None:
+    """The idle timeout of the service a request with this authority reaches, for front ends."""
+    vpc = plane.snapshot.vpcs.get(conn.vpc.vpc_id)
+    name = conn.sni if conn.scheme == "https" and conn.sni else authority
+    route = router.route_for(vpc, name) if vpc is not None else None
+    return route.service.idle_timeout if route is not None else None
+
+
+# -- forwarding -----------------------------------------------------------------------------------
+
+async def forward(plane: Plane, snapshot: Snapshot, conn: Connection, request: Request, responder: Responder,
+                  routed: Routed, action: Forward, request_id: str) -> None:
+    choice = choose(plane, snapshot, request, action)
+    if isinstance(choice, Refusal):
+        return await send_text(responder, choice.status, choice.message)
+    group, target = choice
+    headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
+    outbound = dataclasses.replace(request, headers=headers)
+    upstream = plane.upstream_for(group.protocol_version)
+    with plane.balancer.track(group.id, target):
+        try:
+            await upstream.forward(target, group, outbound, responder, routed.route.service.idle_timeout)
+        except UpstreamError as error:
+            await fail(responder, error.status, error.message)
+
+
+def choose(plane: Plane, snapshot: Snapshot, request: Request, action: Forward) -> tuple[TargetGroup, Target] | Refusal:
+    group_id = plane.balancer.choose_group(action)
+    if group_id is None:
+        return Refusal(503, "every target group of the matching rule has weight 0")
+    group = snapshot.target_groups[group_id]
+    refusal = version_refusal(request, group)
+    if refusal is not None:
+        return refusal
+    target = plane.balancer.pick(group)
+    if target is None:
+        return Refusal(503, f"target group {group.id} has no target to take the request")
+    if target.address is None:
+        return Refusal(502, f"target {target.id} of target group {group.id} has no address to connect to")
+    return group, target
+
+
+def version_refusal(request: Request, group: TargetGroup) -> Refusal | None:
+    """The protocol-version matrix: which requests a target group of each version takes."""
+    version = group.protocol_version
+    if request.version != "2":
+        if version == "HTTP1":
+            return None
+        return Refusal(505, f"target group {group.id} speaks {version}: HTTP/1.1 requests cannot reach it")
+    if version == "HTTP1" and request.is_grpc:
+        return Refusal(415, f"target group {group.id} speaks HTTP/1.1: gRPC requests cannot reach it")
+    if version == "GRPC" and request.method != "POST":
+        return Refusal(405, f"target group {group.id} speaks gRPC: only POST requests reach it")
+    return None
+
+
+def outbound_headers(headers: Headers, conn: Connection, vpc: VpcView, route: Route, group: TargetGroup,
+                     request_id: str) -> Headers:
+    """The request's headers as the target sees them (reference §6.3)."""
+    kept = [(n, v) for n, v in headers if n not in REPLACED and not n.startswith("x-amzn-lattice-")]
+    chain = [v for n, v in headers if n == "x-forwarded-for" and v]
+    target = f"ServiceArn={route.service.arn}; ServiceNetworkArn={route.network.arn}; TargetGroupArn={group.arn}"
+    return kept + [
+        ("x-forwarded-for", ", ".join([*chain, conn.client[0]])),
+        ("x-forwarded-port", str(conn.port)),
+        ("x-forwarded-proto", conn.scheme),
+        ("x-amzn-source-vpc", vpc.vpc_id),
+        ("x-amzn-lattice-network", f"SourceVpcArn={vpc.arn}"),
+        ("x-amzn-lattice-target", target),
+        (REQUEST_ID, request_id),
+    ]
+
+
+# -- answers given here ---------------------------------------------------------------------------
+
+async def send_text(responder: Responder, status: int, message: str) -> None:
+    body = (message + "\n").encode("utf-8")
+    await responder.start(status, [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))])
+    await responder.data(body)
+    await responder.end()
+
+
+async def send_fixed(responder: Responder, status: int) -> None:
+    """A rule's fixed response: the status and an empty body."""
+    await responder.start(status, [("content-length", "0")])
+    await responder.end()
+
+
+async def fail(responder: Responder, status: int, message: str) -> None:
+    """An upstream failure: answered while nothing was sent, else the response is cut."""
+    if responder.started:
+        responder.abort()
+    else:
+        await send_text(responder, status, message)
+
+
+class RequestIdResponder:
+    """Adds ``x-amzn-requestid`` to the response, unless the target's answer has its own."""
+
+    def __init__(self, inner: Responder, request_id: str):
+        self._inner = inner
+        self.request_id = request_id
+
+    @property
+    def started(self) -> bool:
+        return self._inner.started
+
+    async def start(self, status: int, headers: Headers) -> None:
+        if not any(n == REQUEST_ID for n, _ in headers):
+            headers = [*headers, (REQUEST_ID, self.request_id)]
+        await self._inner.start(status, headers)
+
+    async def data(self, chunk: bytes) -> None:
+        await self._inner.data(chunk)
+
+    async def end(self, trailers: Headers | None = None) -> None:
+        await self._inner.end(trailers)
+
+    def abort(self) -> None:
+        self._inner.abort()

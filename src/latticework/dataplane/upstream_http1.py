@@ -1,0 +1,582 @@
+"""The HTTP/1.1 upstream: requests to targets of HTTP1 target groups.
+
+Model
+-----
+``ResponseReader`` is the sans-IO core: target bytes in, events out
+(``TargetHead``, ``TargetData``, ``TargetEnd``), or ``InvalidResponse``.
+``TargetConnection`` is one connection to one target (an asyncio
+``Protocol`` around a reader per exchange), and ``Http1Upstream`` keeps them
+in a pool and runs exchanges over them.
+
+- **Pool**: idle connections per (address, TLS, server name), at most
+  ``MAX_IDLE`` each, closed after ``IDLE_SECONDS`` unused or as soon as the
+  target closes them. A connection goes back to the pool only after a
+  complete response without ``Connection: close`` (HTTP/1.0 targets: with
+  ``keep-alive``) to a request whose body was sent in full.
+- **TLS** to HTTPS target groups, without validating the target's
+  certificate: Lattice does not validate them (reference §4.1,
+  https://docs.aws.amazon.com/vpc-lattice/latest/ug/target-groups.html).
+  The server name is the request's host, none for an IP literal.
+- **Request**: ``METHOD target HTTP/1.1``, ``host`` (the client's authority,
+  unchanged), the headers the proxy rewrote, then the framing written here:
+  ``content-length`` when the length is known, chunked encoding when it is
+  not (the first chunk is awaited to tell an empty body from a streamed
+  one; the request's trailers end a chunked body); bodiless
+  GET/HEAD/DELETE/OPTIONS/TRACE requests get no framing field. The body streams while the response is read, so a target may
+  answer before it has read everything (the connection is then not reused).
+- **Response**: 1xx answers are dropped (no ``Expect`` is ever sent, and a
+  101 is an error since no upgrade is ever asked for); hop-by-hop fields
+  are removed, ``content-length`` kept, trailers handed to
+  ``Responder.end``. An answer to HEAD ends with its head (llhttp cannot be
+  told it has no body, so such connections are not reused: stray bytes
+  would be taken for the next request's response).
+- **Backpressure**: body bytes go to the responder one chunk at a time; the
+  target is not read while more than ``HIGH_WATER`` bytes wait.
+- **Retry**: a pooled connection found dead before any response byte, while
+  no byte of the request body has been taken from the client, is replaced
+  by a fresh one once.
+- **Errors** before the response starts raise ``UpstreamError``: 502 when
+  the target refuses, resets or closes the connection or answers something
+  that is not HTTP/1.x; 504 when connecting takes longer than
+  ``min(limits.connect_timeout, timeout)`` or no response head arrives within
+  ``timeout`` (the clock stops while the client's body is awaited and
+  restarts with each chunk the target takes: a target still reading is not
+  idle). After the response has started, a failure aborts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import httptools
+
+from latticework.dataplane import router
+from latticework.dataplane.exchange import HOP_BY_HOP, Headers, Request, Responder, UpstreamError
+from latticework.dataplane.plane import Limits
+from latticework.snapshot.model import HTTPS, Target, TargetGroup
+
+IDLE_SECONDS = 30.0
+MAX_IDLE = 32  # idle connections kept per target
+HIGH_WATER = 256 * 1024  # response bytes waiting for the client above which the target is not read
+LOW_WATER = 64 * 1024
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+
+PoolKey = tuple[str, int, bool, str | None]  # host, port, TLS, server name
+
+
+class InvalidResponse(Exception):
+    """The target's bytes are not a well-formed HTTP/1.x response."""
+
+
+@dataclass
+class TargetHead:
+    status: int
+    headers: Headers
+    keep_alive: bool
+
+
+@dataclass
+class TargetData:
+    data: bytes
+
+
+@dataclass
+class TargetEnd:
+    trailers: Headers
+
+
+TargetEvent = TargetHead | TargetData | TargetEnd
+
+
+# -- the sans-IO reader -------------------------------------------------------------------------
+
+class ResponseReader:
+    """Parses the response to one request. ``started``: some byte arrived; ``complete``: the
+    response ended; ``reusable``: nothing stray arrived, the connection can serve another."""
+
+    def __init__(self, head_only: bool, max_head: int):
+        self.head_only = head_only
+        self.max_head = max_head
+        self.started = self.complete = False
+        self.reusable = True
+        self._parser = httptools.HttpResponseParser(self)
+        self._events: list[TargetEvent] = []
+        self._fields: list[tuple[bytes, bytes]] = []
+        self._trailers: Headers = []
+        self._head_size = self._partial = 0  # exact bytes of complete fields; bytes fed to an unfinished head
+        self._in_body = self._until_eof = self._informational = False
+
+    def feed(self, data: bytes) -> list[TargetEvent]:
+        self.started = True
+        self._events = []
+        if self.complete:
+            self.reusable = False  # bytes nobody asked for
+            return []
+        try:
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as error:
+            if not self.complete:
+                cause = error.__context__  # what a callback of ours raised, kept by httptools
+                raise cause if isinstance(cause, InvalidResponse) else InvalidResponse(str(error)) from None
+            self.reusable = False
+        if not self._in_body and not self.complete:
+            self._partial += len(data)  # a head not finished yet: bound what it may take
+            if self._partial > self.max_head:
+                raise InvalidResponse("response head too large")
+        return self._events
+
+    def eof(self) -> list[TargetEvent]:
+        """The target closed its side: the end of a body delimited by the connection, else a cut."""
+        if self.complete:
+            return []
+        if self._until_eof:
+            self.complete = True
+            return [TargetEnd([])]
+        raise InvalidResponse("the target closed the connection mid-response")
+
+    # -- llhttp callbacks --
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise InvalidResponse("a second response")
+        self._fields, self._head_size, self._partial = [], 0, 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > self.max_head:
+            raise InvalidResponse("response head too large")
+        if self._in_body:
+            self._trailers.append((name.decode("latin-1").lower(), value.decode("latin-1").strip(" \t")))
+        else:
+            self._fields.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status == 101:
+            raise InvalidResponse("101 Switching Protocols without an upgrade request")
+        if status < 200:
+            self._informational = True  # 100, 102, 103: nothing for the client of a proxy that never asked
+            return
+        fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
+        version = self._parser.get_http_version()
+        tokens = {t.strip().lower() for n, v in fields if n == "connection" for t in v.split(",")}
+        keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
+        framed = any(n in ("content-length", "transfer-encoding") for n, _ in fields)
+        self._until_eof = not framed and not self.head_only and status not in (204, 304)
+        headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in tokens]
+        self._in_body = True
+        # After HEAD, llhttp still expects the announced body: a fresh connection is safer than trusting
+        # a target never to send one (its bytes would be taken for the next client's response).
+        reuse = keep_alive and not self._until_eof and not self.head_only
+        self._events.append(TargetHead(status, headers, reuse))
+        if self.head_only:
+            self._end()
+
+    def on_body(self, data: bytes) -> None:
+        if not self.complete:
+            self._events.append(TargetData(data))
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+        elif not self.complete:
+            self._end()
+
+    def _end(self) -> None:
+        self.complete = True
+        self._events.append(TargetEnd(self._trailers))
+
+
+# -- one connection -----------------------------------------------------------------------------
+
+class TargetConnection(asyncio.Protocol):
+    def __init__(self, key: PoolKey, lost: Callable[[TargetConnection], None]):
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.reader: ResponseReader | None = None
+        self.closed = False
+        self.error: BaseException | None = None
+        self._lost = lost
+        self._events: deque[TargetEvent] = deque()
+        self._buffered = 0
+        self._paused = False
+        self._arrived = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._parked: asyncio.TimerHandle | None = None
+
+    # -- Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.reader is None:
+            return self.abort()  # the target speaks unasked: it cannot be trusted with a request
+        try:
+            self._push(self.reader.feed(data))
+        except InvalidResponse as error:
+            self.fail(error)
+            self.abort()
+
+    def eof_received(self) -> bool:
+        if self.reader is not None:
+            try:
+                self._push(self.reader.eof())
+            except InvalidResponse as error:
+                self.fail(ConnectionResetError(str(error)) if not self.reader.started else error)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.fail(exc or ConnectionResetError("the target closed the connection"))
+        self._writable.set()
+        self._lost(self)
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- for the exchange --
+
+    def begin(self, head_only: bool, max_head: int) -> None:
+        self.reader = ResponseReader(head_only, max_head)
+        self.error = None
+        self._events.clear()
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        await self._writable.wait()
+        if self.closed:
+            raise ConnectionResetError("the target closed the connection")
+
+    async def next_event(self) -> TargetEvent:
+        """The next event of the response; raises what broke the connection once none is left."""
+        while not self._events:
+            if self.error is not None:
+                raise self.error
+            self._arrived.clear()
+            await self._arrived.wait()
+        event = self._events.popleft()
+        if isinstance(event, TargetData):
+            self._buffered -= len(event.data)
+            if self._paused and self._buffered <= LOW_WATER and not self.closed:
+                self._paused = False
+                self.transport.resume_reading()
+        return event
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        self._arrived.set()
+
+    @property
+    def reusable(self) -> bool:
+        reader = self.reader
+        return not self.closed and not self.transport.is_closing() and reader is not None \
+            and reader.complete and reader.reusable and self.error is None
+
+    def park(self, seconds: float, expire: Callable[[TargetConnection], None]) -> None:
+        self.reader = None
+        self._parked = asyncio.get_running_loop().call_later(seconds, expire, self)
+
+    def unpark(self) -> None:
+        if self._parked is not None:
+            self._parked.cancel()
+            self._parked = None
+
+    def close(self) -> None:
+        self.unpark()
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.unpark()
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def _push(self, events: list[TargetEvent]) -> None:
+        for event in events:
+            self._events.append(event)
+            if isinstance(event, TargetData):
+                self._buffered += len(event.data)
+        if events:
+            self._arrived.set()
+        if self._buffered > HIGH_WATER and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+
+# -- the request side ---------------------------------------------------------------------------
+
+class _Sending:
+    """The request body on its way: what was taken from the client, and the response deadline,
+    which stops while the client is awaited and restarts whenever the target takes bytes."""
+
+    def __init__(self, request: Request, timeout: float):
+        self.request = request
+        self.timeout = timeout
+        self.consumed = False  # a body byte was taken from the client: the request cannot be replayed
+        self.done = False  # the whole request was written
+        self._deadline: asyncio.Timeout | None = None
+        self._awaiting_client = False
+
+    def attach(self, deadline: asyncio.Timeout | None) -> None:
+        self._deadline = deadline
+        if deadline is not None and self._awaiting_client:
+            deadline.reschedule(None)
+
+    async def read(self) -> bytes:
+        self._awaiting_client = True
+        self._reschedule(None)
+        try:
+            chunk = await self.request.body.read()
+        finally:
+            self._awaiting_client = False
+            self.progress()
+        self.consumed = self.consumed or bool(chunk)
+        return chunk
+
+    def progress(self) -> None:
+        self._reschedule(asyncio.get_running_loop().time() + self.timeout)
+
+    def _reschedule(self, when: float | None) -> None:
+        if self._deadline is not None:
+            self._deadline.reschedule(when)
+
+
+def request_head(request: Request, host: str, framing: str, length: int) -> bytes:
+    """Request line and fields toward the target; ``framing`` is none | length | chunked."""
+    start = f"{request.method} {request.target} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1", "replace")
+    framed = {"chunked": b"transfer-encoding: chunked\r\n", "length": b"content-length: %d\r\n" % length}
+    return start + _fields(request.headers) + framed.get(framing, b"") + b"\r\n"
+
+
+def body_framing(method: str, length: int | None, first: bytes) -> str:
+    """none | length | chunked: how a body of ``length`` (None: unknown, ``first`` read) travels."""
+    if length is None and first:
+        return "chunked"
+    if (length or 0) > 0 or method not in BODYLESS_METHODS:
+        return "length"
+    return "none"
+
+
+def _fields(headers: Headers) -> bytes:
+    """Header lines, without those written here and any that would break the framing."""
+    return "".join(f"{n}: {v}\r\n" for n, v in headers
+                   if n not in NOT_FORWARDED and not any(c in n + v for c in "\r\n\0")).encode("latin-1", "replace")
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"".join((b"%x\r\n" % len(data), data, b"\r\n"))
+
+
+# -- the upstream -------------------------------------------------------------------------------
+
+class _Dead(Exception):
+    """The connection died before any response byte."""
+
+
+class Http1Upstream:
+    """``exchange.Upstream`` for HTTP1 target groups."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._idle: dict[PoolKey, list[TargetConnection]] = {}
+        self._tls = _client_context()
+
+    async def forward(self, target: Target, group: TargetGroup, request: Request, responder: Responder,
+                      timeout: float) -> None:
+        key = pool_key(target, group, request)
+        address = f"{key[0]}:{key[1]}"
+        for attempt in (1, 2):
+            conn = self._checkout(key) if attempt == 1 else None  # a retry always gets a fresh connection
+            pooled = conn is not None
+            conn = conn or await self._connect(key, timeout)
+            try:
+                return await self._exchange(conn, request, responder, timeout, address)
+            except _Dead as dead:
+                if attempt == 2 or not pooled or dead.args[0]:
+                    raise UpstreamError(502, f"target {address} closed the connection without answering") from None
+
+    async def close(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
+
+    # -- the pool --
+
+    def _checkout(self, key: PoolKey) -> TargetConnection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()  # the most recently used: the least likely to have been closed by the target
+            conn.unpark()
+            if not conn.closed and not conn.transport.is_closing():
+                return conn
+            conn.close()
+        return None
+
+    def _checkin(self, conn: TargetConnection) -> None:
+        idle = self._idle.setdefault(conn.key, [])
+        if len(idle) >= MAX_IDLE:
+            return conn.close()
+        idle.append(conn)
+        conn.park(IDLE_SECONDS, self._expire)
+
+    def _expire(self, conn: TargetConnection) -> None:
+        self._forget(conn)
+        conn.close()
+
+    def _forget(self, conn: TargetConnection) -> None:
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    async def _connect(self, key: PoolKey, timeout: float) -> TargetConnection:
+        host, port, tls, name = key
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(min(self.limits.connect_timeout, timeout)):
+                _, conn = await loop.create_connection(
+                    lambda: TargetConnection(key, self._forget), host, port,
+                    ssl=self._tls if tls else None, server_hostname=(name or "") if tls else None)
+        except TimeoutError:
+            raise UpstreamError(504, f"connecting to target {host}:{port} timed out") from None
+        except ssl.SSLError:
+            raise UpstreamError(502, f"the TLS handshake with target {host}:{port} failed") from None
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise UpstreamError(502, f"could not connect to target {host}:{port}: {reason.lower()}") from None
+        return conn
+
+    # -- one exchange --
+
+    async def _exchange(self, conn: TargetConnection, request: Request, responder: Responder, timeout: float,
+                        address: str) -> None:
+        conn.begin(request.method == "HEAD", self.limits.max_headers)
+        sending = _Sending(request, timeout)
+        sender = asyncio.get_running_loop().create_task(self._send(conn, sending))
+        try:
+            head = await self._head(conn, sending, address)
+            await responder.start(head.status, head.headers)
+            complete = await self._relay(conn, responder, timeout)
+        except BaseException:
+            conn.abort()
+            raise
+        finally:
+            await _stop(sender)
+        if complete and sending.done and head.keep_alive and conn.reusable:
+            self._checkin(conn)
+        else:
+            conn.close()
+
+    async def _send(self, conn: TargetConnection, sending: _Sending) -> None:
+        try:
+            await self._write_request(conn, sending)
+            sending.done = True
+        except OSError:
+            pass  # the target went away: the response side tells what happened
+        except Exception as error:  # the client's body failed: the target must not take a cut request as whole
+            conn.fail(error)
+            conn.abort()
+
+    async def _write_request(self, conn: TargetConnection, sending: _Sending) -> None:
+        request = sending.request
+        first = await sending.read() if request.content_length is None else b""
+        framing = body_framing(request.method, request.content_length, first)
+        host = request.authority or "%s:%d" % conn.key[:2]
+        conn.write(request_head(request, host, framing, request.content_length or 0))
+        sent = await self._write_body(conn, sending, framing, first)
+        if framing == "length" and sent != (request.content_length or 0):
+            raise UpstreamError(400, "the request body does not match its content-length")
+
+    async def _write_body(self, conn: TargetConnection, sending: _Sending, framing: str, first: bytes) -> int:
+        sent = 0
+        chunk = first or (await sending.read() if framing != "none" else b"")
+        while chunk:
+            sent += len(chunk)
+            conn.write(_chunk(chunk) if framing == "chunked" else chunk)
+            await conn.drain()
+            sending.progress()
+            chunk = await sending.read()
+        if framing == "chunked":
+            conn.write(b"0\r\n" + _fields(sending.request.body.trailers) + b"\r\n")
+        return sent
+
+    async def _head(self, conn: TargetConnection, sending: _Sending, address: str) -> TargetHead:
+        try:
+            async with asyncio.timeout(sending.timeout) as deadline:
+                sending.attach(deadline)
+                try:
+                    event = await conn.next_event()
+                finally:
+                    sending.attach(None)
+        except TimeoutError:
+            raise UpstreamError(504, f"target {address} did not answer within {sending.timeout:g} s") from None
+        except InvalidResponse as error:
+            raise UpstreamError(502, f"target {address} sent an invalid response: {error}") from None
+        except OSError:
+            if not conn.reader.started:
+                raise _Dead(sending.consumed) from None
+            raise UpstreamError(502, f"target {address} closed the connection mid-response") from None
+        assert isinstance(event, TargetHead)  # the reader's first event is always the head
+        return event
+
+    async def _relay(self, conn: TargetConnection, responder: Responder, timeout: float) -> bool:
+        """Stream the body into the responder; False when the target failed and the response was cut."""
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    event = await conn.next_event()
+            except (OSError, InvalidResponse):  # TimeoutError included
+                responder.abort()
+                return False
+            if isinstance(event, TargetEnd):
+                await responder.end(event.trailers)
+                return True
+            await responder.data(event.data)
+
+
+async def _stop(sender: asyncio.Task) -> None:
+    if not sender.done():
+        sender.cancel()
+    await asyncio.wait([sender])
+    if not sender.cancelled():
+        sender.exception()  # retrieved: a failure was already reported through the connection
+
+
+def pool_key(target: Target, group: TargetGroup, request: Request) -> PoolKey:
+    host, port = target.address
+    tls = group.protocol == HTTPS
+    name = router.host_name(request.authority) if tls else None
+    return host, port, tls, (name if name and not _is_ip(name) else None)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _client_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # Lattice does not validate target certificates
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    return context

@@ -1,0 +1,118 @@
+"""Real target processes and a Lattice topology for black-box data-plane tests.
+
+``EchoTarget`` runs ``python -m latticework.targets.echo`` (a real process on a
+real port; it answers with what it received). ``Topology`` builds, through
+boto3, the payment-service example: a client VPC, a provider VPC, a service
+network, a service with listeners and rules, target groups of echo targets,
+and the associations, then waits until the data plane serves it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from latticework.vpcclient import VpcClient, ca_pem, vpc_info
+
+READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
+
+
+class EchoTarget:
+    def __init__(self, name: str, port: int = 0, *extra: str):
+        self.name, self.extra = name, extra
+        self.process: subprocess.Popen | None = None
+        self.port = port
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "latticework.targets.echo", "--port", str(self.port), "--name", self.name,
+             *self.extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.process.stdout:
+            found = READY.search(line)
+            if found:
+                self.port = int(found.group(3))
+                return
+        raise RuntimeError(f"echo target {self.name} did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Topology:
+    lattice: object
+    ec2: object
+    endpoint: str
+    client_vpc: str = ""
+    other_vpc: str = ""
+    network: dict = field(default_factory=dict)
+    service: dict = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+    listeners: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.service["dnsEntry"]["domainName"]
+
+    def vpc(self, cidr: str) -> str:
+        return self.ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+
+    def group(self, label: str, targets: list[EchoTarget], vpc: str, **health) -> str:
+        config = {"port": 80, "protocol": "HTTP", "vpcIdentifier": vpc,
+                  "healthCheck": {"enabled": True, "path": "/health", "healthCheckIntervalSeconds": 5,
+                                  "healthCheckTimeoutSeconds": 2, "healthyThresholdCount": 2,
+                                  "unhealthyThresholdCount": 2, **health}}
+        tg = self.lattice.create_target_group(name=f"{label}-{self.suffix()}", type="IP", config=config)["id"]
+        if targets:
+            self.lattice.register_targets(targetGroupIdentifier=tg,
+                                          targets=[{"id": "127.0.0.1", "port": t.port} for t in targets])
+        self.groups[label] = tg
+        return tg
+
+    def suffix(self) -> str:
+        return self.service.get("id", "x")[-6:]
+
+    def listener(self, label: str, protocol: str, port: int, default_action: dict) -> str:
+        found = self.lattice.create_listener(serviceIdentifier=self.service["id"], name=label, protocol=protocol,
+                                             port=port, defaultAction=default_action)["id"]
+        self.listeners[label] = found
+        return found
+
+    def rule(self, listener: str, name: str, priority: int, match: dict, action: dict) -> str:
+        return self.lattice.create_rule(serviceIdentifier=self.service["id"], listenerIdentifier=listener, name=name,
+                                        priority=priority, match={"httpMatch": match}, action=action)["id"]
+
+    def join(self) -> None:
+        self.lattice.create_service_network_service_association(serviceNetworkIdentifier=self.network["id"],
+                                                                serviceIdentifier=self.service["id"])
+        self.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=self.network["id"],
+                                                            vpcIdentifier=self.client_vpc)
+
+    def client(self, vpc: str | None = None, **kwargs) -> VpcClient:
+        return VpcClient(vpc_info(self.endpoint, vpc or self.client_vpc), ca=ca_pem(self.endpoint), **kwargs)
+
+    def states(self, label: str) -> dict[int, str]:
+        items = self.lattice.list_targets(targetGroupIdentifier=self.groups[label])["items"]
+        return {t["port"]: t["status"] for t in items}
+
+
+def forward(*groups: tuple[str, int]) -> dict:
+    return {"forward": {"targetGroups": [{"targetGroupIdentifier": g, "weight": w} for g, w in groups]}}
