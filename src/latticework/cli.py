@@ -58,11 +58,13 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
 @click.option("--requests", "count", default=1000, show_default=True, type=click.IntRange(1, 100000),
               help="Requests to send through the blue/green split.")
 @click.option("--keep", is_flag=True, help="Leave the demo's resources in place.")
-def demo(endpoint: str, count: int, keep: bool) -> None:
+@click.option("--fabric", "fabric_range", default="127.120.0.0/16", show_default=True,
+              help="Loopback range of the server the demo starts when none answers.")
+def demo(endpoint: str, count: int, keep: bool, fabric_range: str) -> None:
     """Build the payment-service example end to end and send traffic through it."""
     from latticework.demo import run
 
-    sys.exit(run(endpoint, count, keep))
+    sys.exit(run(endpoint, count, keep, fabric_range))
 
 
 register(main)  # vpc resolver, exec, ca export

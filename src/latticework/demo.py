@@ -41,6 +41,7 @@ from latticework.vpcclient import NameNotFound, VpcClient, ca_pem, vpc_info
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
 SERVER_READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 REGION = "us-east-1"
+DEMO_FABRIC = "127.120.0.0/16"  # the demo's own server, beside one on the default range
 
 
 def say(text: str = "") -> None:
@@ -65,9 +66,10 @@ def start_target(name: str) -> tuple[subprocess.Popen, int]:
     return process, int(_wait_line(process, READY, f"target {name}").group(3))
 
 
-def start_server(state_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(state_dir: Path, fabric: str) -> tuple[subprocess.Popen, str]:
+    dns_port = "53" if os.geteuid() == 0 else "10053"  # resolvers answer there; without root 53 is out of reach
     process = subprocess.Popen([sys.executable, "-m", "latticework", "up", "--port", "0", "--state",
-                                str(state_dir / "state.db"), "--fabric", "127.120.0.0/16"],
+                                str(state_dir / "state.db"), "--fabric", fabric, "--dns-port", dns_port],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, _wait_line(process, SERVER_READY, "the server").group(1)
 
@@ -219,12 +221,12 @@ def report(demo: Demo, built: dict, count: int) -> None:
     client.close()
 
 
-def run(endpoint: str, count: int, keep: bool) -> int:
+def run(endpoint: str, count: int, keep: bool, fabric: str = DEMO_FABRIC) -> int:
     port = 443 if os.geteuid() == 0 else 8443
     with ExitStack() as stack:
         if not _answers(endpoint):
             state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="latticework-demo-")))
-            server, endpoint = start_server(state)
+            server, endpoint = start_server(state, fabric)
             stack.callback(_stop, server)
             say(f"Started a server for the demo on {endpoint} (state in {state})")
         targets = {}
