@@ -79,10 +79,10 @@ def seed_services(lattice, count: int) -> None:
     fixed = {"fixedResponse": {"statusCode": 404}}
     for n in range(count):
         svc = lattice.create_service(name=f"seed-{n}")["id"]
-        listener = lattice.create_listener(serviceIdentifier=svc, name="l", protocol="HTTP", port=80,
+        listener = lattice.create_listener(serviceIdentifier=svc, name="seed-listener", protocol="HTTP", port=80,
                                            defaultAction=fixed)["id"]
         for p in range(1, 4):
-            lattice.create_rule(serviceIdentifier=svc, listenerIdentifier=listener, name=f"r{p}", priority=p,
+            lattice.create_rule(serviceIdentifier=svc, listenerIdentifier=listener, name=f"seed-rule-{p}", priority=p,
                                 match={"httpMatch": {"pathMatch": {"match": {"prefix": f"/{p}"}}}}, action=fixed)
 
 

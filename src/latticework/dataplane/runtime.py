@@ -152,7 +152,8 @@ class DataPlane:
             self._release_waiters(revision)
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
-        self.plane.certificates.warm(snapshot.services.values())  # before a handshake needs them
+        changed = (snapshot.services[i] for i in self._compiler.rebuilt_services if i in snapshot.services)
+        self.plane.certificates.warm(changed)  # certificates before a handshake needs them
         self.plane.snapshot = snapshot
         await self.listeners.apply(snapshot)
         await self.resolvers.apply(snapshot)

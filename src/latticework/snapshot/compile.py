@@ -79,6 +79,7 @@ class Compiler:
         self.by_address: dict[str, str] = {}
         self.references: dict[str, dict[str, int]] = {}  # target group id -> {service id: rules forwarding}
         self.hosts = _HostMap()
+        self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
 
     # -- entry points ------------------------------------------------------------------------
     def update(self, revision: int, changed: dict[Key, Record | None]) -> Snapshot:
@@ -88,6 +89,7 @@ class Compiler:
             if kind in self.records:
                 self._store(kind, id, record, dirty)
         self._rebuild(dirty)
+        self.rebuilt_services = dirty.services
         self.revision = revision
         snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
                             target_groups=dict(self.groups), by_address=dict(self.by_address))

@@ -175,6 +175,9 @@ class SqlTransaction(Transaction):
             found = [r for r in found if (r.created_rev, r.id) > tuple(after)]
         return [_copy(r) for r in (found[:limit] if limit is not None else found)]
 
+    def scan(self, kind, *, parent=None, all_accounts=False):
+        return self._matching(kind, parent, None, all_accounts)
+
     def count(self, kind, *, parent=None, all_accounts=False):
         if self._puts or self._deleted:
             return len(self._matching(kind, parent, None, all_accounts))
@@ -374,12 +377,16 @@ class SqlStore(Store):
             if not self._journal or self._journal[0][0] > since + 1:
                 return None  # older than the journal reaches
             wanted = set(kinds)
+            recent = []
+            for rev, keys in reversed(self._journal):  # newest first: stop at what the caller has
+                if rev <= since:
+                    break
+                recent.append(keys)
             found = {}
-            for rev, keys in self._journal:
-                if rev > since:
-                    for key in keys:
-                        if key[2] in wanted:
-                            found[(key[2], key[3])] = self._index.records.get(key)
+            for keys in reversed(recent):
+                for key in keys:
+                    if key[2] in wanted:
+                        found[(key[2], key[3])] = self._index.records.get(key)
             return revision, found
 
     def view(self, kinds) -> StoreView:

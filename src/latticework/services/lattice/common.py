@@ -270,8 +270,8 @@ def forwarded_target_groups(action: dict | None) -> list[str]:
 
 
 def rules_forwarding_to(ctx: RequestContext, tg_id: str) -> list[Record]:
-    """Rule records (default rules included) of the caller that forward to ``tg_id``."""
-    return [r for r in ctx.tx.list(RULE.kind) if tg_id in forwarded_target_groups(r.body.get("action"))]
+    """Rule records (default rules included) of the caller that forward to ``tg_id`` (read-only)."""
+    return [r for r in ctx.tx.scan(RULE.kind) if tg_id in forwarded_target_groups(r.body.get("action"))]
 
 
 def services_using_target_group(ctx: RequestContext, tg_id: str) -> list[str]:
