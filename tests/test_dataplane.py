@@ -226,3 +226,40 @@ def test_deregistration_drains_in_flight_requests(three_targets):
     thread.join(10)
     assert answers["slow"].status == 200 and answers["slow"].json()["target"] == "t-0"
     wait_for(lambda: topo.states("pool") == {}, timeout=10, what="the drained target to go")
+
+
+# -- target kinds -----------------------------------------------------------------------------------
+
+def test_instance_and_vpc_address_targets_map_to_local_processes(server):
+    """An INSTANCE target reaches the address its host-address tag names; an IP target inside the VPC CIDR
+    reaches 127.0.0.1 on its port."""
+    n = next(_accounts)
+    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    by_instance = EchoTarget("by-instance", 0, "--host", "127.0.0.2")  # only the tag leads there
+    by_vpc_address = EchoTarget("by-vpc-address")
+    try:
+        topo.client_vpc = topo.vpc("10.0.0.0/16")
+        subnet = topo.ec2.create_subnet(VpcId=topo.client_vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        instance = topo.ec2.run_instances(
+            ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1, SubnetId=subnet,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "latticework:host-address", "Value": "127.0.0.2"}]}])["Instances"][0]["InstanceId"]
+        topo.network = topo.lattice.create_service_network(name="kinds-net")
+        topo.service = topo.lattice.create_service(name="kinds")
+        off = {"enabled": False}
+        instances = topo.lattice.create_target_group(name="by-instance", type="INSTANCE", config={
+            "port": by_instance.port, "protocol": "HTTP", "vpcIdentifier": topo.client_vpc, "healthCheck": off})["id"]
+        topo.lattice.register_targets(targetGroupIdentifier=instances, targets=[{"id": instance}])
+        addresses = topo.group("by-vpc-address", [], topo.client_vpc, enabled=False)
+        topo.lattice.register_targets(targetGroupIdentifier=addresses,
+                                      targets=[{"id": "10.0.1.77", "port": by_vpc_address.port}])
+        http = topo.listener("http", "HTTP", 80, forward((instances, 100)))
+        topo.rule(http, "by-address", 10, {"pathMatch": {"match": {"prefix": "/address"}}}, forward((addresses, 100)))
+        topo.join()
+        client = topo.client()
+        assert client.get(f"http://{topo.name}/x").json()["target"] == "by-instance"
+        assert client.get(f"http://{topo.name}/address").json()["target"] == "by-vpc-address"
+        assert set(topo.states("by-vpc-address").values()) == {"UNAVAILABLE"}  # checks are off
+    finally:
+        by_instance.stop()
+        by_vpc_address.stop()
