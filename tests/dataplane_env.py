@@ -9,6 +9,7 @@ and the associations, then waits until the data plane serves it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -42,6 +43,15 @@ class EchoTarget:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+async def eventually(predicate, timeout: float = 5.0) -> None:
+    """``wait_for`` inside an event loop: poll ``predicate`` without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

@@ -1,7 +1,7 @@
 """An HTTP/1.1 data plane in the test process, in front of real echo target processes.
 
 ``Lattice`` runs an event loop in a thread, serving ``Http1Server`` on
-127.0.0.1 at an ephemeral port the way the runtime does (a door protocol
+127.0.0.1 at an ephemeral port through the runtime's own ``FrontDoor`` (it
 builds the ``Connection``, then hands the transport over). Its ``Plane``
 holds a hand-built ``Snapshot`` (``topology``), a ``FakeBalancer`` and a
 real ``Http1Upstream``. ``Echo`` is one ``python -m latticework.targets.echo``
@@ -25,8 +25,7 @@ import threading
 import time
 from collections import Counter
 
-from latticework.dataplane.exchange import Connection
-from latticework.dataplane.http1 import Http1Server
+from latticework.dataplane.listeners import FrontDoor
 from latticework.dataplane.plane import Limits, Plane
 from latticework.dataplane.upstream_http1 import Http1Upstream
 from latticework.snapshot.model import (
@@ -174,22 +173,6 @@ def topology(port: int, blue: list[tuple[str, int]], green: list[tuple[str, int]
 
 # -- the data plane ---------------------------------------------------------------------------------
 
-class _Door(asyncio.Protocol):
-    """What the runtime does on accept: build the Connection, hand the transport to the front end."""
-
-    def __init__(self, plane: Plane):
-        self.plane = plane
-
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
-        vpc = self.plane.snapshot.vpc_at(local[0])
-        conn = Connection(vpc=vpc, client=tuple(peer[:2]), local=tuple(local[:2]), scheme="http",
-                          opened=asyncio.get_running_loop().time())
-        front = Http1Server(self.plane, conn)
-        transport.set_protocol(front)
-        front.connection_made(transport)
-
-
 class Lattice:
     """A Plane served on 127.0.0.1:<ephemeral> by an event loop in a thread."""
 
@@ -199,7 +182,7 @@ class Lattice:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = self.call(self.loop.create_server(lambda: _Door(self.plane), "127.0.0.1", 0))
+        self.server = self.call(self.loop.create_server(lambda: FrontDoor(self.plane), "127.0.0.1", 0))
         self.port = self.server.sockets[0].getsockname()[1]
 
     def call(self, coroutine, timeout: float = 30):

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from dataplane_env import eventually
 from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
@@ -45,14 +46,6 @@ def snapshot(*targets: Target) -> Snapshot:
 
 def exists(store: SqlStore, target: Target) -> bool:
     return store.reader(ACCOUNT, REGION, "test").get("target", target.key) is not None
-
-
-async def eventually(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 def drained(store, scenario, drain_seconds: float = 30.0):

@@ -21,6 +21,7 @@ from h2.connection import H2Connection
 from h2.events import RequestReceived
 from hypothesis import given, strategies as st
 
+from dataplane_env import eventually
 from latticework.dataplane.health import (
     HEALTHY, INITIAL, REASON_CODES, UNHEALTHY, HealthMonitor, TargetHealth, observe, parse_matcher, probe, status_of,
 )
@@ -308,14 +309,6 @@ def snapshot(*targets: Target, check: HealthCheck = FAST, used: bool = True, typ
 
 def target(key: str, port: int, draining: bool = False) -> Target:
     return Target(key=key, id="127.0.0.1", port=port, address=("127.0.0.1", port), draining=draining)
-
-
-async def eventually(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

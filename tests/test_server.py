@@ -96,3 +96,25 @@ def test_busy_port_fails_without_ready_line(tmp_path):
         assert not READY.search(result.stdout)
     finally:
         server.stop()
+
+
+def test_vpcs_from_an_older_state_file_get_fabric_addresses(tmp_path):
+    """A VPC record without a fabric block (written before VPCs got one at creation) gets one at start."""
+    import sqlite3
+
+    first = start_server(tmp_path / "state.db")
+    try:
+        vpc_id = client_for(first, "ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    finally:
+        first.stop()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        (body,) = db.execute("SELECT body FROM records WHERE kind = 'vpc' AND id = ?", (vpc_id,)).fetchone()
+        older = {k: v for k, v in json.loads(body).items() if k != "_FabricIndex"}
+        db.execute("UPDATE records SET body = ? WHERE kind = 'vpc' AND id = ?", (json.dumps(older), vpc_id))
+        db.execute("DELETE FROM records WHERE kind = 'fabricblock'")
+    second = start_server(tmp_path / "state.db")
+    try:
+        with urllib.request.urlopen(f"{second.url}/_latticework/vpcs/{vpc_id}", timeout=10) as answer:
+            assert json.load(answer)["resolver"].endswith(".2")
+    finally:
+        second.stop()

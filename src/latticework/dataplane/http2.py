@@ -94,6 +94,23 @@ class GracefulConnection(H2Connection):
         return [], [event]
 
 
+async def send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
+                      ready: Callable[[], bool]) -> int:
+    """Wait until ``stream_id`` may send DATA; how many bytes it may send now (server and upstream alike).
+
+    ``ready()`` raises once the stream is gone and says whether the transport takes writes (not
+    paused); ``writable`` is set whenever either answer may have changed (WINDOW_UPDATE, SETTINGS,
+    ``resume_writing``).
+    """
+    while True:
+        may_write = ready()
+        window = h2.local_flow_control_window(stream_id)
+        if window > 0 and may_write:
+            return min(window, wanted, h2.max_outbound_frame_size)
+        writable.clear()
+        await writable.wait()
+
+
 def h2_connection(client_side: bool, max_header_list_size: int) -> GracefulConnection:
     """A connection with this data plane's settings; ``initiate_connection`` not yet called."""
     config = H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=True,
@@ -463,14 +480,8 @@ class Http2Server(asyncio.Protocol):
             self._flush()
 
     async def _window(self, stream: _Stream, wanted: int) -> int:
-        """Wait until the stream may send; how many bytes it may send now."""
-        while True:
-            self._check(stream)
-            window = self.h2.local_flow_control_window(stream.id)
-            if window > 0 and not self._paused:
-                return min(window, wanted, self.h2.max_outbound_frame_size)
-            stream.writable.clear()
-            await stream.writable.wait()
+        return await send_window(self.h2, stream.id, wanted, stream.writable,
+                                 lambda: self._check(stream) or not self._paused)
 
     def _check(self, stream: _Stream) -> None:
         if self._closed or stream.reset:

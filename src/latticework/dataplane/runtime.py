@@ -28,6 +28,7 @@ from pathlib import Path
 
 from latticework.dataplane.listeners import Listeners
 from latticework.dataplane.plane import Limits, Plane
+from latticework import fabric
 from latticework.fabric import Fabric
 from latticework.snapshot import KINDS, Inconsistent
 from latticework.snapshot.compile import Compiler
@@ -82,12 +83,22 @@ class DataPlane:
         self.listeners = Listeners(self.plane)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.plane.balancer, limits)
+        self._assign_blocks()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
         await self._apply()
         self.dispatcher.settle_all(skip_kinds=DRAINED_BY_DATA_PLANE)
         self.dispatcher.applier = self
         self._task = asyncio.create_task(self._follow(), name="latticework-dataplane")
+
+    def _assign_blocks(self) -> None:
+        """Give fabric addresses to VPCs a state file holds from before VPCs got them at creation."""
+        for vpc in self.store.view(["vpc"]).of("vpc"):
+            if fabric.INDEX_FIELD not in vpc.body:
+                with self.store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
+                    record = tx.get("vpc", vpc.id)
+                    record.body[fabric.INDEX_FIELD] = fabric.claim_block(tx, vpc.id)
+                    tx.put(record)
 
     async def close(self) -> None:
         self.dispatcher.applier = None

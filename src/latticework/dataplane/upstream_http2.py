@@ -48,7 +48,7 @@ from h2.events import (
 from h2.exceptions import ProtocolError
 
 from latticework.dataplane.exchange import HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError
-from latticework.dataplane.http2 import decode_headers, encode_headers, h2_connection, start_connection
+from latticework.dataplane.http2 import decode_headers, encode_headers, h2_connection, send_window, start_connection
 from latticework.dataplane.plane import Limits
 from latticework.dataplane.tls import TLS12_CIPHERS
 from latticework.snapshot.model import HTTPS, Target, TargetGroup
@@ -314,13 +314,8 @@ class TargetConnection(asyncio.Protocol):
             view = view[size:]
 
     async def _window(self, exchange: Exchange, wanted: int) -> int:
-        while True:
-            self._check(exchange)
-            window = self.h2.local_flow_control_window(exchange.id)
-            if window > 0 and not self._paused:
-                return min(window, wanted, self.h2.max_outbound_frame_size)
-            exchange.writable.clear()
-            await exchange.writable.wait()
+        return await send_window(self.h2, exchange.id, wanted, exchange.writable,
+                                 lambda: self._check(exchange) or not self._paused)
 
     def _check(self, exchange: Exchange) -> None:
         if exchange.error is not None:
