@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -118,3 +119,17 @@ def test_vpcs_from_an_older_state_file_get_fabric_addresses(tmp_path):
             assert json.load(answer)["resolver"].endswith(".2")
     finally:
         second.stop()
+
+
+def test_without_a_data_plane_statuses_settle_at_once(tmp_path):
+    server = start_server(tmp_path / "state.db", extra=["--no-dataplane"])
+    try:
+        lattice = client_for(server, "vpc-lattice")
+        created = lattice.create_service(name="api-only")
+        assert created["status"] == "CREATE_IN_PROGRESS"
+        assert lattice.get_service(serviceIdentifier=created["id"])["status"] == "ACTIVE"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{server.url}/_latticework/dataplane", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        server.stop()
