@@ -263,3 +263,40 @@ def test_instance_and_vpc_address_targets_map_to_local_processes(server):
     finally:
         by_instance.stop()
         by_vpc_address.stop()
+
+
+def test_when_every_target_is_unhealthy_traffic_fails_open(server):
+    """Lattice routes to all targets of a group when none is healthy, rather than failing requests."""
+    n = next(_accounts)
+    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    sick = [EchoTarget(f"sick-{i}", 0, "--health-status", "503") for i in range(2)]
+    try:
+        topo.client_vpc = topo.vpc("10.0.0.0/16")
+        topo.network = topo.lattice.create_service_network(name="open-net")
+        topo.service = topo.lattice.create_service(name="fail-open")
+        tg = topo.group("sick", sick, topo.client_vpc)
+        topo.listener("http", "HTTP", 80, forward((tg, 100)))
+        topo.join()
+        # Each target fails its first check at once and its second one interval later: two in a row.
+        wait_for(lambda: set(topo.states("sick").values()) == {"UNHEALTHY"}, timeout=20, what="UNHEALTHY")
+        reasons = {t["reasonCode"] for t in topo.lattice.list_targets(targetGroupIdentifier=tg)["items"]}
+        assert reasons == {"HealthCheckFailed"}
+        client = topo.client()
+        seen = collections.Counter(client.get(f"http://{topo.name}/").json()["target"] for _ in range(20))
+        assert seen == {"sick-0": 10, "sick-1": 10}
+    finally:
+        for target in sick:
+            target.stop()
+
+
+def test_an_http2_client_reaches_an_http1_target_group(payment, tmp_path):
+    """Lattice converts between HTTP/2 (client, ALPN h2 on the HTTPS listener) and HTTP/1.1 (target group)."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text(latticework("ca", "export", "--endpoint", payment.endpoint).stdout)
+    done = in_vpc(payment, payment.client_vpc, "curl", "-sS", "--fail", "--http2", "--cacert", str(ca),
+                  "-o", "/dev/null", "-w", "%{http_version}", f"https://{payment.name}/pay")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2"
+    body = in_vpc(payment, payment.client_vpc, "curl", "-sS", "--http2", "--cacert", str(ca),
+                  f"https://{payment.name}/pay").stdout
+    assert '"target": "' in body and '"x-forwarded-proto", "https"' in body and '"x-forwarded-port", "443"' in body
