@@ -83,7 +83,7 @@ resource "aws_vpclattice_target_group" "checked" {
       health_check_timeout_seconds  = 10
       healthy_threshold_count       = 3
       unhealthy_threshold_count     = 2
-      path                          = "/healthz"
+      path                          = "/_latticework/health"
       protocol                      = "HTTP"
       protocol_version              = "HTTP1"
 
@@ -95,6 +95,22 @@ resource "aws_vpclattice_target_group" "checked" {
 }
 
 # No health_check block: the defaults AWS fills in must not show up as a diff.
+# A real target: the API's own health endpoint answers the group's checks with 200, so the data plane
+# turns it HEALTHY after its first check (the provider waits for the target to leave INITIAL, and after
+# deregistration for it to drain away).
+locals {
+  api_port = tonumber(regex(":([0-9]+)$", var.endpoint)[0])
+}
+
+resource "aws_vpclattice_target_group_attachment" "api" {
+  target_group_identifier = aws_vpclattice_target_group.checked.id
+
+  target {
+    id   = "127.0.0.1"
+    port = local.api_port
+  }
+}
+
 resource "aws_vpclattice_target_group" "defaults" {
   name = "${var.name_prefix}-defaults"
   type = "IP"
