@@ -42,6 +42,16 @@ is dropped; ``x-forwarded-for`` keeps the client's value and gets the
 client's address appended (", " separated, as Elastic Load Balancing does);
 Lattice's own headers follow the client's. Host passes unchanged.
 
+The port and protocol headers are where AWS's sources disagree: the user
+guide's HTTP-targets page names them ``x-forwarded-for-port`` and
+``x-forwarded-for-proto``
+(https://docs.aws.amazon.com/vpc-lattice/latest/ug/http-targets.html), newer
+material ``x-forwarded-port`` / ``x-forwarded-proto``, and a header dump
+published from a real HTTP listener shows neither (only ``x-forwarded-for``
+and the three ``x-amzn-*`` headers). We send the conventional
+``x-forwarded-port`` and ``x-forwarded-proto``, the names every framework
+reads; code that must run unchanged on AWS should not depend on them.
+
 ``x-amzn-requestid`` is a fresh UUID per request: sent to the target, and
 added to the response the client gets (errors given here included) unless
 the target's response carries its own, so a client can quote it.
