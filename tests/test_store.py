@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from latticework.store import NameTaken, Record
+from latticework.store import NameTaken, Record, register_links
 from latticework.store.sql import SqlStore, StoreLocked
 
 A, B = "111111111111", "222222222222"
@@ -252,3 +252,27 @@ def test_wait_revision_returns_at_once_when_already_past(store):
     put(store, record("sn-1", name="a"))
     assert store.wait_revision(0, timeout=30) == 1
     assert store.wait_revision(1, timeout=0) == 1
+
+
+# -- links ------------------------------------------------------------------------------------------
+
+register_links("linktest", lambda body: body.get("to", ()))
+
+
+def linking(id: str, *to: str, account=A) -> Record:
+    return Record("linktest", id, account, REGION, {"to": list(to)}, arn=f"arn:linktest/{id}")
+
+
+def test_linked_finds_committed_and_pending_records_of_the_callers_account(store):
+    put(store, linking("r-1", "tg-a"), linking("r-2", "tg-a", "tg-b"))
+    put(store, linking("r-9", "tg-a", account=B), account=B)
+    with store.transaction(A, REGION, "Test") as tx:
+        assert [r.id for r in tx.linked("linktest", "tg-a")] == ["r-1", "r-2"]  # B's record stays B's
+        tx.put(linking("r-3", "tg-a"))
+        tx.put(linking("r-2", "tg-b"))  # no longer links to tg-a
+        tx.delete("linktest", "r-1")
+        assert [r.id for r in tx.linked("linktest", "tg-a")] == ["r-3"]
+    reader = store.reader(A, REGION, "Test")
+    assert [r.id for r in reader.linked("linktest", "tg-a")] == ["r-3"]
+    assert [r.id for r in reader.linked("linktest", "tg-b")] == ["r-2"]
+    assert reader.linked("linktest", "tg-none") == []

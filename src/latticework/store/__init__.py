@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 @dataclass
@@ -33,6 +33,16 @@ class Record:
     status: str | None = None
     created_rev: int = 0
     revision: int = 0
+
+
+LINKS: dict[str, Callable[[dict], Iterable[str]]] = {}
+"""Per kind, what a record's body points at (``register_links``), for ``Transaction.linked``."""
+
+
+def register_links(kind: str, extract: Callable[[dict], Iterable[str]]) -> None:
+    """Let ``Transaction.linked(kind, value)`` find the records of ``kind`` whose body links to ``value``
+    (say, the rules that forward to a target group) without looking through every record of the kind."""
+    LINKS[kind] = extract
 
 
 class NameTaken(Exception):
@@ -62,6 +72,10 @@ class Transaction(ABC):
     def scan(self, kind: str, *, parent: str | None = None, all_accounts: bool = False) -> list[Record]:
         """Like ``list`` without copies: the records are shared and must not be changed (queries that
         look through many records to find a few)."""
+
+    @abstractmethod
+    def linked(self, kind: str, value: str) -> list[Record]:
+        """The caller's records of ``kind`` whose registered links include ``value`` (shared: read-only)."""
 
     @abstractmethod
     def count(self, kind: str, *, parent: str | None = None, all_accounts: bool = False) -> int: ...

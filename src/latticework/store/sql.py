@@ -29,7 +29,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from latticework.store import NameTaken, Record, Store, StoreView, Transaction
+from latticework.store import LINKS, NameTaken, Record, Store, StoreView, Transaction
 from latticework.store.schema import idempotency, migrate, records, revisions
 
 _TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
@@ -67,6 +67,9 @@ class Index:
         self.arns: dict[str, Key] = {}
         self.names: dict[tuple, Key] = {}
         self.tokens: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        # (kind, linked value) -> keys, for kinds with registered links, built on first use.
+        self.links: dict[tuple[str, str], set[Key]] = {}
+        self.linked_kinds: set[str] = set()
         self.lock = threading.RLock()
 
     def add(self, r: Record) -> None:
@@ -82,6 +85,9 @@ class Index:
             self.arns[r.arn] = key
         if (name := _name_key(r)) is not None:
             self.names[name] = key
+        if r.kind in self.linked_kinds:
+            for value in LINKS[r.kind](r.body):
+                self.links.setdefault((r.kind, value), set()).add(key)
 
     def remove(self, key: Key) -> None:
         r = self.records.pop(key, None)
@@ -96,6 +102,18 @@ class Index:
             del self.arns[r.arn]
         if (name := _name_key(r)) is not None and self.names.get(name) == key:
             del self.names[name]
+        if r.kind in self.linked_kinds:
+            for value in LINKS[r.kind](r.body):
+                self.links.get((r.kind, value), set()).discard(key)
+
+    def linked(self, kind: str, value: str) -> set[Key]:
+        if kind not in self.linked_kinds:  # first use: index what is there, then keep it up to date
+            self.linked_kinds.add(kind)
+            for key, r in self.records.items():
+                if r.kind == kind:
+                    for found in LINKS[kind](r.body):
+                        self.links.setdefault((kind, found), set()).add(key)
+        return set(self.links.get((kind, value), ()))
 
     def count(self, account: str, region: str, kind: str, parent: str | None) -> int:
         if parent is None:
@@ -174,6 +192,16 @@ class SqlTransaction(Transaction):
         if after is not None:
             found = [r for r in found if (r.created_rev, r.id) > tuple(after)]
         return [_copy(r) for r in (found[:limit] if limit is not None else found)]
+
+    def linked(self, kind, value):
+        with self._index.lock:
+            keys = self._index.linked(kind, value)
+        extract = LINKS[kind]
+        found = [r for k in keys if k[0] == self.account and k[1] == self.region
+                 and (r := self._lookup(k)) is not None and value in extract(r.body)]
+        fresh = [r for k, r in self._puts.items() if r.kind == kind and k not in keys and r.account == self.account
+                 and r.region == self.region and value in extract(r.body)]
+        return sorted(found + fresh, key=lambda r: (r.created_rev, r.id))
 
     def scan(self, kind, *, parent=None, all_accounts=False):
         return self._matching(kind, parent, None, all_accounts)

@@ -41,7 +41,7 @@ from latticework.services.lattice.api_types import (
     ServiceQuotaExceededException,
     ValidationException,
 )
-from latticework.store import NameTaken, Record
+from latticework.store import NameTaken, Record, register_links
 
 SERVICE_CODE = "vpc-lattice"
 # The partition token of generated names, observed constant in the aws partition.
@@ -269,9 +269,12 @@ def forwarded_target_groups(action: dict | None) -> list[str]:
     return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
 
 
+register_links(RULE.kind, lambda body: forwarded_target_groups(body.get("action")))
+
+
 def rules_forwarding_to(ctx: RequestContext, tg_id: str) -> list[Record]:
     """Rule records (default rules included) of the caller that forward to ``tg_id`` (read-only)."""
-    return [r for r in ctx.tx.scan(RULE.kind) if tg_id in forwarded_target_groups(r.body.get("action"))]
+    return ctx.tx.linked(RULE.kind, tg_id)
 
 
 def services_using_target_group(ctx: RequestContext, tg_id: str) -> list[str]:
