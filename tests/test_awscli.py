@@ -416,3 +416,41 @@ def assert_walkthrough_state(lattice, service_id: str):
     (listener,) = lattice.list_listeners(serviceIdentifier=service_id)["items"]
     action = lattice.get_listener(serviceIdentifier=service_id, listenerIdentifier=listener["id"])["defaultAction"]
     assert [t["targetGroupIdentifier"] for t in action["forward"]["targetGroups"]] == [group["id"]]
+
+
+def traffic_script(server_url: str) -> str:
+    """The README's traffic block (after the walkthrough), with a readiness wait for its target process."""
+    section = README.read_text().split("Continuing the walkthrough above", 1)[1]
+    start = section.index("```sh\n") + len("```sh\n")
+    script = section[start:section.index("```", start)]
+    bin_dir = Path(sys.executable).parent
+    server_line = "python -m http.server 8081 --bind 127.0.0.1 &"
+    assert server_line in script, "the traffic block's target line changed"
+    script = script.replace(server_line, f"{sys.executable} -m http.server 8081 --bind 127.0.0.1 >/dev/null 2>&1 &\n"
+                                         "trap 'kill $!' EXIT\n"
+                                         "until (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null; do :; done")
+    return script.replace(".venv/bin/latticework", str(bin_dir / "latticework"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="listeners on ports 80/443 and resolvers on 53 need root")
+def test_readme_traffic_block(clients, tmp_path):
+    """The walkthrough, then the README's traffic block, typed into one shell: curl from inside the VPC."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"), "AWS_MAX_ATTEMPTS": "1",
+           "LATTICEWORK_ENDPOINT": clients.server.url}
+    script = for_test_server(walkthrough_script(), clients.server.url, clients.n) + "\necho '=== traffic'\n" \
+        + traffic_script(clients.server.url)
+    done = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    traffic = done.stdout.split("=== traffic\n", 1)[1]
+    decoder, at, created = json.JSONDecoder(), 0, []
+    for _ in range(2):  # the listener, then the VPC association
+        at += len(traffic[at:]) - len(traffic[at:].lstrip())
+        document, at = decoder.raw_decode(traffic, at)
+        created.append(document)
+    listener, association = created
+    assert listener["protocol"] == "HTTPS" and association["status"] == "CREATE_IN_PROGRESS"
+    http_page, https_page, tail = traffic[at:].split("</html>\n")
+    assert "Directory listing for /" in http_page and "Directory listing for /" in https_page, done.stderr
+    status, resolver = tail.split()
+    assert status == "404"  # the walkthrough's /v2 rule answers with its fixed response
+    assert resolver.endswith(".2")
