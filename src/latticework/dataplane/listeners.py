@@ -13,6 +13,9 @@ After the handshake ALPN picks the front end: ``h2`` -> ``Http2Server``,
 ``Connection`` (its VPC from the destination address) and hands the transport
 over to that front end.
 
+At shutdown (``close``) open client connections drain: each front end
+finishes what it has in progress, for at most ``drain_seconds``.
+
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
 ``GET /_latticework/vpcs/<id>``) and retried on the next snapshot.
@@ -59,8 +62,9 @@ def https_service(snapshot: Snapshot, address: str, port: int, name: str | None)
 class FrontDoor(asyncio.Protocol):
     """Accepts one connection, then hands the transport to the front end of its protocol."""
 
-    def __init__(self, plane: Plane):
+    def __init__(self, plane: Plane, opened: Callable | None = None):
         self.plane = plane
+        self.opened = opened  # told of every front end started, for draining at shutdown
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         from latticework.dataplane.http1 import Http1Server
@@ -80,6 +84,8 @@ class FrontDoor(asyncio.Protocol):
         front = (Http2Server if alpn == "h2" else Http1Server)(self.plane, conn)
         transport.set_protocol(front)
         front.connection_made(transport)
+        if self.opened is not None:
+            self.opened(front, transport)
 
     def data_received(self, data: bytes) -> None:  # only before the hand-over, which never happens
         pass
@@ -90,6 +96,8 @@ class Listeners:
         self.plane = plane
         self.servers: dict[tuple[str, int], tuple[str, object]] = {}  # -> (mode, server or accept task)
         self.unbound: set[tuple[str, int]] = set()
+        self._pruned_at = 64
+        self.fronts: dict[asyncio.Transport, object] = {}  # open client connections and their front ends
 
     async def apply(self, snapshot: Snapshot) -> None:
         wanted = wanted_sockets(snapshot)
@@ -101,9 +109,32 @@ class Listeners:
             if key not in self.servers:
                 await self._start(key, mode)
 
-    async def close(self) -> None:
+    async def close(self, drain_seconds: float = 10.0) -> None:
+        """Stop accepting, let open connections finish their requests (within ``drain_seconds``), then cut."""
         for key in list(self.servers):
             await self._stop(key)
+        self._prune()
+        for front in self.fronts.values():
+            front.drain()  # HTTP/1.1: after the request in progress; HTTP/2: GOAWAY, then the open streams
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_seconds
+        while self._prune() and loop.time() < deadline:
+            await asyncio.sleep(0.05)  # connections close on their own schedule; nothing to wait on
+        for transport in self.fronts:
+            transport.abort()
+
+    def _door(self) -> FrontDoor:
+        return FrontDoor(self.plane, self._opened)
+
+    def _opened(self, front, transport: asyncio.Transport) -> None:
+        if len(self.fronts) >= 2 * self._pruned_at:  # forget closed ones now and then, not per accept
+            self._prune()
+        self.fronts[transport] = front
+
+    def _prune(self) -> int:
+        self.fronts = {t: f for t, f in self.fronts.items() if not t.is_closing()}
+        self._pruned_at = max(64, len(self.fronts))
+        return len(self.fronts)
 
     # -- sockets -------------------------------------------------------------------------
     async def _start(self, key: tuple[str, int], mode: str) -> None:
@@ -124,7 +155,7 @@ class Listeners:
             return
         tls = {"ssl": self._tls_context(address, port),
                "ssl_handshake_timeout": self.plane.limits.header_read_timeout} if mode == HTTPS else {}
-        server = await loop.create_server(lambda: FrontDoor(self.plane), sock=sock, backlog=1024, **tls)
+        server = await loop.create_server(self._door, sock=sock, backlog=1024, **tls)
         self.servers[key] = (mode, server)
 
     async def _stop(self, key: tuple[str, int]) -> None:
@@ -166,7 +197,7 @@ class Listeners:
             client.close()
             return
         tls = first[0] == TLS_HANDSHAKE
-        await loop.connect_accepted_socket(lambda: FrontDoor(self.plane), client, ssl=context if tls else None,
+        await loop.connect_accepted_socket(self._door, client, ssl=context if tls else None,
                                            ssl_handshake_timeout=self.plane.limits.header_read_timeout if tls else None)
 
 
