@@ -29,14 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-import botocore.config
-
 from latticework.vpcclient import vpc_info
+from topology import one_service, start_server
 
-READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 FABRIC = "127.124.0.0/16"
 LISTENER_PORT = 8080
+DNS_PORT = 5398
 
 
 def free_port() -> int:
@@ -63,22 +61,7 @@ def haproxy(config: str, directory: Path, name: str) -> subprocess.Popen:
     return subprocess.Popen(["haproxy", "-f", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def target_config(port: int) -> str:
-    return f"""global
-    maxconn 4096
-defaults
-    mode http
-    timeout client 30s
-    timeout server 30s
-    timeout connect 5s
-frontend target
-    bind 127.0.0.1:{port}
-    http-request return status 200 content-type text/plain string "ok from the target"
-"""
-
-
-def proxy_config(port: int, target: int) -> str:
-    return f"""global
+HAPROXY_DEFAULTS = """global
     maxconn 4096
 defaults
     mode http
@@ -86,43 +69,24 @@ defaults
     timeout server 30s
     timeout connect 5s
     option http-keep-alive
-frontend proxy
+"""
+
+
+def target_config(port: int) -> str:
+    return HAPROXY_DEFAULTS + f"""frontend target
+    bind 127.0.0.1:{port}
+    http-request return status 200 content-type text/plain string "ok from the target"
+"""
+
+
+def proxy_config(port: int, target: int) -> str:
+    return HAPROXY_DEFAULTS + f"""frontend proxy
     bind 127.0.0.1:{port}
     default_backend targets
 backend targets
     http-reuse always
     server t1 127.0.0.1:{target}
 """
-
-
-def latticework(directory: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "latticework", "up", "--port", "0", "--state",
-                                str(directory / "state.db"), "--fabric", FABRIC, "--dns-port", "5398"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        found = READY.search(line)
-        if found:
-            return process, found.group(1)
-    raise RuntimeError("latticework did not start")
-
-
-def build(endpoint: str, target_port: int) -> tuple[str, str]:
-    """A service reachable from a client VPC; (the VPC's Lattice address, the service's name)."""
-    make = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                                  aws_secret_access_key="test",
-                                  config=botocore.config.Config(retries={"max_attempts": 1}))
-    lattice, ec2 = make("vpc-lattice"), make("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    sn = lattice.create_service_network(name="bench-net")["id"]
-    svc = lattice.create_service(name="bench")
-    tg = lattice.create_target_group(name="bench", type="IP", config={
-        "port": target_port, "protocol": "HTTP", "vpcIdentifier": vpc, "healthCheck": {"enabled": False}})["id"]
-    lattice.register_targets(targetGroupIdentifier=tg, targets=[{"id": "127.0.0.1", "port": target_port}])
-    lattice.create_listener(serviceIdentifier=svc["id"], name="http", protocol="HTTP", port=LISTENER_PORT,
-                            defaultAction={"forward": {"targetGroups": [{"targetGroupIdentifier": tg}]}})
-    lattice.create_service_network_service_association(serviceNetworkIdentifier=sn, serviceIdentifier=svc["id"])
-    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn, vpcIdentifier=vpc)
-    return vpc_info(endpoint, vpc).lattice, svc["dnsEntry"]["domainName"]
 
 
 def wrk(url: str, duration: int, connections: int, host: str | None = None) -> dict:
@@ -155,11 +119,12 @@ def main() -> int:
         processes = [haproxy(target_config(target_port), directory, "target"),
                      haproxy(proxy_config(proxy_port, target_port), directory, "proxy")]
         try:
-            server, endpoint = latticework(directory)
+            server, endpoint = start_server(directory, FABRIC, DNS_PORT)
             processes.append(server)
             for port in (target_port, proxy_port):
                 wait_port("127.0.0.1", port)
-            address, name = build(endpoint, target_port)
+            built = one_service(endpoint, target_port, LISTENER_PORT)
+            address, name = vpc_info(endpoint, built.vpc).lattice, built.name
             results = {
                 "direct": wrk(f"http://127.0.0.1:{target_port}/", args.duration, args.connections),
                 "haproxy": wrk(f"http://127.0.0.1:{proxy_port}/", args.duration, args.connections),

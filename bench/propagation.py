@@ -22,57 +22,23 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import boto3
-import botocore.config
-
 from latticework.vpcclient import VpcClient, vpc_info
+from topology import one_service, start, start_server
 
-READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 TARGET_READY = re.compile(r"ready \S+ on [\d.]+:(\d+)")
 PORT = 8080
 FABRIC = "127.121.0.0/16"
 DNS_PORT = 5399
 
 
-def start(cmd: list[str], pattern: re.Pattern) -> tuple[subprocess.Popen, re.Match]:
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        found = pattern.search(line)
-        if found:
-            return process, found
-    raise RuntimeError(f"{cmd[:4]} did not start")
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def build(endpoint: str, target_port: int, seed: int):
-    make = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                                  aws_secret_access_key="test",
-                                  config=botocore.config.Config(retries={"max_attempts": 1}))
-    lattice, ec2 = make("vpc-lattice"), make("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    sn = lattice.create_service_network(name="bench-net")["id"]
-    svc = lattice.create_service(name="bench")
-    tg = lattice.create_target_group(name="bench", type="IP", config={
-        "port": target_port, "protocol": "HTTP", "vpcIdentifier": vpc,
-        "healthCheck": {"enabled": False}})["id"]
-    lattice.register_targets(targetGroupIdentifier=tg, targets=[{"id": "127.0.0.1", "port": target_port}])
-    forward = {"forward": {"targetGroups": [{"targetGroupIdentifier": tg, "weight": 100}]}}
-    listener = lattice.create_listener(serviceIdentifier=svc["id"], name="http", protocol="HTTP", port=PORT,
-                                       defaultAction=forward)["id"]
-    lattice.create_service_network_service_association(serviceNetworkIdentifier=sn, serviceIdentifier=svc["id"])
-    lattice.create_service_network_vpc_association(serviceNetworkIdentifier=sn, vpcIdentifier=vpc)
-    seed_services(lattice, seed)
-    return lattice, vpc, svc, listener, forward
 
 
 def seed_services(lattice, count: int) -> None:
@@ -111,17 +77,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="extra services (listener + 3 rules each)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lw-bench-") as state:
-        server, found = start([sys.executable, "-m", "latticework", "up", "--port", "0", "--state",
-                               str(Path(state) / "state.db"), "--fabric", FABRIC, "--dns-port", str(DNS_PORT)],
-                              READY)
-        endpoint = found.group(1)
+        server, endpoint = start_server(Path(state), FABRIC, DNS_PORT)
         target, found = start([sys.executable, "-m", "latticework.targets.echo", "--port", "0", "--name", "t"],
                               TARGET_READY)
         try:
-            lattice, vpc, svc, listener, forward = build(endpoint, int(found.group(1)), args.seed)
-            client = VpcClient(vpc_info(endpoint, vpc))
-            url = f"http://{svc['dnsEntry']['domainName']}:{PORT}/"
-            latencies, probes, reads = measure(lattice, client, url, svc["id"], listener, forward, args.updates)
+            built = one_service(endpoint, int(found.group(1)), PORT)
+            seed_services(built.lattice, args.seed)
+            client = VpcClient(vpc_info(endpoint, built.vpc))
+            latencies, probes, reads = measure(built.lattice, client, f"http://{built.name}:{PORT}/",
+                                               built.service["id"], built.listener, built.forward, args.updates)
             report(latencies, probes, reads, endpoint, args)
         finally:
             for process in (target, server):

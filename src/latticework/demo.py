@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
 import secrets
@@ -30,12 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 import botocore.session
 
+from latticework.cli_dataplane import ServerError, fetch
 from latticework.vpcclient import NameNotFound, VpcClient, ca_pem, vpc_info
 
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
@@ -85,9 +84,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _answers(endpoint: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/_latticework/health", timeout=2):
-            return True
-    except OSError:
+        fetch(endpoint, "/_latticework/health")
+        return True
+    except ServerError:
         return False
 
 

@@ -69,11 +69,6 @@ class Transaction(ABC):
              limit: int | None = None, account: str | None = None, all_accounts: bool = False) -> list[Record]: ...
 
     @abstractmethod
-    def scan(self, kind: str, *, parent: str | None = None, all_accounts: bool = False) -> list[Record]:
-        """Like ``list`` without copies: the records are shared and must not be changed (queries that
-        look through many records to find a few)."""
-
-    @abstractmethod
     def linked(self, kind: str, value: str) -> list[Record]:
         """The caller's records of ``kind`` whose registered links include ``value`` (shared: read-only)."""
 

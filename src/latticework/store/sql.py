@@ -203,9 +203,6 @@ class SqlTransaction(Transaction):
                  and r.region == self.region and value in extract(r.body)]
         return sorted(found + fresh, key=lambda r: (r.created_rev, r.id))
 
-    def scan(self, kind, *, parent=None, all_accounts=False):
-        return self._matching(kind, parent, None, all_accounts)
-
     def count(self, kind, *, parent=None, all_accounts=False):
         if self._puts or self._deleted:
             return len(self._matching(kind, parent, None, all_accounts))
