@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
+from conftest import _accounts, client_for
 from latticework.vpcclient import VpcClient, ca_pem, vpc_info
 
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
@@ -39,6 +41,10 @@ class EchoTarget:
                 return
         raise RuntimeError(f"echo target {self.name} did not start")
 
+    def requests_read(self) -> int:
+        """How many requests the target has read, this direct probe included."""
+        return VpcClient(None).get(f"http://127.0.0.1:{self.port}/probe").json()["count"]
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -52,6 +58,20 @@ async def eventually(predicate, timeout: float = 5.0) -> None:
     while not predicate():
         assert loop.time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+def send_in_flight(target: EchoTarget, request) -> tuple[threading.Thread, dict]:
+    """Run ``request()`` in a thread and return once ``target`` has read it, so it is in flight there.
+
+    The echo target counts every request it has read: once a probe's count runs one ahead of the
+    probes sent, the request is at the target. The answer lands in the returned dict, key "answer".
+    """
+    answers: dict = {}
+    baseline, probes = target.requests_read(), iter(range(1, 10_000))
+    thread = threading.Thread(target=lambda: answers.setdefault("answer", request()))
+    thread.start()
+    wait_for(lambda: target.requests_read() - baseline == next(probes) + 1, what="the request to reach its target")
+    return thread, answers
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -81,6 +101,16 @@ class Topology:
     @property
     def name(self) -> str:
         return self.service["dnsEntry"]["domainName"]
+
+    @classmethod
+    def for_account(cls, server, n: int | None) -> "Topology":
+        """A topology built by test account ``n`` of ``server`` (None: the default account)."""
+        return cls(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+
+    @classmethod
+    def fresh(cls, server) -> "Topology":
+        """A topology of a test account no other test uses."""
+        return cls.for_account(server, next(_accounts))
 
     def vpc(self, cidr: str) -> str:
         return self.ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]

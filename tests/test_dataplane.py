@@ -15,21 +15,19 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from conftest import _accounts, client_for
-from dataplane_env import EchoTarget, Topology, forward, wait_for
-from latticework.vpcclient import NameNotFound, VpcClient
+from dataplane_env import EchoTarget, Topology, forward, send_in_flight, wait_for
+from latticework.vpcclient import NameNotFound
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="listeners on ports 80/443 and resolvers on 53 need root")
 
 
 @pytest.fixture(scope="module")
 def payment(server):
-    n = next(_accounts)
-    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    topo = Topology.fresh(server)
     targets = {name: EchoTarget(name) for name in ("blue-1", "blue-2", "green-1")}
     topo.client_vpc, topo.other_vpc = topo.vpc("10.0.0.0/16"), topo.vpc("10.2.0.0/16")
     provider = topo.vpc("10.1.0.0/16")
@@ -173,8 +171,7 @@ def test_statuses_turn_active_once_served(server):
 
 @pytest.fixture
 def three_targets(server):
-    n = next(_accounts)
-    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    topo = Topology.fresh(server)
     targets = [EchoTarget(f"t-{i}") for i in range(3)]
     topo.client_vpc = topo.vpc("10.0.0.0/16")
     topo.network = topo.lattice.create_service_network(name="health-net")
@@ -210,21 +207,12 @@ def test_deregistration_drains_in_flight_requests(three_targets):
     topo.lattice.deregister_targets(targetGroupIdentifier=tg, targets=[{"id": "127.0.0.1", "port": t.port}
                                                                        for t in targets[1:]])
     wait_for(lambda: set(topo.states("pool")) == {first.port}, what="the other two to drain")
-    answers = {}
-    thread = threading.Thread(target=lambda: answers.setdefault("slow", slow.get(f"http://{topo.name}/s?delay=3")))
-    direct = VpcClient(None)
-    baseline = direct.get(f"http://127.0.0.1:{first.port}/probe").json()["count"]
-    probes = iter(range(1, 10_000))
-    thread.start()
-    # The echo target counts every request it has read: once a probe's count runs one ahead of the
-    # probes sent, the slow request is in flight at the target.
-    wait_for(lambda: direct.get(f"http://127.0.0.1:{first.port}/probe").json()["count"] - baseline
-             == next(probes) + 1, what="the slow request to reach its target")
+    thread, answers = send_in_flight(first, lambda: slow.get(f"http://{topo.name}/s?delay=3"))
     topo.lattice.deregister_targets(targetGroupIdentifier=tg, targets=[{"id": "127.0.0.1", "port": first.port}])
     assert topo.states("pool") == {first.port: "DRAINING"}
     assert client.get(f"http://{topo.name}/pay").status == 503  # nothing takes new requests
     thread.join(10)
-    assert answers["slow"].status == 200 and answers["slow"].json()["target"] == "t-0"
+    assert answers["answer"].status == 200 and answers["answer"].json()["target"] == "t-0"
     wait_for(lambda: topo.states("pool") == {}, timeout=10, what="the drained target to go")
 
 
@@ -233,8 +221,7 @@ def test_deregistration_drains_in_flight_requests(three_targets):
 def test_instance_and_vpc_address_targets_map_to_local_processes(server):
     """An INSTANCE target reaches the address its host-address tag names; an IP target inside the VPC CIDR
     reaches 127.0.0.1 on its port."""
-    n = next(_accounts)
-    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    topo = Topology.fresh(server)
     by_instance = EchoTarget("by-instance", 0, "--host", "127.0.0.2")  # only the tag leads there
     by_vpc_address = EchoTarget("by-vpc-address")
     try:
@@ -267,8 +254,7 @@ def test_instance_and_vpc_address_targets_map_to_local_processes(server):
 
 def test_when_every_target_is_unhealthy_traffic_fails_open(server):
     """Lattice routes to all targets of a group when none is healthy, rather than failing requests."""
-    n = next(_accounts)
-    topo = Topology(client_for(server, "vpc-lattice", n), client_for(server, "ec2", n), server.url)
+    topo = Topology.fresh(server)
     sick = [EchoTarget(f"sick-{i}", 0, "--health-status", "503") for i in range(2)]
     try:
         topo.client_vpc = topo.vpc("10.0.0.0/16")

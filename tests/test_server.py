@@ -138,33 +138,23 @@ def test_without_a_data_plane_statuses_settle_at_once(tmp_path):
 
 def test_stopping_the_server_lets_requests_in_flight_finish(tmp_path):
     """SIGTERM: listeners stop accepting, a request already at its target still gets its answer."""
-    import threading
-
-    from dataplane_env import EchoTarget, Topology, forward, wait_for
-    from latticework.vpcclient import VpcClient
+    from dataplane_env import EchoTarget, Topology, forward, send_in_flight
 
     server = start_server(tmp_path / "state.db", extra=["--dns-port", "10057"])
     target = EchoTarget("slow")
     try:
-        topo = Topology(client_for(server, "vpc-lattice"), client_for(server, "ec2"), server.url)
+        topo = Topology.for_account(server, None)
         topo.client_vpc = topo.vpc("10.0.0.0/16")
         topo.network = topo.lattice.create_service_network(name="stop-net")
         topo.service = topo.lattice.create_service(name="stopping")
         tg = topo.group("pool", [target], topo.client_vpc, enabled=False)
         topo.listener("http", "HTTP", 8080, forward((tg, 100)))
         topo.join()
-        client, direct = topo.client(), VpcClient(None)
-        baseline = direct.get(f"http://127.0.0.1:{target.port}/probe").json()["count"]
-        answers = {}
-        slow = threading.Thread(target=lambda: answers.setdefault(
-            "slow", client.get(f"http://{topo.name}:8080/s?delay=2")))
-        slow.start()
-        probes = iter(range(1, 10_000))
-        wait_for(lambda: direct.get(f"http://127.0.0.1:{target.port}/probe").json()["count"] - baseline
-                 == next(probes) + 1, what="the slow request to reach its target")
+        client = topo.client()
+        slow, answers = send_in_flight(target, lambda: client.get(f"http://{topo.name}:8080/s?delay=2"))
         server.process.send_signal(signal.SIGTERM)
         slow.join(15)
-        assert answers["slow"].status == 200 and answers["slow"].json()["target"] == "slow"
+        assert answers["answer"].status == 200 and answers["answer"].json()["target"] == "slow"
         assert server.process.wait(timeout=SHUTDOWN_TIMEOUT) == 0
     finally:
         target.stop()
