@@ -28,6 +28,7 @@ import logging
 import socket
 from typing import Callable
 
+from latticework.dataplane import router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.plane import Plane
 from latticework.snapshot.model import HTTP, HTTPS, Service, Snapshot
@@ -52,7 +53,7 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
 def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
     """The service a TLS client at ``address:port`` names by SNI, if it has an HTTPS listener there."""
     vpc = snapshot.vpc_at(address)
-    route = vpc.routes.get((name or "").rstrip(".").lower()) if vpc else None
+    route = router.route_for(vpc, name) if vpc else None
     if route is None:
         return None
     listener = route.service.listeners.get(port)

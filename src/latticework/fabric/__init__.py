@@ -31,6 +31,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
+from latticework.store import Record
+
 DEFAULT_RANGE = "127.64.0.0/10"
 BLOCK_PREFIX = 24
 
@@ -99,7 +101,6 @@ def claim_block(tx, vpc_id: str) -> int:
     index = 0
     while tx.get(BLOCK_KIND, str(index), account=GLOBAL, region=GLOBAL) is not None:
         index += 1
-    from latticework.store import Record
     tx.put(Record(BLOCK_KIND, str(index), GLOBAL, GLOBAL, {"vpcId": vpc_id}))
     return index
 
