@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from latticework.fabric import INDEX_FIELD, Fabric
+from latticework.fabric import Fabric
+from latticework.records.ec2 import FABRIC_INDEX
 from latticework.snapshot import Inconsistent, compile_snapshot
 from latticework.snapshot.compile import Compiler, check
 from latticework.snapshot.model import FixedResponse, Forward
@@ -20,7 +21,7 @@ def rec(kind, id, body, parent=None, status=None, rev=1):
 
 
 def vpc(id, index, cidr="10.0.0.0/16", rev=1):
-    return rec("vpc", id, {"VpcId": id, "CidrBlock": cidr, INDEX_FIELD: index}, rev=rev)
+    return rec("vpc", id, {"VpcId": id, "CidrBlock": cidr, FABRIC_INDEX: index}, rev=rev)
 
 
 def service(id, name, custom=None):

@@ -16,8 +16,8 @@ address    role
 =========  ===========================================================
 
 A VPC's block index is allocated when the VPC is created (the lowest free
-one across every account and region) and kept in the VPC record as
-``_FabricIndex``, so addresses survive restarts and clients that cached a
+one across every account and region) and kept in the VPC record
+(``records.ec2.Vpc.fabric_index``), so addresses survive restarts and clients that cached a
 resolver address keep working. Indexes beyond a smaller ``--fabric`` range
 get no addresses (the VPC has no data plane until the range grows).
 
@@ -40,7 +40,6 @@ RESOLVER_HOST = 2
 LATTICE_HOST = 10
 FIRST_ENDPOINT_HOST = 16
 
-INDEX_FIELD = "_FabricIndex"
 BLOCK_KIND = "fabricblock"  # one record per allocated index, outside any account and region
 GLOBAL = "*"
 
@@ -85,8 +84,8 @@ class Fabric:
     def block(self, index: int) -> VpcBlock:
         return _block(self.range, index)
 
-    def block_of(self, vpc_body: dict) -> VpcBlock | None:
-        index = vpc_body.get(INDEX_FIELD)
+    def block_of(self, index: int | None) -> VpcBlock | None:
+        """The block at a VPC's index, None without one or beyond this range."""
         return self.block(index) if index is not None and index < self.capacity else None
 
 
@@ -105,7 +104,6 @@ def claim_block(tx, vpc_id: str) -> int:
     return index
 
 
-def release_block(tx, vpc_body: dict) -> None:
-    index = vpc_body.get(INDEX_FIELD)
+def release_block(tx, index: int | None) -> None:
     if index is not None:
         tx.delete(BLOCK_KIND, str(index), account=GLOBAL, region=GLOBAL)

@@ -28,20 +28,20 @@ check that both give the same snapshot.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Callable, Iterable
 
 from latticework.fabric import Fabric
+from latticework.records import ec2, lattice
 from latticework.snapshot.model import (
     HTTP, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener, Match, PathMatch, Route, Rule, Service,
     ServiceNetwork, Snapshot, Target, TargetGroup, VpcView, WeightedTargetGroup,
 )
 from latticework.store import Record, StoreView
 
-KINDS = ("vpc", "instance", "networkinterface", "servicenetwork", "service", "listener", "rule", "targetgroup",
-         "target", "snva", "snsa", "vpcendpoint")
-
-HOST_ADDRESS_TAG = "latticework:host-address"
-"""EC2 tag on an instance or network interface naming the host address its processes listen on."""
+KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
+         lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT)
+HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -53,13 +53,13 @@ class Inconsistent(ValueError):
 Key = tuple[str, str]  # (kind, record id): ids are unique across accounts and regions
 
 # Secondary indexes the rebuilds look records up by: (kind, name) -> the value a record is filed under.
-LOOKUPS = {
-    ("snsa", "service"): lambda b: b.get("serviceId"),
-    ("snva", "vpc"): lambda b: b.get("vpcId"),
-    ("vpcendpoint", "vpc"): lambda b: b.get("VpcId"),
-    ("vpcendpoint", "network"): lambda b: b.get("ServiceNetworkArn"),
-    ("targetgroup", "vpc"): lambda b: (b.get("config") or {}).get("vpcIdentifier"),
-    ("targetgroup", "type"): lambda b: b.get("type"),
+LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
+    (lattice.SN_SERVICE_ASSOCIATION, "service"): lambda r: lattice.ServiceAssociation(r).service_id,
+    (lattice.SN_VPC_ASSOCIATION, "vpc"): lambda r: lattice.VpcAssociation(r).vpc_id,
+    (ec2.VPC_ENDPOINT, "vpc"): lambda r: ec2.VpcEndpoint(r).vpc_id,
+    (ec2.VPC_ENDPOINT, "network"): lambda r: ec2.VpcEndpoint(r).service_network_arn,
+    (lattice.TARGET_GROUP, "vpc"): lambda r: lattice.TargetGroup(r).vpc_id,
+    (lattice.TARGET_GROUP, "type"): lambda r: lattice.TargetGroup(r).type,
 }
 
 
@@ -104,7 +104,7 @@ class Compiler:
     # -- records -----------------------------------------------------------------------------
     def _store(self, kind: str, id: str, record: Record | None, dirty: "_Dirty") -> None:
         # Records being deleted are gone for the data plane, except draining targets.
-        if record is not None and record.status == "DELETE_IN_PROGRESS" and kind != "target":
+        if record is not None and record.status == "DELETE_IN_PROGRESS" and kind != lattice.TARGET:
             record = None
         old = self.records[kind].pop(id, None)
         for r in (old, record):
@@ -115,13 +115,13 @@ class Compiler:
         if record is not None:
             self.records[kind][id] = record
             self._file(kind, record, True)
-        if kind in ("vpc", "instance", "networkinterface"):
+        if kind in HOSTS:
             self.hosts.store(kind, id, record)
 
     def _file(self, kind: str, r: Record, present: bool) -> None:
         """Add ``r`` to (or remove it from) the children and lookup indexes."""
         places = [(self.children[kind], r.parent)] if r.parent is not None else []
-        places += [(self.lookups[key], LOOKUPS[key](r.body)) for key in LOOKUPS if key[0] == kind]
+        places += [(self.lookups[key], LOOKUPS[key](r)) for key in LOOKUPS if key[0] == kind]
         for index, value in places:
             if present:
                 index.setdefault(value, set()).add(r.id)
@@ -133,26 +133,29 @@ class Compiler:
 
     def _touch(self, kind: str, r: Record, dirty: "_Dirty") -> None:
         """Mark what a change of ``r`` affects."""
-        b = r.body
-        if kind == "service":
+        if kind == lattice.SERVICE:
             dirty.services.add(r.id)
-        elif kind in ("listener", "rule"):  # both record their service (listeners.py, ``_links``)
-            dirty.services.add(b["serviceId"])
-        elif kind == "targetgroup":
+        elif kind == lattice.LISTENER:
+            dirty.services.add(lattice.Listener(r).service_id)
+        elif kind == lattice.RULE:
+            dirty.services.add(lattice.Rule(r).service_id)
+        elif kind == lattice.TARGET_GROUP:
             dirty.groups.add(r.id)
-        elif kind == "target":
+        elif kind == lattice.TARGET:
             dirty.groups.add(r.parent)
-        elif kind in ("servicenetwork", "snsa"):
-            dirty.networks.add(r.id if kind == "servicenetwork" else r.parent)
-        elif kind == "snva":
-            dirty.vpcs.add(b.get("vpcId"))
-        elif kind == "vpcendpoint":
-            dirty.vpcs.add(b.get("VpcId"))
-        elif kind in ("vpc", "instance", "networkinterface"):
-            vpc_id = r.id if kind == "vpc" else b.get("VpcId")
+        elif kind == lattice.SERVICE_NETWORK:
+            dirty.networks.add(r.id)
+        elif kind == lattice.SN_SERVICE_ASSOCIATION:
+            dirty.networks.add(r.parent)
+        elif kind == lattice.SN_VPC_ASSOCIATION:
+            dirty.vpcs.add(lattice.VpcAssociation(r).vpc_id)
+        elif kind == ec2.VPC_ENDPOINT:
+            dirty.vpcs.add(ec2.VpcEndpoint(r).vpc_id)
+        elif kind in HOSTS:
+            vpc_id = r.id if kind == ec2.VPC else ec2.Host(r).vpc_id
             dirty.vpcs.add(vpc_id)
             dirty.host_vpcs.add(vpc_id)
-            if kind == "instance":
+            if kind == ec2.INSTANCE:
                 dirty.instances.add(r.id)
 
     # -- rebuilding ------------------------------------------------------------------------------
@@ -162,9 +165,9 @@ class Compiler:
         for id in dirty.networks:
             self._rebuild_network(id, dirty)
         for vpc_id in dirty.host_vpcs:  # groups whose targets' addresses may have moved
-            dirty.groups.update(g.id for g in self._find("targetgroup", "vpc", vpc_id))
+            dirty.groups.update(g.id for g in self._find(lattice.TARGET_GROUP, "vpc", vpc_id))
         if dirty.instances:
-            dirty.groups.update(g.id for g in self._find("targetgroup", "type", "INSTANCE"))
+            dirty.groups.update(g.id for g in self._find(lattice.TARGET_GROUP, "type", "INSTANCE"))
         for id in dirty.groups:
             self._rebuild_group(id)
         for id in dirty.vpcs:
@@ -172,15 +175,16 @@ class Compiler:
 
     def _rebuild_service(self, id: str, dirty: "_Dirty") -> None:
         old = self.services.pop(id, None)
-        record = self.records["service"].get(id)
+        record = self.records[lattice.SERVICE].get(id)
         if record is not None:
-            listeners = [self._listener(l) for l in self._kids("listener", id)]
-            self.services[id] = _service(record, listeners)
+            listeners = [self._listener(l) for l in self._kids(lattice.LISTENER, id)]
+            self.services[id] = _service(lattice.Service(record), listeners)
         self._count_references(old, self.services.get(id), dirty)
-        dirty.networks.update(a.parent for a in self._find("snsa", "service", id))
+        dirty.networks.update(a.parent for a in self._find(lattice.SN_SERVICE_ASSOCIATION, "service", id))
 
     def _listener(self, record: Record) -> Listener:
-        return _listener(record, [_rule(r) for r in self._kids("rule", record.id)])
+        rules = [_rule(lattice.Rule(r)) for r in self._kids(lattice.RULE, record.id)]
+        return _listener(lattice.Listener(record), rules)
 
     def _count_references(self, old: Service | None, new: Service | None, dirty: "_Dirty") -> None:
         """Keep ``references`` (which services forward to a group) and mark groups whose use changed."""
@@ -193,30 +197,31 @@ class Compiler:
                 dirty.groups.add(group_id)
 
     def _rebuild_network(self, id: str, dirty: "_Dirty") -> None:
-        record = self.records["servicenetwork"].get(id)
+        record = self.records[lattice.SERVICE_NETWORK].get(id)
         self.networks.pop(id, None)
         if record is not None:
-            self.networks[id] = _network(record)
-        dirty.vpcs.update(a.body.get("vpcId") for a in self._kids("snva", id))
+            self.networks[id] = _network(lattice.ServiceNetwork(record))
+        dirty.vpcs.update(lattice.VpcAssociation(a).vpc_id for a in self._kids(lattice.SN_VPC_ASSOCIATION, id))
         if record is not None:
-            dirty.vpcs.update(e.body.get("VpcId") for e in self._find("vpcendpoint", "network", record.arn))
+            dirty.vpcs.update(ec2.VpcEndpoint(e).vpc_id for e in self._find(ec2.VPC_ENDPOINT, "network", record.arn))
 
     def _rebuild_group(self, id: str) -> None:
-        record = self.records["targetgroup"].get(id)
+        record = self.records[lattice.TARGET_GROUP].get(id)
         if record is None:
             self.groups.pop(id, None)
             return
-        config = record.body.get("config") or {}
-        port, vpc_id, tg_type = config.get("port", 0), config.get("vpcIdentifier"), record.body["type"]
-        targets = tuple(Target(key=t.id, id=t.body["id"], port=t.body.get("port") or port,
-                               address=self.hosts.address(tg_type, vpc_id, t.body["id"], t.body.get("port") or port),
-                               draining=t.body.get("status") == "DRAINING")
-                        for t in self._kids("target", id))
-        self.groups[id] = _target_group(record, targets, bool(self.references.get(id)))
+        group = lattice.TargetGroup(record)
+        targets = tuple(self._target(group, lattice.Target(t)) for t in self._kids(lattice.TARGET, id))
+        self.groups[id] = _target_group(group, targets, bool(self.references.get(id)))
+
+    def _target(self, group: lattice.TargetGroup, target: lattice.Target) -> Target:
+        port = target.port or group.port
+        return Target(key=target.id, id=target.target_id, port=port, draining=target.draining,
+                      address=self.hosts.address(group.type, group.vpc_id, target.target_id, port))
 
     def _rebuild_vpc(self, id: str) -> None:
-        record = self.records["vpc"].get(id)
-        block = self.fabric.block_of(record.body) if record is not None else None
+        record = self.records[ec2.VPC].get(id)
+        block = self.fabric.block_of(ec2.Vpc(record).fabric_index) if record is not None else None
         old = self.vpcs.pop(id, None)
         if old is not None:
             self.by_address.pop(old.resolver, None)
@@ -227,17 +232,17 @@ class Compiler:
 
     def _joined(self, vpc_id: str) -> tuple[ServiceNetwork, ...]:
         """Networks a VPC reaches, oldest association first."""
-        found = [(a.created_rev, self.networks[a.parent]) for a in self._find("snva", "vpc", vpc_id)
+        found = [(a.created_rev, self.networks[a.parent]) for a in self._find(lattice.SN_VPC_ASSOCIATION, "vpc", vpc_id)
                  if a.parent in self.networks]
-        arns = {n.arn: n for n in self.networks.values()} if self.lookups[("vpcendpoint", "vpc")].get(vpc_id) else {}
-        found += [(e.created_rev, arns[e.body["ServiceNetworkArn"]]) for e in self._find("vpcendpoint", "vpc", vpc_id)
-                  if e.body.get("VpcEndpointType") == "ServiceNetwork" and e.body.get("State") == "available"
-                  and e.body.get("ServiceNetworkArn") in arns]
+        endpoints = [ec2.VpcEndpoint(e) for e in self._find(ec2.VPC_ENDPOINT, "vpc", vpc_id)]
+        arns = {n.arn: n for n in self.networks.values()} if endpoints else {}
+        found += [(e.record.created_rev, arns[e.service_network_arn]) for e in endpoints
+                  if e.joins_service_network and e.service_network_arn in arns]
         return tuple(n for _, n in sorted(found, key=lambda x: x[0]))
 
     def _members(self, network_id: str) -> list[Service]:
-        return [self.services[a.body["serviceId"]] for a in self._kids("snsa", network_id)
-                if a.body.get("serviceId") in self.services]
+        ids = (lattice.ServiceAssociation(a).service_id for a in self._kids(lattice.SN_SERVICE_ASSOCIATION, network_id))
+        return [self.services[i] for i in ids if i in self.services]
 
     def _kids(self, kind: str, parent: str) -> list[Record]:
         """Children in creation order."""
@@ -269,71 +274,56 @@ def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
 
 # -- services, listeners, rules ------------------------------------------------------
 
-def _service(r: Record, listeners: Iterable[Listener]) -> Service:
-    b = r.body
-    compiled = {l.port: l for l in listeners}
-    return Service(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region,
-                   dns_name=b["dnsEntry"]["domainName"], custom_domain=b.get("customDomainName"),
-                   certificate_arn=b.get("certificateArn") or None, auth_type=b.get("authType", "NONE"),
-                   idle_timeout=float(b.get("idleTimeoutSeconds", 60)), listeners=compiled)
+def _service(s: lattice.Service, listeners: Iterable[Listener]) -> Service:
+    r = s.record
+    return Service(id=r.id, arn=r.arn, name=s.name, account=r.account, region=r.region, dns_name=s.dns_name,
+                   custom_domain=s.custom_domain, certificate_arn=s.certificate_arn, auth_type=s.auth_type,
+                   idle_timeout=s.idle_timeout, listeners={l.port: l for l in listeners})
 
 
-def _listener(r: Record, rules: Iterable[Rule]) -> Listener:
+def _listener(listener: lattice.Listener, rules: Iterable[Rule]) -> Listener:
     compiled = sorted(rules, key=lambda x: (x.is_default, x.priority or 0))
-    return Listener(id=r.id, arn=r.arn, name=r.body["name"], protocol=r.body["protocol"], port=r.body["port"],
+    r = listener.record
+    return Listener(id=r.id, arn=r.arn, name=listener.name, protocol=listener.protocol, port=listener.port,
                     rules=tuple(compiled))
 
 
-def _rule(r: Record) -> Rule:
-    b = r.body
-    default = bool(b.get("isDefault"))
-    return Rule(id=r.id, arn=r.arn, name=b["name"], priority=None if default else b["priority"],
-                match=None if default else _match(b["match"]["httpMatch"]), action=_action(b["action"]),
-                is_default=default)
+def _rule(rule: lattice.Rule) -> Rule:
+    r = rule.record
+    return Rule(id=r.id, arn=r.arn, name=rule.name, priority=rule.priority,
+                match=None if rule.is_default else _match(rule), action=_action(rule), is_default=rule.is_default)
 
 
-def _match(http: dict) -> Match:
-    path = None
-    if "pathMatch" in http:
-        ((kind, value),) = http["pathMatch"]["match"].items()
-        path = PathMatch(kind, value, http["pathMatch"].get("caseSensitive", True))
-    headers = tuple(_header_match(h) for h in http.get("headerMatches") or ())
-    return Match(method=http.get("method"), path=path, headers=headers)
+def _match(rule: lattice.Rule) -> Match:
+    found = rule.path_match
+    path = PathMatch(found.kind, found.value, found.case_sensitive) if found else None
+    headers = tuple(HeaderMatch(h.name.lower(), h.kind, h.value, h.case_sensitive) for h in rule.header_matches())
+    return Match(method=rule.method, path=path, headers=headers)
 
 
-def _header_match(h: dict) -> HeaderMatch:
-    ((kind, value),) = h["match"].items()
-    return HeaderMatch(h["name"].lower(), kind, value, bool(h.get("caseSensitive", False)))
-
-
-def _action(action: dict) -> Forward | FixedResponse:
-    if "fixedResponse" in action:
-        return FixedResponse(action["fixedResponse"]["statusCode"])
-    return Forward(tuple(WeightedTargetGroup(g["targetGroupIdentifier"], g.get("weight", 100))
-                         for g in action["forward"]["targetGroups"]))
+def _action(rule: lattice.Rule) -> Forward | FixedResponse:
+    status = rule.fixed_response_status
+    if status is not None:
+        return FixedResponse(status)
+    return Forward(tuple(WeightedTargetGroup(id, weight) for id, weight in rule.forwards()))
 
 
 # -- target groups and targets ---------------------------------------------------------
 
-def _health_check(config: dict) -> HealthCheck:
-    h = config.get("healthCheck") or {}
-    if not h:
+def _health_check(h: lattice.HealthCheckView) -> HealthCheck:
+    if not h.configured:
         return HealthCheck(enabled=False)
-    return HealthCheck(enabled=bool(h.get("enabled")), protocol=h.get("protocol", HTTP),
-                       protocol_version=h.get("protocolVersion", "HTTP1"), port=h.get("port") or None,
-                       path=h.get("path") or "/", interval=float(h.get("healthCheckIntervalSeconds", 30)),
-                       timeout=float(h.get("healthCheckTimeoutSeconds", 5)),
-                       healthy_threshold=int(h.get("healthyThresholdCount", 5)),
-                       unhealthy_threshold=int(h.get("unhealthyThresholdCount", 2)),
-                       matcher=(h.get("matcher") or {}).get("httpCode", "200"))
+    return HealthCheck(enabled=h.enabled, protocol=h.protocol, protocol_version=h.protocol_version, port=h.port,
+                       path=h.path, interval=h.interval, timeout=h.timeout, healthy_threshold=h.healthy_threshold,
+                       unhealthy_threshold=h.unhealthy_threshold, matcher=h.matcher)
 
 
-def _target_group(r: Record, targets: tuple[Target, ...], used: bool) -> TargetGroup:
-    b, config = r.body, r.body.get("config") or {}
-    return TargetGroup(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region, type=b["type"],
-                       protocol=config.get("protocol", HTTP), protocol_version=config.get("protocolVersion", "HTTP1"),
-                       port=config.get("port", 0), vpc_id=config.get("vpcIdentifier"),
-                       health_check=_health_check(config), targets=targets, used=used)
+def _target_group(group: lattice.TargetGroup, targets: tuple[Target, ...], used: bool) -> TargetGroup:
+    r = group.record
+    return TargetGroup(id=r.id, arn=r.arn, name=group.name, account=r.account, region=r.region, type=group.type,
+                       protocol=group.protocol or HTTP, protocol_version=group.protocol_version or "HTTP1",
+                       port=group.port, vpc_id=group.vpc_id, health_check=_health_check(group.health_check),
+                       targets=targets, used=used)
 
 
 class _HostMap:
@@ -351,35 +341,35 @@ class _HostMap:
 
     def __init__(self) -> None:
         self.cidrs: dict[str, ipaddress.IPv4Network] = {}
-        self.instances: dict[str, Record] = {}
+        self.instances: dict[str, ec2.Instance] = {}
         self.tagged: dict[tuple[str, str], str] = {}
         self._tag_of: dict[str, tuple[str, str]] = {}  # record id -> its key in ``tagged``
 
     def store(self, kind: str, id: str, record: Record | None) -> None:
-        if kind == "vpc":
+        if kind == ec2.VPC:
             self.cidrs.pop(id, None)
-            if record is not None and "CidrBlock" in record.body:
-                self.cidrs[id] = ipaddress.ip_network(record.body["CidrBlock"])
+            cidr = ec2.Vpc(record).cidr_block if record is not None else None
+            if cidr is not None:
+                self.cidrs[id] = ipaddress.IPv4Network(cidr)
             return
-        if kind == "instance":
+        host = (ec2.Instance(record) if kind == ec2.INSTANCE else ec2.Host(record)) if record is not None else None
+        if kind == ec2.INSTANCE:
             self.instances.pop(id, None)
-            if record is not None:
-                self.instances[id] = record
-        self.tagged.pop(self._tag_of.pop(id, None), None)
-        tag = _tag(record.body, HOST_ADDRESS_TAG) if record is not None else None
-        if tag and record.body.get("PrivateIpAddress") and record.body.get("VpcId"):
-            self._tag_of[id] = (record.body["VpcId"], record.body["PrivateIpAddress"])
-            self.tagged[self._tag_of[id]] = tag
+            if isinstance(host, ec2.Instance):
+                self.instances[id] = host
+        self.tagged.pop(self._tag_of.pop(id, ("", "")), None)
+        if host is not None and host.host_address and host.private_ip and host.vpc_id:
+            self._tag_of[id] = (host.vpc_id, host.private_ip)
+            self.tagged[self._tag_of[id]] = host.host_address
 
     def address(self, tg_type: str, vpc_id: str | None, target_id: str, port: int) -> tuple[str, int] | None:
         if tg_type == "IP":
             return self._for_ip(vpc_id, target_id), port
         if tg_type == "INSTANCE":
             instance = self.instances.get(target_id)
-            if instance is None or instance.body.get("State", {}).get("Name") not in ("running", "pending", None):
+            if instance is None or not instance.running:
                 return None
-            tag = _tag(instance.body, HOST_ADDRESS_TAG)
-            return (tag or self._for_ip(instance.body.get("VpcId"), instance.body.get("PrivateIpAddress", ""))), port
+            return (instance.host_address or self._for_ip(instance.vpc_id, instance.private_ip or "")), port
         if tg_type == "ALB":
             return DEFAULT_HOST, port
         return None  # Lambda functions are invoked, not connected to
@@ -392,16 +382,9 @@ class _HostMap:
         if ip.is_loopback:
             return address
         cidr = self.cidrs.get(vpc_id or "")
-        if cidr is not None and ip in cidr:
+        if vpc_id is not None and cidr is not None and ip in cidr:
             return self.tagged.get((vpc_id, address), DEFAULT_HOST)
         return address
-
-
-def _tag(body: dict, key: str) -> str | None:
-    for tag in body.get("Tags") or body.get("TagSet") or ():
-        if tag.get("Key") == key:
-            return tag.get("Value")
-    return None
 
 
 # -- reachability ----------------------------------------------------------------------
@@ -417,9 +400,9 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
                    region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
 
 
-def _network(r: Record) -> ServiceNetwork:
-    return ServiceNetwork(id=r.id, arn=r.arn, name=r.body["name"], account=r.account,
-                          auth_type=r.body.get("authType", "NONE"))
+def _network(network: lattice.ServiceNetwork) -> ServiceNetwork:
+    r = network.record
+    return ServiceNetwork(id=r.id, arn=r.arn, name=network.name, account=r.account, auth_type=network.auth_type)
 
 
 # -- consistency -----------------------------------------------------------------------

@@ -66,17 +66,17 @@ import secrets
 
 from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
+from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import aws_services, endpoint_services, routing, security, vpcs
 from latticework.services.ec2.common import (
     Ec2Error, Ec2Kind, get, matches, page, register, tags_for, timestamp,
 )
 from latticework.services.ec2.endpoint_services import ENDPOINT_KIND, public, unsuccessful
+from latticework.services.lattice import endpoints as lattice_endpoints
 from latticework.store import Record
 
 ENDPOINT = register(Ec2Kind(ENDPOINT_KIND, "vpce-", "vpc-endpoint", "InvalidVpcEndpointId.NotFound",
                             "Vpc Endpoint Id"))
-SNVEA_KIND = "snvea"  # read by lattice.associations (ListServiceNetworkVpcEndpointAssociations)
-REA_KIND = "rea"  # read by lattice.associations (ListResourceEndpointAssociations)
 RESOURCE_DNS_TOKEN = "4232ccc"  # the observed partition token of vpc-lattice-rsc names
 MAX_POLICY = 20480
 DEFAULT_POLICY = json.dumps({"Version": "2008-10-17", "Statement": [
@@ -141,8 +141,8 @@ def _target(ctx: RequestContext, params: dict, endpoint_type: str) -> Target:
 
 
 def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Record:
-    member, kind = (("ServiceNetworkArn", "servicenetwork") if endpoint_type == "ServiceNetwork"
-                    else ("ResourceConfigurationArn", "resourceconfiguration"))
+    member, kind = (("ServiceNetworkArn", lattice_records.SERVICE_NETWORK) if endpoint_type == "ServiceNetwork"
+                    else ("ResourceConfigurationArn", lattice_records.RESOURCE_CONFIGURATION))
     arn = params.get(member)
     if not arn:
         raise Ec2Error("MissingParameter", f"The request must contain the parameter {member}")
@@ -150,8 +150,8 @@ def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Re
     # Sharing (RAM) is not served yet, so only the caller's own networks and configurations are reachable.
     if record is None or record.kind != kind or record.account != ctx.account:
         raise _invalid(f"The {member} '{arn}' does not exist")
-    if kind == "resourceconfiguration":
-        rc_type = record.body.get("type")
+    if kind == lattice_records.RESOURCE_CONFIGURATION:
+        rc_type = lattice_records.ResourceConfiguration(record).type
         if (rc_type == "CIDR") != (endpoint_type == "Tunnel"):
             raise _invalid(f"Resource configuration {record.id} of type {rc_type} cannot be reached through a "
                            f"{endpoint_type} endpoint")
@@ -373,33 +373,17 @@ def _interface_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
 
 # -- Lattice association records -----------------------------------------------------------------
 
-def _lattice_arn(ctx: RequestContext, path: str) -> str:
-    return f"arn:{ctx.partition}:vpc-lattice:{ctx.region}:{ctx.account}:{path}"
-
-
 def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) -> None:
-    if target.kind == "servicenetwork":
-        body = {"id": endpoint["_AssociationId"], "vpcEndpointId": endpoint["VpcEndpointId"],
-                "vpcId": endpoint["VpcId"], "vpcEndpointOwnerId": ctx.account, "state": "AVAILABLE",
-                "serviceNetworkArn": target.arn, "createdAt": endpoint["CreationTimestamp"]}
-        ctx.tx.put(Record(SNVEA_KIND, endpoint["_AssociationId"], ctx.account, ctx.region, body, parent=target.id))
-        return
-    rea_id = "rea-" + secrets.token_hex(9)[:17]
-    body = {"id": rea_id, "arn": _lattice_arn(ctx, f"resourceendpointassociation/{rea_id}"),
-            "resourceConfigurationId": target.id, "resourceConfigurationArn": target.arn,
-            "resourceConfigurationName": target.body.get("name"), "vpcEndpointId": endpoint["VpcEndpointId"],
-            "vpcEndpointOwner": ctx.account, "createdBy": ctx.account, "createdAt": endpoint["CreationTimestamp"],
-            "payerResponsibility": [{"scope": "ResourceGatewayCharges",
-                                     "payerResponsibilityType": "VpcEndpointAccount"}]}
-    endpoint["_ReaId"] = rea_id
-    ctx.tx.put(Record(REA_KIND, rea_id, ctx.account, ctx.region, body, parent=target.id, arn=body["arn"]))
+    if target.kind == lattice_records.SERVICE_NETWORK:
+        lattice_endpoints.add_network_endpoint(ctx, target, endpoint["_AssociationId"], endpoint["VpcEndpointId"],
+                                               endpoint["VpcId"], endpoint["CreationTimestamp"])
+    else:
+        endpoint["_ReaId"] = lattice_endpoints.add_resource_endpoint(ctx, target, endpoint["VpcEndpointId"],
+                                                                     endpoint["CreationTimestamp"])
 
 
 def _delete_lattice_records(ctx: RequestContext, endpoint: dict) -> None:
-    if endpoint["VpcEndpointType"] == "ServiceNetwork":
-        ctx.tx.delete(SNVEA_KIND, endpoint["_AssociationId"])
-    elif endpoint.get("_ReaId") and ctx.tx.get(REA_KIND, endpoint["_ReaId"]) is not None:
-        ctx.tx.delete(REA_KIND, endpoint["_ReaId"])
+    lattice_endpoints.remove_endpoint(ctx, endpoint.get("_ReaId") or endpoint["_AssociationId"])
 
 
 # -- create ------------------------------------------------------------------------------------------
@@ -618,47 +602,55 @@ _ASSOCIATION_TABLE = {
 def _associations(ctx: RequestContext, endpoint: dict) -> list[dict]:
     """What a Resource or ServiceNetwork endpoint reaches (computed from the Lattice records)."""
     if endpoint["VpcEndpointType"] != "ServiceNetwork":
-        rc = ctx.tx.by_arn(endpoint["ResourceConfigurationArn"])
-        item = {"Id": endpoint["_AssociationId"], "VpcEndpointId": endpoint["VpcEndpointId"],
-                "AssociatedResourceAccessibility": "Accessible",
-                "AssociatedResourceArn": endpoint["ResourceConfigurationArn"], "Tags": []}
-        if endpoint["DnsEntries"]:
-            item["DnsEntry"] = endpoint["DnsEntries"][0]
-        if rc is not None and endpoint.get("PrivateDnsEnabled") and rc.body.get("customDomainName"):
-            item["PrivateDnsEntry"] = {"DnsName": rc.body["customDomainName"]}
-        if rc is not None and rc.body.get("resourceConfigurationGroupId"):
-            item["ResourceConfigurationGroupArn"] = rc.arn.rsplit("/", 1)[0] + "/" + \
-                rc.body["resourceConfigurationGroupId"]
-        return [item]
-    sn = ctx.tx.by_arn(endpoint["ServiceNetworkArn"])
-    if sn is None:
+        return [_resource_association(ctx, endpoint)]
+    found = ctx.tx.by_arn(endpoint["ServiceNetworkArn"])
+    if found is None:
         return []
-    base = {"VpcEndpointId": endpoint["VpcEndpointId"], "ServiceNetworkArn": sn.arn,
-            "ServiceNetworkName": sn.body.get("name"), "AssociatedResourceAccessibility": "Accessible", "Tags": []}
-    items = [{**base, "Id": endpoint["_AssociationId"], "AssociatedResourceArn": sn.arn}]
-    for kind in ("snsa", "snra"):
-        for assoc in ctx.tx.list(kind, parent=sn.id, all_accounts=True):
-            items.append({**base, **_member_association(ctx, endpoint, kind, assoc.body)})
+    sn = lattice_records.ServiceNetwork(found)
+    base = {"VpcEndpointId": endpoint["VpcEndpointId"], "ServiceNetworkArn": found.arn,
+            "ServiceNetworkName": sn.name, "AssociatedResourceAccessibility": "Accessible", "Tags": []}
+    items = [{**base, "Id": endpoint["_AssociationId"], "AssociatedResourceArn": found.arn}]
+    for assoc in ctx.tx.list(lattice_records.SN_SERVICE_ASSOCIATION, parent=sn.id, all_accounts=True):
+        items.append({**base, **_service_member(endpoint, lattice_records.ServiceAssociationDns(assoc))})
+    for assoc in ctx.tx.list(lattice_records.SN_RESOURCE_ASSOCIATION, parent=sn.id, all_accounts=True):
+        items.append({**base, **_resource_member(ctx, endpoint, lattice_records.ResourceAssociation(assoc))})
     return items
 
 
-def _member_association(ctx: RequestContext, endpoint: dict, kind: str, assoc: dict) -> dict:
-    digest = hashlib.sha256(f"{endpoint['VpcEndpointId']}/{assoc['id']}".encode()).hexdigest()
-    item = {"Id": "vpce-rsc-asc-" + digest[:17]}
-    if kind == "snsa":
-        item["AssociatedResourceArn"] = assoc.get("serviceArn")
-        dns = assoc.get("dnsEntry") or {}
-        if dns.get("domainName"):
-            item["DnsEntry"] = {"DnsName": dns["domainName"], "HostedZoneId": dns.get("hostedZoneId")}
-        return item
-    rc_id = assoc["resourceConfigurationId"]
-    item["AssociatedResourceArn"] = assoc.get("resourceConfigurationArn")
-    item["DnsEntry"] = {"DnsName": f"{endpoint['VpcEndpointId']}-{assoc['id']}.{rc_id}.{RESOURCE_DNS_TOKEN}."
-                                   f"vpc-lattice-rsc.{ctx.region}.on.aws",
-                        "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}
-    private = (assoc.get("privateDnsEntry") or {}).get("domainName")
-    if private and endpoint.get("PrivateDnsEnabled"):
-        item["PrivateDnsEntry"] = {"DnsName": private}
+def _resource_association(ctx: RequestContext, endpoint: dict) -> dict:
+    found = ctx.tx.by_arn(endpoint["ResourceConfigurationArn"])
+    item = {"Id": endpoint["_AssociationId"], "VpcEndpointId": endpoint["VpcEndpointId"],
+            "AssociatedResourceAccessibility": "Accessible",
+            "AssociatedResourceArn": endpoint["ResourceConfigurationArn"], "Tags": []}
+    if endpoint["DnsEntries"]:
+        item["DnsEntry"] = endpoint["DnsEntries"][0]
+    rc = lattice_records.ResourceConfiguration(found) if found is not None else None
+    if rc is not None and endpoint.get("PrivateDnsEnabled") and rc.custom_domain:
+        item["PrivateDnsEntry"] = {"DnsName": rc.custom_domain}
+    if rc is not None and rc.group_id:
+        item["ResourceConfigurationGroupArn"] = rc.record.arn.rsplit("/", 1)[0] + "/" + rc.group_id
+    return item
+
+
+def _member_id(endpoint: dict, association_id: str) -> str:
+    digest = hashlib.sha256(f"{endpoint['VpcEndpointId']}/{association_id}".encode()).hexdigest()
+    return "vpce-rsc-asc-" + digest[:17]
+
+
+def _service_member(endpoint: dict, assoc: lattice_records.ServiceAssociationDns) -> dict:
+    item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.service_arn}
+    if assoc.dns_name:
+        item["DnsEntry"] = {"DnsName": assoc.dns_name, "HostedZoneId": assoc.hosted_zone_id}
+    return item
+
+
+def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records.ResourceAssociation) -> dict:
+    item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.resource_configuration_arn,
+            "DnsEntry": {"DnsName": f"{endpoint['VpcEndpointId']}-{assoc.id}.{assoc.resource_configuration_id}."
+                                    f"{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc.{ctx.region}.on.aws",
+                         "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}}
+    if assoc.private_dns_name and endpoint.get("PrivateDnsEnabled"):
+        item["PrivateDnsEntry"] = {"DnsName": assoc.private_dns_name}
     return item
 
 
@@ -776,24 +768,17 @@ def _payer_endpoint(ctx: RequestContext, params: dict) -> Record:
         found = next((e for e in endpoint_services.connections(ctx, service) if e.id == endpoint_id), None)
         if found is not None:
             return found
-    for rea in ctx.tx.list(REA_KIND, all_accounts=True):
-        if rea.body.get("vpcEndpointId") == endpoint_id and ctx.tx.get("resourceconfiguration", rea.parent):
-            found = ctx.tx.get(ENDPOINT.kind, endpoint_id, account=rea.account)
-            if found is not None:
-                return found
+    account = lattice_endpoints.endpoint_account_for_own_resource(ctx, endpoint_id)
+    found = ctx.tx.get(ENDPOINT.kind, endpoint_id, account=account) if account else None
+    if found is not None:
+        return found
     raise ENDPOINT.missing(endpoint_id)
 
 
 def _sync_rea_payer(ctx: RequestContext, endpoint: Record) -> None:
     """Mirror the resource-gateway charge payer on the Lattice association."""
-    rea_id = endpoint.body.get("_ReaId")
-    rea = ctx.tx.get(REA_KIND, rea_id, account=endpoint.account) if rea_id else None
     entry = next((e for e in endpoint.body["PayerResponsibilities"] if e["Scope"] == "resource-gateway-charges"),
                  None)
-    if rea is None or entry is None:
-        return
-    payer = {"vpc-endpoint-account": "VpcEndpointAccount", "resource-gateway-account": "ResourceGatewayAccount"}
-    if entry["PayerResponsibilityType"] in payer:
-        rea.body["payerResponsibility"] = [{"scope": "ResourceGatewayCharges",
-                                            "payerResponsibilityType": payer[entry["PayerResponsibilityType"]]}]
-        ctx.tx.put(rea)
+    if entry is not None:
+        lattice_endpoints.set_resource_endpoint_payer(ctx, endpoint.body.get("_ReaId"), endpoint.account,
+                                                      entry["PayerResponsibilityType"])

@@ -35,6 +35,7 @@ import ipaddress
 
 from latticework import fabric
 from latticework.api.context import RequestContext
+from latticework.records import ec2 as ec2_records
 from latticework.services.ec2.common import (KINDS, Ec2Error, Ec2Kind, arn, describe, get, matches, register,
                                              tags_for)
 from latticework.store import Record
@@ -230,7 +231,7 @@ class VpcOps:
         body["_DefaultSecurityGroupId"] = security.create_default_group(ctx, vpc_id)
         body["_MainRouteTableId"] = routing.create_main_table(ctx, vpc_id, str(network))
         body["_DefaultNetworkAclId"] = routing.create_default_acl(ctx, vpc_id)
-        body[fabric.INDEX_FIELD] = fabric.claim_block(ctx.tx, vpc_id)
+        body[ec2_records.FABRIC_INDEX] = fabric.claim_block(ctx.tx, vpc_id)
         ctx.tx.put(Record(VPC.kind, vpc_id, ctx.account, ctx.region, body))
         return {"Vpc": public(body)}
 
@@ -244,7 +245,7 @@ class VpcOps:
         routing, security = _companions()
         security.delete_group_records(ctx, vpc.body["_DefaultSecurityGroupId"])
         routing.delete_vpc_tables(ctx, vpc.body["_MainRouteTableId"], vpc.body["_DefaultNetworkAclId"])
-        fabric.release_block(ctx.tx, vpc.body)
+        fabric.release_block(ctx.tx, ec2_records.Vpc(vpc).fabric_index)
         ctx.tx.delete(VPC.kind, vpc.id)
         return {}
 

@@ -55,8 +55,8 @@ from typing import Callable
 from latticework.api.context import RequestContext
 from latticework.services.lattice import common, vpcs
 from latticework.services.lattice.common import (
-    RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_RESOURCE_ASSOCIATION,
-    SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION, Kind,
+    RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
+    SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION, Kind,
 )
 from latticework.services.lattice.quotas import check_quota
 from latticework.store import Record
@@ -64,7 +64,6 @@ from latticework.store import Record
 QUOTA_KEYS = {SN_VPC_ASSOCIATION.kind: "vpc-associations-per-network",
               SN_SERVICE_ASSOCIATION.kind: "service-associations-per-network",
               SN_RESOURCE_ASSOCIATION.kind: "resource-associations-per-network"}
-SN_ENDPOINT_ASSOCIATION_KIND = "snvea"
 _IN_PROGRESS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 _SPECIFIED = ("VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS", "SPECIFIED_DOMAINS_ONLY")
 
@@ -428,7 +427,7 @@ class AssociationOps:
     # -- VPC endpoint associations (written by the EC2 VPC-endpoint API) ------------
     def sn_endpoint_associations(self, ctx: RequestContext, sn: Record) -> list[Record]:
         """VPC endpoints (of any account) connected to the service network ``sn``."""
-        return ctx.tx.list(SN_ENDPOINT_ASSOCIATION_KIND, parent=sn.id, all_accounts=True)
+        return ctx.tx.list(SN_ENDPOINT_ASSOCIATION.kind, parent=sn.id, all_accounts=True)
 
     def list_service_network_vpc_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
         # The model lists no 404 here: an unknown (or foreign) network simply has no endpoints to show.
@@ -436,9 +435,9 @@ class AssociationOps:
         return common.paginate(
             ctx, params,
             lambda after, limit: [] if sn is None else ctx.tx.list(
-                SN_ENDPOINT_ASSOCIATION_KIND, parent=sn.id, after=after, limit=limit, all_accounts=True),
+                SN_ENDPOINT_ASSOCIATION.kind, parent=sn.id, after=after, limit=limit, all_accounts=True),
             lambda r: common.project(r.body, _SNVEA_SUMMARY),
-            filters={"kind": SN_ENDPOINT_ASSOCIATION_KIND, "sn": sn.id if sn else None})
+            filters={"kind": SN_ENDPOINT_ASSOCIATION.kind, "sn": sn.id if sn else None})
 
     def list_resource_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
         # The model lists no 404 here either: a configuration the caller does not own has no associations to show.

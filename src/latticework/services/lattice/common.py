@@ -41,6 +41,8 @@ from latticework.services.lattice.api_types import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from latticework.records import lattice as stored
+from latticework.records.lattice import forwarded_target_groups
 from latticework.store import NameTaken, Record, register_links
 
 SERVICE_CODE = "vpc-lattice"
@@ -60,26 +62,31 @@ class Kind:
         return self.prefix + secrets.token_hex(9)[:17]
 
 
-SERVICE_NETWORK = Kind("servicenetwork", "sn-", "servicenetwork/", "SERVICE_NETWORK")
-SERVICE = Kind("service", "svc-", "service/", "SERVICE")
-LISTENER = Kind("listener", "listener-", "listener/", "LISTENER")
-RULE = Kind("rule", "rule-", "rule/", "RULE")
-TARGET_GROUP = Kind("targetgroup", "tg-", "targetgroup/", "TARGET_GROUP")
-TARGET = Kind("target", "", "", "TARGET")
-SN_VPC_ASSOCIATION = Kind("snva", "snva-", "servicenetworkvpcassociation/", "SERVICE_NETWORK_VPC_ASSOCIATION")
-SN_SERVICE_ASSOCIATION = Kind("snsa", "snsa-", "servicenetworkserviceassociation/",
+SERVICE_NETWORK = Kind(stored.SERVICE_NETWORK, "sn-", "servicenetwork/", "SERVICE_NETWORK")
+SERVICE = Kind(stored.SERVICE, "svc-", "service/", "SERVICE")
+LISTENER = Kind(stored.LISTENER, "listener-", "listener/", "LISTENER")
+RULE = Kind(stored.RULE, "rule-", "rule/", "RULE")
+TARGET_GROUP = Kind(stored.TARGET_GROUP, "tg-", "targetgroup/", "TARGET_GROUP")
+TARGET = Kind(stored.TARGET, "", "", "TARGET")
+SN_VPC_ASSOCIATION = Kind(stored.SN_VPC_ASSOCIATION, "snva-", "servicenetworkvpcassociation/",
+                          "SERVICE_NETWORK_VPC_ASSOCIATION")
+SN_SERVICE_ASSOCIATION = Kind(stored.SN_SERVICE_ASSOCIATION, "snsa-", "servicenetworkserviceassociation/",
                               "SERVICE_NETWORK_SERVICE_ASSOCIATION")
-SN_RESOURCE_ASSOCIATION = Kind("snra", "snra-", "servicenetworkresourceassociation/",
+SN_RESOURCE_ASSOCIATION = Kind(stored.SN_RESOURCE_ASSOCIATION, "snra-", "servicenetworkresourceassociation/",
                                "SERVICE_NETWORK_RESOURCE_ASSOCIATION")
-RESOURCE_GATEWAY = Kind("resourcegateway", "rgw-", "resourcegateway/", "RESOURCE_GATEWAY")
-RESOURCE_CONFIGURATION = Kind("resourceconfiguration", "rcfg-", "resourceconfiguration/", "RESOURCE_CONFIGURATION")
-RESOURCE_ENDPOINT_ASSOCIATION = Kind("rea", "rea-", "resourceendpointassociation/",
+RESOURCE_GATEWAY = Kind(stored.RESOURCE_GATEWAY, "rgw-", "resourcegateway/", "RESOURCE_GATEWAY")
+RESOURCE_CONFIGURATION = Kind(stored.RESOURCE_CONFIGURATION, "rcfg-", "resourceconfiguration/",
+                              "RESOURCE_CONFIGURATION")
+# Ids of VPC endpoint associations are EC2's (``DescribeVpcEndpointAssociations``).
+SN_ENDPOINT_ASSOCIATION = Kind(stored.SN_VPC_ENDPOINT_ASSOCIATION, "vpce-rsc-asc-", "",
+                               "SERVICE_NETWORK_VPC_ENDPOINT_ASSOCIATION")
+RESOURCE_ENDPOINT_ASSOCIATION = Kind(stored.RESOURCE_ENDPOINT_ASSOCIATION, "rea-", "resourceendpointassociation/",
                                      "RESOURCE_ENDPOINT_ASSOCIATION")
-ACCESS_LOG_SUBSCRIPTION = Kind("accesslogsubscription", "als-", "accesslogsubscription/",
+ACCESS_LOG_SUBSCRIPTION = Kind(stored.ACCESS_LOG_SUBSCRIPTION, "als-", "accesslogsubscription/",
                                "ACCESS_LOG_SUBSCRIPTION")
-DOMAIN_VERIFICATION = Kind("domainverification", "dv-", "domainverification/", "DOMAIN_VERIFICATION")
-AUTH_POLICY = Kind("authpolicy", "", "", "AUTH_POLICY")
-RESOURCE_POLICY = Kind("resourcepolicy", "", "", "RESOURCE_POLICY")
+DOMAIN_VERIFICATION = Kind(stored.DOMAIN_VERIFICATION, "dv-", "domainverification/", "DOMAIN_VERIFICATION")
+AUTH_POLICY = Kind(stored.AUTH_POLICY, "", "", "AUTH_POLICY")
+RESOURCE_POLICY = Kind(stored.RESOURCE_POLICY, "", "", "RESOURCE_POLICY")
 
 KINDS = {k.prefix: k for k in (
     SERVICE_NETWORK, SERVICE, LISTENER, RULE, TARGET_GROUP, SN_VPC_ASSOCIATION, SN_SERVICE_ASSOCIATION,
@@ -262,12 +269,6 @@ def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
 # API shape, with every forward target group normalised to its id:
 #   body["action"] = {"forward": {"targetGroups": [{"targetGroupIdentifier": "tg-...", "weight": N}]}}
 # and body["serviceId"], body["serviceArn"], body["listenerId"].
-
-def forwarded_target_groups(action: dict | None) -> list[str]:
-    """Target group ids a rule action forwards to."""
-    forward = (action or {}).get("forward") or {}
-    return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
-
 
 register_links(RULE.kind, lambda body: forwarded_target_groups(body.get("action")))
 

@@ -32,8 +32,7 @@ import ipaddress
 import re
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.security import SECURITY_GROUP
-from latticework.services.ec2.vpcs import SUBNET, VPC
+from latticework.records import ec2 as ec2_records
 from latticework.services.lattice.api_types import ResourceNotFoundException
 from latticework.services.lattice.common import validation
 from latticework.store import Record
@@ -45,9 +44,9 @@ _FORMATS = {
 }
 # Our format name -> (EC2 record kind, resourceType of the 404, noun for messages).
 _KINDS = {
-    "vpc": (VPC.kind, "VPC", "VPC"),
-    "subnet": (SUBNET.kind, "SUBNET", "subnet"),
-    "sg": (SECURITY_GROUP.kind, "SECURITY_GROUP", "security group"),
+    "vpc": (ec2_records.VPC, "VPC", "VPC"),
+    "subnet": (ec2_records.SUBNET, "SUBNET", "subnet"),
+    "sg": (ec2_records.SECURITY_GROUP, "SECURITY_GROUP", "security group"),
 }
 
 
@@ -69,7 +68,7 @@ def _lookup(ctx: RequestContext, kind: str, value: str, field: str) -> Record:
 
 def _in_vpc(record: Record, vpc_id: str | None, kind: str, field: str) -> str:
     """The record's id, if it lies in ``vpc_id`` (``None``: any VPC)."""
-    if vpc_id is not None and record.body.get("VpcId") != vpc_id:
+    if vpc_id is not None and ec2_records.InVpc(record).vpc_id != vpc_id:
         noun = _KINDS[kind][2]
         raise validation(f"The {noun} {record.id} does not belong to VPC {vpc_id}.",
                          (field, f"{record.id} is not in {vpc_id}"))
@@ -95,12 +94,10 @@ def check_security_groups(ctx: RequestContext, vpc_id: str | None, group_ids: li
 
 def vpc_cidrs(ctx: RequestContext, vpc_id: str, account: str | None = None) -> list[ipaddress.IPv4Network]:
     """The IPv4 blocks associated with VPC ``vpc_id`` (empty if the account has no such VPC)."""
-    record = ctx.tx.get(VPC.kind, vpc_id, account=account)
+    record = ctx.tx.get(ec2_records.VPC, vpc_id, account=account)
     if record is None:
         return []
-    blocks = record.body.get("CidrBlockAssociationSet") or [{"CidrBlock": record.body["CidrBlock"]}]
-    return [ipaddress.IPv4Network(b["CidrBlock"]) for b in blocks
-            if (b.get("CidrBlockState") or {}).get("State", "associated") == "associated"]
+    return [ipaddress.IPv4Network(cidr) for cidr in ec2_records.Vpc(record).associated_cidrs()]
 
 
 def vpc_arn(ctx: RequestContext, vpc_id: str, account: str | None = None) -> str:

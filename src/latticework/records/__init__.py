@@ -1,0 +1,42 @@
+"""Stored kinds and the typed views of their bodies, one module per construct family.
+
+The control plane keeps every resource as a ``store.Record`` whose ``body``
+holds the API-facing fields in the family's own wire casing (Lattice's
+``camelCase``, EC2's ``PascalCase``). Each family module here owns:
+
+- the names of its record kinds (``lattice.SERVICE == "service"``...), the
+  only place a kind is spelled;
+- a ``View`` per kind that other layers read: typed accessors over the body,
+  so the snapshot compiler (and any family reading another's records) never
+  looks a wire key up itself.
+
+Providers (``services/<family>``) write the bodies these views read; the
+compiler (``snapshot``) reads records only through them. This package sits
+just above ``store``: it imports nothing else of Latticework.
+"""
+
+from __future__ import annotations
+
+from latticework.store import Record
+
+
+class View:
+    """A stored record read through its family's accessors (the record itself stays shared: never mutated)."""
+
+    __slots__ = ("record", "body")
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.body = record.body
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+
+def tag_value(tags: list[dict] | None, key: str) -> str | None:
+    """The value of tag ``key`` in an API tag list (``[{"Key": ..., "Value": ...}]``), None when absent."""
+    for tag in tags or ():
+        if tag.get("Key") == key:
+            return tag.get("Value")
+    return None

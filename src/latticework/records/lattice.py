@@ -1,0 +1,326 @@
+"""VPC Lattice's stored kinds and the views other layers read.
+
+Bodies are Lattice's API shapes (``camelCase``) as the Get operations answer
+them, plus the links the family keeps for its own queries: listeners and
+rules record their service (``serviceId``), rules keep their action with
+every forward target group normalised to its id, associations record what
+they join (``serviceId``, ``vpcId``; the network is the record's parent), a
+target group its VPC in ``config.vpcIdentifier``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from latticework.records import View
+
+SERVICE_NETWORK = "servicenetwork"
+SERVICE = "service"
+LISTENER = "listener"
+RULE = "rule"
+TARGET_GROUP = "targetgroup"
+TARGET = "target"
+SN_VPC_ASSOCIATION = "snva"
+SN_SERVICE_ASSOCIATION = "snsa"
+SN_RESOURCE_ASSOCIATION = "snra"
+SN_VPC_ENDPOINT_ASSOCIATION = "snvea"
+RESOURCE_GATEWAY = "resourcegateway"
+RESOURCE_CONFIGURATION = "resourceconfiguration"
+RESOURCE_ENDPOINT_ASSOCIATION = "rea"
+ACCESS_LOG_SUBSCRIPTION = "accesslogsubscription"
+DOMAIN_VERIFICATION = "domainverification"
+AUTH_POLICY = "authpolicy"
+RESOURCE_POLICY = "resourcepolicy"
+
+DEFAULT_IDLE_TIMEOUT = 60  # seconds: https://docs.aws.amazon.com/vpc-lattice/latest/ug/services.html
+DRAINING = "DRAINING"
+
+
+def forwarded_target_groups(action: dict | None) -> list[str]:
+    """Target group ids a rule action (API shape, ids normalised) forwards to."""
+    forward = (action or {}).get("forward") or {}
+    return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
+
+
+class ServiceNetwork(View):
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def auth_type(self) -> str:
+        return self.body.get("authType", "NONE")
+
+
+class Service(View):
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def dns_name(self) -> str:
+        return self.body["dnsEntry"]["domainName"]
+
+    @property
+    def custom_domain(self) -> str | None:
+        return self.body.get("customDomainName")
+
+    @property
+    def certificate_arn(self) -> str | None:
+        return self.body.get("certificateArn") or None
+
+    @property
+    def auth_type(self) -> str:
+        return self.body.get("authType", "NONE")
+
+    @property
+    def idle_timeout(self) -> float:
+        return float(self.body.get("idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT))
+
+
+class Listener(View):
+    @property
+    def service_id(self) -> str:
+        return self.body["serviceId"]
+
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def protocol(self) -> str:
+        return self.body["protocol"]
+
+    @property
+    def port(self) -> int:
+        return self.body["port"]
+
+
+class PathMatchView:
+    """``httpMatch.pathMatch``: exactly one of ``exact``/``prefix``."""
+
+    def __init__(self, body: dict) -> None:
+        ((self.kind, self.value),) = body["match"].items()
+        self.case_sensitive: bool = body.get("caseSensitive", True)
+
+
+class HeaderMatchView:
+    """One of ``httpMatch.headerMatches``: exactly one of ``exact``/``prefix``/``contains``."""
+
+    def __init__(self, body: dict) -> None:
+        ((self.kind, self.value),) = body["match"].items()
+        self.name: str = body["name"]
+        self.case_sensitive = bool(body.get("caseSensitive", False))
+
+
+class Rule(View):
+    @property
+    def service_id(self) -> str:
+        return self.body["serviceId"]
+
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def is_default(self) -> bool:
+        return bool(self.body.get("isDefault"))
+
+    @property
+    def priority(self) -> int | None:
+        return None if self.is_default else self.body["priority"]
+
+    @property
+    def method(self) -> str | None:
+        return self._http_match().get("method")
+
+    @property
+    def path_match(self) -> PathMatchView | None:
+        found = self._http_match().get("pathMatch")
+        return PathMatchView(found) if found else None
+
+    def header_matches(self) -> Iterator[HeaderMatchView]:
+        return (HeaderMatchView(h) for h in self._http_match().get("headerMatches") or ())
+
+    @property
+    def fixed_response_status(self) -> int | None:
+        fixed = self.body["action"].get("fixedResponse")
+        return fixed["statusCode"] if fixed else None
+
+    def forwards(self) -> Iterator[tuple[str, int]]:
+        """(target group id, weight) of a forward action; weight 100 when left out, as AWS."""
+        return ((g["targetGroupIdentifier"], g.get("weight", 100))
+                for g in self.body["action"]["forward"]["targetGroups"])
+
+    def _http_match(self) -> dict[str, Any]:
+        return {} if self.is_default else self.body["match"]["httpMatch"]
+
+
+class HealthCheckView:
+    """``config.healthCheck`` as stored: the effective settings (the provider fills in AWS's defaults;
+    the same defaults stand here for bodies written before it did)."""
+
+    def __init__(self, body: dict) -> None:
+        self.body = body
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.body)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.body.get("enabled"))
+
+    @property
+    def protocol(self) -> str:
+        return self.body.get("protocol") or "HTTP"
+
+    @property
+    def protocol_version(self) -> str:
+        return self.body.get("protocolVersion") or "HTTP1"
+
+    @property
+    def port(self) -> int | None:
+        """None: the target's own port."""
+        return self.body.get("port") or None
+
+    @property
+    def path(self) -> str:
+        return self.body.get("path") or "/"
+
+    @property
+    def interval(self) -> float:
+        return float(self.body.get("healthCheckIntervalSeconds") or 30)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.body.get("healthCheckTimeoutSeconds") or 5)
+
+    @property
+    def healthy_threshold(self) -> int:
+        return int(self.body.get("healthyThresholdCount") or 5)
+
+    @property
+    def unhealthy_threshold(self) -> int:
+        return int(self.body.get("unhealthyThresholdCount") or 2)
+
+    @property
+    def matcher(self) -> str:
+        return (self.body.get("matcher") or {}).get("httpCode") or "200"
+
+
+class TargetGroup(View):
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def type(self) -> str:
+        return self.body["type"]
+
+    @property
+    def config(self) -> dict:
+        return self.body.get("config") or {}
+
+    @property
+    def protocol(self) -> str | None:
+        return self.config.get("protocol")
+
+    @property
+    def protocol_version(self) -> str | None:
+        return self.config.get("protocolVersion")
+
+    @property
+    def port(self) -> int:
+        return self.config.get("port", 0)
+
+    @property
+    def vpc_id(self) -> str | None:
+        return self.config.get("vpcIdentifier")
+
+    @property
+    def health_check(self) -> HealthCheckView:
+        return HealthCheckView(self.config.get("healthCheck") or {})
+
+
+class Target(View):
+    """A registered target; its record id is stable, ``target_id`` is what was registered."""
+
+    @property
+    def target_id(self) -> str:
+        return self.body["id"]
+
+    @property
+    def port(self) -> int | None:
+        return self.body.get("port") or None
+
+    @property
+    def draining(self) -> bool:
+        return self.body.get("status") == DRAINING
+
+
+class ServiceAssociation(View):
+    """A service-network service association; the network is the record's parent."""
+
+    @property
+    def service_id(self) -> str | None:
+        return self.body.get("serviceId")
+
+
+class VpcAssociation(View):
+    """A service-network VPC association; the network is the record's parent."""
+
+    @property
+    def vpc_id(self) -> str | None:
+        return self.body.get("vpcId")
+
+
+class ServiceAssociationDns(ServiceAssociation):
+    """What another family shows of a service association: the service and its generated name."""
+
+    @property
+    def service_arn(self) -> str | None:
+        return self.body.get("serviceArn")
+
+    @property
+    def dns_name(self) -> str | None:
+        return (self.body.get("dnsEntry") or {}).get("domainName") or None
+
+    @property
+    def hosted_zone_id(self) -> str | None:
+        return (self.body.get("dnsEntry") or {}).get("hostedZoneId")
+
+
+class ResourceAssociation(View):
+    """A service-network resource association; the network is the record's parent."""
+
+    @property
+    def resource_configuration_id(self) -> str:
+        return self.body["resourceConfigurationId"]
+
+    @property
+    def resource_configuration_arn(self) -> str | None:
+        return self.body.get("resourceConfigurationArn")
+
+    @property
+    def private_dns_name(self) -> str | None:
+        return (self.body.get("privateDnsEntry") or {}).get("domainName")
+
+
+class ResourceConfiguration(View):
+    @property
+    def name(self) -> str:
+        return self.body["name"]
+
+    @property
+    def type(self) -> str | None:
+        return self.body.get("type")
+
+    @property
+    def custom_domain(self) -> str | None:
+        return self.body.get("customDomainName")
+
+    @property
+    def group_id(self) -> str | None:
+        """The GROUP configuration a CHILD belongs to."""
+        return self.body.get("resourceConfigurationGroupId")
