@@ -1,4 +1,10 @@
-"""Assembling and running the server: store, accounts, services, HTTP."""
+"""Assembling and running the server: store, accounts, services, data plane, HTTP.
+
+This is the composition root: the only module that knows every part. The
+control plane (``Dispatcher`` and ``Settlement``) and the data plane
+(``DataPlane``) never import each other; each gets what it needs of the
+other here, as the Protocols of ``seams``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,13 @@ import uvicorn
 
 from latticework.api.dispatch import Dispatcher
 from latticework.api.gateway import Gateway
+from latticework.api.ownpaths import OwnPaths
+from latticework.api.settle import Settlement
 from latticework.config import Directory
+from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
 from latticework.fabric import Fabric
-from latticework.services import build_services
+from latticework.services import build_services, repair, settlers
+from latticework.store import Store
 from latticework.store.sql import SqlStore
 
 
@@ -31,15 +41,36 @@ class Settings:
     dns_port: int = 53
 
 
+class _Parts:
+    """What starts with the server, in order: records from older versions repaired, then the data plane
+    (which settles what a previous run left in progress), or, without one, the settling itself."""
+
+    def __init__(self, store: Store, settlement: Settlement, dataplane: DataPlane | None):
+        self.store, self.settlement, self.dataplane = store, settlement, dataplane
+
+    async def start(self) -> None:
+        repair(self.store)
+        if self.dataplane is None:
+            self.settlement.settle_all()
+        else:
+            await self.dataplane.start()
+
+    async def close(self) -> None:
+        if self.dataplane is not None:
+            await self.dataplane.close()
+
+
 def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
     store = SqlStore.sqlite(settings.state)
-    dispatcher = Dispatcher(settings.directory, store, build_services(), state_dir=settings.state.parent)
+    services = build_services()
+    settlement = Settlement(store, settlers(services))
     dataplane = None
     if settings.dataplane:
-        from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
-        dataplane = DataPlane(store, dispatcher, DataPlaneSettings(settings.state.parent, settings.fabric,
+        dataplane = DataPlane(store, settlement, DataPlaneSettings(settings.state.parent, settings.fabric,
                                                                    settings.dns_port))
-    return Gateway(dispatcher, dataplane), store
+    dispatcher = Dispatcher(settings.directory, store, services, settlement, applier=dataplane,
+                            state_dir=settings.state.parent)
+    return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane)), store
 
 
 class _Server(uvicorn.Server):

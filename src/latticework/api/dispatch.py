@@ -15,12 +15,12 @@ them inline avoids handing work between threads under the GIL, which cost
 milliseconds per call under concurrent load.
 
 Records a write leaves in a transitional status (``CREATE_IN_PROGRESS``...)
-settle once the data plane serves them: the answer to the write waits until
-the data plane has applied its revision (``applier.applied``), then the
-provider's ``settle`` turns them ``ACTIVE`` (or removes what was being
-deleted), so the next call a client makes sees them settled, and settled
-means serving. Without a data plane (``applier`` None) they settle in the
-writing transaction itself.
+settle once the data plane serves them (``api.settle``): the answer to the
+write waits until the data plane has applied its revision (the
+``seams.Applier`` given at construction), by which time they are settled, so
+the next call a client makes sees them settled, and settled means serving.
+Without a data plane (no applier) they settle in the writing transaction
+itself.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.restjson import Response
 from latticework.api.service import HttpRequest, Service
+from latticework.api.settle import Settlement
 from latticework.api.validate import validate
 from latticework.config import Directory
-from latticework.store import Record, Store
+from latticework.seams import Applier
+from latticework.store import Store, Transaction
 
 log = logging.getLogger("latticework.api")
 
-TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
 # Operations that only read: served on the event loop from committed state.
 READ_PREFIXES = ("Get", "List", "Describe")
 
@@ -62,14 +63,14 @@ def _fingerprint(params: dict, token_member: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, directory: Directory, store: Store, services: dict[str, Service],
-                 state_dir: Path | None = None):
+    def __init__(self, directory: Directory, store: Store, services: dict[str, Service], settlement: Settlement,
+                 applier: Applier | None = None, state_dir: Path | None = None):
         self.directory = directory
         self.store = store
         self.services = services
+        self.settlement = settlement
+        self.applier = applier
         self.state_dir = state_dir
-        self.applier = None  # the data plane, once attached: ``async applied(revision)``
-        self._pending: list[tuple[Service, Record]] = []  # transitional records awaiting the data plane
 
     # -- entry point -----------------------------------------------------------
     async def handle(self, request: HttpRequest) -> Response:
@@ -130,9 +131,9 @@ class Dispatcher:
             if token is not None:
                 tx.remember_result(op.name, token, _fingerprint(params, token_member), result)
             if self.applier is None:
-                self._settle(service, tx, list(tx.written))
+                self.settlement.settle_now(tx, list(tx.written))
             else:
-                self._pending.extend((service, r) for r in tx.written if r.status in TRANSITIONAL)
+                self.settlement.hold(tx.written)
         return result
 
     def _read(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
@@ -147,52 +148,13 @@ class Dispatcher:
             raise service.not_implemented(op)
         return method
 
-    def _replay(self, service: Service, op: OperationModel, tx, token: str, fingerprint: str) -> dict | None:
+    def _replay(self, service: Service, op: OperationModel, tx: Transaction, token: str, fingerprint: str) -> dict | None:
         seen = tx.idempotent_result(op.name, token)
         if seen is None:
             return None
         if seen[0] != fingerprint:
             raise service.idempotency_mismatch(op, token)
         return seen[1]
-
-    # -- lifecycle ---------------------------------------------------------------
-    def _settle(self, service: Service, tx, written: list[Record]) -> None:
-        """Finish transitional statuses in the writing transaction itself.
-
-        The response already carries the in-progress status AWS answers; what a
-        later call reads is the settled one. (When the data plane applies
-        revisions, settling will wait for it instead.)
-        """
-        settle = getattr(service.provider, "settle", None)
-        for record in written:
-            if settle is not None and record.status in TRANSITIONAL:
-                current = tx.get(record.kind, record.id, account=record.account, region=record.region)
-                if current is not None and current.status in TRANSITIONAL:
-                    settle(tx, current)
-
-    def settle_all(self, skip_kinds: frozenset[str] = frozenset()) -> None:
-        """Settle what a previous run left in progress (called at start-up)."""
-        for record in self.store.unsettled():
-            service = self.services.get(record.body.get("_service", "vpc-lattice"))
-            if service is not None and record.kind not in skip_kinds:
-                with self.store.transaction(record.account, record.region, "Settle") as tx:
-                    self._settle(service, tx, [record])
-
-    def settle_applied(self, revision: int, skip_kinds: frozenset[str] = frozenset()) -> None:
-        """Settle the transitional records of writes up to ``revision``, which the data plane now serves.
-
-        ``skip_kinds`` are settled by the data plane itself (a draining target
-        goes when its in-flight requests are done).
-        """
-        ready = [(s, r) for s, r in self._pending if r.revision <= revision and r.kind not in skip_kinds]
-        self._pending = [(s, r) for s, r in self._pending if r.revision > revision]
-        if not ready:
-            return
-        # One transaction settles everything one snapshot made real, whatever its accounts: a burst of
-        # writes served by one snapshot costs one more commit, not one each.
-        with self.store.transaction(ready[0][1].account, ready[0][1].region, "Settle") as tx:
-            for service, record in ready:
-                self._settle(service, tx, [record])
 
     def _unknown_service(self, name: str, request_id: str) -> Response:
         body = json.dumps({"__type": "UnknownServiceException",

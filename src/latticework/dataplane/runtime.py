@@ -11,8 +11,11 @@ request keeps the object it read), then realises it:
 2. DNS resolvers per VPC, health checkers per target, drains of deregistered
    targets;
 3. the control plane's pending statuses: what the API created or deleted is
-   now served, so it settles (``Dispatcher.settle_applied``), and writes
-   waiting in ``applied(revision)`` are answered.
+   now served, so it settles (the ``seams.Settler`` given at construction),
+   and writes waiting in ``applied(revision)`` are answered.
+
+It is the control plane's ``seams.Applier``, ``seams.Introspection`` and a
+``seams.Lifecycle``; it never imports the control plane.
 
 A snapshot that fails its consistency check is logged and dropped; the old
 one keeps serving.
@@ -26,16 +29,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latticework.dataplane.balancer import Balancer
+from latticework.dataplane.drain import Drainer
+from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.listeners import Listeners
 from latticework.dataplane.plane import Limits, Plane
-from latticework import fabric
+from latticework.dataplane.tls import CertificateAuthority, Certificates
+from latticework.dataplane.upstream_http1 import Http1Upstream
+from latticework.dataplane.upstream_http2 import Http2Upstream
+from latticework.dns.resolver import Resolvers
 from latticework.fabric import Fabric
-from latticework.snapshot import KINDS, Inconsistent
+from latticework.records import lattice
+from latticework.seams import Settler
+from latticework.snapshot import KINDS, Inconsistent, Snapshot
 from latticework.snapshot.compile import Compiler
+from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane")
 
-DRAINED_BY_DATA_PLANE = frozenset({"target"})
+DRAINED_BY_DATA_PLANE = frozenset({lattice.TARGET})
 # Writes that never change a snapshot: statuses settling (CREATE_IN_PROGRESS -> ACTIVE;
 # records being deleted are already out of the snapshot) and health verdicts.
 NEUTRAL_OPERATIONS = frozenset({"Settle", "HealthCheck"})
@@ -50,9 +62,9 @@ class DataPlaneSettings:
 
 
 class DataPlane:
-    def __init__(self, store, dispatcher, settings: DataPlaneSettings):
+    def __init__(self, store: Store, settler: Settler, settings: DataPlaneSettings):
         self.store = store
-        self.dispatcher = dispatcher
+        self.settler = settler
         self.settings = settings
         self.plane = Plane(limits=settings.limits)
         self.applied_revision = -1
@@ -63,17 +75,10 @@ class DataPlane:
         self._neutral_revision = -1  # the newest revision written by a neutral operation
         self._task: asyncio.Task | None = None
         self._compiler: Compiler | None = None
+        self._started = False
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        from latticework.dataplane.balancer import Balancer
-        from latticework.dataplane.drain import Drainer
-        from latticework.dataplane.health import HealthMonitor
-        from latticework.dataplane.tls import CertificateAuthority, Certificates
-        from latticework.dataplane.upstream_http1 import Http1Upstream
-        from latticework.dataplane.upstream_http2 import Http2Upstream
-        from latticework.dns.resolver import Resolvers
-
         limits, state_dir = self.settings.limits, self.settings.state_dir
         self.health = HealthMonitor(self.store, limits)
         self.plane.balancer = Balancer(self.health)
@@ -83,25 +88,16 @@ class DataPlane:
         self.listeners = Listeners(self.plane)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.plane.balancer, limits)
-        self._assign_blocks()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
         await self._apply()
-        self.dispatcher.settle_all(skip_kinds=DRAINED_BY_DATA_PLANE)
-        self.dispatcher.applier = self
+        self.settler.settle_all(skip_kinds=DRAINED_BY_DATA_PLANE)
+        self._started = True
         self._task = asyncio.create_task(self._follow(), name="latticework-dataplane")
 
-    def _assign_blocks(self) -> None:
-        """Give fabric addresses to VPCs a state file holds from before VPCs got them at creation."""
-        for vpc in self.store.view(["vpc"]).of("vpc"):
-            if fabric.INDEX_FIELD not in vpc.body:
-                with self.store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
-                    record = tx.get("vpc", vpc.id)
-                    record.body[fabric.INDEX_FIELD] = fabric.claim_block(tx, vpc.id)
-                    tx.put(record)
-
     async def close(self) -> None:
-        self.dispatcher.applier = None
+        self._started = False
+        self._release_waiters(self.store.revision())
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -112,8 +108,10 @@ class DataPlane:
 
     # -- the control plane's side ----------------------------------------------------
     async def applied(self, revision: int) -> None:
-        """Return once a snapshot at or after ``revision`` is serving and its statuses settled."""
-        if self.applied_revision >= revision:
+        """Return once a snapshot at or after ``revision`` is serving and its statuses settled.
+
+        Before start and after close nothing is served and nothing waits."""
+        if self.applied_revision >= revision or not self._started:
             return
         future = asyncio.get_running_loop().create_future()
         self._waiters.append((revision, future))
@@ -143,10 +141,10 @@ class DataPlane:
                 self._compiler = None
                 self._release_waiters(self.store.revision())
 
-    def _compile(self):
+    def _compile(self) -> Snapshot:
         """The newest snapshot: the changes since the last one, or everything after a gap or a failure."""
         changes = self.store.changes(self._compiler.revision, KINDS) if self._compiler else None
-        if changes is None:
+        if self._compiler is None or changes is None:
             self._compiler = Compiler(self.settings.fabric)
             return self._compiler.load(self.store.view(KINDS))
         return self._compiler.update(*changes)
@@ -163,7 +161,8 @@ class DataPlane:
             self._release_waiters(revision)
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
-        changed = (snapshot.services[i] for i in self._compiler.rebuilt_services if i in snapshot.services)
+        rebuilt = self._compiler.rebuilt_services if self._compiler is not None else set()
+        changed = (snapshot.services[i] for i in rebuilt if i in snapshot.services)
         self.plane.certificates.warm(changed)  # certificates before a handshake needs them
         self.plane.snapshot = snapshot
         await self.listeners.apply(snapshot)
@@ -171,7 +170,7 @@ class DataPlane:
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
         self.applied_revision = snapshot.revision
-        self.dispatcher.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
+        self.settler.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._release_waiters(snapshot.revision)
 
     def _release_waiters(self, revision: int) -> None:
@@ -185,6 +184,15 @@ class DataPlane:
         self._waiters = keep
 
     # -- introspection (the /_latticework endpoints and the CLI) -----------------------
+    def status(self) -> dict:
+        times = sorted(self.compile_seconds) or [0.0]
+        return {"appliedRevision": self.applied_revision,
+                "compileMillisecondsMedian": round(times[len(times) // 2] * 1000, 3),
+                "compileMillisecondsMax": round(times[-1] * 1000, 3)}
+
+    def ca_pem(self) -> str:
+        return self.ca.pem
+
     def vpc_info(self, vpc_id: str) -> dict | None:
         vpc = self.plane.snapshot.vpcs.get(vpc_id)
         if vpc is None:

@@ -38,7 +38,7 @@ from latticework.api.context import RequestContext
 from latticework.records import ec2 as ec2_records
 from latticework.services.ec2.common import (KINDS, Ec2Error, Ec2Kind, arn, describe, get, matches, register,
                                              tags_for)
-from latticework.store import Record
+from latticework.store import Record, Store
 
 VPC = register(Ec2Kind("vpc", "vpc-", "vpc", "InvalidVpcID.NotFound", "vpc ID"))
 SUBNET = register(Ec2Kind("subnet", "subnet-", "subnet", "InvalidSubnetID.NotFound", "subnet ID"))
@@ -404,3 +404,13 @@ SUBNET_FILTERS = {
     "ipv6-cidr-block-association.association-id": lambda b: [],
     "ipv6-cidr-block-association.state": lambda b: [],
 }
+
+
+def assign_fabric_blocks(store: Store) -> None:
+    """Give fabric addresses to VPCs a state file holds from before VPCs got them at creation (at start)."""
+    for vpc in store.view([VPC.kind]).of(VPC.kind):
+        if ec2_records.Vpc(vpc).fabric_index is None:
+            with store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
+                record = tx.get(VPC.kind, vpc.id)
+                record.body[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)
+                tx.put(record)

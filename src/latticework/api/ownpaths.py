@@ -1,0 +1,59 @@
+"""Latticework's own HTTP paths, beside the AWS APIs on the same endpoint.
+
+``/_latticework/health``
+    the server answers and the store's revision;
+``/_latticework/dataplane``
+    the revision the data plane serves and its compile times;
+``/_latticework/ca.pem``
+    the local certificate authority HTTPS listeners' certificates chain to;
+``/_latticework/vpcs/<vpc-id>``
+    what the data plane serves for one VPC (its resolver and Lattice
+    addresses, the names it reaches, the ports bound).
+
+Only GET and HEAD. The data plane's paths ask it through
+``seams.Introspection``; without a data plane they are 404.
+"""
+
+from __future__ import annotations
+
+import json
+
+from latticework.api.restjson import Response
+from latticework.seams import Introspection
+from latticework.store import Store
+
+PREFIX = "/_latticework/"
+
+
+def json_response(status: int, payload: dict) -> Response:
+    headers = [("Content-Type", "application/json")]
+    if "__type" in payload:
+        headers.append(("x-amzn-ErrorType", payload["__type"]))
+    return Response(status, headers, json.dumps(payload).encode())
+
+
+class OwnPaths:
+    def __init__(self, store: Store, dataplane: Introspection | None = None):
+        self.store = store
+        self.dataplane = dataplane
+
+    def answer(self, method: str, path: str) -> Response:
+        if method not in ("GET", "HEAD"):
+            return json_response(405, {"message": f"{method} is not allowed on {path}"})
+        if path == PREFIX + "health":
+            return json_response(200, {"status": "ok", "revision": self.store.revision()})
+        found = self._dataplane_path(self.dataplane, path) if self.dataplane is not None else None
+        return found or json_response(404, {"message": f"No such Latticework path: {path}"})
+
+    def _dataplane_path(self, plane: Introspection, path: str) -> Response | None:
+        if path == PREFIX + "dataplane":
+            return json_response(200, {"revision": self.store.revision(), **plane.status()})
+        if path == PREFIX + "ca.pem":
+            return Response(200, [("Content-Type", "application/x-pem-file")], plane.ca_pem().encode())
+        if path.startswith(PREFIX + "vpcs/"):
+            vpc_id = path.rsplit("/", 1)[1]
+            info = plane.vpc_info(vpc_id)
+            if info is None:
+                return json_response(404, {"message": f"VPC {vpc_id} does not exist or has no fabric addresses."})
+            return json_response(200, info)
+        return None
