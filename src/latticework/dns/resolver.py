@@ -84,14 +84,14 @@ UPSTREAM_TIMEOUT = 3.0  # under glibc's 5 s, so a client gets SERVFAIL rather th
 Server = tuple[str, int]
 
 
-class Forward:
-    """The decision to ask the host's resolvers."""
+class AskHost:
+    """The decision to ask the host's resolvers (the query is not the VPC's to answer)."""
 
     def __repr__(self) -> str:
         return "FORWARD"
 
 
-FORWARD = Forward()
+FORWARD = AskHost()
 
 
 # -- the pure part: bytes -> query, (VPC view, query) -> reply or FORWARD ---------------
@@ -115,7 +115,7 @@ def parse(data: bytes) -> DNSRecord | bytes | None:
     return query
 
 
-def answer(view: VpcView | None, query: DNSRecord) -> DNSRecord | Forward:
+def answer(view: VpcView | None, query: DNSRecord) -> DNSRecord | AskHost:
     """What the resolver of ``view``'s VPC replies to ``query``, or ``FORWARD``."""
     if view is None:  # the VPC was deleted; its resolver is about to close
         return reply_to(query, RCODE.REFUSED)

@@ -6,7 +6,7 @@ holds the API-facing fields in the family's own wire casing (Lattice's
 
 - the names of its record kinds (``lattice.SERVICE == "service"``...), the
   only place a kind is spelled;
-- a ``View`` per kind that other layers read: typed accessors over the body,
+- a ``RecordView`` per kind (``ServiceRecord``, ``VpcRecord``...) that other layers read: typed accessors over the body,
   so the snapshot compiler (and any family reading another's records) never
   looks a wire key up itself.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from latticework.store import Record
 
 
-class View:
+class RecordView:
     """A stored record read through its family's accessors (the record itself stays shared: never mutated)."""
 
     __slots__ = ("record", "body")

@@ -9,7 +9,7 @@ where an instance's or interface's processes listen (its private address and
 
 from __future__ import annotations
 
-from latticework.records import View, tag_value
+from latticework.records import RecordView, tag_value
 
 VPC = "vpc"
 SUBNET = "subnet"
@@ -33,7 +33,7 @@ FABRIC_INDEX = "_FabricIndex"
 RUNNING_STATES = frozenset({"running", "pending"})
 
 
-class Vpc(View):
+class VpcRecord(RecordView):
     @property
     def cidr_block(self) -> str | None:
         return self.body.get("CidrBlock")
@@ -49,7 +49,7 @@ class Vpc(View):
         return self.body.get(FABRIC_INDEX)
 
 
-class InVpc(View):
+class InVpcRecord(RecordView):
     """A resource that lives in one VPC (subnet, security group, interface, instance, endpoint)."""
 
     @property
@@ -57,7 +57,7 @@ class InVpc(View):
         return self.body.get("VpcId")
 
 
-class Host(InVpc):
+class HostRecord(InVpcRecord):
     """An instance or a network interface: something holding a private address in a VPC."""
 
     @property
@@ -70,7 +70,7 @@ class Host(InVpc):
         return tag_value(self.body.get("Tags"), HOST_ADDRESS_TAG)
 
 
-class Instance(Host):
+class InstanceRecord(HostRecord):
     @property
     def running(self) -> bool:
         """Pending or running (a body without a state counts as running)."""
@@ -78,7 +78,7 @@ class Instance(Host):
         return state is None or state in RUNNING_STATES
 
 
-class VpcEndpoint(InVpc):
+class VpcEndpointRecord(InVpcRecord):
     @property
     def service_network_arn(self) -> str | None:
         return self.body.get("ServiceNetworkArn")

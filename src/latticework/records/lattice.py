@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from latticework.records import View
+from latticework.records import RecordView
 
 SERVICE_NETWORK = "servicenetwork"
 SERVICE = "service"
@@ -47,7 +47,7 @@ def forwarded_target_groups(action: dict | None) -> list[str]:
     return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
 
 
-class ServiceNetwork(View):
+class ServiceNetworkRecord(RecordView):
     @property
     def name(self) -> str:
         return self.body["name"]
@@ -57,7 +57,7 @@ class ServiceNetwork(View):
         return self.body.get("authType", "NONE")
 
 
-class Service(View):
+class ServiceRecord(RecordView):
     @property
     def name(self) -> str:
         return self.body["name"]
@@ -83,7 +83,7 @@ class Service(View):
         return float(self.body.get("idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT))
 
 
-class Listener(View):
+class ListenerRecord(RecordView):
     @property
     def service_id(self) -> str:
         return self.body["serviceId"]
@@ -118,7 +118,7 @@ class HeaderMatchView:
         self.case_sensitive = bool(body.get("caseSensitive", False))
 
 
-class Rule(View):
+class RuleRecord(RecordView):
     @property
     def service_id(self) -> str:
         return self.body["serviceId"]
@@ -214,7 +214,7 @@ class HealthCheckView:
         return (self.body.get("matcher") or {}).get("httpCode") or "200"
 
 
-class TargetGroup(View):
+class TargetGroupRecord(RecordView):
     @property
     def name(self) -> str:
         return self.body["name"]
@@ -248,7 +248,7 @@ class TargetGroup(View):
         return HealthCheckView(self.config.get("healthCheck") or {})
 
 
-class Target(View):
+class TargetRecord(RecordView):
     """A registered target; its record id is stable, ``target_id`` is what was registered."""
 
     @property
@@ -264,24 +264,12 @@ class Target(View):
         return self.body.get("status") == DRAINING
 
 
-class ServiceAssociation(View):
+class ServiceAssociationRecord(RecordView):
     """A service-network service association; the network is the record's parent."""
 
     @property
     def service_id(self) -> str | None:
         return self.body.get("serviceId")
-
-
-class VpcAssociation(View):
-    """A service-network VPC association; the network is the record's parent."""
-
-    @property
-    def vpc_id(self) -> str | None:
-        return self.body.get("vpcId")
-
-
-class ServiceAssociationDns(ServiceAssociation):
-    """What another family shows of a service association: the service and its generated name."""
 
     @property
     def service_arn(self) -> str | None:
@@ -296,7 +284,15 @@ class ServiceAssociationDns(ServiceAssociation):
         return (self.body.get("dnsEntry") or {}).get("hostedZoneId")
 
 
-class ResourceAssociation(View):
+class VpcAssociationRecord(RecordView):
+    """A service-network VPC association; the network is the record's parent."""
+
+    @property
+    def vpc_id(self) -> str | None:
+        return self.body.get("vpcId")
+
+
+class ResourceAssociationRecord(RecordView):
     """A service-network resource association; the network is the record's parent."""
 
     @property
@@ -312,7 +308,7 @@ class ResourceAssociation(View):
         return (self.body.get("privateDnsEntry") or {}).get("domainName")
 
 
-class ResourceConfiguration(View):
+class ResourceConfigurationRecord(RecordView):
     @property
     def name(self) -> str:
         return self.body["name"]

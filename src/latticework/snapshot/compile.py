@@ -54,12 +54,12 @@ Key = tuple[str, str]  # (kind, record id): ids are unique across accounts and r
 
 # Secondary indexes the rebuilds look records up by: (kind, name) -> the value a record is filed under.
 LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
-    (lattice.SN_SERVICE_ASSOCIATION, "service"): lambda r: lattice.ServiceAssociation(r).service_id,
-    (lattice.SN_VPC_ASSOCIATION, "vpc"): lambda r: lattice.VpcAssociation(r).vpc_id,
-    (ec2.VPC_ENDPOINT, "vpc"): lambda r: ec2.VpcEndpoint(r).vpc_id,
-    (ec2.VPC_ENDPOINT, "network"): lambda r: ec2.VpcEndpoint(r).service_network_arn,
-    (lattice.TARGET_GROUP, "vpc"): lambda r: lattice.TargetGroup(r).vpc_id,
-    (lattice.TARGET_GROUP, "type"): lambda r: lattice.TargetGroup(r).type,
+    (lattice.SN_SERVICE_ASSOCIATION, "service"): lambda r: lattice.ServiceAssociationRecord(r).service_id,
+    (lattice.SN_VPC_ASSOCIATION, "vpc"): lambda r: lattice.VpcAssociationRecord(r).vpc_id,
+    (ec2.VPC_ENDPOINT, "vpc"): lambda r: ec2.VpcEndpointRecord(r).vpc_id,
+    (ec2.VPC_ENDPOINT, "network"): lambda r: ec2.VpcEndpointRecord(r).service_network_arn,
+    (lattice.TARGET_GROUP, "vpc"): lambda r: lattice.TargetGroupRecord(r).vpc_id,
+    (lattice.TARGET_GROUP, "type"): lambda r: lattice.TargetGroupRecord(r).type,
 }
 
 
@@ -136,9 +136,9 @@ class Compiler:
         if kind == lattice.SERVICE:
             dirty.services.add(r.id)
         elif kind == lattice.LISTENER:
-            dirty.services.add(lattice.Listener(r).service_id)
+            dirty.services.add(lattice.ListenerRecord(r).service_id)
         elif kind == lattice.RULE:
-            dirty.services.add(lattice.Rule(r).service_id)
+            dirty.services.add(lattice.RuleRecord(r).service_id)
         elif kind == lattice.TARGET_GROUP:
             dirty.groups.add(r.id)
         elif kind == lattice.TARGET:
@@ -148,11 +148,11 @@ class Compiler:
         elif kind == lattice.SN_SERVICE_ASSOCIATION:
             dirty.networks.add(r.parent)
         elif kind == lattice.SN_VPC_ASSOCIATION:
-            dirty.vpcs.add(lattice.VpcAssociation(r).vpc_id)
+            dirty.vpcs.add(lattice.VpcAssociationRecord(r).vpc_id)
         elif kind == ec2.VPC_ENDPOINT:
-            dirty.vpcs.add(ec2.VpcEndpoint(r).vpc_id)
+            dirty.vpcs.add(ec2.VpcEndpointRecord(r).vpc_id)
         elif kind in HOSTS:
-            vpc_id = r.id if kind == ec2.VPC else ec2.Host(r).vpc_id
+            vpc_id = r.id if kind == ec2.VPC else ec2.HostRecord(r).vpc_id
             dirty.vpcs.add(vpc_id)
             dirty.host_vpcs.add(vpc_id)
             if kind == ec2.INSTANCE:
@@ -178,13 +178,13 @@ class Compiler:
         record = self.records[lattice.SERVICE].get(id)
         if record is not None:
             listeners = [self._listener(l) for l in self._kids(lattice.LISTENER, id)]
-            self.services[id] = _service(lattice.Service(record), listeners)
+            self.services[id] = _service(lattice.ServiceRecord(record), listeners)
         self._count_references(old, self.services.get(id), dirty)
         dirty.networks.update(a.parent for a in self._find(lattice.SN_SERVICE_ASSOCIATION, "service", id))
 
     def _listener(self, record: Record) -> Listener:
-        rules = [_rule(lattice.Rule(r)) for r in self._kids(lattice.RULE, record.id)]
-        return _listener(lattice.Listener(record), rules)
+        rules = [_rule(lattice.RuleRecord(r)) for r in self._kids(lattice.RULE, record.id)]
+        return _listener(lattice.ListenerRecord(record), rules)
 
     def _count_references(self, old: Service | None, new: Service | None, dirty: "_Dirty") -> None:
         """Keep ``references`` (which services forward to a group) and mark groups whose use changed."""
@@ -200,28 +200,28 @@ class Compiler:
         record = self.records[lattice.SERVICE_NETWORK].get(id)
         self.networks.pop(id, None)
         if record is not None:
-            self.networks[id] = _network(lattice.ServiceNetwork(record))
-        dirty.vpcs.update(lattice.VpcAssociation(a).vpc_id for a in self._kids(lattice.SN_VPC_ASSOCIATION, id))
+            self.networks[id] = _network(lattice.ServiceNetworkRecord(record))
+        dirty.vpcs.update(lattice.VpcAssociationRecord(a).vpc_id for a in self._kids(lattice.SN_VPC_ASSOCIATION, id))
         if record is not None:
-            dirty.vpcs.update(ec2.VpcEndpoint(e).vpc_id for e in self._find(ec2.VPC_ENDPOINT, "network", record.arn))
+            dirty.vpcs.update(ec2.VpcEndpointRecord(e).vpc_id for e in self._find(ec2.VPC_ENDPOINT, "network", record.arn))
 
     def _rebuild_group(self, id: str) -> None:
         record = self.records[lattice.TARGET_GROUP].get(id)
         if record is None:
             self.groups.pop(id, None)
             return
-        group = lattice.TargetGroup(record)
-        targets = tuple(self._target(group, lattice.Target(t)) for t in self._kids(lattice.TARGET, id))
+        group = lattice.TargetGroupRecord(record)
+        targets = tuple(self._target(group, lattice.TargetRecord(t)) for t in self._kids(lattice.TARGET, id))
         self.groups[id] = _target_group(group, targets, bool(self.references.get(id)))
 
-    def _target(self, group: lattice.TargetGroup, target: lattice.Target) -> Target:
+    def _target(self, group: lattice.TargetGroupRecord, target: lattice.TargetRecord) -> Target:
         port = target.port or group.port
         return Target(key=target.id, id=target.target_id, port=port, draining=target.draining,
                       address=self.hosts.address(group.type, group.vpc_id, target.target_id, port))
 
     def _rebuild_vpc(self, id: str) -> None:
         record = self.records[ec2.VPC].get(id)
-        block = self.fabric.block_of(ec2.Vpc(record).fabric_index) if record is not None else None
+        block = self.fabric.block_of(ec2.VpcRecord(record).fabric_index) if record is not None else None
         old = self.vpcs.pop(id, None)
         if old is not None:
             self.by_address.pop(old.resolver, None)
@@ -234,14 +234,14 @@ class Compiler:
         """Networks a VPC reaches, oldest association first."""
         found = [(a.created_rev, self.networks[a.parent]) for a in self._find(lattice.SN_VPC_ASSOCIATION, "vpc", vpc_id)
                  if a.parent in self.networks]
-        endpoints = [ec2.VpcEndpoint(e) for e in self._find(ec2.VPC_ENDPOINT, "vpc", vpc_id)]
+        endpoints = [ec2.VpcEndpointRecord(e) for e in self._find(ec2.VPC_ENDPOINT, "vpc", vpc_id)]
         arns = {n.arn: n for n in self.networks.values()} if endpoints else {}
         found += [(e.record.created_rev, arns[e.service_network_arn]) for e in endpoints
                   if e.joins_service_network and e.service_network_arn in arns]
         return tuple(n for _, n in sorted(found, key=lambda x: x[0]))
 
     def _members(self, network_id: str) -> list[Service]:
-        ids = (lattice.ServiceAssociation(a).service_id for a in self._kids(lattice.SN_SERVICE_ASSOCIATION, network_id))
+        ids = (lattice.ServiceAssociationRecord(a).service_id for a in self._kids(lattice.SN_SERVICE_ASSOCIATION, network_id))
         return [self.services[i] for i in ids if i in self.services]
 
     def _kids(self, kind: str, parent: str) -> list[Record]:
@@ -274,34 +274,34 @@ def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
 
 # -- services, listeners, rules ------------------------------------------------------
 
-def _service(s: lattice.Service, listeners: Iterable[Listener]) -> Service:
+def _service(s: lattice.ServiceRecord, listeners: Iterable[Listener]) -> Service:
     r = s.record
     return Service(id=r.id, arn=r.arn, name=s.name, account=r.account, region=r.region, dns_name=s.dns_name,
                    custom_domain=s.custom_domain, certificate_arn=s.certificate_arn, auth_type=s.auth_type,
                    idle_timeout=s.idle_timeout, listeners={l.port: l for l in listeners})
 
 
-def _listener(listener: lattice.Listener, rules: Iterable[Rule]) -> Listener:
+def _listener(listener: lattice.ListenerRecord, rules: Iterable[Rule]) -> Listener:
     compiled = sorted(rules, key=lambda x: (x.is_default, x.priority or 0))
     r = listener.record
     return Listener(id=r.id, arn=r.arn, name=listener.name, protocol=listener.protocol, port=listener.port,
                     rules=tuple(compiled))
 
 
-def _rule(rule: lattice.Rule) -> Rule:
+def _rule(rule: lattice.RuleRecord) -> Rule:
     r = rule.record
     return Rule(id=r.id, arn=r.arn, name=rule.name, priority=rule.priority,
                 match=None if rule.is_default else _match(rule), action=_action(rule), is_default=rule.is_default)
 
 
-def _match(rule: lattice.Rule) -> Match:
+def _match(rule: lattice.RuleRecord) -> Match:
     found = rule.path_match
     path = PathMatch(found.kind, found.value, found.case_sensitive) if found else None
     headers = tuple(HeaderMatch(h.name.lower(), h.kind, h.value, h.case_sensitive) for h in rule.header_matches())
     return Match(method=rule.method, path=path, headers=headers)
 
 
-def _action(rule: lattice.Rule) -> Forward | FixedResponse:
+def _action(rule: lattice.RuleRecord) -> Forward | FixedResponse:
     status = rule.fixed_response_status
     if status is not None:
         return FixedResponse(status)
@@ -318,7 +318,7 @@ def _health_check(h: lattice.HealthCheckView) -> HealthCheck:
                        unhealthy_threshold=h.unhealthy_threshold, matcher=h.matcher)
 
 
-def _target_group(group: lattice.TargetGroup, targets: tuple[Target, ...], used: bool) -> TargetGroup:
+def _target_group(group: lattice.TargetGroupRecord, targets: tuple[Target, ...], used: bool) -> TargetGroup:
     r = group.record
     return TargetGroup(id=r.id, arn=r.arn, name=group.name, account=r.account, region=r.region, type=group.type,
                        protocol=group.protocol or HTTP, protocol_version=group.protocol_version or "HTTP1",
@@ -341,21 +341,21 @@ class _HostMap:
 
     def __init__(self) -> None:
         self.cidrs: dict[str, ipaddress.IPv4Network] = {}
-        self.instances: dict[str, ec2.Instance] = {}
+        self.instances: dict[str, ec2.InstanceRecord] = {}
         self.tagged: dict[tuple[str, str], str] = {}
         self._tag_of: dict[str, tuple[str, str]] = {}  # record id -> its key in ``tagged``
 
     def store(self, kind: str, id: str, record: Record | None) -> None:
         if kind == ec2.VPC:
             self.cidrs.pop(id, None)
-            cidr = ec2.Vpc(record).cidr_block if record is not None else None
+            cidr = ec2.VpcRecord(record).cidr_block if record is not None else None
             if cidr is not None:
                 self.cidrs[id] = ipaddress.IPv4Network(cidr)
             return
-        host = (ec2.Instance(record) if kind == ec2.INSTANCE else ec2.Host(record)) if record is not None else None
+        host = (ec2.InstanceRecord(record) if kind == ec2.INSTANCE else ec2.HostRecord(record)) if record is not None else None
         if kind == ec2.INSTANCE:
             self.instances.pop(id, None)
-            if isinstance(host, ec2.Instance):
+            if isinstance(host, ec2.InstanceRecord):
                 self.instances[id] = host
         self.tagged.pop(self._tag_of.pop(id, ("", "")), None)
         if host is not None and host.host_address and host.private_ip and host.vpc_id:
@@ -400,7 +400,7 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
                    region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
 
 
-def _network(network: lattice.ServiceNetwork) -> ServiceNetwork:
+def _network(network: lattice.ServiceNetworkRecord) -> ServiceNetwork:
     r = network.record
     return ServiceNetwork(id=r.id, arn=r.arn, name=network.name, account=r.account, auth_type=network.auth_type)
 

@@ -151,7 +151,7 @@ def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Re
     if record is None or record.kind != kind or record.account != ctx.account:
         raise _invalid(f"The {member} '{arn}' does not exist")
     if kind == lattice_records.RESOURCE_CONFIGURATION:
-        rc_type = lattice_records.ResourceConfiguration(record).type
+        rc_type = lattice_records.ResourceConfigurationRecord(record).type
         if (rc_type == "CIDR") != (endpoint_type == "Tunnel"):
             raise _invalid(f"Resource configuration {record.id} of type {rc_type} cannot be reached through a "
                            f"{endpoint_type} endpoint")
@@ -606,14 +606,14 @@ def _associations(ctx: RequestContext, endpoint: dict) -> list[dict]:
     found = ctx.tx.by_arn(endpoint["ServiceNetworkArn"])
     if found is None:
         return []
-    sn = lattice_records.ServiceNetwork(found)
+    sn = lattice_records.ServiceNetworkRecord(found)
     base = {"VpcEndpointId": endpoint["VpcEndpointId"], "ServiceNetworkArn": found.arn,
             "ServiceNetworkName": sn.name, "AssociatedResourceAccessibility": "Accessible", "Tags": []}
     items = [{**base, "Id": endpoint["_AssociationId"], "AssociatedResourceArn": found.arn}]
     for assoc in ctx.tx.list(lattice_records.SN_SERVICE_ASSOCIATION, parent=sn.id, all_accounts=True):
-        items.append({**base, **_service_member(endpoint, lattice_records.ServiceAssociationDns(assoc))})
+        items.append({**base, **_service_member(endpoint, lattice_records.ServiceAssociationRecord(assoc))})
     for assoc in ctx.tx.list(lattice_records.SN_RESOURCE_ASSOCIATION, parent=sn.id, all_accounts=True):
-        items.append({**base, **_resource_member(ctx, endpoint, lattice_records.ResourceAssociation(assoc))})
+        items.append({**base, **_resource_member(ctx, endpoint, lattice_records.ResourceAssociationRecord(assoc))})
     return items
 
 
@@ -624,7 +624,7 @@ def _resource_association(ctx: RequestContext, endpoint: dict) -> dict:
             "AssociatedResourceArn": endpoint["ResourceConfigurationArn"], "Tags": []}
     if endpoint["DnsEntries"]:
         item["DnsEntry"] = endpoint["DnsEntries"][0]
-    rc = lattice_records.ResourceConfiguration(found) if found is not None else None
+    rc = lattice_records.ResourceConfigurationRecord(found) if found is not None else None
     if rc is not None and endpoint.get("PrivateDnsEnabled") and rc.custom_domain:
         item["PrivateDnsEntry"] = {"DnsName": rc.custom_domain}
     if rc is not None and rc.group_id:
@@ -637,14 +637,14 @@ def _member_id(endpoint: dict, association_id: str) -> str:
     return "vpce-rsc-asc-" + digest[:17]
 
 
-def _service_member(endpoint: dict, assoc: lattice_records.ServiceAssociationDns) -> dict:
+def _service_member(endpoint: dict, assoc: lattice_records.ServiceAssociationRecord) -> dict:
     item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.service_arn}
     if assoc.dns_name:
         item["DnsEntry"] = {"DnsName": assoc.dns_name, "HostedZoneId": assoc.hosted_zone_id}
     return item
 
 
-def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records.ResourceAssociation) -> dict:
+def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records.ResourceAssociationRecord) -> dict:
     item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.resource_configuration_arn,
             "DnsEntry": {"DnsName": f"{endpoint['VpcEndpointId']}-{assoc.id}.{assoc.resource_configuration_id}."
                                     f"{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc.{ctx.region}.on.aws",

@@ -245,7 +245,7 @@ class VpcOps:
         routing, security = _companions()
         security.delete_group_records(ctx, vpc.body["_DefaultSecurityGroupId"])
         routing.delete_vpc_tables(ctx, vpc.body["_MainRouteTableId"], vpc.body["_DefaultNetworkAclId"])
-        fabric.release_block(ctx.tx, ec2_records.Vpc(vpc).fabric_index)
+        fabric.release_block(ctx.tx, ec2_records.VpcRecord(vpc).fabric_index)
         ctx.tx.delete(VPC.kind, vpc.id)
         return {}
 
@@ -409,7 +409,7 @@ SUBNET_FILTERS = {
 def assign_fabric_blocks(store: Store) -> None:
     """Give fabric addresses to VPCs a state file holds from before VPCs got them at creation (at start)."""
     for vpc in store.view([VPC.kind]).of(VPC.kind):
-        if ec2_records.Vpc(vpc).fabric_index is None:
+        if ec2_records.VpcRecord(vpc).fabric_index is None:
             with store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
                 record = tx.get(VPC.kind, vpc.id)
                 record.body[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)

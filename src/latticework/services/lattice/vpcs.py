@@ -68,7 +68,7 @@ def _lookup(ctx: RequestContext, kind: str, value: str, field: str) -> Record:
 
 def _in_vpc(record: Record, vpc_id: str | None, kind: str, field: str) -> str:
     """The record's id, if it lies in ``vpc_id`` (``None``: any VPC)."""
-    if vpc_id is not None and ec2_records.InVpc(record).vpc_id != vpc_id:
+    if vpc_id is not None and ec2_records.InVpcRecord(record).vpc_id != vpc_id:
         noun = _KINDS[kind][2]
         raise validation(f"The {noun} {record.id} does not belong to VPC {vpc_id}.",
                          (field, f"{record.id} is not in {vpc_id}"))
@@ -97,7 +97,7 @@ def vpc_cidrs(ctx: RequestContext, vpc_id: str, account: str | None = None) -> l
     record = ctx.tx.get(ec2_records.VPC, vpc_id, account=account)
     if record is None:
         return []
-    return [ipaddress.IPv4Network(cidr) for cidr in ec2_records.Vpc(record).associated_cidrs()]
+    return [ipaddress.IPv4Network(cidr) for cidr in ec2_records.VpcRecord(record).associated_cidrs()]
 
 
 def vpc_arn(ctx: RequestContext, vpc_id: str, account: str | None = None) -> str:
