@@ -183,3 +183,17 @@ def test_close_stops_every_drain(store):
         assert all(exists(store, t) for t in targets)
 
     drained(store, scenario)
+
+
+def test_a_drain_never_removes_a_later_registration_draining_in_its_turn(store):
+    async def scenario(drainer, balancer):
+        target = register(store)
+        with balancer.track(TG, target):
+            drainer.apply(snapshot(target))
+            task = drainer._tasks[(TG, target.key)]
+            await asyncio.sleep(0)  # one turn of the loop: the drain reads the record it drains, then waits
+            later = register(store)  # registered and deregistered again: the same id, another record
+        await eventually(task.done)  # the first drain ends, finding a record it did not start
+        assert not task.cancelled() and exists(store, later)
+
+    drained(store, scenario)

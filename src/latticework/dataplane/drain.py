@@ -25,24 +25,18 @@ import logging
 
 from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.plane import Limits
+from latticework.records import lattice
+from latticework.records.lattice import draining_since
 from latticework.snapshot.model import Snapshot, TargetGroup
-from latticework.store import Record, Store
+from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.drain")
-
-DRAINING = "DRAINING"
 
 Key = tuple[str, str]  # (target group id, target key)
 
 
 def _draining(snapshot: Snapshot) -> dict[Key, TargetGroup]:
     return {(g.id, t.key): g for g in snapshot.target_groups.values() for t in g.targets if t.draining}
-
-
-def _is_draining(record: Record | None, generation: int | None = None) -> bool:
-    if record is None or record.body.get("status") != DRAINING:
-        return False
-    return generation is None or record.created_rev == generation
 
 
 class Drainer:
@@ -89,20 +83,18 @@ class Drainer:
             log.error("draining target %s failed", key[1], exc_info=task.exception())
 
     async def _drain(self, key: Key, group: TargetGroup) -> None:
-        record = self._store.reader(group.account, group.region, "Drain").get(
-            "target", key[1], account=group.account, region=group.region)
-        if not _is_draining(record):
+        record = self._store.reader(group.account, group.region, "Drain").get(lattice.TARGET, key[1])
+        if record is None or not draining_since(record):
             return  # already gone, or re-registered since the snapshot was compiled
         try:
             async with asyncio.timeout(self._limits.drain_seconds):
                 await self._balancer.wait_idle(*key)
         except TimeoutError:
-            log.info("target %s of %s: drain time over with %d requests in flight", record.body.get("id"),
+            log.info("target %s of %s: drain time over with %d requests in flight",
+                     lattice.TargetRecord(record).target_id,
                      group.id, self._balancer.in_flight(*key))
         self._deregister(group, key[1], record.created_rev)
 
     def _deregister(self, group: TargetGroup, target_key: str, generation: int) -> None:
         with self._store.transaction(group.account, group.region, "DrainTarget") as tx:
-            current = tx.get("target", target_key, account=group.account, region=group.region)
-            if _is_draining(current, generation):
-                tx.delete("target", target_key, account=group.account, region=group.region)
+            lattice.remove_drained_target(tx, target_key, generation)

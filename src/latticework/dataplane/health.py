@@ -49,12 +49,13 @@ from h2.connection import H2Connection
 from h2.events import ConnectionTerminated, ResponseReceived, StreamReset
 
 from latticework.dataplane.plane import Limits
+from latticework.records.lattice import record_target_health
 from latticework.snapshot.model import HTTPS, HealthCheck, Snapshot, Target, TargetGroup
 from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.health")
 
-INITIAL, HEALTHY, UNHEALTHY, DRAINING = "INITIAL", "HEALTHY", "UNHEALTHY", "DRAINING"
+INITIAL, HEALTHY, UNHEALTHY = "INITIAL", "HEALTHY", "UNHEALTHY"
 
 REASON_CODES: dict[str, str | None] = {
     INITIAL: "HealthCheckInProgress",  # what RegisterTargets stores for a new target
@@ -357,28 +358,9 @@ class HealthMonitor:
         group = checker.group
         try:
             with self._store.transaction(group.account, group.region, "HealthCheck") as tx:
-                record = tx.get("target", checker.target.key, account=group.account, region=group.region)
-                if record is None or not _should_write(record.body, status, only_over):
-                    return
-                record.body["status"] = status
-                _set_reason(record.body, REASON_CODES[status])
-                tx.put(record)
+                record_target_health(tx, checker.target.key, status, REASON_CODES[status], only_over)
         except Exception:  # the store being unavailable must not stop the checks
             log.exception("could not record health of target %s", checker.target.key)
-
-
-def _should_write(body: dict, status: str, only_over: tuple[str, ...] | None) -> bool:
-    current = body.get("status")
-    if current == DRAINING or (only_over is not None and current not in only_over):
-        return False
-    return current != status or body.get("reasonCode") != REASON_CODES[status]
-
-
-def _set_reason(body: dict, reason: str | None) -> None:
-    if reason is None:
-        body.pop("reasonCode", None)
-    else:
-        body["reasonCode"] = reason
 
 
 def _report_crash(task: asyncio.Task) -> None:

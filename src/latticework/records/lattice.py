@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from latticework.records import RecordView
+from latticework.store import Record, Transaction
 
 SERVICE_NETWORK = "servicenetwork"
 SERVICE = "service"
@@ -263,6 +264,14 @@ class TargetRecord(RecordView):
     def draining(self) -> bool:
         return self.body.get("status") == DRAINING
 
+    @property
+    def status(self) -> str | None:
+        return self.body.get("status")
+
+    @property
+    def reason_code(self) -> str | None:
+        return self.body.get("reasonCode")
+
 
 class ServiceAssociationRecord(RecordView):
     """A service-network service association; the network is the record's parent."""
@@ -325,3 +334,38 @@ class ResourceConfigurationRecord(RecordView):
     def group_id(self) -> str | None:
         """The GROUP configuration a CHILD belongs to."""
         return self.body.get("resourceConfigurationGroupId")
+
+
+# -- what the data plane writes back: target health and finished drains -----------------
+
+def record_target_health(tx: Transaction, key: str, status: str, reason: str | None,
+                         only_over: tuple[str, ...] | None = None) -> None:
+    """Put a health verdict in target ``key``'s record (``ListTargets`` reads it), unless the record is
+    gone, draining, already says so, or (with ``only_over``) holds another status."""
+    record = tx.get(TARGET, key)
+    if record is None:
+        return
+    target = TargetRecord(record)
+    if target.draining or (only_over is not None and target.status not in only_over):
+        return
+    if target.status == status and target.reason_code == reason:
+        return
+    record.body["status"] = status
+    if reason is None:
+        record.body.pop("reasonCode", None)
+    else:
+        record.body["reasonCode"] = reason
+    tx.put(record)
+
+
+def draining_since(record: Record | None, generation: int | None = None) -> bool:
+    """The target record is draining (and, with ``generation``, still the registration that began it)."""
+    if record is None or not TargetRecord(record).draining:
+        return False
+    return generation is None or record.created_rev == generation
+
+
+def remove_drained_target(tx: Transaction, key: str, generation: int) -> None:
+    """A drained target's registration ends: its record goes, unless it was registered again meanwhile."""
+    if draining_since(tx.get(TARGET, key), generation):
+        tx.delete(TARGET, key)
