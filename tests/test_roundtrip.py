@@ -59,7 +59,8 @@ from latticework.api.service import HttpRequest, QueryService, RestJsonService
 from latticework.api.validate import validate
 from latticework.services import build_services
 from latticework.services.ec2 import common as ec2_common
-from latticework.services.ec2.common import KINDS, Ec2Error
+from latticework.services.ec2.common import Ec2Error
+from latticework.services.ec2.kinds import KINDS
 from latticework.services.elbv2 import common as elbv2_common
 
 LATTICE = service_model("vpc-lattice")

@@ -32,8 +32,7 @@ import ipaddress
 import re
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.security import SECURITY_GROUP
-from latticework.services.ec2.vpcs import SUBNET, VPC
+from latticework.services.ec2.kinds import SECURITY_GROUP, SUBNET, VPC
 from latticework.services.lattice.api_types import ResourceNotFoundException
 from latticework.services.lattice.common import validation
 from latticework.store import Record
