@@ -18,8 +18,8 @@ from botocore import xform_name
 from latticework.api import query, restjson
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
-from latticework.api.restjson import ParseError, Response
 from latticework.api.validate import Violation, summary
+from latticework.api.wire import ParseError, Response
 
 
 @dataclass(frozen=True)
