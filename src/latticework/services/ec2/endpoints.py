@@ -71,6 +71,7 @@ from latticework.services.ec2.common import Ec2Error, get, matches, page, public
 from latticework.services.ec2.endpoint_services import unsuccessful
 from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, SERVICE, SUBNET, VPC
 from latticework.store import Record
+
 SNVEA_KIND = "snvea"  # read by lattice.associations (ListServiceNetworkVpcEndpointAssociations)
 REA_KIND = "rea"  # read by lattice.associations (ListResourceEndpointAssociations)
 RESOURCE_DNS_TOKEN = "4232ccc"  # the observed partition token of vpc-lattice-rsc names
