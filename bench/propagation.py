@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from latticework.vpcclient import VpcClient, vpc_info
+from latticework.introspection import vpc_info
+from latticework.vpcclient import VpcClient
 from topology import one_service, start, start_server
 
 TARGET_READY = re.compile(r"ready \S+ on [\d.]+:(\d+)")

@@ -24,7 +24,8 @@ from hypothesis import given, strategies as st
 from hyperframe.frame import SettingsFrame
 
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Request
-from latticework.dataplane.http2 import GracefulConnection, Http2Server, request_from_headers
+from latticework.dataplane.http2 import Http2Server, request_from_headers
+from latticework.dataplane.http2common import GracefulConnection
 from latticework.dataplane.plane import Limits, Plane
 from latticework.snapshot.model import HTTPS, Listener, Route, Service, ServiceNetwork, Snapshot, VpcView
 
@@ -750,7 +751,7 @@ def test_a_grpc_trailers_only_answer_is_relayed_as_headers_then_trailers():
 
 
 def test_upstream_opens_another_connection_beyond_the_targets_stream_limit():
-    from latticework.dataplane.http2 import MAX_CONCURRENT_STREAMS
+    from latticework.dataplane.http2common import MAX_CONCURRENT_STREAMS
     from latticework.dataplane.upstream_http2 import Http2Upstream
 
     async def scenario():

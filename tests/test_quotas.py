@@ -15,9 +15,10 @@ from botocore.exceptions import ClientError
 from conftest import LOW_QUOTAS, error_code, make_network, status_of
 from latticework.api.context import RequestContext
 from latticework.config import ConfigError, Credential, load_directory
+from latticework.quotas import BY_CODE, QUOTAS
 from latticework.services.lattice.api_types import ServiceQuotaExceededException
 from latticework.services.lattice.common import LISTENER, RESOURCE_GATEWAY, SERVICE_NETWORK, TARGET, TARGET_GROUP
-from latticework.services.lattice.quotas import BY_CODE, QUOTAS, check_quota, limit
+from latticework.services.lattice.quotas import check_quota, limit
 
 ACCOUNT, OTHER = "111111111111", "222222222222"
 VPC = "vpc-0123456789abcdef0"  # a scope id for check_quota

@@ -57,9 +57,11 @@ from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
 from latticework.api.service import HttpRequest, QueryService, RestJsonService
 from latticework.api.validate import validate
+from latticework.api.wire import Response
 from latticework.services import build_services
 from latticework.services.ec2 import common as ec2_common
-from latticework.services.ec2.common import KINDS, Ec2Error
+from latticework.services.ec2.common import Ec2Error
+from latticework.services.ec2.kinds import KINDS
 from latticework.services.elbv2 import common as elbv2_common
 
 LATTICE = service_model("vpc-lattice")
@@ -79,7 +81,7 @@ def _http_request(prepared) -> HttpRequest:
                        body.encode() if isinstance(body, str) else body)
 
 
-def _botocore_response(response: restjson.Response) -> dict:
+def _botocore_response(response: Response) -> dict:
     headers = HeadersDict()
     for name, value in response.headers:
         headers[name] = value
@@ -97,7 +99,7 @@ def _instants(value):
     return value
 
 
-def _parse_output(protocol: str, response: restjson.Response, shape) -> dict:
+def _parse_output(protocol: str, response: Response, shape) -> dict:
     parsed = create_parser(protocol).parse(_botocore_response(response), shape)
     metadata = parsed.pop("ResponseMetadata")
     assert metadata["RequestId"] == REQUEST_ID
@@ -145,7 +147,7 @@ def test_output_round_trip(name, data):
     assert _instants(_parse_output("rest-json", response, op.output_shape)) == _instants(result)
 
 
-def _raise_and_serialize(model, shape, value: dict, serialize) -> restjson.Response:
+def _raise_and_serialize(model, shape, value: dict, serialize) -> Response:
     fields = {k: v for k, v in value.items() if k != "message"}
     error = ServiceError(value.get("message", ""), code=shape.name, **fields)
     return serialize(model, error, REQUEST_ID)

@@ -10,6 +10,10 @@ import click
 
 from latticework import __version__, config, fabric
 from latticework.cli_dataplane import register
+from latticework.demo import run as run_demo
+from latticework.introspection import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE
+from latticework.server import Settings, run as run_server
+from latticework.store.sql import StoreLocked
 
 
 @click.group()
@@ -34,9 +38,6 @@ def main() -> None:
 def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str, dns_port: int,
        no_dataplane: bool) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
-    from latticework.server import Settings, run
-    from latticework.store.sql import StoreLocked
-
     try:
         directory = config.load_directory(config_file)
         addresses = fabric.Fabric.parse(fabric_range)
@@ -45,15 +46,14 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
     settings = Settings(host, port, state or config.default_state_path(), directory, not no_dataplane, addresses,
                         dns_port)
     try:
-        sys.exit(run(settings))
+        sys.exit(run_server(settings))
     except StoreLocked as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @main.command()
-@click.option("--endpoint", default=lambda: os.environ.get("LATTICEWORK_ENDPOINT", f"http://{config.DEFAULT_HOST}:"
-                                                                                   f"{config.DEFAULT_PORT}"),
-              show_default="$LATTICEWORK_ENDPOINT or http://127.0.0.1:4599",
+@click.option("--endpoint", default=lambda: os.environ.get(ENDPOINT_VARIABLE, DEFAULT_ENDPOINT),
+              show_default=f"${ENDPOINT_VARIABLE} or {DEFAULT_ENDPOINT}",
               help="Server to use; when none answers there, the demo starts its own.")
 @click.option("--requests", "count", default=1000, show_default=True, type=click.IntRange(1, 100000),
               help="Requests to send through the blue/green split.")
@@ -62,9 +62,7 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
               help="Loopback range of the server the demo starts when none answers.")
 def demo(endpoint: str, count: int, keep: bool, fabric_range: str) -> None:
     """Build the payment-service example end to end and send traffic through it."""
-    from latticework.demo import run
-
-    sys.exit(run(endpoint, count, keep, fabric_range))
+    sys.exit(run_demo(endpoint, count, keep, fabric_range))
 
 
 register(main)  # vpc resolver, exec, ca export

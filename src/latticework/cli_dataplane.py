@@ -1,68 +1,34 @@
 """Commands for clients of the data plane: ``vpc resolver``, ``exec --vpc`` and ``ca export``.
 
 They ask the running server (``--endpoint``, else ``$LATTICEWORK_ENDPOINT``,
-else the default API address) over its ``/_latticework`` endpoints, which need
-no AWS credentials:
-
-- ``GET /_latticework/vpcs/<vpc-id>``: the VPC's resolver and Lattice addresses;
-- ``GET /_latticework/ca.pem``: the local CA that signs the certificates of
-  HTTPS listeners.
+else the default API address) through ``latticework.introspection``: a VPC's
+resolver and Lattice addresses, and the local CA that signs the certificates
+of HTTPS listeners. A server that cannot be reached or refuses is a click
+error (exit status 1; ``exec`` exits 125, as its own setup failures do).
 
 ``register(group)`` adds them to a click group.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterator, NoReturn
 
 import click
 
-from latticework import config
-from latticework.fabric.exec import SETUP_FAILED, ExecError, VpcInfo, exit_like, run_in_vpc
-
-ENDPOINT_VARIABLE = "LATTICEWORK_ENDPOINT"
-DEFAULT_ENDPOINT = f"http://{config.DEFAULT_HOST}:{config.DEFAULT_PORT}"
-TIMEOUT = 10.0
+from latticework.fabric.exec import SETUP_FAILED, ExecError, exit_like, run_in_vpc
+from latticework.introspection import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE, ServerError, ca_pem, vpc_info
 
 
-class ServerError(click.ClickException):
-    """The server could not be reached or refused the request."""
-
-
-def fetch(endpoint: str, path: str) -> bytes:
-    """GET ``path`` from the server's introspection endpoints."""
-    url = endpoint.rstrip("/") + path
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """A ``ServerError`` inside becomes click's error (its message, exit status 1)."""
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        raise ServerError(_message(exc)) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ServerError(f"cannot reach the Latticework server at {endpoint} ({reason}); "
-                          f"is `latticework up` running? (--endpoint or ${ENDPOINT_VARIABLE} names another)") from None
-
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    try:
-        return json.loads(exc.read())["message"]
-    except (ValueError, KeyError, TypeError, OSError):
-        return f"the server answered {exc.code} {exc.reason}"
-
-
-def fetch_vpc(endpoint: str, vpc_id: str) -> VpcInfo:
-    body = json.loads(fetch(endpoint, "/_latticework/vpcs/" + urllib.parse.quote(vpc_id, safe="")))
-    return VpcInfo.from_json(body)
-
-
-def fetch_ca(endpoint: str) -> str:
-    return fetch(endpoint, "/_latticework/ca.pem").decode()
+        yield
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 endpoint_option = click.option(
@@ -80,7 +46,8 @@ def vpc() -> None:
 @click.argument("vpc_id")
 def vpc_resolver(endpoint: str, vpc_id: str) -> None:
     """Print the address of VPC_ID's DNS resolver."""
-    info = fetch_vpc(endpoint, vpc_id)
+    with _reported():
+        info = vpc_info(endpoint, vpc_id)
     click.echo(info.resolver)
     if info.resolver_port != 53:
         click.echo(f"(it listens on port {info.resolver_port}: dig -p {info.resolver_port} @{info.resolver} NAME)",
@@ -100,10 +67,10 @@ def exec_command(vpc_id: str, endpoint: str, command: tuple[str, ...]) -> None:
     Exits with COMMAND's status. See docs/exec.md for how it works and its limits.
     """
     try:
-        info = fetch_vpc(endpoint, vpc_id)
-        status = run_in_vpc(info, command, fetch_ca(endpoint))
+        info = vpc_info(endpoint, vpc_id)
+        status = run_in_vpc(info, command, ca_pem(endpoint))
     except ServerError as exc:  # the wrapper's own failure: not to be confused with the command's status
-        _fail(exc.message, SETUP_FAILED)
+        _fail(str(exc), SETUP_FAILED)
     except ExecError as exc:
         _fail(str(exc), exc.exit_code)
     exit_like(status)
@@ -125,7 +92,8 @@ def ca() -> None:
               help="Write the PEM here instead of standard output.")
 def ca_export(endpoint: str, out: Path | None) -> None:
     """Print (or write) Latticework's CA certificate, PEM-encoded."""
-    pem = fetch_ca(endpoint)
+    with _reported():
+        pem = ca_pem(endpoint)
     if out is None:
         click.echo(pem, nl=not pem.endswith("\n"))
         return

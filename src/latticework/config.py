@@ -25,7 +25,7 @@ account's value (any non-negative integer, lower than AWS's default too)::
     quotas = { "L-9CAD07FB" = 100, "L-620C821E" = 5000 }
 
 The codes are those of the Service Quotas console
-(``latticework.services.lattice.quotas`` lists them); an unknown code, or a
+(``latticework.quotas`` lists them); an unknown code, or a
 quota AWS does not let you adjust (auth policy size, security groups per
 association), is a ``ConfigError``.
 
@@ -41,6 +41,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from latticework.quotas import BY_CODE, QUOTAS, Quota
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_KEY = "test"
@@ -115,11 +117,8 @@ def _credential(account_id: str, raw: dict) -> Credential:
         raise ConfigError(f"account {account_id}: credential needs {missing.args[0]}") from None
 
 
-def _lattice_quota(account_id: str, code: str):
+def _lattice_quota(account_id: str, code: str) -> Quota:
     """The quota a key of ``quotas`` names (by code, or by name to say why that is refused)."""
-    # Imported here: the quota table belongs to the Lattice provider, which imports this module.
-    from latticework.services.lattice.quotas import BY_CODE, QUOTAS
-
     quota = BY_CODE.get(code) or next((q for q in QUOTAS.values() if q.name.lower() == code.lower()), None)
     if quota is None:
         adjustable = ", ".join(sorted(q.code for q in QUOTAS.values() if q.adjustable and q.code))

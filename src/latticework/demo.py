@@ -34,8 +34,8 @@ from pathlib import Path
 
 import botocore.session
 
-from latticework.cli_dataplane import ServerError, fetch
-from latticework.vpcclient import NameNotFound, VpcClient, ca_pem, vpc_info
+from latticework.introspection import ServerError, ca_pem, fetch, vpc_info
+from latticework.vpcclient import NameNotFound, VpcClient
 
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
 SERVER_READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")

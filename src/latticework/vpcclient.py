@@ -5,7 +5,8 @@ program: names resolve through the VPC's resolver (a DNS query to its
 address), and connections go to the address it answers, so the data plane
 attributes them to the VPC. HTTPS verifies the service's certificate
 against the local CA for the requested name, as a client trusting the
-exported CA does. Used by ``latticework demo``, tests and benchmarks.
+exported CA does. Used by ``latticework demo``, tests and benchmarks, which
+get the VPC's addresses and the CA from ``latticework.introspection``.
 """
 
 from __future__ import annotations
@@ -19,21 +20,11 @@ from urllib.parse import urlsplit
 
 import dnslib
 
-from latticework.cli_dataplane import fetch_ca, fetch_vpc
 from latticework.fabric.exec import VpcInfo
 
 
 class NameNotFound(LookupError):
     """The VPC's resolver does not know the name (NXDOMAIN or no address)."""
-
-
-def vpc_info(endpoint: str, vpc_id: str) -> VpcInfo:
-    """The fabric addresses of a VPC, from a running server."""
-    return fetch_vpc(endpoint, vpc_id)
-
-
-def ca_pem(endpoint: str) -> str:
-    return fetch_ca(endpoint)
 
 
 @dataclass

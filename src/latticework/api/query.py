@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape as _escape
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from latticework.api.errors import ServiceError
-from latticework.api.restjson import ParseError, Response, _convert_text, _timestamp
+from latticework.api.wire import ParseError, Response, convert_text, timestamp
 
 # The same front-door failures carry different codes in query services.
 COMMON_CODES = {
@@ -131,7 +131,7 @@ def _parse_value(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) ->
         return _parse_map(d, shape, prefix, form)
     if prefix not in form:
         return None
-    return _convert_text(shape, form[prefix], prefix)
+    return convert_text(shape, form[prefix], prefix)
 
 
 def parse_request(op: OperationModel, form: dict[str, str], dialect: Dialect = QUERY) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def _xml(shape: Shape, value: Any) -> str:
         return "".join(f"<entry><key>{escape(str(k))}</key><value>{_xml(shape.value, v)}</value></entry>"
                        for k, v in value.items())
     if kind == "timestamp":
-        return escape(str(_timestamp(shape, value, "iso8601")))
+        return escape(str(timestamp(shape, value, "iso8601")))
     if kind == "boolean":
         return "true" if value else "false"
     return escape(str(value))

@@ -8,12 +8,14 @@
 * ``serialize_response``/``serialize_error`` write output members back to
   headers, status code and JSON body, with the model's timestamp formats and
   the status codes the model declares.
+
+Scalar conversion, timestamp formats and ``Response`` are shared with the
+query protocols (``api.wire``).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -23,19 +25,9 @@ from urllib.parse import parse_qsl, unquote
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from latticework.api.errors import ServiceError
+from latticework.api.wire import NO_BODY_STATUSES, ParseError, Response, convert_text, timestamp
 
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
-# A 204 or 304 ends at its headers (RFC 9110 §15.3.5): a body would be read as
-# the start of the next response on a kept-alive connection.
-NO_BODY_STATUSES = (204, 304)
-
-
-class ParseError(Exception):
-    """The request could not be read as this operation's input (bad JSON, bad type)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -86,31 +78,13 @@ class Router:
 
 # -- input -------------------------------------------------------------------
 
-def _convert_text(shape: Shape, text: str, field: str) -> Any:
-    kind = shape.type_name
-    try:
-        if kind in ("integer", "long"):
-            return int(text)
-        if kind in ("float", "double"):
-            return float(text)
-    except ValueError:
-        raise ParseError(f"Value '{text}' at '{field}' could not be parsed as {kind}", field) from None
-    if kind == "boolean":
-        if text.lower() not in ("true", "false"):
-            raise ParseError(f"Value '{text}' at '{field}' could not be parsed as boolean", field)
-        return text.lower() == "true"
-    if kind == "list":
-        return [_convert_text(shape.member, part.strip(), field) for part in text.split(",")]
-    return text
-
-
 def _from_query(shape: Shape, name: str, query: dict[str, list[str]]) -> Any:
     values = query.get(name)
     if values is None:
         return None
     if shape.type_name == "list":
-        return [_convert_text(shape.member, v, name) for v in values]
-    return _convert_text(shape, values[-1], name)
+        return [convert_text(shape.member, v, name) for v in values]
+    return convert_text(shape, values[-1], name)
 
 
 def _body(raw: bytes) -> dict:
@@ -139,11 +113,11 @@ def parse_request(op: OperationModel, labels: dict[str, str], query: dict[str, l
         location = member.serialization.get("location")
         wire = member.serialization.get("name", name)
         if location == "uri":
-            value = _convert_text(member, labels[wire], name) if wire in labels else None
+            value = convert_text(member, labels[wire], name) if wire in labels else None
         elif location == "querystring":
             value = _from_query(member, wire, query)
         elif location == "header":
-            value = _convert_text(member, headers[wire.lower()], name) if wire.lower() in headers else None
+            value = convert_text(member, headers[wire.lower()], name) if wire.lower() in headers else None
         elif name == payload:
             value = _body(body) if member.type_name == "structure" else body
         else:
@@ -154,19 +128,6 @@ def parse_request(op: OperationModel, labels: dict[str, str], query: dict[str, l
 
 
 # -- output ------------------------------------------------------------------
-
-def _timestamp(shape: Shape, value: Any, default: str) -> Any:
-    fmt = shape.serialization.get("timestampFormat") or default
-    if isinstance(value, str) and fmt == "iso8601" and value.endswith("Z"):
-        return value  # stored bodies already hold the wire form (UTC, milliseconds, Z)
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if fmt == "iso8601":
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if fmt == "rfc822":
-        return value.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    return value.timestamp()
-
 
 def to_wire(shape: Shape, value: Any) -> Any:
     """A Python value as JSON for ``shape`` (camelCase names, typed timestamps/blobs)."""
@@ -181,7 +142,7 @@ def to_wire(shape: Shape, value: Any) -> Any:
     if kind == "map":
         return {k: to_wire(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
-        return _timestamp(shape, value, "unixTimestamp")
+        return timestamp(shape, value, "unixTimestamp")
     if kind == "blob":
         return base64.b64encode(value).decode() if isinstance(value, bytes) else value
     return value
@@ -189,17 +150,10 @@ def to_wire(shape: Shape, value: Any) -> Any:
 
 def _header_text(shape: Shape, value: Any) -> str:
     if shape.type_name == "timestamp":
-        return str(_timestamp(shape, value, "rfc822"))
+        return str(timestamp(shape, value, "rfc822"))
     if shape.type_name == "boolean":
         return "true" if value else "false"
     return str(value)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 def _split_output(shape: Shape | None, result: dict) -> tuple[int | None, list[tuple[str, str]], Any]:

@@ -18,8 +18,8 @@ from botocore import xform_name
 from latticework.api import query, restjson
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
-from latticework.api.restjson import ParseError, Response
-from latticework.api.validate import Violation
+from latticework.api.validate import Violation, summary
+from latticework.api.wire import ParseError, Response
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,6 @@ class Service:
 
     # Service-specific errors (overridden where the model defines its own) ----
     def validation_error(self, violations: list[Violation]) -> ServiceError:
-        from latticework.api.validate import summary
-
         return ServiceError(summary(violations), status=400, code="ValidationError")
 
     def parse_error(self, exc: ParseError) -> ServiceError:
@@ -134,11 +132,6 @@ class QueryService(Service):
 
     def error(self, err, request_id):
         return query.serialize_error(self.model, err, request_id)
-
-    def validation_error(self, violations):
-        from latticework.api.validate import summary
-
-        return ServiceError(summary(violations), status=400, code="ValidationError")
 
     def unknown_operation(self, request):
         return ServiceError("Could not find operation for this request.", status=400, code="InvalidAction")

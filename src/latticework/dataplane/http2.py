@@ -8,7 +8,7 @@ proceed independently:
 - the request body (``StreamBody``) hands DATA to the proxy as it reads it and
   only then returns the bytes to the client's flow-control window, so a target
   that reads slowly slows the client, not the proxy's memory. Each stream's
-  window is ``STREAM_WINDOW``; the connection's is large enough for every
+  window is ``http2common.STREAM_WINDOW``; the connection's is large enough for every
   stream's window at once, so one stalled stream never starves the others;
 - the response (``StreamResponder``) is sent as the client's windows allow:
   ``data`` waits for WINDOW_UPDATE and for the socket to drain;
@@ -31,10 +31,8 @@ toward the target is the proxy's); at the maximum connection duration (10
 minutes from accept) the server sends GOAWAY, accepts no new streams, and
 closes once the open ones finish. ``drain()`` does the same on demand (shutdown).
 
-``h2`` closes its state machine on any GOAWAY, sent or received
-(https://github.com/python-hyper/h2/issues/1181), although RFC 9113 §6.8
-lets the streams already open complete: ``GracefulConnection`` keeps them
-going after a NO_ERROR GOAWAY. The HTTP/2 upstream uses it too.
+The h2 connection itself (settings, windows, graceful GOAWAY, header
+conversion) is the one the HTTP/2 upstream uses too: ``http2common``.
 """
 
 from __future__ import annotations
@@ -42,28 +40,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable
 
-from h2.config import H2Configuration
-from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated, DataReceived, RemoteSettingsChanged, RequestReceived, StreamEnded, StreamReset,
     TrailersReceived, WindowUpdated,
 )
 from h2.exceptions import ProtocolError
-from h2.settings import SettingCodes, Settings
 
+from latticework.dataplane import proxy
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, EmptyBody, Headers, Request
+from latticework.dataplane.http2common import (
+    decode_headers, encode_headers, h2_connection, send_window, start_connection,
+)
 from latticework.dataplane.plane import Plane
 from latticework.dataplane.router import route_for
 
 log = logging.getLogger("latticework.dataplane.http2")
 
-MAX_CONCURRENT_STREAMS = 128
-STREAM_WINDOW = 256 * 1024
-CONNECTION_WINDOW = MAX_CONCURRENT_STREAMS * STREAM_WINDOW
-DEFAULT_WINDOW = 65_535  # every HTTP/2 window starts here (RFC 9113 §6.9.2)
 DEFAULT_IDLE_TIMEOUT = 60.0  # Lattice's default idleTimeoutSeconds
 
 Handler = Callable[[Plane, Connection, Request, "StreamResponder"], Awaitable[None]]
@@ -73,85 +68,7 @@ class StreamClosed(ConnectionResetError):
     """The stream can no longer carry data: reset by either side, or the connection is gone."""
 
 
-# -- h2 with graceful GOAWAY ---------------------------------------------------------------
-
-class GracefulConnection(H2Connection):
-    """``H2Connection`` whose open streams survive a NO_ERROR GOAWAY in either direction."""
-
-    def announce_goaway(self, last_stream_id: int | None = None) -> None:
-        """Send GOAWAY(NO_ERROR): the peer opens no new stream; the open ones carry on."""
-        state = self.state_machine.state
-        self.close_connection(ErrorCodes.NO_ERROR, last_stream_id=last_stream_id)
-        self.state_machine.state = state
-
-    def _receive_goaway_frame(self, frame):
-        if frame.error_code != ErrorCodes.NO_ERROR:
-            return super()._receive_goaway_frame(frame)
-        event = ConnectionTerminated()
-        event.error_code = ErrorCodes.NO_ERROR
-        event.last_stream_id = frame.last_stream_id
-        event.additional_data = frame.additional_data or None
-        return [], [event]
-
-
-async def send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
-                      ready: Callable[[], bool]) -> int:
-    """Wait until ``stream_id`` may send DATA; how many bytes it may send now (server and upstream alike).
-
-    ``ready()`` raises once the stream is gone and says whether the transport takes writes (not
-    paused); ``writable`` is set whenever either answer may have changed (WINDOW_UPDATE, SETTINGS,
-    ``resume_writing``).
-    """
-    while True:
-        may_write = ready()
-        window = h2.local_flow_control_window(stream_id)
-        if window > 0 and may_write:
-            return min(window, wanted, h2.max_outbound_frame_size)
-        writable.clear()
-        await writable.wait()
-
-
-def h2_connection(client_side: bool, max_header_list_size: int) -> GracefulConnection:
-    """A connection with this data plane's settings; ``initiate_connection`` not yet called."""
-    config = H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=True,
-                             validate_outbound_headers=True, normalize_inbound_headers=True)
-    h2 = GracefulConnection(config)
-    h2.local_settings = Settings(client=client_side, initial_values={
-        SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
-        SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-        SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list_size,
-        SettingCodes.ENABLE_PUSH: 0,
-    })
-    h2.decoder.max_header_list_size = max_header_list_size
-    return h2
-
-
-def start_connection(h2: H2Connection) -> None:
-    """Queue the preface, and open the connection window to ``CONNECTION_WINDOW``."""
-    h2.initiate_connection()
-    h2.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
-
-
 # -- header conversion ----------------------------------------------------------------------
-
-def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-    return [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1")) for n, v in raw]
-
-
-def encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Header fields as HTTP/2 carries them: no hop-by-hop ones, no ``host``, no surrounding whitespace.
-
-    A field HTTP/2 cannot carry (CR, LF or NUL inside) is dropped rather than
-    failing the whole message.
-    """
-    fields = ((n.lower(), v.strip()) for n, v in headers)
-    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields
-            if n and n not in HOP_BY_HOP and n != "host" and not n.startswith(":") and _carriable(n + v)]
-
-
-def _carriable(text: str) -> bool:
-    return "\r" not in text and "\n" not in text and "\0" not in text
-
 
 def request_from_headers(headers: Headers, body) -> Request:
     """An ``exchange.Request`` from a request header block (pseudo-headers included)."""
@@ -275,11 +192,9 @@ class Http2Server(asyncio.Protocol):
     """Serves one HTTP/2 client connection; ``handler`` defaults to ``proxy.handle``."""
 
     def __init__(self, plane: Plane, conn: Connection, handler: Handler | None = None):
-        if handler is None:
-            from latticework.dataplane.proxy import handle as handler
         self.plane = plane
         self.conn = conn
-        self.handler = handler
+        self.handler = handler or proxy.handle
         self.streams: dict[int, _Stream] = {}
         self.transport: asyncio.Transport | None = None
         self.h2 = h2_connection(client_side=False, max_header_list_size=plane.limits.max_headers)

@@ -30,6 +30,8 @@ from typing import Callable
 
 from latticework.dataplane import router
 from latticework.dataplane.exchange import Connection
+from latticework.dataplane.http1 import Http1Server
+from latticework.dataplane.http2 import Http2Server
 from latticework.dataplane.plane import Plane
 from latticework.snapshot.model import HTTP, HTTPS, Service, Snapshot
 
@@ -68,9 +70,6 @@ class FrontDoor(asyncio.Protocol):
         self.opened = opened  # told of every front end started, for draining at shutdown
 
     def connection_made(self, transport: asyncio.Transport) -> None:
-        from latticework.dataplane.http1 import Http1Server
-        from latticework.dataplane.http2 import Http2Server
-
         local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
         vpc = self.plane.snapshot.vpc_at(local[0])
         if vpc is None or peer is None:  # the VPC went away between accept and now

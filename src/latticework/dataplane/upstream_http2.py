@@ -48,7 +48,9 @@ from h2.events import (
 from h2.exceptions import ProtocolError
 
 from latticework.dataplane.exchange import HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError
-from latticework.dataplane.http2 import decode_headers, encode_headers, h2_connection, send_window, start_connection
+from latticework.dataplane.http2common import (
+    decode_headers, encode_headers, h2_connection, send_window, start_connection,
+)
 from latticework.dataplane.plane import Limits
 from latticework.dataplane.tls import TLS12_CIPHERS
 from latticework.snapshot.model import HTTPS, Target, TargetGroup

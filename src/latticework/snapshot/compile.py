@@ -203,7 +203,8 @@ class Compiler:
             self.networks[id] = _network(lattice.ServiceNetworkRecord(record))
         dirty.vpcs.update(lattice.VpcAssociationRecord(a).vpc_id for a in self._kids(lattice.SN_VPC_ASSOCIATION, id))
         if record is not None:
-            dirty.vpcs.update(ec2.VpcEndpointRecord(e).vpc_id for e in self._find(ec2.VPC_ENDPOINT, "network", record.arn))
+            endpoints = self._find(ec2.VPC_ENDPOINT, "network", record.arn)
+            dirty.vpcs.update(ec2.VpcEndpointRecord(e).vpc_id for e in endpoints)
 
     def _rebuild_group(self, id: str) -> None:
         record = self.records[lattice.TARGET_GROUP].get(id)
@@ -241,7 +242,8 @@ class Compiler:
         return tuple(n for _, n in sorted(found, key=lambda x: x[0]))
 
     def _members(self, network_id: str) -> list[Service]:
-        ids = (lattice.ServiceAssociationRecord(a).service_id for a in self._kids(lattice.SN_SERVICE_ASSOCIATION, network_id))
+        associations = self._kids(lattice.SN_SERVICE_ASSOCIATION, network_id)
+        ids = (lattice.ServiceAssociationRecord(a).service_id for a in associations)
         return [self.services[i] for i in ids if i in self.services]
 
     def _kids(self, kind: str, parent: str) -> list[Record]:
@@ -352,7 +354,8 @@ class _HostMap:
             if cidr is not None:
                 self.cidrs[id] = ipaddress.IPv4Network(cidr)
             return
-        host = (ec2.InstanceRecord(record) if kind == ec2.INSTANCE else ec2.HostRecord(record)) if record is not None else None
+        view = ec2.InstanceRecord if kind == ec2.INSTANCE else ec2.HostRecord
+        host = view(record) if record is not None else None
         if kind == ec2.INSTANCE:
             self.instances.pop(id, None)
             if isinstance(host, ec2.InstanceRecord):

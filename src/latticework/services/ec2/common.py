@@ -3,8 +3,10 @@
 Records
     EC2 resources are store records whose body is the resource in the model's
     output shape (``VpcId``, ``CidrBlock``, ``Tags``...), so Describe* calls
-    project bodies directly. Each kind has an id prefix (``vpc-``, ``subnet-``,
-    ...) and ids are the prefix plus 17 lowercase hex characters.
+    project bodies directly, less the internal fields whose names start with
+    ``_`` (``public``). Each kind has an id prefix (``vpc-``, ``subnet-``, ...)
+    and ids are the prefix plus 17 lowercase hex characters; ``kinds`` lists
+    every kind.
 
 Filters
     ``Filter.N.Name`` / ``Value.M``: a resource matches when, for every filter,
@@ -68,27 +70,17 @@ class Ec2Kind:
         return Ec2Error(self.not_found, f"The {self.noun} '{id}' does not exist")
 
 
-KINDS: dict[str, Ec2Kind] = {}
-
-
-def register(kind: Ec2Kind) -> Ec2Kind:
-    """Declare an EC2 kind (each family module registers its own)."""
-    KINDS[kind.kind] = kind
-    return kind
-
-
-def kind_of_id(resource_id: str) -> Ec2Kind | None:
-    """The kind an id belongs to, by its longest matching prefix (``vpce-svc-`` before ``vpce-``)."""
-    matches = [k for k in KINDS.values() if resource_id.startswith(k.prefix)]
-    return max(matches, key=lambda k: len(k.prefix)) if matches else None
-
-
 def get(ctx: RequestContext, kind: Ec2Kind, id: str, account: str | None = None) -> Record:
     """The caller's record ``id`` of ``kind``, or EC2's ``...NotFound`` error."""
     record = ctx.tx.get(kind.kind, id, account=account) if id else None
     if record is None:
         raise kind.missing(id)
     return record
+
+
+def public(body: dict) -> dict:
+    """A body without its internal ``_`` fields: what the API shows."""
+    return {k: v for k, v in body.items() if not k.startswith("_")}
 
 
 def arn(ctx: RequestContext, path: str, service: str = "ec2") -> str:
@@ -147,7 +139,7 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern))
 
 
-def _value_matches(pattern: str, actual: str) -> bool:
+def value_matches(pattern: str, actual: str) -> bool:
     if "*" in pattern or "?" in pattern:
         return bool(_wildcard(pattern).match(actual))
     return pattern == actual
@@ -170,7 +162,7 @@ def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
 def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor]) -> bool:
     for flt in filters or []:
         actual = _extract(flt.get("Name") or "", body, table)
-        if not any(_value_matches(p, a) for p in flt.get("Values") or [] for a in actual):
+        if not any(value_matches(p, a) for p in flt.get("Values") or [] for a in actual):
             return False
     return True
 

@@ -70,18 +70,9 @@ from pathlib import Path
 from latticework.api.context import RequestContext
 from latticework.config import default_state_path
 from latticework.services.ec2 import aws_services
-from latticework.services.ec2.common import (
-    Ec2Error, Ec2Kind, describe, get, matches, page, register, tags_for, timestamp,
-)
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, SERVICE
 from latticework.store import Record
-
-SERVICE = register(Ec2Kind("vpcendpointservice", "vpce-svc-", "vpc-endpoint-service",
-                           "InvalidVpcEndpointServiceId.NotFound", "VPC endpoint service ID"))
-PERMISSION = register(Ec2Kind("vpcendpointpermission", "vpce-svc-perm-", "vpc-endpoint-service-permission",
-                              "InvalidVpcEndpointServicePermissionId.NotFound", "service permission ID"))
-NOTIFICATION = register(Ec2Kind("vpcendpointnotification", "vpce-nfn-", "vpc-endpoint-connection",
-                                "InvalidConnectionNotification", "connection notification ID"))
-ENDPOINT_KIND = "vpcendpoint"  # registered by endpoints.py; connections are endpoints seen by the provider
 
 EVENTS = ("Accept", "Connect", "Delete", "Reject")
 IP_TYPES = ("ipv4", "ipv6")
@@ -90,11 +81,6 @@ _PRINCIPAL = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):(root|role/[\w+=,.@-]+|us
 _SERVICE_PRINCIPAL = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com")
 _DOMAIN = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _SNS_TOPIC = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256})")
-
-
-def public(body: dict) -> dict:
-    """A body without internal ``_`` fields."""
-    return {k: v for k, v in body.items() if not k.startswith("_")}
 
 
 def unsuccessful(resource_id: str, code: str, message: str) -> dict:
@@ -235,7 +221,7 @@ def service_by_name(ctx: RequestContext, name: str) -> Record | None:
 # -- connections and notifications ----------------------------------------------------
 
 def connections(ctx: RequestContext, service: Record) -> list[Record]:
-    return ctx.tx.list(ENDPOINT_KIND, parent=service.id, all_accounts=True)
+    return ctx.tx.list(ENDPOINT.kind, parent=service.id, all_accounts=True)
 
 
 def _notifications_for(ctx: RequestContext, endpoint: Record, service: Record | None) -> list[Record]:
@@ -652,7 +638,7 @@ def _events(events: list[str]) -> list[str]:
 
 
 def _own_interface_endpoint(ctx: RequestContext, endpoint_id: str) -> Record:
-    endpoint = ctx.tx.get(ENDPOINT_KIND, endpoint_id)
+    endpoint = ctx.tx.get(ENDPOINT.kind, endpoint_id)
     if endpoint is None:
         raise Ec2Error("InvalidVpcEndpointId.NotFound", f"The Vpc Endpoint Id '{endpoint_id}' does not exist")
     if endpoint.body["VpcEndpointType"] != "Interface":

@@ -67,16 +67,13 @@ import secrets
 from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
 from latticework.records import lattice as lattice_records
-from latticework.services.ec2 import aws_services, endpoint_services, routing, security, vpcs
-from latticework.services.ec2.common import (
-    Ec2Error, Ec2Kind, get, matches, page, register, tags_for, timestamp,
-)
-from latticework.services.ec2.endpoint_services import ENDPOINT_KIND, public, unsuccessful
+from latticework.services.ec2 import aws_services, endpoint_services, interfaces, routing, security, vpcs
+from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.endpoint_services import unsuccessful
+from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
 from latticework.store import Record
 
-ENDPOINT = register(Ec2Kind(ENDPOINT_KIND, "vpce-", "vpc-endpoint", "InvalidVpcEndpointId.NotFound",
-                            "Vpc Endpoint Id"))
 RESOURCE_DNS_TOKEN = "4232ccc"  # the observed partition token of vpc-lattice-rsc names
 MAX_POLICY = 20480
 DEFAULT_POLICY = json.dumps({"Version": "2008-10-17", "Statement": [
@@ -196,7 +193,7 @@ def _check_subnets(ctx: RequestContext, endpoint: dict, subnet_ids: list[str], t
     """Each subnet exists in the VPC, one per zone, in a zone the service is offered in."""
     zones: dict[str, str] = {}
     for subnet_id in subnet_ids:
-        subnet = get(ctx, vpcs.SUBNET, subnet_id)
+        subnet = get(ctx, SUBNET, subnet_id)
         if subnet.body["VpcId"] != endpoint["VpcId"]:
             raise _invalid("You have specified two resources that belong to different networks.")
         zones[subnet_id] = subnet.body["AvailabilityZone"]
@@ -214,7 +211,7 @@ def _check_subnets(ctx: RequestContext, endpoint: dict, subnet_ids: list[str], t
 
 
 def _zone_of(ctx: RequestContext, subnet_id: str) -> str:
-    subnet = ctx.tx.get(vpcs.SUBNET.kind, subnet_id)
+    subnet = ctx.tx.get(SUBNET.kind, subnet_id)
     return subnet.body["AvailabilityZone"] if subnet else ""
 
 
@@ -226,7 +223,7 @@ def _groups(ctx: RequestContext, vpc: Record, group_ids: list[str]) -> list[dict
 
 def _check_route_tables(ctx: RequestContext, vpc_id: str, table_ids: list[str]) -> None:
     for table_id in table_ids:
-        table = get(ctx, routing.ROUTE_TABLE, table_id)
+        table = get(ctx, ROUTE_TABLE, table_id)
         if table.body["VpcId"] != vpc_id:
             raise _invalid("You have specified two resources that belong to different networks.")
 
@@ -247,16 +244,11 @@ def _add_routes(ctx: RequestContext, endpoint: dict, table_ids: list[str]) -> No
 
 # -- network interfaces -----------------------------------------------------------------------
 
-def _interfaces():
-    from latticework.services.ec2 import interfaces  # late: written alongside, imported when used
-    return interfaces
-
-
 def _create_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str]) -> None:
     kind = "gateway_load_balancer_endpoint" if endpoint["VpcEndpointType"] == "GatewayLoadBalancer" \
         else "vpc_endpoint"
     for subnet_id in subnet_ids:
-        eni = _interfaces().create_interface(
+        eni = interfaces.create_interface(
             ctx, subnet_id, description=f"VPC Endpoint Interface {endpoint['VpcEndpointId']}",
             group_ids=[g["GroupId"] for g in endpoint.get("Groups", [])], interface_type=kind,
             requester_managed=True)
@@ -269,7 +261,7 @@ def _delete_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str
     for subnet_id in subnet_ids:
         eni_id = endpoint["_Interfaces"].pop(subnet_id, None)
         if eni_id:
-            _interfaces().delete_interface(ctx, eni_id)
+            interfaces.delete_interface(ctx, eni_id)
             endpoint["NetworkInterfaceIds"].remove(eni_id)
         if subnet_id in endpoint["SubnetIds"]:
             endpoint["SubnetIds"].remove(subnet_id)
@@ -485,7 +477,7 @@ class EndpointOps:
     def create_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
         endpoint_type = params.get("VpcEndpointType") or "Gateway"
         _check_parameters(params, endpoint_type)
-        vpc = get(ctx, vpcs.VPC, params["VpcId"])
+        vpc = get(ctx, VPC, params["VpcId"])
         target = _target(ctx, params, endpoint_type)
         body = _new_body(ctx, params, endpoint_type, vpc, target)
         if endpoint_type != "Gateway":
@@ -533,7 +525,7 @@ class EndpointOps:
     def modify_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
         record = get(ctx, ENDPOINT, params["VpcEndpointId"])
         body = record.body
-        vpc = get(ctx, vpcs.VPC, body["VpcId"])
+        vpc = get(ctx, VPC, body["VpcId"])
         target = _current_target(ctx, body)
         _check_modify_members(params, body["VpcEndpointType"])
         _modify_policy(body, target, params)
@@ -661,14 +653,14 @@ def _current_target(ctx: RequestContext, body: dict) -> Target | None:
         arn = body.get("ServiceNetworkArn") or body.get("ResourceConfigurationArn")
         found = ctx.tx.by_arn(arn)
         return Target(lattice=found) if found is not None else None
-    service = ctx.tx.get(endpoint_services.SERVICE.kind, body["_ServiceId"],
+    service = ctx.tx.get(SERVICE.kind, body["_ServiceId"],
                          account=_service_account(ctx, body)) if body.get("_ServiceId") else None
     aws = aws_services.find(ctx.region, body.get("ServiceName", ""))
     return Target(aws=aws, service=service) if (aws or service) else None
 
 
 def _service_account(ctx: RequestContext, body: dict) -> str | None:
-    found = next((s for s in ctx.tx.list(endpoint_services.SERVICE.kind, all_accounts=True)
+    found = next((s for s in ctx.tx.list(SERVICE.kind, all_accounts=True)
                   if s.id == body["_ServiceId"]), None)
     return found.account if found else None
 
@@ -764,7 +756,7 @@ def _payer_endpoint(ctx: RequestContext, params: dict) -> Record:
     if own is not None:
         return own
     if params.get("ServiceId"):
-        service = get(ctx, endpoint_services.SERVICE, params["ServiceId"])
+        service = get(ctx, SERVICE, params["ServiceId"])
         found = next((e for e in endpoint_services.connections(ctx, service) if e.id == endpoint_id), None)
         if found is not None:
             return found

@@ -32,14 +32,10 @@ import ipaddress
 from typing import Iterable
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, Ec2Kind, get, matches, page, register, tags_for, timestamp
+from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.kinds import INSTANCE, NETWORK_INTERFACE, SUBNET, VPC
 from latticework.services.ec2.security import group_named, groups_in_vpc
-from latticework.services.ec2.vpcs import SUBNET, VPC, public
 from latticework.store import Record
-
-NETWORK_INTERFACE = register(Ec2Kind("networkinterface", "eni-", "network-interface",
-                                     "InvalidNetworkInterfaceID.NotFound", "networkInterface ID"))
-INSTANCE = register(Ec2Kind("instance", "i-", "instance", "InvalidInstanceID.NotFound", "instance ID"))
 
 RESERVED_HEAD = 4  # network address, VPC router, DNS server, reserved for future use
 RUNNING = {"Code": 16, "Name": "running"}

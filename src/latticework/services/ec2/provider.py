@@ -6,7 +6,11 @@ tables, routes, network ACLs, managed prefix lists), ``interfaces`` (network
 interfaces, instances), ``endpoints`` (VPC endpoints, the consumer side),
 ``endpoint_services`` (endpoint services, permissions, connections,
 notifications: the provider side), ``tags`` (CreateTags/DeleteTags/
-DescribeTags for every kind).
+DescribeTags for every kind). The kinds of every family are in ``kinds``, and
+the families import one another only downward: ``security`` uses ``routing``
+(prefix lists), ``vpcs`` uses both (a VPC creates its default group, main
+table and default ACL), ``interfaces`` uses ``security``, and ``endpoints``
+uses them all.
 """
 
 from __future__ import annotations

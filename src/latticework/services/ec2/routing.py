@@ -38,23 +38,14 @@ import hashlib
 import ipaddress
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, Ec2Kind, describe, get, matches, page, register, tags_for
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, tags_for
+from latticework.services.ec2.kinds import NETWORK_ACL, ROUTE_TABLE, SUBNET, VPC
 from latticework.store import Record
-
-ROUTE_TABLE = register(Ec2Kind("routetable", "rtb-", "route-table", "InvalidRouteTableID.NotFound",
-                               "routeTable ID"))
-NETWORK_ACL = register(Ec2Kind("networkacl", "acl-", "network-acl", "InvalidNetworkAclID.NotFound",
-                               "networkAcl ID"))
 
 TARGETS = ("GatewayId", "NatGatewayId", "TransitGatewayId", "LocalGatewayId", "CarrierGatewayId",
            "EgressOnlyInternetGatewayId", "InstanceId", "NetworkInterfaceId", "VpcPeeringConnectionId",
            "VpcEndpointId", "CoreNetworkArn", "OdbNetworkArn")
 DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
-
-
-def _vpcs():
-    from latticework.services.ec2 import vpcs  # late: vpcs creates main tables through this module
-    return vpcs
 
 
 def _association_id(prefix: str) -> str:
@@ -299,7 +290,7 @@ ACL_FILTERS = {
 class RoutingOps:
     # -- route tables --
     def create_route_table(self, ctx: RequestContext, params: dict) -> dict:
-        vpc = get(ctx, _vpcs().VPC, params["VpcId"])
+        vpc = get(ctx, VPC, params["VpcId"])
         table = _new_table(ctx, vpc.body, tags_for(params, "route-table"))
         return {"RouteTable": table.body}
 
@@ -318,7 +309,7 @@ class RoutingOps:
         table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         if params.get("GatewayId") or not params.get("SubnetId"):
             raise Ec2Error("InvalidParameterValue", "Only subnet associations are supported by Latticework")
-        subnet = get(ctx, _vpcs().SUBNET, params["SubnetId"])
+        subnet = get(ctx, SUBNET, params["SubnetId"])
         if subnet.body["VpcId"] != table.body["VpcId"]:
             raise Ec2Error("InvalidParameterValue", f"route table {table.id} and subnet {subnet.id} belong to "
                            "different networks")

@@ -27,23 +27,15 @@ from __future__ import annotations
 import ipaddress
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, Ec2Kind, arn, get, matches, page, register, tags_for
+from latticework.services.ec2.common import Ec2Error, arn, get, matches, page, tags_for
+from latticework.services.ec2.kinds import NETWORK_INTERFACE, SECURITY_GROUP, SECURITY_GROUP_RULE, VPC
+from latticework.services.ec2.routing import prefix_list_by_id
 from latticework.store import NameTaken, Record
-
-SECURITY_GROUP = register(Ec2Kind("securitygroup", "sg-", "security-group", "InvalidGroup.NotFound",
-                                  "security group"))
-SECURITY_GROUP_RULE = register(Ec2Kind("securitygrouprule", "sgr-", "security-group-rule",
-                                       "InvalidSecurityGroupRuleId.NotFound", "security group rule ID"))
 
 PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
 PORTED = {"tcp", "udp"}
 TYPED = {"icmp", "icmpv6"}
 PEER_FIELDS = ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupInfo")
-
-
-def _vpcs():
-    from latticework.services.ec2 import vpcs  # late: vpcs creates default groups through this module
-    return vpcs
 
 
 # -- rule normalisation (pure) --------------------------------------------------------
@@ -267,7 +259,6 @@ def _candidate_rules(ctx: RequestContext, group: Record, egress: bool, perms: li
 
 def _check_peer(ctx: RequestContext, group: Record, peer: dict) -> None:
     if "PrefixListId" in peer:
-        from latticework.services.ec2.routing import prefix_list_by_id
         if prefix_list_by_id(ctx, peer["PrefixListId"]) is None:
             raise Ec2Error("InvalidPrefixListID.NotFound",
                            f"The prefix list ID '{peer['PrefixListId']}' does not exist")
@@ -343,7 +334,6 @@ def _referenced_by_others(ctx: RequestContext, group_id: str) -> bool:
 
 
 def _used_by_interfaces(ctx: RequestContext, group_id: str) -> bool:
-    from latticework.services.ec2.interfaces import NETWORK_INTERFACE
     return any(group_id in {g["GroupId"] for g in r.body.get("Groups") or []}
                for r in ctx.tx.list(NETWORK_INTERFACE.kind))
 
@@ -389,7 +379,7 @@ class SecurityGroupOps:
             raise Ec2Error("InvalidParameterValue", "Group names may not be in the format sg-*.")
         if not params.get("VpcId"):
             raise Ec2Error("VPCIdNotSpecified", "No default VPC for this user")
-        vpc = get(ctx, _vpcs().VPC, params["VpcId"])
+        vpc = get(ctx, VPC, params["VpcId"])
         group = _new_group(ctx, vpc.id, name, params["Description"], tags_for(params, "security-group"))
         _put_rule(ctx, group, True, "-1", (-1, -1), {"CidrIpv4": "0.0.0.0/0"}, None, [])
         out = {"GroupId": group.id, "SecurityGroupArn": group.body["SecurityGroupArn"]}

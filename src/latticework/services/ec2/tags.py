@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, check_tags, kind_of_id, page
+from latticework.services.ec2.common import Ec2Error, check_tags, page, value_matches
+from latticework.services.ec2.kinds import KINDS, kind_of_id
 
 MAX_TAGS = 50
 
@@ -43,8 +44,6 @@ class TagOps:
         return {}
 
     def describe_tags(self, ctx: RequestContext, params: dict) -> dict:
-        from latticework.services.ec2.common import KINDS, _value_matches
-
         rows = []
         for kind in KINDS.values():
             for record in ctx.tx.list(kind.kind):
@@ -55,7 +54,7 @@ class TagOps:
         for flt in params.get("Filters") or []:
             if flt.get("Name") not in fields:
                 raise Ec2Error("InvalidParameterValue", f"The filter '{flt.get('Name')}' is invalid")
-            rows = [r for r in rows if any(_value_matches(v, r[fields[flt["Name"]]]) for v in flt.get("Values") or [])]
+            rows = [r for r in rows if any(value_matches(v, r[fields[flt["Name"]]]) for v in flt.get("Values") or [])]
         return page(rows, params, "Tags")
 
 

@@ -36,12 +36,10 @@ import ipaddress
 from latticework import fabric
 from latticework.api.context import RequestContext
 from latticework.records import ec2 as ec2_records
-from latticework.services.ec2.common import (KINDS, Ec2Error, Ec2Kind, arn, describe, get, matches, register,
-                                             tags_for)
+from latticework.services.ec2 import routing, security
+from latticework.services.ec2.common import Ec2Error, arn, describe, get, matches, public, tags_for
+from latticework.services.ec2.kinds import KINDS, SUBNET, VPC
 from latticework.store import Record, Store
-
-VPC = register(Ec2Kind("vpc", "vpc-", "vpc", "InvalidVpcID.NotFound", "vpc ID"))
-SUBNET = register(Ec2Kind("subnet", "subnet-", "subnet", "InvalidSubnetID.NotFound", "subnet ID"))
 
 MIN_PREFIX, MAX_PREFIX = 16, 28
 RESERVED_PER_SUBNET = 5  # network, VPC router, DNS, future use, broadcast
@@ -56,11 +54,6 @@ DEFAULT_ATTRIBUTES = {"EnableDnsSupport": True, "EnableDnsHostnames": False, "En
 RESERVED_RANGES = [ipaddress.ip_network(n) for n in
                    ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")]
 DEAD_STATES = {"deleted", "terminated", "shutting-down"}
-
-
-def public(body: dict) -> dict:
-    """A body without its internal ``_`` fields: what the API shows."""
-    return {k: v for k, v in body.items() if not k.startswith("_")}
 
 
 # -- CIDR arithmetic (pure) -------------------------------------------------------
@@ -194,12 +187,6 @@ def _check_vpc_request(params: dict) -> ipaddress.IPv4Network:
     return network
 
 
-def _companions():
-    # Late import: routing and security look VPCs up through this module.
-    from latticework.services.ec2 import routing, security
-    return routing, security
-
-
 def vpc_network(vpc: dict) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network(vpc["CidrBlock"])
 
@@ -227,7 +214,6 @@ class VpcOps:
         network = _check_vpc_request(params)
         vpc_id = VPC.new_id()
         body = _new_vpc_body(ctx, vpc_id, network, params)
-        routing, security = _companions()
         body["_DefaultSecurityGroupId"] = security.create_default_group(ctx, vpc_id)
         body["_MainRouteTableId"] = routing.create_main_table(ctx, vpc_id, str(network))
         body["_DefaultNetworkAclId"] = routing.create_default_acl(ctx, vpc_id)
@@ -242,7 +228,6 @@ class VpcOps:
         vpc = get(ctx, VPC, params["VpcId"])
         if _dependents(ctx, vpc):
             raise Ec2Error("DependencyViolation", f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
-        routing, security = _companions()
         security.delete_group_records(ctx, vpc.body["_DefaultSecurityGroupId"])
         routing.delete_vpc_tables(ctx, vpc.body["_MainRouteTableId"], vpc.body["_DefaultNetworkAclId"])
         fabric.release_block(ctx.tx, ec2_records.VpcRecord(vpc).fabric_index)
@@ -282,7 +267,6 @@ class VpcOps:
         subnet_id = SUBNET.new_id()
         body = _new_subnet_body(ctx, subnet_id, vpc.id, network, zone, params)
         record = ctx.tx.put(Record(SUBNET.kind, subnet_id, ctx.account, ctx.region, body))
-        routing, _ = _companions()
         routing.associate_default_acl(ctx, vpc.body["_DefaultNetworkAclId"], subnet_id)
         return {"Subnet": present_subnet(record)}
 
@@ -294,7 +278,6 @@ class VpcOps:
         if subnet.body["_Allocated"] or _subnet_users(ctx, subnet.id):
             raise Ec2Error("DependencyViolation",
                            f"The subnet '{subnet.id}' has dependencies and cannot be deleted.")
-        routing, _ = _companions()
         routing.forget_subnet(ctx, subnet.id)
         ctx.tx.delete(SUBNET.kind, subnet.id)
         return {}

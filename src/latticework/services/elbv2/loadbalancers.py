@@ -24,8 +24,10 @@ Lifecycle
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
-from latticework.store import NameTaken, Record
+from latticework.services.ec2.interfaces import create_interface, delete_interface
+from latticework.services.ec2.kinds import SECURITY_GROUP
 from latticework.services.elbv2 import common as c
+from latticework.store import NameTaken, Record
 
 # https://docs.aws.amazon.com/general/latest/gr/elb.html (Route 53 hosted zone ids per Region).
 NLB_ZONES = {
@@ -123,16 +125,11 @@ def placement(ctx: RequestContext, mappings: list[dict], lb_type: str) -> tuple[
 
 
 def check_security_groups(ctx: RequestContext, groups: list[str], vpc_id: str) -> None:
-    """Each group must exist in the load balancer's VPC (once EC2 serves security groups)."""
-    from latticework.services.ec2.common import kind_of_id
-
+    """Each group must exist in the load balancer's VPC."""
     for group_id in groups:
         if not group_id.startswith("sg-"):
             raise c.error("InvalidSecurityGroup", f"Security group '{group_id}' does not exist")
-        kind = kind_of_id(group_id)
-        if kind is None:
-            continue  # EC2 does not serve security groups yet: nothing to check against
-        record = ctx.tx.get(kind.kind, group_id)
+        record = ctx.tx.get(SECURITY_GROUP.kind, group_id)
         if record is None or record.body.get("VpcId", vpc_id) != vpc_id:
             raise c.error("InvalidSecurityGroup", f"Security group '{group_id}' does not exist")
 
@@ -189,8 +186,6 @@ def _interface_description(body: dict) -> str:
 
 
 def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
-    from latticework.services.ec2.interfaces import create_interface
-
     body = record.body
     kind = "network_load_balancer" if body["Type"] == "network" else "interface"
     body["_interfaces"] = [
@@ -201,8 +196,6 @@ def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
 
 
 def _detach_interfaces(ctx: RequestContext, record: Record) -> None:
-    from latticework.services.ec2.interfaces import delete_interface
-
     for eni_id in record.body.pop("_interfaces", []):
         delete_interface(ctx, eni_id)
 

@@ -44,7 +44,7 @@ Decisions where AWS's behaviour is unpublished:
   it is forced for them). ``dnsOptions`` defaults to
   ``VERIFIED_DOMAINS_ONLY`` (the user guide's default) when private DNS is on.
 - Quotas (500 VPCs / services / resource configurations per network) come
-  from ``quotas.py`` and are charged to the service network's owner.
+  from ``latticework.quotas`` and are charged to the service network's owner.
 """
 
 from __future__ import annotations

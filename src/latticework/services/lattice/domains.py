@@ -17,7 +17,7 @@ Decisions where AWS's behaviour is unpublished:
 - A second verification of the same domain name in an account and Region is a
   ``ConflictException`` (the only conflict the operation can sensibly have).
 - The quota of 5 per Region answers ``ServiceQuotaExceededException`` (402)
-  with the code of ``quotas.py``.
+  with the code of ``latticework.quotas``.
 - Deleting a verification leaves resource configurations that reference it in
   place; their ``domainVerificationStatus`` is then no longer reported.
 """

@@ -50,7 +50,7 @@ Actions (default actions and rule actions)
 
 Quotas
     Listeners per service, rules per listener and target groups per service
-    come from the table in ``quotas.py`` (values, Service Quotas codes,
+    come from the table in ``latticework.quotas`` (values, Service Quotas codes,
     per-account overrides).
 """
 

@@ -45,10 +45,10 @@ from __future__ import annotations
 
 from latticework.api.context import RequestContext
 from latticework.policy import PolicyError, parse_policy
+from latticework.quotas import QUOTAS
 from latticework.services.lattice import accesslogs, common
 from latticework.services.lattice.accesslogs import resolve_target
 from latticework.services.lattice.common import AUTH_POLICY, RESOURCE_POLICY, Kind
-from latticework.services.lattice.quotas import QUOTAS
 from latticework.store import Record
 
 AUTH_POLICY_MAX_BYTES = QUOTAS["auth-policy-size"].default  # not adjustable: no override applies

@@ -38,7 +38,7 @@ Decisions where AWS's behaviour is unpublished:
   gateways have neither); a customer-created gateway without them is a
   ``ValidationException``.
 - Resource gateways per VPC: the quota page says 500, the resource-gateway page
-  100; we enforce 100. Values and codes of the quotas are in ``quotas.py``.
+  100; we enforce 100. Values and codes of the quotas are in ``latticework.quotas``.
 - GROUP definitions are optional; a GROUP may carry an IP or DNS definition.
 - Type-rule violations are ``ValidationException``s; changing a gateway's DNS
   resolution so it no longer suits its configurations (CIDR needs ``IN_VPC``,
