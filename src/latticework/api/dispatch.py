@@ -36,7 +36,7 @@ from botocore.model import OperationModel
 from latticework.api import sigv4
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
-from latticework.api.restjson import Response
+from latticework.api.wire import Response
 from latticework.api.service import HttpRequest, Service
 from latticework.api.settle import Settlement
 from latticework.api.validate import validate
@@ -148,7 +148,8 @@ class Dispatcher:
             raise service.not_implemented(op)
         return method
 
-    def _replay(self, service: Service, op: OperationModel, tx: Transaction, token: str, fingerprint: str) -> dict | None:
+    def _replay(self, service: Service, op: OperationModel, tx: Transaction, token: str,
+                fingerprint: str) -> dict | None:
         seen = tx.idempotent_result(op.name, token)
         if seen is None:
             return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from latticework.api.dispatch import Dispatcher
 from latticework.api.ownpaths import PREFIX, OwnPaths, json_response
-from latticework.api.restjson import NO_BODY_STATUSES, Response
+from latticework.api.wire import NO_BODY_STATUSES, Response
 from latticework.api.service import HttpRequest
 from latticework.seams import Lifecycle
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from latticework.api.restjson import Response
+from latticework.api.wire import Response
 from latticework.seams import Introspection
 from latticework.store import Store
 
