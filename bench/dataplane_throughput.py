@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from latticework.introspection import vpc_info
+from latticework.ownpaths_client import vpc_info
 from topology import one_service, start_server
 
 FABRIC = "127.124.0.0/16"

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from latticework.introspection import vpc_info
+from latticework.ownpaths_client import vpc_info
 from latticework.vpcclient import VpcClient
 from topology import one_service, start, start_server
 

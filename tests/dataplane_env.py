@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from conftest import _accounts, client_for
-from latticework.introspection import ca_pem, vpc_info
+from latticework.ownpaths_client import ca_pem, vpc_info
 from latticework.vpcclient import VpcClient
 
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")

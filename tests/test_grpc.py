@@ -291,7 +291,7 @@ def test_unreachable_target_is_unavailable(dataplane, kind):
 def test_grpc_through_the_server(server, echo_target):
     """boto3 builds a service with an HTTPS listener and a GRPC target group; grpcio calls it from a VPC."""
     from conftest import _accounts, client_for
-    from latticework.introspection import ca_pem, vpc_info
+    from latticework.ownpaths_client import ca_pem, vpc_info
 
     n = next(_accounts)
     lattice, ec2 = client_for(server, "vpc-lattice", n), client_for(server, "ec2", n)

@@ -11,7 +11,7 @@ import click
 from latticework import __version__, config, fabric
 from latticework.cli_dataplane import register
 from latticework.demo import run as run_demo
-from latticework.introspection import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE
+from latticework.ownpaths_client import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE
 from latticework.server import Settings, run as run_server
 from latticework.store.sql import StoreLocked
 

@@ -1,7 +1,7 @@
 """Commands for clients of the data plane: ``vpc resolver``, ``exec --vpc`` and ``ca export``.
 
 They ask the running server (``--endpoint``, else ``$LATTICEWORK_ENDPOINT``,
-else the default API address) through ``latticework.introspection``: a VPC's
+else the default API address) through ``latticework.ownpaths_client``: a VPC's
 resolver and Lattice addresses, and the local CA that signs the certificates
 of HTTPS listeners. A server that cannot be reached or refuses is a click
 error (exit status 1; ``exec`` exits 125, as its own setup failures do).
@@ -19,7 +19,7 @@ from typing import Iterator, NoReturn
 import click
 
 from latticework.fabric.exec import SETUP_FAILED, ExecError, exit_like, run_in_vpc
-from latticework.introspection import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE, ServerError, ca_pem, vpc_info
+from latticework.ownpaths_client import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE, ServerError, ca_pem, vpc_info
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import botocore.session
 
-from latticework.introspection import ServerError, ca_pem, fetch, vpc_info
+from latticework.ownpaths_client import ServerError, ca_pem, fetch, vpc_info
 from latticework.vpcclient import NameNotFound, VpcClient
 
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")

@@ -6,7 +6,7 @@ address), and connections go to the address it answers, so the data plane
 attributes them to the VPC. HTTPS verifies the service's certificate
 against the local CA for the requested name, as a client trusting the
 exported CA does. Used by ``latticework demo``, tests and benchmarks, which
-get the VPC's addresses and the CA from ``latticework.introspection``.
+get the VPC's addresses and the CA from ``latticework.ownpaths_client``.
 """
 
 from __future__ import annotations
