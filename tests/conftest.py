@@ -11,6 +11,14 @@ Readiness is the server's ready line, never a sleep.
 Every server's data plane gets a loopback fabric range of its own
 (``fabric_range``), so servers of parallel test processes never compete for
 the same VPC addresses.
+
+On CI (the ``CI`` environment variable set to anything but empty, ``0``,
+``false``, ``no`` or ``off``) a skipped test fails the run: CI runs as root
+with terraform and the provider mirror installed, so every test can run
+there, and a skip means a lost install step or capability. Each such test is
+reported failed with its skip reason, and the summary lists them all. The
+hook rewrites the report where it is made, so it works the same in xdist
+workers. Outside CI skips stay skips, with their reasons (``-ra``).
 """
 
 from __future__ import annotations
@@ -218,6 +226,61 @@ def make_network(ec2, cidr: str = "10.0.0.0/16") -> Network:
 def network(clients) -> Network:
     """A VPC of the test's account (see ``make_network``); call ``make_network`` for more."""
     return make_network(clients.client("ec2"))
+
+
+# -- on CI, a skip is a failure -------------------------------------------------------
+
+CI_SKIP_ATTR = "ci_skip_reason"  # set on reports whose skip was turned into a failure (kept by xdist)
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (path, line, "Skipped: reason")
+        path, line, message = longrepr
+        return f"{message.removeprefix('Skipped: ')} ({path}:{line})"
+    return str(longrepr)
+
+
+def _fail_skip(report) -> None:
+    """Turn a skipped report (not an xfail) into a failure that says why the test was skipped."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    report.outcome = "failed"
+    setattr(report, CI_SKIP_ATTR, reason)
+    report.longrepr = f"Skipped on CI (CI={os.environ.get('CI')!r}), where every test must run: {reason}"
+
+
+# Outermost wrappers (tryfirst): they see the report once pytest's own skip/xfail handling is done.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if on_ci():
+        _fail_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if on_ci():  # a module-level skip (pytest.skip(allow_module_level=True), importorskip)
+        _fail_skip(report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    turned = [r for key in ("failed", "error") for r in terminalreporter.stats.get(key, [])
+              if getattr(r, CI_SKIP_ATTR, None)]
+    if turned:
+        terminalreporter.section("skips failed on CI", sep="=", red=True, bold=True)
+        terminalreporter.line("Every test must run on CI: install what these need on the CI machine "
+                              "(.ci/run checks root, terraform and the provider mirror), or fix the test.")
+        for report in turned:
+            terminalreporter.line(f"{report.nodeid} [{report.when or 'collect'}]: {getattr(report, CI_SKIP_ATTR)}")
 
 
 def error_code(excinfo) -> str:

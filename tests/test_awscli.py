@@ -157,7 +157,7 @@ class Topology:
     def access_logs(self):
         als = self.keep("als", self.cli("create-access-log-subscription", "--resource-identifier", self.ids["svc"],
                                         "--destination-arn", self.log_group("lattice")), "als-")
-        assert (als["resourceId"], als["destinationArn"]) == (self.ids["svc"], self.log_group("lattice"))
+        assert (als["resourceId"], als["destinationArn"]) == (self.ids["svc"], self.log_group("lattice") + ":*")
 
     def log_group(self, name: str) -> str:
         return f"arn:aws:logs:us-east-1:{self.account}:log-group:{name}"
@@ -269,7 +269,7 @@ class Topology:
         assert rc["portRanges"] == ["5432-5433"]
         als = self.cli("update-access-log-subscription", "--access-log-subscription-identifier", self.ids["als"],
                        "--destination-arn", self.log_group("lattice-v2"))
-        assert als["destinationArn"] == self.log_group("lattice-v2")
+        assert als["destinationArn"] == self.log_group("lattice-v2") + ":*"
         targets = self.cli("deregister-targets", "--target-group-identifier", self.ids["blue"],
                            "--targets", "id=10.0.0.2")
         assert [t["id"] for t in targets["successful"]] == ["10.0.0.2"] and targets["unsuccessful"] == []

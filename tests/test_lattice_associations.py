@@ -367,8 +367,8 @@ def test_resource_association_defaults(lattice, network):
 def test_resource_association_type_and_sharing_rules(lattice, network):
     shareable, private = _network(lattice, "shared", shareable=True), _network(lattice, "private")
     gw = _gateway(lattice, network)
-    closed = _config(lattice, gw, "closed")
-    open_ = _config(lattice, gw, "open", allowAssociationToShareableServiceNetwork=True)
+    closed = _config(lattice, gw, "closed", allowAssociationToShareableServiceNetwork=False)
+    open_ = _config(lattice, gw, "open")
     _raises(lattice.create_service_network_resource_association, 400, "ValidationException",
             serviceNetworkIdentifier=shareable["id"], resourceConfigurationIdentifier=closed["id"])
     lattice.create_service_network_resource_association(serviceNetworkIdentifier=private["id"],

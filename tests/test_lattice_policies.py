@@ -21,8 +21,8 @@ RESOURCE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Resource": "arn:aws:vpc-lattice:us-east-1:111122223333:servicenetwork/sn-0123456789abcdef0"}]})
 
 
-def log_group(account: str, name: str = "lattice") -> str:
-    return f"arn:aws:logs:us-east-1:{account}:log-group:{name}"
+def log_group(account: str, name: str = "lattice", suffix: str = "") -> str:
+    return f"arn:aws:logs:us-east-1:{account}:log-group:{name}{suffix}"
 
 
 def bucket(name: str = "lattice-logs") -> str:
@@ -252,7 +252,7 @@ def test_create_access_log_subscription_on_service_network(lattice, clients):
     assert out["id"].startswith("als-") and len(out["id"]) == 21
     assert out["arn"] == f"arn:aws:vpc-lattice:us-east-1:{clients.account}:accesslogsubscription/{out['id']}"
     assert (out["resourceId"], out["resourceArn"]) == (sn["id"], sn["arn"])
-    assert out["destinationArn"] == log_group(clients.account)
+    assert out["destinationArn"] == log_group(clients.account, suffix=":*")
     assert out["serviceNetworkLogType"] == "SERVICE"
     got = lattice.get_access_log_subscription(accessLogSubscriptionIdentifier=out["arn"])
     assert {k: got[k] for k in ("id", "arn", "resourceId", "resourceArn", "destinationArn",
@@ -260,17 +260,36 @@ def test_create_access_log_subscription_on_service_network(lattice, clients):
     assert got["createdAt"] and got["lastUpdatedAt"]
 
 
-@pytest.mark.parametrize("destination", [
-    "arn:aws:logs:us-east-1:111122223333:log-group:/aws/vpclattice/logs",
-    "arn:aws:logs:us-east-1:111122223333:log-group:lattice:*",
-    "arn:aws:s3:::my-log-bucket",
-    "arn:aws:s3:::my-log-bucket/prefix/",
-    "arn:aws:firehose:us-east-1:111122223333:deliverystream/stream-1",
+@pytest.mark.parametrize("destination,answered", [
+    ("arn:aws:logs:us-east-1:111122223333:log-group:/aws/vpclattice/logs",
+     "arn:aws:logs:us-east-1:111122223333:log-group:/aws/vpclattice/logs:*"),
+    ("arn:aws:logs:us-east-1:111122223333:log-group:lattice:*",
+     "arn:aws:logs:us-east-1:111122223333:log-group:lattice:*"),
+    ("arn:aws:s3:::my-log-bucket", "arn:aws:s3:::my-log-bucket"),
+    ("arn:aws:s3:::my-log-bucket/prefix/", "arn:aws:s3:::my-log-bucket/prefix/"),
+    ("arn:aws:firehose:us-east-1:111122223333:deliverystream/stream-1",
+     "arn:aws:firehose:us-east-1:111122223333:deliverystream/stream-1"),
 ])
-def test_supported_destinations(lattice, destination):
+def test_supported_destinations(lattice, destination, answered):
     sn = new_sn(lattice)
     out = lattice.create_access_log_subscription(resourceIdentifier=sn["arn"], destinationArn=destination)
-    assert out["destinationArn"] == destination
+    assert out["destinationArn"] == answered
+
+
+def test_log_group_destination_gets_wildcard_suffix(lattice, clients):
+    # TestAccVPCLatticeAccessLogSubscription_cloudwatchNoWildcard: AWS answers a log group ARN given
+    # without ":*" with it, on create and on every read.
+    svc = new_service(lattice)
+    out = lattice.create_access_log_subscription(resourceIdentifier=svc["id"],
+                                                 destinationArn=log_group(clients.account))
+    assert out["destinationArn"] == log_group(clients.account, suffix=":*")
+    got = lattice.get_access_log_subscription(accessLogSubscriptionIdentifier=out["id"])
+    assert got["destinationArn"] == log_group(clients.account, suffix=":*")
+    [item] = lattice.list_access_log_subscriptions(resourceIdentifier=svc["id"])["items"]
+    assert item["destinationArn"] == log_group(clients.account, suffix=":*")
+    updated = lattice.update_access_log_subscription(accessLogSubscriptionIdentifier=out["id"],
+                                                     destinationArn=log_group(clients.account, "other"))
+    assert updated["destinationArn"] == log_group(clients.account, "other", ":*")
 
 
 @pytest.mark.parametrize("destination", [
@@ -359,11 +378,11 @@ def test_update_access_log_subscription_same_type(lattice, clients):
     als = lattice.create_access_log_subscription(resourceIdentifier=sn["id"], destinationArn=log_group(clients.account))
     out = lattice.update_access_log_subscription(accessLogSubscriptionIdentifier=als["id"],
                                                  destinationArn=log_group(clients.account, "new"))
-    assert out["destinationArn"] == log_group(clients.account, "new")
+    assert out["destinationArn"] == log_group(clients.account, "new", ":*")
     assert (out["id"], out["arn"], out["resourceId"], out["resourceArn"]) == (
         als["id"], als["arn"], sn["id"], sn["arn"])
     got = lattice.get_access_log_subscription(accessLogSubscriptionIdentifier=als["id"])
-    assert got["destinationArn"] == log_group(clients.account, "new")
+    assert got["destinationArn"] == log_group(clients.account, "new", ":*")
     assert got["serviceNetworkLogType"] == "SERVICE"
 
 
@@ -374,7 +393,7 @@ def test_update_access_log_subscription_to_other_type_is_conflict(lattice, clien
                       accessLogSubscriptionIdentifier=als["id"], destinationArn=bucket())
     assert response["resourceId"] == als["id"]
     got = lattice.get_access_log_subscription(accessLogSubscriptionIdentifier=als["id"])
-    assert got["destinationArn"] == log_group(clients.account)
+    assert got["destinationArn"] == log_group(clients.account, suffix=":*")
 
 
 def test_update_access_log_subscription_errors(lattice, clients):

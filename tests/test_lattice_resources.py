@@ -407,7 +407,10 @@ def test_sharing_flag_rules(lattice, network):
     gateway = _gateway(lattice, network)
     shared = lattice.create_service_network(name="shared", sharingConfig={"enabled": True})
     rc = _config(lattice, gateway, allowAssociationToShareableServiceNetwork=True)
-    assert _config(lattice, gateway, "closed")["allowAssociationToShareableServiceNetwork"] is False
+    closed = _config(lattice, gateway, "closed", allowAssociationToShareableServiceNetwork=False)
+    assert closed["allowAssociationToShareableServiceNetwork"] is False
+    _raises(lattice.create_service_network_resource_association, 400, "ValidationException",
+            serviceNetworkIdentifier=shared["id"], resourceConfigurationIdentifier=closed["id"])
     lattice.create_service_network_resource_association(serviceNetworkIdentifier=shared["id"],
                                                         resourceConfigurationIdentifier=rc["id"])
     _raises(lattice.update_resource_configuration, 400, "ValidationException",
@@ -416,6 +419,57 @@ def test_sharing_flag_rules(lattice, network):
     _raises(_config, 400, "ValidationException", lattice=lattice, gateway=in_vpc, name="cidr-flag", rc_type="CIDR",
             allowAssociationToShareableServiceNetwork=True,
             resourceConfigurationDefinition={"cidrResource": {"cidrRanges": ["10.0.0.0/16"]}})
+
+
+def test_sharing_flag_defaults_to_true(lattice, network):
+    # AWS answers true when the flag is left out (the model's prose says false): Terraform's
+    # TestAccVPCLatticeResourceConfiguration_ipAddress reads back true after creating without it.
+    gateway = _gateway(lattice, network)
+    arn = {"arnResource": {"arn": "arn:aws:rds:us-east-1:123456789012:db:x"}}
+    single = _config(lattice, gateway)
+    group = _group(lattice, gateway)
+    rds = _config(lattice, gateway, "rds", "ARN", portRanges=None, resourceConfigurationDefinition=arn)
+    child = _child(lattice, group)
+    for rc in (single, group, rds, child):
+        assert rc["allowAssociationToShareableServiceNetwork"] is True, rc["type"]
+        got = lattice.get_resource_configuration(resourceConfigurationIdentifier=rc["id"])
+        assert got["allowAssociationToShareableServiceNetwork"] is True, rc["type"]
+
+
+def test_default_configuration_joins_default_network(lattice, network):
+    # TestAccVPCLatticeServiceNetworkResourceAssociation_basic: both created with defaults, then associated.
+    sn = lattice.create_service_network(name="plain")
+    assert lattice.get_service_network(serviceNetworkIdentifier=sn["id"])["sharingConfig"] == {"enabled": True}
+    gateway = _gateway(lattice, network)
+    for rc in (_config(lattice, gateway), _group(lattice, gateway)):
+        created = lattice.create_service_network_resource_association(serviceNetworkIdentifier=sn["id"],
+                                                                      resourceConfigurationIdentifier=rc["id"])
+        got = lattice.get_service_network_resource_association(
+            serviceNetworkResourceAssociationIdentifier=created["id"])
+        assert (got["status"], got["privateDnsEnabled"]) == ("ACTIVE", False)
+
+
+def test_group_needs_no_port_ranges(lattice, network):
+    # TestAccVPCLatticeResourceConfiguration_parentChild: a GROUP with only a protocol and a gateway, and a
+    # CHILD with its own port ranges and IP resource that takes the group's gateway and protocol.
+    gateway = _gateway(lattice, network)
+    group = lattice.create_resource_configuration(name="parent", type="GROUP", protocol="TCP",
+                                                  resourceGatewayIdentifier=gateway["id"])
+    assert (group["type"], group["protocol"], group["resourceGatewayId"]) == ("GROUP", "TCP", gateway["id"])
+    assert "portRanges" not in group and "resourceConfigurationDefinition" not in group
+    got = lattice.get_resource_configuration(resourceConfigurationIdentifier=group["id"])
+    assert got["status"] == "ACTIVE" and "portRanges" not in got
+    child = lattice.create_resource_configuration(name="child", type="CHILD", portRanges=["80"],
+                                                  resourceConfigurationGroupIdentifier=group["id"],
+                                                  resourceConfigurationDefinition={"ipResource": {
+                                                      "ipAddress": "10.0.0.1"}})
+    got = lattice.get_resource_configuration(resourceConfigurationIdentifier=child["id"])
+    assert (got["type"], got["resourceConfigurationGroupId"], got["resourceGatewayId"], got["protocol"],
+            got["portRanges"]) == ("CHILD", group["id"], gateway["id"], "TCP", ["80"])
+    _raises(_child, 400, "ValidationException", lattice=lattice, group=group, name="no-ports", portRanges=None)
+    updated = lattice.update_resource_configuration(resourceConfigurationIdentifier=group["id"],
+                                                    portRanges=["1-1024"])
+    assert updated["portRanges"] == ["1-1024"]
 
 
 # -- domain verifications ------------------------------------------------------------

@@ -61,15 +61,10 @@ def targets(lattice, tg_id: str, **kwargs) -> list[dict]:
 
 
 def use_in_service(lattice, tg_id: str) -> str:
-    """Make a service's listener forward to the group; skip while services/listeners are not served."""
-    try:
-        svc = lattice.create_service(name=name("service"))
-        lattice.create_listener(serviceIdentifier=svc["id"], name="http", protocol="HTTP", port=80,
-                                defaultAction={"forward": {"targetGroups": [{"targetGroupIdentifier": tg_id}]}})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "InvalidAction":
-            pytest.skip("services and listeners are not served yet")
-        raise
+    """Make a new service's HTTP listener forward to the group; return the service's ARN."""
+    svc = lattice.create_service(name=name("service"))
+    lattice.create_listener(serviceIdentifier=svc["id"], name="http", protocol="HTTP", port=80,
+                            defaultAction={"forward": {"targetGroups": [{"targetGroupIdentifier": tg_id}]}})
     return svc["arn"]
 
 

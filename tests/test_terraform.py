@@ -9,7 +9,8 @@ reads back as sent, defaults included), destroys it and checks through boto3
 that nothing is left.
 
 The provider comes from a local filesystem mirror, never from the network:
-the test skips when ``terraform`` or the mirror is missing. The mirror defaults
+the test skips when ``terraform`` or the mirror is missing (on CI that skip
+fails the run: see ``conftest.py`` and ``.ci/run``). The mirror defaults
 to /opt/tf-plugins (``LATTICEWORK_TF_MIRROR`` changes it). Set ``TF_LOG=DEBUG``
 in the environment to get the provider's requests in the failure output.
 """

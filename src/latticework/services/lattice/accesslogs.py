@@ -6,8 +6,10 @@ taggable.
 
 Destinations
     The destination ARN must be a CloudWatch Logs log group
-    (``arn:aws:logs:<region>:<account>:log-group:<name>``, an optional
-    trailing ``:*`` kept as given), an S3 bucket (``arn:aws:s3:::<bucket>``,
+    (``arn:aws:logs:<region>:<account>:log-group:<name>``, answered with a
+    trailing ``:*``, added when absent, as AWS does: Terraform's acceptance
+    test ``TestAccVPCLatticeAccessLogSubscription_cloudwatchNoWildcard`` sends
+    a log group ARN without it and reads it back with it), an S3 bucket (``arn:aws:s3:::<bucket>``,
     optionally ``/<prefix>``) or a Firehose delivery stream
     (``arn:aws:firehose:<region>:<account>:deliverystream/<name>``); anything
     else is a ``ValidationException``
@@ -87,6 +89,13 @@ def destination_type(arn: str) -> str:
         "Firehose delivery stream ARN.", ("destinationArn", "Unsupported destination type"))
 
 
+def stored_destination(arn: str, dest_type: str) -> str:
+    """The destination as AWS answers it: a log group ARN always ends in ``:*``."""
+    if dest_type == DESTINATION_TYPES[0][0] and not arn.endswith(":*"):
+        return arn + ":*"
+    return arn
+
+
 def _log_type(target: Record, requested: str | None) -> str | None:
     if target.kind == SERVICE_NETWORK.kind:
         return requested or "SERVICE"
@@ -129,7 +138,8 @@ class AccessLogOps:
         dest_type = destination_type(params["destinationArn"])
         log_type = _log_type(target, params.get("serviceNetworkLogType"))
         _check_unique(ctx, target.id, dest_type, log_type)
-        body = {"resourceId": target.id, "resourceArn": target.arn, "destinationArn": params["destinationArn"],
+        destination = stored_destination(params["destinationArn"], dest_type)
+        body = {"resourceId": target.id, "resourceArn": target.arn, "destinationArn": destination,
                 "serviceNetworkLogType": log_type, "tags": common.check_tags(params.get("tags"))}
         record = common.new_record(ctx, ACCESS_LOG_SUBSCRIPTION, {k: v for k, v in body.items() if v is not None},
                                    parent=target.id)
@@ -141,8 +151,9 @@ class AccessLogOps:
 
     def update_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:
         record = _resolve(ctx, params)
-        _check_same_type(record, destination_type(params["destinationArn"]))
-        common.touch(ctx, record, destinationArn=params["destinationArn"])
+        dest_type = destination_type(params["destinationArn"])
+        _check_same_type(record, dest_type)
+        common.touch(ctx, record, destinationArn=stored_destination(params["destinationArn"], dest_type))
         return common.project(record.body, ("id", "arn", "resourceId", "resourceArn", "destinationArn"))
 
     def delete_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:

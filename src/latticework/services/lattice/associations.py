@@ -38,7 +38,10 @@ Decisions where AWS's behaviour is unpublished:
 - Associating a configuration whose ``allowAssociationToShareableServiceNetwork``
   is false with a network whose ``sharingConfig.enabled`` is true, a CIDR or a
   CHILD configuration: ``ValidationException`` (a property of the pair, not a
-  transient state).
+  transient state). The flag is true unless its owner turned it off, and a
+  service network is shareable unless created otherwise, so a configuration
+  and a network both created with defaults associate (Terraform's
+  ``TestAccVPCLatticeServiceNetworkResourceAssociation_basic``).
 - ``privateDnsEnabled`` defaults to false on VPC associations and on resource
   associations; ARN-type configurations always get true (the user guide says
   it is forced for them). ``dnsOptions`` defaults to

@@ -16,14 +16,21 @@ Resource configuration (``rcfg-``)
     type    gateway                    definition                  portRanges
     ======  =========================  ==========================  ============
     SINGLE  required                   ipResource | dnsResource    required
-    GROUP   required                   optional (ip | dns)         required
+    GROUP   required                   optional (ip | dns)         optional
     CHILD   inherited from its GROUP   ipResource | dnsResource    required
     ARN     required, not ``IN_VPC``   arnResource                 refused
     CIDR    required, ``IN_VPC``       cidrResource                required
     ======  =========================  ==========================  ============
 
     ``protocol`` is ``TCP`` (default) or ``TCP_UDP`` for CIDR only; a CHILD
-    takes its group's. IPv4 resource addresses must be private (RFC 1918 or
+    takes its group's protocol, gateway and sharing flag, and brings its own
+    port ranges and definition (Terraform's acceptance test
+    ``TestAccVPCLatticeResourceConfiguration_parentChild`` creates a GROUP
+    with only a protocol and a gateway, and a CHILD with port ranges and an
+    IP resource). ``allowAssociationToShareableServiceNetwork`` (SINGLE,
+    GROUP, ARN) defaults to true: the API reference's prose says false, but
+    AWS answers true (``TestAccVPCLatticeResourceConfiguration_ipAddress``
+    creates one without it and reads back true). IPv4 resource addresses must be private (RFC 1918 or
     100.64/10); CIDR ranges may not touch reserved ranges and ``0.0.0.0/0`` /
     ``::/0`` stand alone. A group holds at most 60 children; an account at most
     2,000 configurations per Region. ``customDomainName`` (not on GROUP) must
@@ -79,10 +86,12 @@ _RCFG_SUMMARY = ("id", "name", "arn", "resourceGatewayId", "resourceConfiguratio
                  "amazonManaged", "createdAt", "lastUpdatedAt", "customDomainName", "domainVerificationId",
                  "groupDomain")
 
-# Which definition each type takes, whether it needs port ranges, and which types may set the sharing flag.
+# Which definition each type takes, which types need or refuse port ranges (GROUP may go either way),
+# and which types may set the sharing flag.
 _DEFINITIONS = {"SINGLE": ("ipResource", "dnsResource"), "GROUP": ("ipResource", "dnsResource"),
                 "CHILD": ("ipResource", "dnsResource"), "ARN": ("arnResource",), "CIDR": ("cidrResource",)}
-_NEEDS_PORTS = ("SINGLE", "GROUP", "CHILD", "CIDR")
+_NEEDS_PORTS = ("SINGLE", "CHILD", "CIDR")
+_NO_PORTS = ("ARN",)
 _SHARING_FLAG = ("SINGLE", "GROUP", "ARN")
 _PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12",
                                                       "192.168.0.0/16"))
@@ -142,7 +151,7 @@ def _check_resolution_change(ctx: RequestContext, gateway: Record, resolution: s
 def _check_ports(rc_type: str, ports: list[str] | None) -> None:
     if rc_type in _NEEDS_PORTS and not ports:
         raise _invalid("portRanges", f"portRanges is required for a {rc_type} resource configuration.")
-    if rc_type not in _NEEDS_PORTS and ports:
+    if rc_type in _NO_PORTS and ports:
         raise _invalid("portRanges", f"portRanges is not supported for a {rc_type} resource configuration.")
     for item in ports or []:
         found = _PORT_RANGE.fullmatch(item)
@@ -291,7 +300,8 @@ def _sharing_flag(params: dict, group: Record | None) -> bool:
     if "allowAssociationToShareableServiceNetwork" in params and params["type"] not in _SHARING_FLAG:
         raise _invalid("allowAssociationToShareableServiceNetwork",
                        f"allowAssociationToShareableServiceNetwork is not supported for {params['type']}.")
-    return params.get("allowAssociationToShareableServiceNetwork", False)
+    # AWS's default is true for the types that take the flag (see the module docstring).
+    return params.get("allowAssociationToShareableServiceNetwork", params["type"] in _SHARING_FLAG)
 
 
 def _configuration_body(ctx: RequestContext, params: dict) -> dict:
