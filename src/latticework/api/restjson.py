@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from latticework.api import formats
 from latticework.api.errors import ServiceError
 
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
@@ -158,11 +159,11 @@ def parse_request(op: OperationModel, labels: dict[str, str], query: dict[str, l
 def _timestamp(shape: Shape, value: Any, default: str) -> Any:
     fmt = shape.serialization.get("timestampFormat") or default
     if isinstance(value, str) and fmt == "iso8601" and value.endswith("Z"):
-        return value  # stored bodies already hold the wire form (UTC, milliseconds, Z)
+        return value  # stored bodies already hold the wire form (``formats.iso8601``)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if fmt == "iso8601":
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return formats.iso8601(value)
     if fmt == "rfc822":
         return value.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return value.timestamp()

@@ -91,14 +91,6 @@ def get(ctx: RequestContext, kind: Ec2Kind, id: str, account: str | None = None)
     return record
 
 
-def arn(ctx: RequestContext, path: str, service: str = "ec2") -> str:
-    return f"arn:{ctx.partition}:{service}:{ctx.region}:{ctx.account}:{path}"
-
-
-def timestamp(ctx: RequestContext) -> str:
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # -- tags --------------------------------------------------------------------
 
 def tags_for(params: dict, resource_type: str) -> list[dict]:

@@ -68,7 +68,7 @@ from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
 from latticework.services.ec2 import aws_services, endpoint_services, routing, security, vpcs
 from latticework.services.ec2.common import (
-    Ec2Error, Ec2Kind, get, matches, page, register, tags_for, timestamp,
+    Ec2Error, Ec2Kind, get, matches, page, register, tags_for,
 )
 from latticework.services.ec2.endpoint_services import ENDPOINT_KIND, public, unsuccessful
 from latticework.store import Record
@@ -373,10 +373,6 @@ def _interface_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
 
 # -- Lattice association records -----------------------------------------------------------------
 
-def _lattice_arn(ctx: RequestContext, path: str) -> str:
-    return f"arn:{ctx.partition}:vpc-lattice:{ctx.region}:{ctx.account}:{path}"
-
-
 def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) -> None:
     if target.kind == "servicenetwork":
         body = {"id": endpoint["_AssociationId"], "vpcEndpointId": endpoint["VpcEndpointId"],
@@ -385,7 +381,7 @@ def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) 
         ctx.tx.put(Record(SNVEA_KIND, endpoint["_AssociationId"], ctx.account, ctx.region, body, parent=target.id))
         return
     rea_id = "rea-" + secrets.token_hex(9)[:17]
-    body = {"id": rea_id, "arn": _lattice_arn(ctx, f"resourceendpointassociation/{rea_id}"),
+    body = {"id": rea_id, "arn": ctx.arn("vpc-lattice", f"resourceendpointassociation/{rea_id}"),
             "resourceConfigurationId": target.id, "resourceConfigurationArn": target.arn,
             "resourceConfigurationName": target.body.get("name"), "vpcEndpointId": endpoint["VpcEndpointId"],
             "vpcEndpointOwner": ctx.account, "createdBy": ctx.account, "createdAt": endpoint["CreationTimestamp"],
@@ -409,7 +405,7 @@ def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record
     body = {
         "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
         "RouteTableIds": [], "SubnetIds": [], "Groups": [], "NetworkInterfaceIds": [], "DnsEntries": [],
-        "RequesterManaged": False, "CreationTimestamp": timestamp(ctx), "Tags": tags_for(params, "vpc-endpoint"),
+        "RequesterManaged": False, "CreationTimestamp": ctx.timestamp(), "Tags": tags_for(params, "vpc-endpoint"),
         "OwnerId": ctx.account, "PrivateDnsEnabled": False,
         "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": "vpce-con-" + secrets.token_hex(9)[:17],
         "_AssociationId": "vpce-rsc-asc-" + secrets.token_hex(9)[:17],
@@ -514,7 +510,7 @@ class EndpointOps:
         body["DnsEntries"] = _dns_entries(ctx, body)
         record = Record(ENDPOINT.kind, body["VpcEndpointId"], ctx.account, ctx.region, body,
                         parent=target.service.id if target.service else None,
-                        arn=f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account}:vpc-endpoint/{body['VpcEndpointId']}")
+                        arn=ctx.arn("ec2", f"vpc-endpoint/{body['VpcEndpointId']}"))
         if target.lattice is not None:
             _write_lattice_records(ctx, body, target.lattice)  # first: it records the rea id in the body
         ctx.tx.put(record)

@@ -35,7 +35,7 @@ import ipaddress
 
 from latticework import fabric
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import (KINDS, Ec2Error, Ec2Kind, arn, describe, get, matches, register,
+from latticework.services.ec2.common import (KINDS, Ec2Error, Ec2Kind, describe, get, matches, register,
                                              tags_for)
 from latticework.store import Record
 
@@ -355,7 +355,7 @@ def _check_subnet_cidr(ctx: RequestContext, vpc: Record, text: str) -> ipaddress
 def _new_subnet_body(ctx: RequestContext, subnet_id: str, vpc_id: str, network: ipaddress.IPv4Network,
                      zone: dict, params: dict) -> dict:
     return {
-        "SubnetId": subnet_id, "SubnetArn": arn(ctx, f"subnet/{subnet_id}"), "VpcId": vpc_id,
+        "SubnetId": subnet_id, "SubnetArn": ctx.arn("ec2", f"subnet/{subnet_id}"), "VpcId": vpc_id,
         "OwnerId": ctx.account, "State": "available", "CidrBlock": str(network),
         "AvailabilityZone": zone["ZoneName"], "AvailabilityZoneId": zone["ZoneId"],
         "DefaultForAz": False, "MapPublicIpOnLaunch": False, "MapCustomerOwnedIpOnLaunch": False,

@@ -77,14 +77,6 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
-def arn(ctx: RequestContext, path: str) -> str:
-    return f"arn:{ctx.partition}:{SERVICE}:{ctx.region}:{ctx.account}:{path}"
-
-
-def timestamp(ctx: RequestContext) -> str:
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 _ARN = re.compile(r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:(loadbalancer|targetgroup|listener)/.+$")
 
 

@@ -88,19 +88,10 @@ KINDS = {k.prefix: k for k in (
 )}
 
 
-# -- ids, ARNs, time -----------------------------------------------------------
-
-def arn(ctx: RequestContext, path: str, account: str | None = None) -> str:
-    return f"arn:{ctx.partition}:vpc-lattice:{ctx.region}:{account or ctx.account}:{path}"
-
+# -- ARNs and zones --------------------------------------------------------------
 
 def kind_arn(ctx: RequestContext, kind: Kind, id: str) -> str:
-    return arn(ctx, kind.arn_path + id)
-
-
-def now(ctx: RequestContext) -> str:
-    """The call's timestamp as stored in bodies (ISO-8601, UTC, milliseconds)."""
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ctx.arn(SERVICE_CODE, kind.arn_path + id)
 
 
 def hosted_zone_id(region: str) -> str:
@@ -170,7 +161,7 @@ def insert(ctx: RequestContext, record: Record, kind: Kind) -> Record:
 def new_record(ctx: RequestContext, kind: Kind, body: dict, *, id: str | None = None, parent: str | None = None,
                name: str | None = None, arn_value: str | None = None, status: str | None = None) -> Record:
     id = id or kind.new_id()
-    stamp = now(ctx)
+    stamp = ctx.timestamp()
     body = {"id": id, "arn": arn_value or kind_arn(ctx, kind, id), "createdAt": stamp, "lastUpdatedAt": stamp,
             **body}
     return Record(kind=kind.kind, id=id, account=ctx.account, region=ctx.region, body=body, parent=parent,
@@ -181,7 +172,7 @@ def touch(ctx: RequestContext, record: Record, **changes: Any) -> Record:
     """Apply ``changes`` to the body, stamp ``lastUpdatedAt`` and store."""
     record.body.update({k: v for k, v in changes.items()})
     record.body = {k: v for k, v in record.body.items() if v is not None}
-    record.body["lastUpdatedAt"] = now(ctx)
+    record.body["lastUpdatedAt"] = ctx.timestamp()
     if "status" in changes:
         record.status = changes["status"]
     return ctx.tx.put(record)

@@ -101,7 +101,3 @@ def vpc_cidrs(ctx: RequestContext, vpc_id: str, account: str | None = None) -> l
     blocks = record.body.get("CidrBlockAssociationSet") or [{"CidrBlock": record.body["CidrBlock"]}]
     return [ipaddress.IPv4Network(b["CidrBlock"]) for b in blocks
             if (b.get("CidrBlockState") or {}).get("State", "associated") == "associated"]
-
-
-def vpc_arn(ctx: RequestContext, vpc_id: str, account: str | None = None) -> str:
-    return f"arn:{ctx.partition}:ec2:{ctx.region}:{account or ctx.account}:vpc/{vpc_id}"
