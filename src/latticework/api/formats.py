@@ -1,4 +1,4 @@
-"""How AWS writes the values every API shares: ARNs and timestamps.
+"""How AWS writes the values every API shares: ARNs, resource ids and timestamps.
 
 ARNs
     ``arn:<partition>:<service>:<region>:<account>:<resource>``; the partition
@@ -6,6 +6,10 @@ ARNs
     ``aws-us-gov``, the rest ``aws``). Providers call ``RequestContext.arn``,
     which fills in the call's partition, Region and account; ``arn`` here is
     for code that has no call context (the snapshot compiler, configuration).
+
+Resource ids
+    A prefix and 17 lowercase hex characters (``vpc-0a1b...``, ``svc-...``),
+    as EC2 and VPC Lattice issue them.
 
 Timestamps
     Stored bodies hold times as the wire writes ISO-8601: UTC, milliseconds,
@@ -15,6 +19,7 @@ Timestamps
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 
 def partition_of(region: str) -> str:
@@ -27,6 +32,11 @@ def partition_of(region: str) -> str:
 
 def arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
     return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def new_id(prefix: str) -> str:
+    """``prefix`` and 17 random lowercase hex characters."""
+    return prefix + secrets.token_hex(9)[:17]
 
 
 def iso8601(value: dt.datetime) -> str:

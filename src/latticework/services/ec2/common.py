@@ -25,10 +25,10 @@ import base64
 import fnmatch
 import functools
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.store import Record
@@ -62,7 +62,7 @@ class Ec2Kind:
     noun: str  # for messages: "vpc ID"
 
     def new_id(self) -> str:
-        return self.prefix + secrets.token_hex(9)[:17]
+        return formats.new_id(self.prefix)
 
     def missing(self, id: str) -> Ec2Error:
         return Ec2Error(self.not_found, f"The {self.noun} '{id}' does not exist")

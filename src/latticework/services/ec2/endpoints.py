@@ -64,6 +64,7 @@ import hashlib
 import json
 import secrets
 
+from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
 from latticework.services.ec2 import aws_services, endpoint_services, routing, security, vpcs
@@ -380,7 +381,7 @@ def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) 
                 "serviceNetworkArn": target.arn, "createdAt": endpoint["CreationTimestamp"]}
         ctx.tx.put(Record(SNVEA_KIND, endpoint["_AssociationId"], ctx.account, ctx.region, body, parent=target.id))
         return
-    rea_id = "rea-" + secrets.token_hex(9)[:17]
+    rea_id = formats.new_id("rea-")
     body = {"id": rea_id, "arn": ctx.arn("vpc-lattice", f"resourceendpointassociation/{rea_id}"),
             "resourceConfigurationId": target.id, "resourceConfigurationArn": target.arn,
             "resourceConfigurationName": target.body.get("name"), "vpcEndpointId": endpoint["VpcEndpointId"],
@@ -407,8 +408,8 @@ def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record
         "RouteTableIds": [], "SubnetIds": [], "Groups": [], "NetworkInterfaceIds": [], "DnsEntries": [],
         "RequesterManaged": False, "CreationTimestamp": ctx.timestamp(), "Tags": tags_for(params, "vpc-endpoint"),
         "OwnerId": ctx.account, "PrivateDnsEnabled": False,
-        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": "vpce-con-" + secrets.token_hex(9)[:17],
-        "_AssociationId": "vpce-rsc-asc-" + secrets.token_hex(9)[:17],
+        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": formats.new_id("vpce-con-"),
+        "_AssociationId": formats.new_id("vpce-rsc-asc-"),
     }
     if target.lattice is not None:
         member = "ServiceNetworkArn" if endpoint_type == "ServiceNetwork" else "ResourceConfigurationArn"

@@ -30,10 +30,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.services.lattice.api_types import (
     ConflictException,
@@ -57,7 +57,7 @@ class Kind:
     resource_type: str  # resourceType in error bodies
 
     def new_id(self) -> str:
-        return self.prefix + secrets.token_hex(9)[:17]
+        return formats.new_id(self.prefix)
 
 
 SERVICE_NETWORK = Kind("servicenetwork", "sn-", "servicenetwork/", "SERVICE_NETWORK")
