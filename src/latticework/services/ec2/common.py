@@ -16,12 +16,11 @@ Filters
 
 Paging
     ``MaxResults`` (where the model allows it) and an opaque ``NextToken``
-    holding the offset into the filtered result.
+    holding the offset into the filtered result (``api.paging``).
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import functools
 import re
@@ -31,6 +30,7 @@ from typing import Any, Callable, Iterable
 from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
+from latticework.api.paging import Pager
 from latticework.store import Record
 
 
@@ -169,19 +169,10 @@ def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor])
 
 # -- paging ------------------------------------------------------------------
 
-def page(items: list[dict], params: dict, key: str, default_max: int = 1000) -> dict:
-    """One page of ``items`` under ``key`` with EC2's ``MaxResults``/``NextToken``."""
-    start = 0
-    if params.get("NextToken"):
-        try:
-            start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
-        except ValueError:
-            raise Ec2Error("InvalidNextToken", "The token is not valid") from None
-    size = min(params.get("MaxResults") or default_max, 1000)
-    result: dict[str, Any] = {key: items[start:start + size]}
-    if start + size < len(items):
-        result["NextToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-    return result
+PAGER = Pager(token="NextToken", next_token="NextToken", size="MaxResults", default=1000, maximum=1000,
+              invalid=lambda: Ec2Error("InvalidNextToken", "The token is not valid"))
+# page(items, params, key): one page of ``items`` under ``key``.
+page = PAGER.slice
 
 
 def describe(ctx: RequestContext, kind: Ec2Kind, params: dict, ids_member: str, key: str,

@@ -24,20 +24,20 @@ Errors
 
 Paging
     ``Marker``/``PageSize`` in, ``NextMarker`` out; the marker is an opaque
-    base64 offset into the result.
+    base64 offset into the result (``api.paging``).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 import secrets
-from typing import Any, Callable
+from typing import Callable
 
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
+from latticework.api.paging import Pager
 from latticework.store import Record
 
 SERVICE = "elasticloadbalancing"
@@ -192,15 +192,7 @@ def check_name(name: str, noun: str) -> None:
                          "characters or hyphens(-)")
 
 
-def page(items: list[Any], params: dict, key: str) -> dict:
-    start = 0
-    if params.get("Marker"):
-        try:
-            start = int(base64.urlsafe_b64decode(params["Marker"].encode()).decode())
-        except ValueError:
-            raise validation("The marker is not valid") from None
-    size = params.get("PageSize") or 400
-    result: dict[str, Any] = {key: items[start:start + size]}
-    if start + size < len(items):
-        result["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-    return result
+PAGER = Pager(token="Marker", next_token="NextMarker", size="PageSize", default=400,
+              invalid=lambda: validation("The marker is not valid"))
+# page(items, params, key): one page of ``items`` under ``key``.
+page = PAGER.slice

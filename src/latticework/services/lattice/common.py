@@ -22,7 +22,7 @@ Lifecycle
 Pagination
     ``nextToken`` is opaque to clients: base64 of the last item's ordering key
     (created revision, id) and a digest of the list's filters, so a token
-    replayed against other filters is refused.
+    replayed against other filters is refused (``api.paging`` cuts the page).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable
 
 from latticework.api import formats
 from latticework.api.context import RequestContext
+from latticework.api.paging import Pager
 from latticework.services.lattice.api_types import (
     ConflictException,
     ResourceNotFoundException,
@@ -189,40 +190,35 @@ def _filters_digest(filters: dict) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+PAGER = Pager(token="nextToken", next_token="nextToken", size="maxResults", default=100,
+              invalid=lambda: validation("Invalid nextToken", ("nextToken", "The token is not valid for this request"),
+                                         reason="other"))
+
+
 def _decode_token(token: str, digest: str) -> tuple[int, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        if raw["f"] != digest:
-            raise ValueError
-        return int(raw["r"]), str(raw["i"])
-    except (ValueError, KeyError, TypeError):
-        raise validation("Invalid nextToken", ("nextToken", "The token is not valid for this request"),
-                         reason="other") from None
+    raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+    if raw["f"] != digest:
+        raise ValueError("the token was issued for other filters")
+    return int(raw["r"]), str(raw["i"])
 
 
-def _encode_token(record: Record, digest: str) -> str:
-    raw = json.dumps({"r": record.created_rev, "i": record.id, "f": digest}, separators=(",", ":"))
+def _encode_token(position: tuple[int, str], digest: str) -> str:
+    raw = json.dumps({"r": position[0], "i": position[1], "f": digest}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _position(record: Record) -> tuple[int, str]:
+    return record.created_rev, record.id
 
 
 def paginate(ctx: RequestContext, params: dict, fetch: Callable[[tuple[int, str] | None, int], list[Record]],
              summarize: Callable[[Record], dict], filters: dict | None = None,
              keep: Callable[[Record], bool] | None = None) -> dict:
     """One page of a List*: ``fetch(after, limit)`` yields records in order; ``keep`` filters them."""
-    limit = params.get("maxResults") or 100
     digest = _filters_digest(filters or {})
-    after = _decode_token(params["nextToken"], digest) if params.get("nextToken") else None
-    page: list[Record] = []
-    while len(page) <= limit:
-        batch = fetch(after, limit + 1)
-        page.extend(r for r in batch if keep is None or keep(r))
-        if len(batch) < limit + 1:
-            break
-        after = (batch[-1].created_rev, batch[-1].id)
-    result: dict[str, Any] = {"items": [summarize(r) for r in page[:limit]]}
-    if len(page) > limit:
-        result["nextToken"] = _encode_token(page[limit - 1], digest)
-    return result
+    return PAGER.scan(params, "items", fetch, _position, summarize,
+                      encode=lambda position: _encode_token(position, digest),
+                      decode=lambda token: _decode_token(token, digest), keep=keep)
 
 
 def list_kind(ctx: RequestContext, params: dict, kind: Kind, summarize: Callable[[Record], dict], *,
