@@ -94,14 +94,25 @@ class GracefulConnection(H2Connection):
         return [], [event]
 
 
-async def send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
-                      ready: Callable[[], bool]) -> int:
-    """Wait until ``stream_id`` may send DATA; how many bytes it may send now (server and upstream alike).
+async def send_windowed(h2: H2Connection, stream_id: int, chunk: bytes, writable: asyncio.Event,
+                        ready: Callable[[], bool], flush: Callable[[], None]) -> None:
+    """Send ``chunk`` as DATA on ``stream_id`` as flow control allows (server and upstream alike).
 
     ``ready()`` raises once the stream is gone and says whether the transport takes writes (not
     paused); ``writable`` is set whenever either answer may have changed (WINDOW_UPDATE, SETTINGS,
-    ``resume_writing``).
+    ``resume_writing``); ``flush()`` writes out what h2 queued.
     """
+    view = memoryview(chunk)
+    while view:
+        size = await _send_window(h2, stream_id, len(view), writable, ready)
+        h2.send_data(stream_id, view[:size].tobytes())
+        flush()
+        view = view[size:]
+
+
+async def _send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
+                       ready: Callable[[], bool]) -> int:
+    """Wait until ``stream_id`` may send DATA; how many bytes it may send now."""
     while True:
         may_write = ready()
         window = h2.local_flow_control_window(stream_id)
@@ -452,12 +463,8 @@ class Http2Server(asyncio.Protocol):
         self._flush()
 
     async def send_data(self, stream: _Stream, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            size = await self._window(stream, len(view))
-            self.h2.send_data(stream.id, view[:size].tobytes())
-            self._flush()
-            view = view[size:]
+        await send_windowed(self.h2, stream.id, chunk, stream.writable,
+                            lambda: self._check(stream) or not self._paused, self._flush)
 
     def end_stream(self, stream: _Stream, trailers: list[tuple[bytes, bytes]]) -> None:
         if trailers:
@@ -478,10 +485,6 @@ class Http2Server(asyncio.Protocol):
         if size and not self._closed:
             self.h2.acknowledge_received_data(size, stream_id)
             self._flush()
-
-    async def _window(self, stream: _Stream, wanted: int) -> int:
-        return await send_window(self.h2, stream.id, wanted, stream.writable,
-                                 lambda: self._check(stream) or not self._paused)
 
     def _check(self, stream: _Stream) -> None:
         if self._closed or stream.reset:
