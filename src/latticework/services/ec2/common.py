@@ -31,6 +31,7 @@ from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.store import Record
 
 
@@ -107,7 +108,7 @@ def check_tags(tags: list[dict]) -> None:
     for tag in tags:
         if not tag["Key"]:
             raise Ec2Error("InvalidParameterValue", "Tag keys must be specified and may not be empty")
-        if tag["Key"].lower().startswith("aws:"):
+        if tagging.reserved(tag["Key"]):
             raise Ec2Error("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
 
 

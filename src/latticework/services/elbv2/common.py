@@ -38,6 +38,7 @@ from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
 from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.store import Record
 
 SERVICE = "elasticloadbalancing"
@@ -137,7 +138,7 @@ def clean_tags(tags: list[dict] | None) -> list[dict]:
         key = tag["Key"]
         if key in out:
             raise error("DuplicateTagKeys", f"Tag key '{key}' is duplicated")
-        if key.lower().startswith("aws:"):
+        if tagging.reserved(key):
             raise validation("Tag keys starting with 'aws:' are reserved for internal use")
         out[key] = {"Key": key, "Value": tag.get("Value", "")}
     if len(out) > MAX_TAGS:

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable
 from latticework.api import formats
 from latticework.api.context import RequestContext
 from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.services.lattice.api_types import (
     ConflictException,
     ResourceNotFoundException,
@@ -237,7 +238,7 @@ def list_kind(ctx: RequestContext, params: dict, kind: Kind, summarize: Callable
 def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
     """Tags as given at create time; keys may not use the reserved ``aws:`` prefix."""
     tags = tags or {}
-    reserved = [k for k in tags if k.lower().startswith("aws:")]
+    reserved = [k for k in tags if tagging.reserved(k)]
     if reserved:
         raise validation("Tag keys starting with 'aws:' are reserved for AWS use.",
                          ("tags", f"Tag key {reserved[0]} uses the reserved prefix aws:"))
