@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "latticework"
 
 # Importer (package or module) -> the internal packages and modules it may import besides itself.
-BASE = {"latticework"}  # the package's own __init__ (version)
+BASE = {"latticework", "latticework.formats"}  # the package's __init__ (version); ARNs, ids and timestamps
 ALLOWED: dict[str, set[str]] = {
     "store": set(),
     "records": {"store"},

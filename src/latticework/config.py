@@ -42,6 +42,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latticework import formats
 from latticework.quotas import BY_CODE, QUOTAS, Quota
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -66,9 +67,8 @@ class Credential:
 
     @property
     def principal_arn(self) -> str:
-        if self.user:
-            return f"arn:aws:iam::{self.account_id}:user/{self.user}"
-        return f"arn:aws:iam::{self.account_id}:root"
+        # IAM is global: its ARNs name no Region. Accounts live in the aws partition.
+        return formats.arn("aws", "iam", "", self.account_id, f"user/{self.user}" if self.user else "root")
 
     @property
     def user_id(self) -> str:

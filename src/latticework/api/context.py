@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latticework import formats
 from latticework.config import Credential
 from latticework.store import Transaction
 
@@ -27,8 +28,13 @@ class RequestContext:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return formats.partition_of(self.region)
+
+    def arn(self, service: str, resource: str, account: str | None = None) -> str:
+        """The ARN of ``resource`` (``vpc/vpc-...``) of ``service`` in the call's Region and account
+        (``account`` for another owner: a peer account, or ``aws`` for AWS-owned resources)."""
+        return formats.arn(self.partition, service, self.region, account or self.account, resource)
+
+    def timestamp(self) -> str:
+        """The call's time as bodies store it and the wire writes it (ISO-8601, UTC, milliseconds)."""
+        return formats.iso8601(self.now)

@@ -103,6 +103,7 @@ class RestJsonService(Service):
 
 class QueryService(Service):
     protocol = "query"
+    dialect = query.QUERY  # EC2 speaks its own (``query.EC2``)
 
     def _form(self, request: HttpRequest) -> dict[str, str]:
         content_type = request.headers.get("content-type", "")
@@ -120,18 +121,22 @@ class QueryService(Service):
         form = self._form(request)
         action = form.get("Action", "")
         if action not in self.model.operation_names:
-            raise self.unknown_operation(request)
+            raise self.unknown_action(request, action)
         op = self.model.operation_model(action)
         try:
-            return op, query.parse_request(op, form)
+            return op, query.parse_request(op, form, self.dialect)
         except ParseError as exc:
             raise self.parse_error(exc) from None
 
     def respond(self, op, result, request_id):
-        return query.serialize_response(self.model, op, result, request_id)
+        return query.serialize_response(self.model, op, result, request_id, self.dialect)
 
     def error(self, err, request_id):
-        return query.serialize_error(self.model, err, request_id)
+        return query.serialize_error(self.model, err, request_id, self.dialect)
+
+    def unknown_action(self, request: HttpRequest, action: str) -> ServiceError:
+        """A well-formed request whose ``Action`` the model does not know."""
+        return self.unknown_operation(request)
 
     def unknown_operation(self, request):
         return ServiceError("Could not find operation for this request.", status=400, code="InvalidAction")

@@ -14,6 +14,8 @@ from typing import Any
 
 from botocore.model import Shape
 
+from latticework import formats
+
 # A 204 or 304 ends at its headers (RFC 9110 §15.3.5): a body would be read as
 # the start of the next response on a kept-alive connection.
 NO_BODY_STATUSES = (204, 304)
@@ -59,11 +61,11 @@ def timestamp(shape: Shape, value: Any, default: str) -> Any:
     """A timestamp in the member's ``timestampFormat``, else the protocol's ``default`` format."""
     fmt = shape.serialization.get("timestampFormat") or default
     if isinstance(value, str) and fmt == "iso8601" and value.endswith("Z"):
-        return value  # stored bodies already hold the wire form (UTC, milliseconds, Z)
+        return value  # stored bodies already hold the wire form (``formats.iso8601``)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if fmt == "iso8601":
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return formats.iso8601(value)
     if fmt == "rfc822":
         return value.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return value.timestamp()

@@ -52,7 +52,7 @@ from h2.exceptions import ProtocolError
 from latticework.dataplane import proxy
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, EmptyBody, Headers, Request
 from latticework.dataplane.http2common import (
-    decode_headers, encode_headers, h2_connection, send_window, start_connection,
+    decode_headers, encode_headers, h2_connection, send_windowed, start_connection,
 )
 from latticework.dataplane.plane import Plane
 from latticework.dataplane.router import route_for
@@ -367,12 +367,8 @@ class Http2Server(asyncio.Protocol):
         self._flush()
 
     async def send_data(self, stream: _Stream, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            size = await self._window(stream, len(view))
-            self.h2.send_data(stream.id, view[:size].tobytes())
-            self._flush()
-            view = view[size:]
+        await send_windowed(self.h2, stream.id, chunk, stream.writable,
+                            lambda: self._check(stream) or not self._paused, self._flush)
 
     def end_stream(self, stream: _Stream, trailers: list[tuple[bytes, bytes]]) -> None:
         if trailers:
@@ -393,10 +389,6 @@ class Http2Server(asyncio.Protocol):
         if size and not self._closed:
             self.h2.acknowledge_received_data(size, stream_id)
             self._flush()
-
-    async def _window(self, stream: _Stream, wanted: int) -> int:
-        return await send_window(self.h2, stream.id, wanted, stream.writable,
-                                 lambda: self._check(stream) or not self._paused)
 
     def _check(self, stream: _Stream) -> None:
         if self._closed or stream.reset:

@@ -4,7 +4,7 @@ Both sides speak through one ``h2`` connection with this data plane's
 settings (``h2_connection``): ``MAX_CONCURRENT_STREAMS`` streams, a
 ``STREAM_WINDOW`` per stream and a connection window large enough for every
 stream's window at once (``start_connection``), no server push. A stream
-sends DATA as the peer's windows allow (``send_window``).
+sends DATA as the peer's windows allow (``send_windowed``).
 
 ``h2`` closes its state machine on any GOAWAY, sent or received
 (https://github.com/python-hyper/h2/issues/1181), although RFC 9113 §6.8
@@ -55,14 +55,25 @@ class GracefulConnection(H2Connection):
         return [], [event]
 
 
-async def send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
-                      ready: Callable[[], bool]) -> int:
-    """Wait until ``stream_id`` may send DATA; how many bytes it may send now (server and upstream alike).
+async def send_windowed(h2: H2Connection, stream_id: int, chunk: bytes, writable: asyncio.Event,
+                        ready: Callable[[], bool], flush: Callable[[], None]) -> None:
+    """Send ``chunk`` as DATA on ``stream_id`` as flow control allows (server and upstream alike).
 
     ``ready()`` raises once the stream is gone and says whether the transport takes writes (not
     paused); ``writable`` is set whenever either answer may have changed (WINDOW_UPDATE, SETTINGS,
-    ``resume_writing``).
+    ``resume_writing``); ``flush()`` writes out what h2 queued.
     """
+    view = memoryview(chunk)
+    while view:
+        size = await _send_window(h2, stream_id, len(view), writable, ready)
+        h2.send_data(stream_id, view[:size].tobytes())
+        flush()
+        view = view[size:]
+
+
+async def _send_window(h2: H2Connection, stream_id: int, wanted: int, writable: asyncio.Event,
+                       ready: Callable[[], bool]) -> int:
+    """Wait until ``stream_id`` may send DATA; how many bytes it may send now."""
     while True:
         may_write = ready()
         window = h2.local_flow_control_window(stream_id)

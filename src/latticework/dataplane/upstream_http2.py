@@ -49,7 +49,7 @@ from h2.exceptions import ProtocolError
 
 from latticework.dataplane.exchange import HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError
 from latticework.dataplane.http2common import (
-    decode_headers, encode_headers, h2_connection, send_window, start_connection,
+    decode_headers, encode_headers, h2_connection, send_windowed, start_connection,
 )
 from latticework.dataplane.plane import Limits
 from latticework.dataplane.tls import TLS12_CIPHERS
@@ -308,16 +308,8 @@ class TargetConnection(asyncio.Protocol):
 
     # -- frames out -----------------------------------------------------------------------------
     async def _send_data(self, exchange: Exchange, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            size = await self._window(exchange, len(view))
-            self.h2.send_data(exchange.id, view[:size].tobytes())
-            self.flush()
-            view = view[size:]
-
-    async def _window(self, exchange: Exchange, wanted: int) -> int:
-        return await send_window(self.h2, exchange.id, wanted, exchange.writable,
-                                 lambda: self._check(exchange) or not self._paused)
+        await send_windowed(self.h2, exchange.id, chunk, exchange.writable,
+                            lambda: self._check(exchange) or not self._paused, self.flush)
 
     def _check(self, exchange: Exchange) -> None:
         if exchange.error is not None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Callable, Iterable
 
+from latticework import formats
 from latticework.fabric import Fabric
 from latticework.records import ec2, lattice
 from latticework.snapshot.model import (
@@ -399,7 +400,8 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
         for service in members(network.id):
             for name in service.names():
                 routes.setdefault(name, Route(service, network))
-    return VpcView(vpc_id=vpc.id, arn=f"arn:aws:ec2:{vpc.region}:{vpc.account}:vpc/{vpc.id}", account=vpc.account,
+    arn = formats.arn(formats.partition_of(vpc.region), "ec2", vpc.region, vpc.account, f"vpc/{vpc.id}")
+    return VpcView(vpc_id=vpc.id, arn=arn, account=vpc.account,
                    region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
 
 

@@ -17,23 +17,6 @@ class Ec2Service(QueryService):
     def __init__(self) -> None:
         super().__init__("ec2", Ec2Provider())
 
-    def parse(self, request: HttpRequest):
-        form = self._form(request)
-        action = form.get("Action", "")
-        if action not in self.model.operation_names:
-            raise Ec2Error("InvalidAction", f"The action {action or '(none)'} is not valid for this web service.")
-        op = self.model.operation_model(action)
-        try:
-            return op, query.parse_request(op, form, query.EC2)
-        except query.ParseError as exc:
-            raise Ec2Error("InvalidParameterValue", str(exc)) from None
-
-    def respond(self, op, result, request_id):
-        return query.serialize_response(self.model, op, result, request_id, query.EC2)
-
-    def error(self, err, request_id):
-        return query.serialize_error(self.model, err, request_id, query.EC2)
-
     def method_for(self, op):
         method = super().method_for(op)
         return dry_run_guard(method) if method is not None else None
@@ -51,6 +34,9 @@ class Ec2Service(QueryService):
 
     def unknown_operation(self, request):
         return Ec2Error("InvalidAction", "The action is not valid for this web service.")
+
+    def unknown_action(self, request: HttpRequest, action: str):
+        return Ec2Error("InvalidAction", f"The action {action or '(none)'} is not valid for this web service.")
 
     def not_implemented(self, op):
         return Ec2Error("InvalidAction", f"The action {op.name} is not supported by Latticework yet.")

@@ -18,21 +18,22 @@ Filters
 
 Paging
     ``MaxResults`` (where the model allows it) and an opaque ``NextToken``
-    holding the offset into the filtered result.
+    holding the offset into the filtered result (``api.paging``).
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import functools
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from latticework import formats
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
+from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.store import Record
 
 
@@ -64,7 +65,7 @@ class Ec2Kind:
     noun: str  # for messages: "vpc ID"
 
     def new_id(self) -> str:
-        return self.prefix + secrets.token_hex(9)[:17]
+        return formats.new_id(self.prefix)
 
     def missing(self, id: str) -> Ec2Error:
         return Ec2Error(self.not_found, f"The {self.noun} '{id}' does not exist")
@@ -78,20 +79,12 @@ def get(ctx: RequestContext, kind: Ec2Kind, id: str, account: str | None = None)
     return record
 
 
+# -- tags --------------------------------------------------------------------
+
 def public(body: dict) -> dict:
     """A body without its internal ``_`` fields: what the API shows."""
     return {k: v for k, v in body.items() if not k.startswith("_")}
 
-
-def arn(ctx: RequestContext, path: str, service: str = "ec2") -> str:
-    return f"arn:{ctx.partition}:{service}:{ctx.region}:{ctx.account}:{path}"
-
-
-def timestamp(ctx: RequestContext) -> str:
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# -- tags --------------------------------------------------------------------
 
 def tags_for(params: dict, resource_type: str) -> list[dict]:
     """Tags a create call asked for this resource type (``TagSpecification.N``)."""
@@ -107,7 +100,7 @@ def check_tags(tags: list[dict]) -> None:
     for tag in tags:
         if not tag["Key"]:
             raise Ec2Error("InvalidParameterValue", "Tag keys must be specified and may not be empty")
-        if tag["Key"].lower().startswith("aws:"):
+        if tagging.reserved(tag["Key"]):
             raise Ec2Error("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
 
 
@@ -169,19 +162,10 @@ def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor])
 
 # -- paging ------------------------------------------------------------------
 
-def page(items: list[dict], params: dict, key: str, default_max: int = 1000) -> dict:
-    """One page of ``items`` under ``key`` with EC2's ``MaxResults``/``NextToken``."""
-    start = 0
-    if params.get("NextToken"):
-        try:
-            start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
-        except ValueError:
-            raise Ec2Error("InvalidNextToken", "The token is not valid") from None
-    size = min(params.get("MaxResults") or default_max, 1000)
-    result: dict[str, Any] = {key: items[start:start + size]}
-    if start + size < len(items):
-        result["NextToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-    return result
+PAGER = Pager(token="NextToken", next_token="NextToken", size="MaxResults", default=1000, maximum=1000,
+              invalid=lambda: Ec2Error("InvalidNextToken", "The token is not valid"))
+# page(items, params, key): one page of ``items`` under ``key``.
+page = PAGER.slice
 
 
 def describe(ctx: RequestContext, kind: Ec2Kind, params: dict, ids_member: str, key: str,

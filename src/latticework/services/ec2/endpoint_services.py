@@ -70,7 +70,7 @@ from pathlib import Path
 from latticework.api.context import RequestContext
 from latticework.config import default_state_path
 from latticework.services.ec2 import aws_services
-from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for
 from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, SERVICE
 from latticework.store import Record
 
@@ -243,10 +243,10 @@ def _message(ctx: RequestContext, notification: Record, endpoint: Record, event:
     inner = {"connectionNotificationId": notification.id, "eventType": event,
              "serviceId": endpoint.body.get("_ServiceId"), "vpcEndpointId": endpoint.id,
              "vpcEndpointOwner": endpoint.account, "vpcEndpointState": endpoint.body["State"],
-             "serviceRegion": ctx.region, "timestamp": timestamp(ctx)}
+             "serviceRegion": ctx.region, "timestamp": ctx.timestamp()}
     return {"Type": "Notification", "MessageId": str(uuid.uuid4()),
             "TopicArn": notification.body["ConnectionNotificationArn"],
-            "Subject": f"VPC endpoint connection {event}", "Message": json.dumps(inner), "Timestamp": timestamp(ctx)}
+            "Subject": f"VPC endpoint connection {event}", "Message": json.dumps(inner), "Timestamp": ctx.timestamp()}
 
 
 def notify(ctx: RequestContext, endpoint: Record, service: Record | None, event: str) -> None:
@@ -380,7 +380,7 @@ class EndpointServiceOps:
             body["PrivateDnsName"] = _check_private_dns_name(params["PrivateDnsName"])
             body["PrivateDnsNameConfiguration"] = _dns_configuration(body["PrivateDnsName"])
         ctx.tx.put(Record(SERVICE.kind, service_id, ctx.account, ctx.region, body,
-                          arn=f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account}:vpc-endpoint-service/{service_id}"))
+                          arn=ctx.arn("ec2", f"vpc-endpoint-service/{service_id}")))
         result = {"ServiceConfiguration": public(body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]

@@ -64,11 +64,12 @@ import hashlib
 import json
 import secrets
 
+from latticework import formats
 from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
 from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import aws_services, endpoint_services, interfaces, routing, security, vpcs
-from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
 from latticework.services.ec2.endpoint_services import unsuccessful
 from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
@@ -385,10 +386,10 @@ def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record
     body = {
         "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
         "RouteTableIds": [], "SubnetIds": [], "Groups": [], "NetworkInterfaceIds": [], "DnsEntries": [],
-        "RequesterManaged": False, "CreationTimestamp": timestamp(ctx), "Tags": tags_for(params, "vpc-endpoint"),
+        "RequesterManaged": False, "CreationTimestamp": ctx.timestamp(), "Tags": tags_for(params, "vpc-endpoint"),
         "OwnerId": ctx.account, "PrivateDnsEnabled": False,
-        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": "vpce-con-" + secrets.token_hex(9)[:17],
-        "_AssociationId": "vpce-rsc-asc-" + secrets.token_hex(9)[:17],
+        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": formats.new_id("vpce-con-"),
+        "_AssociationId": formats.new_id("vpce-rsc-asc-"),
     }
     if target.lattice is not None:
         member = "ServiceNetworkArn" if endpoint_type == "ServiceNetwork" else "ResourceConfigurationArn"
@@ -490,7 +491,7 @@ class EndpointOps:
         body["DnsEntries"] = _dns_entries(ctx, body)
         record = Record(ENDPOINT.kind, body["VpcEndpointId"], ctx.account, ctx.region, body,
                         parent=target.service.id if target.service else None,
-                        arn=f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account}:vpc-endpoint/{body['VpcEndpointId']}")
+                        arn=ctx.arn("ec2", f"vpc-endpoint/{body['VpcEndpointId']}"))
         if target.lattice is not None:
             _write_lattice_records(ctx, body, target.lattice)  # first: it records the rea id in the body
         ctx.tx.put(record)

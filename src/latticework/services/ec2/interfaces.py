@@ -32,7 +32,7 @@ import ipaddress
 from typing import Iterable
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for, timestamp
+from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
 from latticework.services.ec2.kinds import INSTANCE, NETWORK_INTERFACE, SUBNET, VPC
 from latticework.services.ec2.security import group_named, groups_in_vpc
 from latticework.store import Record
@@ -232,7 +232,7 @@ def _instance_body(ctx: RequestContext, params: dict, instance_id: str, index: i
     return {
         "InstanceId": instance_id, "ImageId": params["ImageId"], "InstanceType": params.get("InstanceType") or
         "m1.small", "State": dict(RUNNING), "PrivateDnsName": e["PrivateDnsName"], "PublicDnsName": "",
-        "StateTransitionReason": "", "AmiLaunchIndex": index, "ProductCodes": [], "LaunchTime": timestamp(ctx),
+        "StateTransitionReason": "", "AmiLaunchIndex": index, "ProductCodes": [], "LaunchTime": ctx.timestamp(),
         "Placement": {"AvailabilityZone": e["AvailabilityZone"], "GroupName": "", "Tenancy": "default"},
         "Monitoring": {"State": "disabled"}, "SubnetId": e["SubnetId"], "VpcId": e["VpcId"],
         "PrivateIpAddress": e["PrivateIpAddress"], "Architecture": "x86_64", "RootDeviceType": "ebs",
@@ -247,7 +247,7 @@ def _instance_body(ctx: RequestContext, params: dict, instance_id: str, index: i
 
 def _attach(ctx: RequestContext, eni: Record, instance_id: str) -> None:
     eni.body.update(Status="in-use", Attachment={
-        "AttachmentId": "eni-attach-" + NETWORK_INTERFACE.new_id()[4:], "AttachTime": timestamp(ctx),
+        "AttachmentId": "eni-attach-" + NETWORK_INTERFACE.new_id()[4:], "AttachTime": ctx.timestamp(),
         "DeleteOnTermination": True, "DeviceIndex": 0, "NetworkCardIndex": 0, "InstanceId": instance_id,
         "InstanceOwnerId": ctx.account, "Status": "attached"})
     ctx.tx.put(eni)

@@ -76,7 +76,7 @@ def managed_prefix_lists(ctx: RequestContext) -> list[dict]:
         pl_id = prefix_list_id(ctx.region, name)
         found.append({"PrefixListId": pl_id, "PrefixListName": name, "AddressFamily": family,
                       "State": "create-complete", "Version": 1, "OwnerId": "AWS", "Tags": [],
-                      "PrefixListArn": f"arn:{ctx.partition}:ec2:{ctx.region}:aws:prefix-list/{pl_id}",
+                      "PrefixListArn": ctx.arn("ec2", f"prefix-list/{pl_id}", account="aws"),
                       "_Cidrs": list(cidrs), "_Gateway": suffix in GATEWAY_SERVICES})
     return found
 

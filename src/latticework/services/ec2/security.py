@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 
 from latticework.api.context import RequestContext
-from latticework.services.ec2.common import Ec2Error, arn, get, matches, page, tags_for
+from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_for
 from latticework.services.ec2.kinds import NETWORK_INTERFACE, SECURITY_GROUP, SECURITY_GROUP_RULE, VPC
 from latticework.services.ec2.routing import prefix_list_by_id
 from latticework.store import NameTaken, Record
@@ -141,7 +141,7 @@ def describe_rule(rule: dict) -> str:
 def _new_group(ctx: RequestContext, vpc_id: str, name: str, description: str, tags: list[dict]) -> Record:
     group_id = SECURITY_GROUP.new_id()
     body = {"GroupId": group_id, "GroupName": name, "Description": description, "VpcId": vpc_id,
-            "OwnerId": ctx.account, "SecurityGroupArn": arn(ctx, f"security-group/{group_id}"), "Tags": tags}
+            "OwnerId": ctx.account, "SecurityGroupArn": ctx.arn("ec2", f"security-group/{group_id}"), "Tags": tags}
     record = Record(SECURITY_GROUP.kind, group_id, ctx.account, ctx.region, body, parent=vpc_id, name=name)
     try:
         return ctx.tx.put(record)
@@ -155,7 +155,7 @@ def _put_rule(ctx: RequestContext, group: Record, egress: bool, protocol: str, p
     rule_id = SECURITY_GROUP_RULE.new_id()
     body = {"SecurityGroupRuleId": rule_id, "GroupId": group.id, "GroupOwnerId": ctx.account, "IsEgress": egress,
             "IpProtocol": protocol, "FromPort": ports[0], "ToPort": ports[1], **peer, "Tags": tags,
-            "SecurityGroupRuleArn": arn(ctx, f"security-group-rule/{rule_id}"), "_Index": index}
+            "SecurityGroupRuleArn": ctx.arn("ec2", f"security-group-rule/{rule_id}"), "_Index": index}
     if description:
         body["Description"] = description
     ctx.tx.put(Record(SECURITY_GROUP_RULE.kind, rule_id, ctx.account, ctx.region, body, parent=group.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
+from latticework.services import tagging
 from latticework.services.ec2.common import Ec2Error, check_tags, page, value_matches
 from latticework.services.ec2.kinds import KINDS, kind_of_id
 
@@ -25,13 +26,8 @@ class TagOps:
         check_tags(new)
         for resource_id in params["Resources"]:
             _, record = _record(ctx, resource_id)
-            merged = {t["Key"]: t for t in record.body.get("Tags") or []}
-            merged.update({t["Key"]: t for t in new})
-            if len(merged) > MAX_TAGS:
-                raise Ec2Error("TagLimitExceeded", f"The maximum number of tags ({MAX_TAGS}) for {resource_id} "
-                               "would be exceeded")
-            record.body["Tags"] = list(merged.values())
-            ctx.tx.put(record)
+            tagging.add(ctx, record, new, MAX_TAGS, lambda: Ec2Error(
+                "TagLimitExceeded", f"The maximum number of tags ({MAX_TAGS}) for {resource_id} would be exceeded"))
         return {}
 
     def delete_tags(self, ctx: RequestContext, params: dict) -> dict:

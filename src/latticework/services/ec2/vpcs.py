@@ -37,7 +37,7 @@ from latticework import fabric
 from latticework.api.context import RequestContext
 from latticework.records import ec2 as ec2_records
 from latticework.services.ec2 import routing, security
-from latticework.services.ec2.common import Ec2Error, arn, describe, get, matches, public, tags_for
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, public, tags_for
 from latticework.services.ec2.kinds import KINDS, SUBNET, VPC
 from latticework.store import Record, Store
 
@@ -339,7 +339,7 @@ def _check_subnet_cidr(ctx: RequestContext, vpc: Record, text: str) -> ipaddress
 def _new_subnet_body(ctx: RequestContext, subnet_id: str, vpc_id: str, network: ipaddress.IPv4Network,
                      zone: dict, params: dict) -> dict:
     return {
-        "SubnetId": subnet_id, "SubnetArn": arn(ctx, f"subnet/{subnet_id}"), "VpcId": vpc_id,
+        "SubnetId": subnet_id, "SubnetArn": ctx.arn("ec2", f"subnet/{subnet_id}"), "VpcId": vpc_id,
         "OwnerId": ctx.account, "State": "available", "CidrBlock": str(network),
         "AvailabilityZone": zone["ZoneName"], "AvailabilityZoneId": zone["ZoneId"],
         "DefaultForAz": False, "MapPublicIpOnLaunch": False, "MapCustomerOwnedIpOnLaunch": False,

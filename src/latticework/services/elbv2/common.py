@@ -24,20 +24,21 @@ Errors
 
 Paging
     ``Marker``/``PageSize`` in, ``NextMarker`` out; the marker is an opaque
-    base64 offset into the result.
+    base64 offset into the result (``api.paging``).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 import secrets
-from typing import Any, Callable
+from typing import Callable
 
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
+from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.store import Record
 
 SERVICE = "elasticloadbalancing"
@@ -75,14 +76,6 @@ def validation(message: str) -> ServiceError:
 
 def new_id() -> str:
     return secrets.token_hex(8)
-
-
-def arn(ctx: RequestContext, path: str) -> str:
-    return f"arn:{ctx.partition}:{SERVICE}:{ctx.region}:{ctx.account}:{path}"
-
-
-def timestamp(ctx: RequestContext) -> str:
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:(loadbalancer|targetgroup|listener)/.+$")
@@ -145,7 +138,7 @@ def clean_tags(tags: list[dict] | None) -> list[dict]:
         key = tag["Key"]
         if key in out:
             raise error("DuplicateTagKeys", f"Tag key '{key}' is duplicated")
-        if key.lower().startswith("aws:"):
+        if tagging.reserved(key):
             raise validation("Tag keys starting with 'aws:' are reserved for internal use")
         out[key] = {"Key": key, "Value": tag.get("Value", "")}
     if len(out) > MAX_TAGS:
@@ -200,15 +193,7 @@ def check_name(name: str, noun: str) -> None:
                          "characters or hyphens(-)")
 
 
-def page(items: list[Any], params: dict, key: str) -> dict:
-    start = 0
-    if params.get("Marker"):
-        try:
-            start = int(base64.urlsafe_b64decode(params["Marker"].encode()).decode())
-        except ValueError:
-            raise validation("The marker is not valid") from None
-    size = params.get("PageSize") or 400
-    result: dict[str, Any] = {key: items[start:start + size]}
-    if start + size < len(items):
-        result["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-    return result
+PAGER = Pager(token="Marker", next_token="NextMarker", size="PageSize", default=400,
+              invalid=lambda: validation("The marker is not valid"))
+# page(items, params, key): one page of ``items`` under ``key``.
+page = PAGER.slice

@@ -153,7 +153,7 @@ class ListenerOps:
         protocol, port = params.get("Protocol"), params.get("Port")
         _check_protocol(lb, protocol, port)
         listener_id = c.new_id()
-        body = {"ListenerArn": c.arn(ctx, f"listener/{c.TYPE_PATHS[lb.body['Type']]}/"
+        body = {"ListenerArn": ctx.arn(c.SERVICE, f"listener/{c.TYPE_PATHS[lb.body['Type']]}/"
                                           f"{lb.body['LoadBalancerName']}/{lb.id}/{listener_id}"),
                 "LoadBalancerArn": lb.arn, "Port": port, "Protocol": protocol, **_check_tls(params, protocol),
                 "DefaultActions": _actions(ctx, lb, protocol, params["DefaultActions"]),

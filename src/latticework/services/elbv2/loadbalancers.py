@@ -165,10 +165,10 @@ def _new_body(ctx: RequestContext, params: dict, lb_type: str, lb_id: str) -> di
                            "Balancers")
     name = params["Name"]
     body = {
-        "LoadBalancerArn": c.arn(ctx, f"loadbalancer/{c.TYPE_PATHS[lb_type]}/{name}/{lb_id}"),
+        "LoadBalancerArn": ctx.arn(c.SERVICE, f"loadbalancer/{c.TYPE_PATHS[lb_type]}/{name}/{lb_id}"),
         "DNSName": _dns_name(ctx, lb_type, scheme, name, lb_id),
         "CanonicalHostedZoneId": (NLB_ZONES if lb_type == "network" else ALB_ZONES).get(ctx.region, ""),
-        "CreatedTime": c.timestamp(ctx), "LoadBalancerName": name, "Scheme": scheme, "VpcId": vpc_id,
+        "CreatedTime": ctx.timestamp(), "LoadBalancerName": name, "Scheme": scheme, "VpcId": vpc_id,
         "State": {"Code": "provisioning"}, "Type": lb_type, "AvailabilityZones": zones, "IpAddressType": ip_type,
         "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(lb_type, scheme),
     }

@@ -9,6 +9,7 @@ most 50 tags (``TooManyTags``); a request repeating a key is
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
+from latticework.services import tagging
 from latticework.store import Record
 from latticework.services.elbv2 import common as c
 
@@ -27,13 +28,9 @@ class TagOps:
         new = c.clean_tags(params["Tags"])
         for value in params["ResourceArns"]:
             record = _resource(ctx, value)
-            merged = {t["Key"]: t for t in record.body.get("Tags") or []}
-            merged.update({t["Key"]: t for t in new})
-            if len(merged) > c.MAX_TAGS:
-                raise c.error("TooManyTags", f"The quota for the number of tags per resource ({c.MAX_TAGS}) would "
-                              f"be exceeded for '{value}'")
-            record.body["Tags"] = list(merged.values())
-            ctx.tx.put(record)
+            tagging.add(ctx, record, new, c.MAX_TAGS, lambda: c.error(
+                "TooManyTags", f"The quota for the number of tags per resource ({c.MAX_TAGS}) would be exceeded "
+                f"for '{value}'"))
         return {}
 
     def remove_tags(self, ctx: RequestContext, params: dict) -> dict:

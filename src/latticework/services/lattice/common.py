@@ -22,7 +22,7 @@ Lifecycle
 Pagination
     ``nextToken`` is opaque to clients: base64 of the last item's ordering key
     (created revision, id) and a digest of the list's filters, so a token
-    replayed against other filters is refused.
+    replayed against other filters is refused (``api.paging`` cuts the page).
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from latticework import formats
 from latticework.api.context import RequestContext
+from latticework.api.paging import Pager
+from latticework.services import tagging
 from latticework.services.lattice.api_types import (
     ConflictException,
     ResourceNotFoundException,
@@ -59,7 +61,7 @@ class Kind:
     resource_type: str  # resourceType in error bodies
 
     def new_id(self) -> str:
-        return self.prefix + secrets.token_hex(9)[:17]
+        return formats.new_id(self.prefix)
 
 
 SERVICE_NETWORK = Kind(stored.SERVICE_NETWORK, "sn-", "servicenetwork/", "SERVICE_NETWORK")
@@ -95,19 +97,10 @@ KINDS = {k.prefix: k for k in (
 )}
 
 
-# -- ids, ARNs, time -----------------------------------------------------------
-
-def arn(ctx: RequestContext, path: str, account: str | None = None) -> str:
-    return f"arn:{ctx.partition}:vpc-lattice:{ctx.region}:{account or ctx.account}:{path}"
-
+# -- ARNs and zones --------------------------------------------------------------
 
 def kind_arn(ctx: RequestContext, kind: Kind, id: str) -> str:
-    return arn(ctx, kind.arn_path + id)
-
-
-def now(ctx: RequestContext) -> str:
-    """The call's timestamp as stored in bodies (ISO-8601, UTC, milliseconds)."""
-    return ctx.now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ctx.arn(SERVICE_CODE, kind.arn_path + id)
 
 
 def hosted_zone_id(region: str) -> str:
@@ -177,7 +170,7 @@ def insert(ctx: RequestContext, record: Record, kind: Kind) -> Record:
 def new_record(ctx: RequestContext, kind: Kind, body: dict, *, id: str | None = None, parent: str | None = None,
                name: str | None = None, arn_value: str | None = None, status: str | None = None) -> Record:
     id = id or kind.new_id()
-    stamp = now(ctx)
+    stamp = ctx.timestamp()
     body = {"id": id, "arn": arn_value or kind_arn(ctx, kind, id), "createdAt": stamp, "lastUpdatedAt": stamp,
             **body}
     return Record(kind=kind.kind, id=id, account=ctx.account, region=ctx.region, body=body, parent=parent,
@@ -188,7 +181,7 @@ def touch(ctx: RequestContext, record: Record, **changes: Any) -> Record:
     """Apply ``changes`` to the body, stamp ``lastUpdatedAt`` and store."""
     record.body.update({k: v for k, v in changes.items()})
     record.body = {k: v for k, v in record.body.items() if v is not None}
-    record.body["lastUpdatedAt"] = now(ctx)
+    record.body["lastUpdatedAt"] = ctx.timestamp()
     if "status" in changes:
         record.status = changes["status"]
     return ctx.tx.put(record)
@@ -205,40 +198,35 @@ def _filters_digest(filters: dict) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+PAGER = Pager(token="nextToken", next_token="nextToken", size="maxResults", default=100,
+              invalid=lambda: validation("Invalid nextToken", ("nextToken", "The token is not valid for this request"),
+                                         reason="other"))
+
+
 def _decode_token(token: str, digest: str) -> tuple[int, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        if raw["f"] != digest:
-            raise ValueError
-        return int(raw["r"]), str(raw["i"])
-    except (ValueError, KeyError, TypeError):
-        raise validation("Invalid nextToken", ("nextToken", "The token is not valid for this request"),
-                         reason="other") from None
+    raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+    if raw["f"] != digest:
+        raise ValueError("the token was issued for other filters")
+    return int(raw["r"]), str(raw["i"])
 
 
-def _encode_token(record: Record, digest: str) -> str:
-    raw = json.dumps({"r": record.created_rev, "i": record.id, "f": digest}, separators=(",", ":"))
+def _encode_token(position: tuple[int, str], digest: str) -> str:
+    raw = json.dumps({"r": position[0], "i": position[1], "f": digest}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _position(record: Record) -> tuple[int, str]:
+    return record.created_rev, record.id
 
 
 def paginate(ctx: RequestContext, params: dict, fetch: Callable[[tuple[int, str] | None, int], list[Record]],
              summarize: Callable[[Record], dict], filters: dict | None = None,
              keep: Callable[[Record], bool] | None = None) -> dict:
     """One page of a List*: ``fetch(after, limit)`` yields records in order; ``keep`` filters them."""
-    limit = params.get("maxResults") or 100
     digest = _filters_digest(filters or {})
-    after = _decode_token(params["nextToken"], digest) if params.get("nextToken") else None
-    page: list[Record] = []
-    while len(page) <= limit:
-        batch = fetch(after, limit + 1)
-        page.extend(r for r in batch if keep is None or keep(r))
-        if len(batch) < limit + 1:
-            break
-        after = (batch[-1].created_rev, batch[-1].id)
-    result: dict[str, Any] = {"items": [summarize(r) for r in page[:limit]]}
-    if len(page) > limit:
-        result["nextToken"] = _encode_token(page[limit - 1], digest)
-    return result
+    return PAGER.scan(params, "items", fetch, _position, summarize,
+                      encode=lambda position: _encode_token(position, digest),
+                      decode=lambda token: _decode_token(token, digest), keep=keep)
 
 
 def list_kind(ctx: RequestContext, params: dict, kind: Kind, summarize: Callable[[Record], dict], *,
@@ -257,7 +245,7 @@ def list_kind(ctx: RequestContext, params: dict, kind: Kind, summarize: Callable
 def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
     """Tags as given at create time; keys may not use the reserved ``aws:`` prefix."""
     tags = tags or {}
-    reserved = [k for k in tags if k.lower().startswith("aws:")]
+    reserved = [k for k in tags if tagging.reserved(k)]
     if reserved:
         raise validation("Tag keys starting with 'aws:' are reserved for AWS use.",
                          ("tags", f"Tag key {reserved[0]} uses the reserved prefix aws:"))

@@ -78,7 +78,7 @@ def _put_document(ctx: RequestContext, kind: Kind, target: Record, policy: str) 
     record = ctx.tx.get(kind.kind, target.id)
     if record is not None:
         return common.touch(ctx, record, policy=policy)
-    stamp = common.now(ctx)
+    stamp = ctx.timestamp()
     body = {"policy": policy, "resourceId": target.id, "resourceArn": target.arn, "createdAt": stamp,
             "lastUpdatedAt": stamp}
     return ctx.tx.put(Record(kind=kind.kind, id=target.id, account=ctx.account, region=ctx.region, body=body))

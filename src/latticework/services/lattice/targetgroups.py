@@ -416,7 +416,7 @@ def _store_target(ctx: RequestContext, tg: Record, target_id: str, port: int | N
         ctx.tx.delete(TARGET.kind, current.id)
     name = _target_name(target_id, port)
     body = {"id": target_id, "status": "INITIAL", "reasonCode": "HealthCheckInProgress",
-            "createdAt": common.now(ctx), **({"port": port} if port else {})}
+            "createdAt": ctx.timestamp(), **({"port": port} if port else {})}
     ctx.tx.put(Record(kind=TARGET.kind, id=_target_record_id(tg.id, position, name), account=ctx.account,
                       region=ctx.region, body=body, parent=tg.id, name=name))
 

@@ -98,7 +98,3 @@ def vpc_cidrs(ctx: RequestContext, vpc_id: str, account: str | None = None) -> l
     if record is None:
         return []
     return [ipaddress.IPv4Network(cidr) for cidr in ec2_records.VpcRecord(record).associated_cidrs()]
-
-
-def vpc_arn(ctx: RequestContext, vpc_id: str, account: str | None = None) -> str:
-    return f"arn:{ctx.partition}:ec2:{ctx.region}:{account or ctx.account}:vpc/{vpc_id}"
