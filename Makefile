@@ -28,7 +28,7 @@ bench: install-test
 	$(BIN)/python bench/api_throughput.py $(ARGS)
 
 stubs: install
-	$(BIN)/python -m latticework.tools.genstubs vpc-lattice > src/latticework/services/lattice/api_types.py
+	$(BIN)/python -m latticework.tools.genstubs --write
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -27,7 +27,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
@@ -101,7 +101,7 @@ def timestamp(ctx: RequestContext) -> str:
 
 # -- tags --------------------------------------------------------------------
 
-def tags_for(params: dict, resource_type: str) -> list[dict]:
+def tags_for(params: Mapping[str, Any], resource_type: str) -> list[dict]:
     """Tags a create call asked for this resource type (``TagSpecification.N``)."""
     tags: list[dict] = []
     for spec in params.get("TagSpecifications") or []:
@@ -119,13 +119,13 @@ def check_tags(tags: list[dict]) -> None:
             raise Ec2Error("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
 
 
-def tag_dict(body: dict) -> dict[str, str]:
+def tag_dict(body: Mapping[str, Any]) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in body.get("Tags") or []}
 
 
 # -- filters -----------------------------------------------------------------
 
-Extractor = Callable[[dict], Iterable[Any] | Any]
+Extractor = Callable[[Mapping[str, Any]], Iterable[Any] | Any]
 
 
 def _values(extracted: Any) -> list[str]:
@@ -153,7 +153,7 @@ def _value_matches(pattern: str, actual: str) -> bool:
     return pattern == actual
 
 
-def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
+def _extract(name: str, body: Mapping[str, Any], table: dict[str, Extractor]) -> list[str]:
     tags = tag_dict(body)
     if name.startswith("tag:"):
         key = name[4:]
@@ -167,7 +167,7 @@ def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
     return _values(table[name](body))
 
 
-def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor]) -> bool:
+def matches(body: Mapping[str, Any], filters: Sequence[Mapping[str, Any]] | None, table: dict[str, Extractor]) -> bool:
     for flt in filters or []:
         actual = _extract(flt.get("Name") or "", body, table)
         if not any(_value_matches(p, a) for p in flt.get("Values") or [] for a in actual):
@@ -177,8 +177,11 @@ def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor])
 
 # -- paging ------------------------------------------------------------------
 
-def page(items: list[dict], params: dict, key: str, default_max: int = 1000) -> dict:
-    """One page of ``items`` under ``key`` with EC2's ``MaxResults``/``NextToken``."""
+def page(items: Sequence[Any], params: Mapping[str, Any], key: str, default_max: int = 1000) -> Any:
+    """One page of ``items`` under ``key`` with EC2's ``MaxResults``/``NextToken``.
+
+    Typed ``Any``: it is the caller's ``Describe*Result``.
+    """
     start = 0
     if params.get("NextToken"):
         try:
@@ -192,8 +195,8 @@ def page(items: list[dict], params: dict, key: str, default_max: int = 1000) -> 
     return result
 
 
-def describe(ctx: RequestContext, kind: Ec2Kind, params: dict, ids_member: str, key: str,
-             table: dict[str, Extractor], present: Callable[[Record], dict] | None = None) -> dict:
+def describe(ctx: RequestContext, kind: Ec2Kind, params: Mapping[str, Any], ids_member: str, key: str,
+             table: dict[str, Extractor], present: Callable[[Record], Any] | None = None) -> Any:
     """The usual ``Describe<Kind>s``: by ids (each must exist) and filters, paged."""
     ids = params.get(ids_member) or []
     if ids:

@@ -9,6 +9,7 @@ most 50 tags (``TooManyTags``); a request repeating a key is
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
+from latticework.services.elbv2 import api_types as shapes
 from latticework.store import Record
 from latticework.services.elbv2 import common as c
 
@@ -23,7 +24,7 @@ def _resource(ctx: RequestContext, value: str) -> Record:
 
 
 class TagOps:
-    def add_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def add_tags(self, ctx: RequestContext, params: shapes.AddTagsInput) -> shapes.AddTagsOutput:
         new = c.clean_tags(params["Tags"])
         for value in params["ResourceArns"]:
             record = _resource(ctx, value)
@@ -36,7 +37,7 @@ class TagOps:
             ctx.tx.put(record)
         return {}
 
-    def remove_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def remove_tags(self, ctx: RequestContext, params: shapes.RemoveTagsInput) -> shapes.RemoveTagsOutput:
         doomed = set(params["TagKeys"])
         for value in params["ResourceArns"]:
             record = _resource(ctx, value)
@@ -44,7 +45,7 @@ class TagOps:
             ctx.tx.put(record)
         return {}
 
-    def describe_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_tags(self, ctx: RequestContext, params: shapes.DescribeTagsInput) -> shapes.DescribeTagsOutput:
         if len(params["ResourceArns"]) > 20:
             raise c.validation("At most 20 resource ARNs can be described at once")
         return {"TagDescriptions": [{"ResourceArn": value, "Tags": _resource(ctx, value).body.get("Tags") or []}
