@@ -28,7 +28,7 @@ check that both give the same snapshot.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from latticework.fabric import Fabric
 from latticework.snapshot.model import (
@@ -82,7 +82,7 @@ class Compiler:
         self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
 
     # -- entry points ------------------------------------------------------------------------
-    def update(self, revision: int, changed: dict[Key, Record | None]) -> Snapshot:
+    def update(self, revision: int, changed: Mapping[Key, Record | None]) -> Snapshot:
         """Apply changed records (None: deleted) and return the snapshot of ``revision``."""
         dirty = _Dirty()
         for (kind, id), record in changed.items():
@@ -141,16 +141,20 @@ class Compiler:
         elif kind == "targetgroup":
             dirty.groups.add(r.id)
         elif kind == "target":
+            assert r.parent is not None  # a target's parent is its group
             dirty.groups.add(r.parent)
         elif kind in ("servicenetwork", "snsa"):
-            dirty.networks.add(r.id if kind == "servicenetwork" else r.parent)
+            network_id = r.id if kind == "servicenetwork" else r.parent
+            assert network_id is not None  # an association's parent is its network
+            dirty.networks.add(network_id)
         elif kind == "snva":
-            dirty.vpcs.add(b.get("vpcId"))
+            dirty.vpcs.add(b["vpcId"])
         elif kind == "vpcendpoint":
-            dirty.vpcs.add(b.get("VpcId"))
+            dirty.vpcs.add(b["VpcId"])
         elif kind in ("vpc", "instance", "networkinterface"):
             vpc_id = r.id if kind == "vpc" else b.get("VpcId")
-            dirty.vpcs.add(vpc_id)
+            if vpc_id is not None:  # a terminated instance has left its VPC: no VPC view to rebuild
+                dirty.vpcs.add(vpc_id)
             dirty.host_vpcs.add(vpc_id)
             if kind == "instance":
                 dirty.instances.add(r.id)
@@ -177,7 +181,7 @@ class Compiler:
             listeners = [self._listener(l) for l in self._kids("listener", id)]
             self.services[id] = _service(record, listeners)
         self._count_references(old, self.services.get(id), dirty)
-        dirty.networks.update(a.parent for a in self._find("snsa", "service", id))
+        dirty.networks.update(a.parent for a in self._find("snsa", "service", id) if a.parent is not None)
 
     def _listener(self, record: Record) -> Listener:
         return _listener(record, [_rule(r) for r in self._kids("rule", record.id)])
@@ -185,6 +189,8 @@ class Compiler:
     def _count_references(self, old: Service | None, new: Service | None, dirty: "_Dirty") -> None:
         """Keep ``references`` (which services forward to a group) and mark groups whose use changed."""
         for service, step in ((old, -1), (new, 1)):
+            if service is None:
+                continue
             for group_id in _forwarded(service):
                 users = self.references.setdefault(group_id, {})
                 users[service.id] = users.get(service.id, 0) + step
@@ -197,9 +203,9 @@ class Compiler:
         self.networks.pop(id, None)
         if record is not None:
             self.networks[id] = _network(record)
-        dirty.vpcs.update(a.body.get("vpcId") for a in self._kids("snva", id))
+        dirty.vpcs.update(a.body["vpcId"] for a in self._kids("snva", id))
         if record is not None:
-            dirty.vpcs.update(e.body.get("VpcId") for e in self._find("vpcendpoint", "network", record.arn))
+            dirty.vpcs.update(e.body["VpcId"] for e in self._find("vpcendpoint", "network", record.arn))
 
     def _rebuild_group(self, id: str) -> None:
         record = self.records["targetgroup"].get(id)
@@ -221,7 +227,7 @@ class Compiler:
         if old is not None:
             self.by_address.pop(old.resolver, None)
             self.by_address.pop(old.lattice, None)
-        if block is not None:
+        if record is not None and block is not None:
             self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members)
             self.by_address.update({view.resolver: id, view.lattice: id})
 
@@ -251,7 +257,7 @@ class _Dirty:
         self.networks: set[str] = set()
         self.groups: set[str] = set()
         self.vpcs: set[str] = set()
-        self.host_vpcs: set[str] = set()
+        self.host_vpcs: set[str | None] = set()  # None: an instance or interface outside any VPC
         self.instances: set[str] = set()
 
 
@@ -269,10 +275,15 @@ def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
 
 # -- services, listeners, rules ------------------------------------------------------
 
+def _arn(r: Record) -> str:
+    assert r.arn is not None  # every Lattice record is stored with its ARN
+    return r.arn
+
+
 def _service(r: Record, listeners: Iterable[Listener]) -> Service:
     b = r.body
     compiled = {l.port: l for l in listeners}
-    return Service(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region,
+    return Service(id=r.id, arn=_arn(r), name=b["name"], account=r.account, region=r.region,
                    dns_name=b["dnsEntry"]["domainName"], custom_domain=b.get("customDomainName"),
                    certificate_arn=b.get("certificateArn") or None, auth_type=b.get("authType", "NONE"),
                    idle_timeout=float(b.get("idleTimeoutSeconds", 60)), listeners=compiled)
@@ -280,14 +291,14 @@ def _service(r: Record, listeners: Iterable[Listener]) -> Service:
 
 def _listener(r: Record, rules: Iterable[Rule]) -> Listener:
     compiled = sorted(rules, key=lambda x: (x.is_default, x.priority or 0))
-    return Listener(id=r.id, arn=r.arn, name=r.body["name"], protocol=r.body["protocol"], port=r.body["port"],
+    return Listener(id=r.id, arn=_arn(r), name=r.body["name"], protocol=r.body["protocol"], port=r.body["port"],
                     rules=tuple(compiled))
 
 
 def _rule(r: Record) -> Rule:
     b = r.body
     default = bool(b.get("isDefault"))
-    return Rule(id=r.id, arn=r.arn, name=b["name"], priority=None if default else b["priority"],
+    return Rule(id=r.id, arn=_arn(r), name=b["name"], priority=None if default else b["priority"],
                 match=None if default else _match(b["match"]["httpMatch"]), action=_action(b["action"]),
                 is_default=default)
 
@@ -330,7 +341,7 @@ def _health_check(config: dict) -> HealthCheck:
 
 def _target_group(r: Record, targets: tuple[Target, ...], used: bool) -> TargetGroup:
     b, config = r.body, r.body.get("config") or {}
-    return TargetGroup(id=r.id, arn=r.arn, name=b["name"], account=r.account, region=r.region, type=b["type"],
+    return TargetGroup(id=r.id, arn=_arn(r), name=b["name"], account=r.account, region=r.region, type=b["type"],
                        protocol=config.get("protocol", HTTP), protocol_version=config.get("protocolVersion", "HTTP1"),
                        port=config.get("port", 0), vpc_id=config.get("vpcIdentifier"),
                        health_check=_health_check(config), targets=targets, used=used)
@@ -350,7 +361,7 @@ class _HostMap:
     """
 
     def __init__(self) -> None:
-        self.cidrs: dict[str, ipaddress.IPv4Network] = {}
+        self.cidrs: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
         self.instances: dict[str, Record] = {}
         self.tagged: dict[tuple[str, str], str] = {}
         self._tag_of: dict[str, tuple[str, str]] = {}  # record id -> its key in ``tagged``
@@ -365,9 +376,11 @@ class _HostMap:
             self.instances.pop(id, None)
             if record is not None:
                 self.instances[id] = record
-        self.tagged.pop(self._tag_of.pop(id, None), None)
+        tag_key = self._tag_of.pop(id, None)
+        if tag_key is not None:
+            self.tagged.pop(tag_key, None)
         tag = _tag(record.body, HOST_ADDRESS_TAG) if record is not None else None
-        if tag and record.body.get("PrivateIpAddress") and record.body.get("VpcId"):
+        if tag and record is not None and record.body.get("PrivateIpAddress") and record.body.get("VpcId"):
             self._tag_of[id] = (record.body["VpcId"], record.body["PrivateIpAddress"])
             self.tagged[self._tag_of[id]] = tag
 
@@ -392,7 +405,7 @@ class _HostMap:
         if ip.is_loopback:
             return address
         cidr = self.cidrs.get(vpc_id or "")
-        if cidr is not None and ip in cidr:
+        if vpc_id is not None and cidr is not None and ip in cidr:
             return self.tagged.get((vpc_id, address), DEFAULT_HOST)
         return address
 
@@ -418,7 +431,7 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
 
 
 def _network(r: Record) -> ServiceNetwork:
-    return ServiceNetwork(id=r.id, arn=r.arn, name=r.body["name"], account=r.account,
+    return ServiceNetwork(id=r.id, arn=_arn(r), name=r.body["name"], account=r.account,
                           auth_type=r.body.get("authType", "NONE"))
 
 
