@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeGuard
 
 from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.plane import Limits
@@ -39,7 +40,7 @@ def _draining(snapshot: Snapshot) -> dict[Key, TargetGroup]:
     return {(g.id, t.key): g for g in snapshot.target_groups.values() for t in g.targets if t.draining}
 
 
-def _is_draining(record: Record | None, generation: int | None = None) -> bool:
+def _is_draining(record: Record | None, generation: int | None = None) -> TypeGuard[Record]:
     if record is None or record.body.get("status") != DRAINING:
         return False
     return generation is None or record.created_rev == generation

@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, cast
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
@@ -276,7 +276,8 @@ class Http2Server(asyncio.Protocol):
 
     def __init__(self, plane: Plane, conn: Connection, handler: Handler | None = None):
         if handler is None:
-            from latticework.dataplane.proxy import handle as handler
+            from latticework.dataplane.proxy import handle
+            handler = handle
         self.plane = plane
         self.conn = conn
         self.handler = handler
@@ -293,8 +294,8 @@ class Http2Server(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's transport
         self.loop = asyncio.get_running_loop()
         self._last_activity = self.loop.time()
         start_connection(self.h2)
@@ -442,7 +443,8 @@ class Http2Server(asyncio.Protocol):
         route = route_for(vpc, request.authority or self.conn.sni)
         if route is not None and route.service.idle_timeout != self._idle_timeout:
             self._idle_timeout = route.service.idle_timeout
-            self._idle.cancel()
+            if self._idle is not None:
+                self._idle.cancel()
             self._idle = self.loop.call_at(self._last_activity + self._idle_timeout, self._idle_check)
 
     # -- frames out (called by StreamResponder and StreamBody) ----------------------------------
@@ -480,8 +482,11 @@ class Http2Server(asyncio.Protocol):
             self._flush()
 
     async def _window(self, stream: _Stream, wanted: int) -> int:
-        return await send_window(self.h2, stream.id, wanted, stream.writable,
-                                 lambda: self._check(stream) or not self._paused)
+        def sendable() -> bool:  # raises once the stream or connection is gone
+            self._check(stream)
+            return not self._paused
+
+        return await send_window(self.h2, stream.id, wanted, stream.writable, sendable)
 
     def _check(self, stream: _Stream) -> None:
         if self._closed or stream.reset:
