@@ -1,12 +1,12 @@
 # Two commands from a fresh clone:
 #   make run    -> installs into .venv and runs the server (latticework up)
-#   make test   -> installs into .venv (with test extras) and runs the test suite
+#   make test   -> installs into .venv (with test extras), type-checks src/ (mypy) and runs the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-test bench stubs clean
+.PHONY: run test typecheck install install-test bench stubs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,18 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/latticework up $(ARGS)
 
-test: install-test
+test: install-test typecheck
 	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+# mypy over src/, configured in pyproject.toml ([tool.mypy]); any error fails the target.
+typecheck: install-test
+	$(BIN)/python -m mypy
 
 bench: install-test
 	$(BIN)/python bench/api_throughput.py $(ARGS)
 
 stubs: install
-	$(BIN)/python -m latticework.tools.genstubs vpc-lattice > src/latticework/services/lattice/api_types.py
+	$(BIN)/python -m latticework.tools.genstubs --write
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -31,6 +31,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 
@@ -51,6 +52,7 @@ def say(text: str = "") -> None:
 
 def _wait_line(process: subprocess.Popen, pattern: re.Pattern, what: str) -> re.Match:
     lines = []
+    assert process.stdout is not None  # started with stdout=PIPE
     for line in process.stdout:
         lines.append(line)
         found = pattern.search(line)
@@ -98,7 +100,9 @@ class Demo:
         make = lambda service: session.create_client(service, region_name=REGION, endpoint_url=endpoint,
                                                      aws_access_key_id="test", aws_secret_access_key="test")
         self.endpoint = endpoint
-        self.lattice, self.ec2 = make("vpc-lattice"), make("ec2")
+        # botocore makes a client's operation methods from the model at run time: no static type has them.
+        self.lattice: Any = make("vpc-lattice")
+        self.ec2: Any = make("ec2")
         self.port = listener_port
         self.suffix = secrets.token_hex(3)
         self.undo: list = []
@@ -183,7 +187,7 @@ class Demo:
 # -- traffic ---------------------------------------------------------------------------------------
 
 def traffic(client: VpcClient, base: str, count: int) -> collections.Counter:
-    seen = collections.Counter()
+    seen: collections.Counter[str] = collections.Counter()
     for _ in range(count):
         seen[client.get(f"{base}/pay").json()["target"]] += 1
     return seen

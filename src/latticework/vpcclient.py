@@ -58,6 +58,8 @@ class VpcClient:
     def request(self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None,
                 keep_alive: bool = True) -> Response:
         parts = urlsplit(url)
+        if parts.hostname is None:
+            raise ValueError(f"{url} names no host")
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
         connection = self._connection(parts.hostname, port, https, keep_alive)

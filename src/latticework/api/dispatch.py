@@ -79,9 +79,10 @@ class Dispatcher:
         try:
             verified = sigv4.verify(self.directory, request.method, request.raw_path, request.raw_query,
                                     request.headers, request.body)
-            service = self.services.get(verified.service)
-            if service is None:
+            found = self.services.get(verified.service)
+            if found is None:
                 return self._unknown_service(verified.service, request_id)
+            service = found
             op, params = service.parse(request)
             self._validate(service, op, params)
             ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
@@ -121,15 +122,16 @@ class Dispatcher:
         method = self._method(service, op)
         token_member = _token_member(op)
         token = params.get(token_member) if token_member else None
+        fingerprint = _fingerprint(params, token_member) if token_member and token is not None else ""
         with self.store.transaction(ctx.account, ctx.region, op.name) as tx:
             ctx.tx = tx
             if token is not None:
-                replay = self._replay(service, op, tx, token, _fingerprint(params, token_member))
+                replay = self._replay(service, op, tx, token, fingerprint)
                 if replay is not None:
                     return replay
             result = method(ctx, params) or {}
             if token is not None:
-                tx.remember_result(op.name, token, _fingerprint(params, token_member), result)
+                tx.remember_result(op.name, token, fingerprint, result)
             if self.applier is None:
                 self.settlement.settle_now(tx, list(tx.written))
             else:

@@ -27,6 +27,6 @@ def service_model(service: str) -> botocore.model.ServiceModel:
 def error_shape(model: botocore.model.ServiceModel, code: str) -> botocore.model.StructureShape | None:
     """The model's error shape named ``code``, if the model declares one."""
     for shape in model.error_shapes:
-        if shape.name == code or shape.error_code == code:
+        if isinstance(shape, botocore.model.StructureShape) and (shape.name == code or shape.error_code == code):
             return shape
     return None

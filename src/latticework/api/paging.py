@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 Item = TypeVar("Item")
 Position = TypeVar("Position")
@@ -47,11 +47,11 @@ class Pager:
     invalid: Callable[[], Exception]  # the API's error for a token it did not issue
     maximum: int | None = None  # a larger page size is lowered to this without an error
 
-    def page_size(self, params: dict) -> int:
+    def page_size(self, params: Mapping[str, Any]) -> int:
         size = params.get(self.size) or self.default
         return size if self.maximum is None else min(size, self.maximum)
 
-    def start(self, params: dict, decode: Callable[[str], Position]) -> Position | None:
+    def start(self, params: Mapping[str, Any], decode: Callable[[str], Position]) -> Position | None:
         """The position the request's token names (None without one); a token that does not decode is
         the API's ``invalid`` error."""
         token = params.get(self.token)
@@ -62,23 +62,25 @@ class Pager:
         except (ValueError, KeyError, TypeError):
             raise self.invalid() from None
 
-    def result(self, key: str, items: list, next_token: str | None) -> dict:
+    def result(self, key: str, items: list, next_token: str | None) -> Any:
         result: dict[str, Any] = {key: items}
         if next_token is not None:
             result[self.next_token] = next_token
         return result
 
-    def slice(self, items: list, params: dict, key: str) -> dict:
-        """One page of ``items`` under ``key``; the token is the offset of the next page."""
+    def slice(self, items: Sequence[Any], params: Mapping[str, Any], key: str) -> Any:
+        """One page of ``items`` under ``key``; the token is the offset of the next page.
+
+        Typed ``Any``: it is the caller's ``List*``/``Describe*`` result."""
         start = self.start(params, _decode_offset) or 0
         size = self.page_size(params)
         more = start + size < len(items)
-        return self.result(key, items[start:start + size], _encode_offset(start + size) if more else None)
+        return self.result(key, list(items[start:start + size]), _encode_offset(start + size) if more else None)
 
-    def scan(self, params: dict, key: str, fetch: Callable[[Position | None, int], list[Item]],
+    def scan(self, params: Mapping[str, Any], key: str, fetch: Callable[[Position | None, int], list[Item]],
              position: Callable[[Item], Position], present: Callable[[Item], Any],
              encode: Callable[[Position], str], decode: Callable[[str], Position],
-             keep: Callable[[Item], bool] | None = None) -> dict:
+             keep: Callable[[Item], bool] | None = None) -> Any:
         """One page of what ``fetch`` yields in order and ``keep`` accepts, each item shown by ``present``."""
         limit = self.page_size(params)
         after = self.start(params, decode)

@@ -20,7 +20,7 @@ from typing import Any
 import re
 from xml.sax.saxutils import escape as _escape
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from latticework.api.errors import ServiceError
 from latticework.api.wire import ParseError, Response, convert_text, timestamp
@@ -47,7 +47,7 @@ class Dialect:
         name = shape.serialization.get("name")
         return name[0].upper() + name[1:] if name else default
 
-    def list_prefix(self, shape: Shape, prefix: str) -> str:
+    def list_prefix(self, shape: ListShape, prefix: str) -> str:
         if self.ec2:
             return prefix
         if shape.serialization.get("flattened"):
@@ -87,7 +87,7 @@ def _has_prefix(form: _Form, key: str) -> bool:
     return key in form.prefixes
 
 
-def _parse_structure(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> dict | None:
+def _parse_structure(d: Dialect, shape: StructureShape, prefix: str, form: _Form) -> dict | None:
     out = {}
     for name, member in shape.members.items():
         value = _parse_value(d, member, _join(prefix, d.name(member, name)), form)
@@ -96,7 +96,7 @@ def _parse_structure(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]
     return out or None
 
 
-def _parse_list(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> list | None:
+def _parse_list(d: Dialect, shape: ListShape, prefix: str, form: _Form) -> list | None:
     item = d.list_prefix(shape, prefix)
     values, index = [], 1
     while _has_prefix(form, f"{item}.{index}"):
@@ -110,7 +110,7 @@ def _parse_list(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> 
     return values or None
 
 
-def _parse_map(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> dict | None:
+def _parse_map(d: Dialect, shape: MapShape, prefix: str, form: _Form) -> dict | None:
     entry = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
     key_name = shape.key.serialization.get("name", "key")
     value_name = shape.value.serialization.get("name", "value")
@@ -121,13 +121,12 @@ def _parse_map(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> d
     return out or None
 
 
-def _parse_value(d: Dialect, shape: Shape, prefix: str, form: dict[str, str]) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
+def _parse_value(d: Dialect, shape: Shape, prefix: str, form: _Form) -> Any:
+    if isinstance(shape, StructureShape):
         return _parse_structure(d, shape, prefix, form)
-    if kind == "list":
+    if isinstance(shape, ListShape):
         return _parse_list(d, shape, prefix, form)
-    if kind == "map":
+    if isinstance(shape, MapShape):
         return _parse_map(d, shape, prefix, form)
     if prefix not in form:
         return None
@@ -144,13 +143,13 @@ def parse_request(op: OperationModel, form: dict[str, str], dialect: Dialect = Q
 
 def _xml(shape: Shape, value: Any) -> str:
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         return "".join(_xml_member(member, name, value[name])
                        for name, member in shape.members.items() if value.get(name) is not None)
-    if kind == "list":
+    if isinstance(shape, ListShape):
         tag = shape.member.serialization.get("name", "member")
         return "".join(f"<{tag}>{_xml(shape.member, v)}</{tag}>" for v in value)
-    if kind == "map":
+    if isinstance(shape, MapShape):
         return "".join(f"<entry><key>{escape(str(k))}</key><value>{_xml(shape.value, v)}</value></entry>"
                        for k, v in value.items())
     if kind == "timestamp":
@@ -162,7 +161,7 @@ def _xml(shape: Shape, value: Any) -> str:
 
 def _xml_member(member: Shape, name: str, value: Any) -> str:
     tag = member.serialization.get("name", name)
-    if member.type_name == "list" and member.serialization.get("flattened"):
+    if isinstance(member, ListShape) and member.serialization.get("flattened"):
         return "".join(f"<{tag}>{_xml(member.member, v)}</{tag}>" for v in value)
     return f"<{tag}>{_xml(member, value)}</{tag}>"
 
@@ -192,7 +191,8 @@ def serialize_response(model: ServiceModel, op: OperationModel, result: dict, re
 
 
 def _error_status(model: ServiceModel, code: str, default: int) -> int:
-    shape = next((s for s in model.error_shapes if s.error_code == code or s.name == code), None)
+    shape = next((s for s in model.error_shapes
+                  if isinstance(s, StructureShape) and (s.error_code == code or s.name == code)), None)
     return shape.metadata.get("error", {}).get("httpStatusCode", default) if shape else default
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from latticework.api.errors import ServiceError
 from latticework.api.wire import NO_BODY_STATUSES, ParseError, Response, convert_text, timestamp
@@ -82,7 +82,7 @@ def _from_query(shape: Shape, name: str, query: dict[str, list[str]]) -> Any:
     values = query.get(name)
     if values is None:
         return None
-    if shape.type_name == "list":
+    if isinstance(shape, ListShape):
         return [convert_text(shape.member, v, name) for v in values]
     return convert_text(shape, values[-1], name)
 
@@ -134,12 +134,12 @@ def to_wire(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if value is None:
         return None
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         return {m.serialization.get("name", n): to_wire(m, value[n])
                 for n, m in shape.members.items() if value.get(n) is not None}
-    if kind == "list":
+    if isinstance(shape, ListShape):
         return [to_wire(shape.member, v) for v in value]
-    if kind == "map":
+    if isinstance(shape, MapShape):
         return {k: to_wire(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
         return timestamp(shape, value, "unixTimestamp")
@@ -156,7 +156,7 @@ def _header_text(shape: Shape, value: Any) -> str:
     return str(value)
 
 
-def _split_output(shape: Shape | None, result: dict) -> tuple[int | None, list[tuple[str, str]], Any]:
+def _split_output(shape: StructureShape | None, result: dict) -> tuple[int | None, list[tuple[str, str]], Any]:
     status = None
     headers: list[tuple[str, str]] = []
     if shape is None:
@@ -197,7 +197,7 @@ def serialize_response(op: OperationModel, result: dict, request_id: str) -> Res
 
 def serialize_error(model: ServiceModel, error: ServiceError, request_id: str) -> Response:
     """An error as AWS's rest-json front ends send it: type header + JSON body."""
-    shape = next((s for s in model.error_shapes if s.name == error.code), None)
+    shape = next((s for s in model.error_shapes if isinstance(s, StructureShape) and s.name == error.code), None)
     fields = {"message": error.message, **error.fields}
     status = error.status
     headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code)]

@@ -182,7 +182,7 @@ def _check_token(credential: Credential, token: str | None) -> None:
     expected = credential.session_token
     if (expected is None) != (token is None):
         raise errors.unrecognized_client()
-    if expected is not None and not hmac.compare_digest(expected.encode(), token.encode()):
+    if expected is not None and token is not None and not hmac.compare_digest(expected.encode(), token.encode()):
         raise errors.unrecognized_client()
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 _SCALARS = {
     "string": (str,),
@@ -70,12 +70,11 @@ def validate(shape: Shape | None, value: Any, path: str = "") -> list[Violation]
 
 
 def _check(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
-    kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         _check_structure(shape, value, path, out)
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         _check_list(shape, value, path, out)
-    elif kind == "map":
+    elif isinstance(shape, MapShape):
         _check_map(shape, value, path, out)
     else:
         _check_scalar(shape, value, path, out)
@@ -88,7 +87,7 @@ def _type_ok(kind: str, value: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _check_structure(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
+def _check_structure(shape: StructureShape, value: Any, path: str, out: list[Violation]) -> None:
     if not isinstance(value, dict):
         out.append(Violation(path or "body", value, "Member must be a structure", type_error=True))
         return
@@ -102,7 +101,7 @@ def _check_structure(shape: Shape, value: Any, path: str, out: list[Violation]) 
         _check(shape.members[name], value[name], _join(path, name), out)
 
 
-def _check_list(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
+def _check_list(shape: ListShape, value: Any, path: str, out: list[Violation]) -> None:
     if not isinstance(value, list):
         out.append(Violation(path, value, "Member must be a list", type_error=True))
         return
@@ -114,7 +113,7 @@ def _check_list(shape: Shape, value: Any, path: str, out: list[Violation]) -> No
             _check(shape.member, item, f"{path}.{index}.member", out)
 
 
-def _check_map(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
+def _check_map(shape: MapShape, value: Any, path: str, out: list[Violation]) -> None:
     if not isinstance(value, dict):
         out.append(Violation(path, value, "Member must be a map", type_error=True))
         return

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import Shape
+from botocore.model import ListShape, Shape
 
 from latticework import formats
 
@@ -52,7 +52,7 @@ def convert_text(shape: Shape, text: str, field: str) -> Any:
         if text.lower() not in ("true", "false"):
             raise ParseError(f"Value '{text}' at '{field}' could not be parsed as boolean", field)
         return text.lower() == "true"
-    if kind == "list":
+    if isinstance(shape, ListShape):
         return [convert_text(shape.member, part.strip(), field) for part in text.split(",")]
     return text
 

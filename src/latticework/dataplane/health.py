@@ -238,7 +238,8 @@ async def _http2_status(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 def _h2_status(event, stream: int) -> int | None:
     if isinstance(event, ResponseReceived) and event.stream_id == stream:
-        return int(dict(event.headers)[":status"])
+        # h2 types header names as bytes; header_encoding="utf-8" (_http2_status) makes them str.
+        return int(dict(event.headers)[":status"])  # type: ignore[index]
     if isinstance(event, (StreamReset, ConnectionTerminated)):
         raise ConnectionError(f"target ended the exchange: {type(event).__name__}")
     return None
@@ -306,14 +307,15 @@ class HealthMonitor:
     # -- reconciling -------------------------------------------------------------
 
     def _reconcile(self, key: Key, group: TargetGroup, target: Target) -> None:
+        assert target.address is not None  # _checked picks targets that have one
         spec = _Spec(group.health_check, target.address)
         current = self._checkers.get(key)
         if current is not None and current.spec == spec:
             current.group, current.target = group, target
             return
         kept = current is not None and current.spec.address == spec.address
-        health = TargetHealth(current.health.status) if kept else TargetHealth()
-        if current is not None:
+        health = TargetHealth(current.health.status) if current is not None and kept else TargetHealth()
+        if current is not None and current.task is not None:
             current.task.cancel()
         checker = _Checker(group, target, spec, health, fresh=not kept)
         checker.task = asyncio.get_running_loop().create_task(self._run(checker), name=f"health {key[1]}")
@@ -323,7 +325,8 @@ class HealthMonitor:
 
     def _stop(self, key: Key) -> None:
         checker = self._checkers.pop(key)
-        checker.task.cancel()
+        if checker.task is not None:
+            checker.task.cancel()
         self.generation += 1
 
     # -- checking ----------------------------------------------------------------

@@ -74,6 +74,7 @@ import logging
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import NoReturn
 
 import httptools
 
@@ -206,7 +207,7 @@ class RequestReader:
             if self._framing > CHUNK_FRAMING + CHUNK_LINE * self._chunks:
                 raise Reject(400, "chunk extensions or trailers too long")
 
-    def _fail(self, status: int, reason: str) -> None:
+    def _fail(self, status: int, reason: str) -> NoReturn:
         # Raised inside a parser callback: llhttp stops, and feed() raises this instead of its own error.
         self._error = Reject(status, reason)
         raise self._error
@@ -420,7 +421,7 @@ class Http1Server(asyncio.Protocol):
         self.plane = plane
         self.conn = conn
         self.reader = RequestReader(plane.limits)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport  # set by connection_made, the first callback the runtime makes
         self.queue: deque[_Exchange] = deque()  # parsed requests; the first one is being served
         self.active: _Exchange | None = None
         self.idle_timeout = DEFAULT_IDLE
@@ -555,6 +556,7 @@ class Http1Server(asyncio.Protocol):
         broken = self.queue[-1] if self.queue and not self.queue[-1].complete else None
         if broken is not None and broken is self.active:
             broken.failed = reject
+            assert broken.task is not None  # the active exchange is being served
             broken.task.cancel()
             return
         if broken is not None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -208,8 +208,8 @@ class Http2Server(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's transport
         self.loop = asyncio.get_running_loop()
         self._last_activity = self.loop.time()
         start_connection(self.h2)
@@ -357,7 +357,8 @@ class Http2Server(asyncio.Protocol):
         route = route_for(vpc, request.authority or self.conn.sni)
         if route is not None and route.service.idle_timeout != self._idle_timeout:
             self._idle_timeout = route.service.idle_timeout
-            self._idle.cancel()
+            if self._idle is not None:
+                self._idle.cancel()
             self._idle = self.loop.call_at(self._last_activity + self._idle_timeout, self._idle_check)
 
     # -- frames out (called by StreamResponder and StreamBody) ----------------------------------
@@ -367,8 +368,11 @@ class Http2Server(asyncio.Protocol):
         self._flush()
 
     async def send_data(self, stream: _Stream, chunk: bytes) -> None:
-        await send_windowed(self.h2, stream.id, chunk, stream.writable,
-                            lambda: self._check(stream) or not self._paused, self._flush)
+        def sendable() -> bool:  # raises once the stream or the connection is gone
+            self._check(stream)
+            return not self._paused
+
+        await send_windowed(self.h2, stream.id, chunk, stream.writable, sendable, self._flush)
 
     def end_stream(self, stream: _Stream, trailers: list[tuple[bytes, bytes]]) -> None:
         if trailers:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Callable
+from typing import Callable, Protocol, cast
 
 from latticework.dataplane import router
 from latticework.dataplane.exchange import Connection
@@ -62,6 +62,12 @@ def https_service(snapshot: Snapshot, address: str, port: int, name: str | None)
     return route.service if listener is not None and listener.protocol == HTTPS else None
 
 
+class FrontEnd(Protocol):
+    """What the listeners need of a connection's front end (``Http1Server``, ``Http2Server``)."""
+
+    def drain(self) -> None: ...
+
+
 class FrontDoor(asyncio.Protocol):
     """Accepts one connection, then hands the transport to the front end of its protocol."""
 
@@ -69,7 +75,8 @@ class FrontDoor(asyncio.Protocol):
         self.plane = plane
         self.opened = opened  # told of every front end started, for draining at shutdown
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # a stream connection's transport
         local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
         vpc = self.plane.snapshot.vpc_at(local[0])
         if vpc is None or peer is None:  # the VPC went away between accept and now
@@ -94,10 +101,10 @@ class FrontDoor(asyncio.Protocol):
 class Listeners:
     def __init__(self, plane: Plane):
         self.plane = plane
-        self.servers: dict[tuple[str, int], tuple[str, object]] = {}  # -> (mode, server or accept task)
+        self.servers: dict[tuple[str, int], tuple[str, asyncio.Server | asyncio.Task]] = {}  # server or accept task
         self.unbound: set[tuple[str, int]] = set()
         self._pruned_at = 64
-        self.fronts: dict[asyncio.Transport, object] = {}  # open client connections and their front ends
+        self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
 
     async def apply(self, snapshot: Snapshot) -> None:
         wanted = wanted_sockets(snapshot)
@@ -126,7 +133,7 @@ class Listeners:
     def _door(self) -> FrontDoor:
         return FrontDoor(self.plane, self._opened)
 
-    def _opened(self, front, transport: asyncio.Transport) -> None:
+    def _opened(self, front: FrontEnd, transport: asyncio.Transport) -> None:
         if len(self.fronts) >= 2 * self._pruned_at:  # forget closed ones now and then, not per accept
             self._prune()
         self.fronts[transport] = front
@@ -185,7 +192,11 @@ class Listeners:
     async def _sniff(self, client: socket.socket, context) -> None:
         loop = asyncio.get_running_loop()
         readable, fd = loop.create_future(), client.fileno()
-        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(fd, ready)
         try:
             await asyncio.wait_for(readable, self.plane.limits.header_read_timeout)
             first = client.recv(1, socket.MSG_PEEK)

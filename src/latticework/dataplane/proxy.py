@@ -108,7 +108,7 @@ def resolve(snapshot: Snapshot, conn: Connection, request: Request) -> Routed | 
     by_sni = conn.scheme == "https" and bool(conn.sni)
     name = conn.sni if by_sni else request.authority
     route = router.route_for(vpc, name) if vpc is not None else None
-    if route is None:
+    if route is None or vpc is None:
         return Refusal(404, _unknown(name, conn))
     if by_sni and _misdirected(vpc, route, request.authority):
         return Refusal(421, f"Host {router.host_name(request.authority)} names another service than the TLS "

@@ -141,6 +141,7 @@ class CertificateAuthority:
     def load(cls, cert_path: Path, key_path: Path) -> CertificateAuthority:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)  # the key create() wrote
         return cls(cert, key)
 
     @classmethod

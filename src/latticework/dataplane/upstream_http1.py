@@ -254,6 +254,7 @@ class TargetConnection(asyncio.Protocol):
         self._events.clear()
 
     def write(self, data: bytes) -> None:
+        assert self.transport is not None  # connection_made ran before anyone got this protocol
         if not self.closed:
             self.transport.write(data)
 
@@ -274,6 +275,7 @@ class TargetConnection(asyncio.Protocol):
             self._buffered -= len(event.data)
             if self._paused and self._buffered <= LOW_WATER and not self.closed:
                 self._paused = False
+                assert self.transport is not None  # connection_made ran before anyone got this protocol
                 self.transport.resume_reading()
         return event
 
@@ -285,6 +287,7 @@ class TargetConnection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         reader = self.reader
+        assert self.transport is not None  # connection_made ran before anyone got this protocol
         return not self.closed and not self.transport.is_closing() and reader is not None \
             and reader.complete and reader.reusable and self.error is None
 
@@ -316,6 +319,7 @@ class TargetConnection(asyncio.Protocol):
             self._arrived.set()
         if self._buffered > HIGH_WATER and not self._paused:
             self._paused = True
+            assert self.transport is not None  # connection_made ran before anyone got this protocol
             self.transport.pause_reading()
 
 
@@ -424,7 +428,7 @@ class Http1Upstream:
         while idle:
             conn = idle.pop()  # the most recently used: the least likely to have been closed by the target
             conn.unpark()
-            if not conn.closed and not conn.transport.is_closing():
+            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 return conn
             conn.close()
         return None
@@ -529,6 +533,7 @@ class Http1Upstream:
         except InvalidResponse as error:
             raise UpstreamError(502, f"target {address} sent an invalid response: {error}") from None
         except OSError:
+            assert conn.reader is not None  # begin() gave this exchange its reader
             if not conn.reader.started:
                 raise _Dead(sending.consumed) from None
             raise UpstreamError(502, f"target {address} closed the connection mid-response") from None
@@ -547,6 +552,7 @@ class Http1Upstream:
             if isinstance(event, TargetEnd):
                 await responder.end(event.trailers)
                 return True
+            assert isinstance(event, TargetData)  # the head was the first event, _head took it
             await responder.data(event.data)
 
 
@@ -559,6 +565,7 @@ async def _stop(sender: asyncio.Task) -> None:
 
 
 def pool_key(target: Target, group: TargetGroup, request: Request) -> PoolKey:
+    assert target.address is not None  # targets connected to have one (Lambda functions are invoked)
     host, port = target.address
     tls = group.protocol == HTTPS
     name = router.host_name(request.authority) if tls else None

@@ -38,7 +38,7 @@ import asyncio
 import logging
 import ssl
 from collections import deque
-from typing import Callable
+from typing import Callable, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -153,8 +153,8 @@ class TargetConnection(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's transport
         self.loop = asyncio.get_running_loop()
         self.peer = transport.get_extra_info("peername")
         start_connection(self.h2)
@@ -308,8 +308,11 @@ class TargetConnection(asyncio.Protocol):
 
     # -- frames out -----------------------------------------------------------------------------
     async def _send_data(self, exchange: Exchange, chunk: bytes) -> None:
-        await send_windowed(self.h2, exchange.id, chunk, exchange.writable,
-                            lambda: self._check(exchange) or not self._paused, self.flush)
+        def sendable() -> bool:  # raises once the exchange failed
+            self._check(exchange)
+            return not self._paused
+
+        await send_windowed(self.h2, exchange.id, chunk, exchange.writable, sendable, self.flush)
 
     def _check(self, exchange: Exchange) -> None:
         if exchange.error is not None:
@@ -475,7 +478,7 @@ class Http2Upstream:
             opening = self._opening.get(key)
             if opening is None:
                 opening = self._opening[key] = asyncio.get_running_loop().create_task(self._open(key, deadline))
-                opening.add_done_callback(lambda _task, key=key: self._opening.pop(key, None))
+                opening.add_done_callback(lambda _task: self._opening.pop(key, None))
             await asyncio.shield(opening)  # several requests wait for one new connection
         raise UpstreamError(502, f"target {target.id} keeps closing new connections")
 
@@ -492,6 +495,7 @@ class Http2Upstream:
             raise UpstreamError(504, f"connecting to {host}:{port} timed out") from None
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamError(502, f"cannot connect to {host}:{port}: {exc}") from None
+        assert connection.transport is not None  # create_connection returns it connected
         if tls and connection.transport.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
             connection.close()
             raise UpstreamError(502, f"target {host}:{port} does not speak HTTP/2 over TLS")

@@ -351,6 +351,7 @@ class VpcResolver:
     async def close(self) -> None:
         if self._udp is not None:
             self._udp.close()
+            assert self._udp_closed is not None  # set with _udp
             await self._udp_closed  # the socket is released a loop iteration after close()
         if self._tcp is not None:
             self._tcp.close()
@@ -368,7 +369,7 @@ class VpcResolver:
             return query
         limit = udp_limit(query) if udp else TCP_MAX
         decision = answer(self.view(), query)
-        if decision is FORWARD:
+        if isinstance(decision, AskHost):  # FORWARD, the only instance
             reply = await self.upstreams.ask(data, limit)
             return fit(reply, query, limit) if reply is not None else bytes(reply_to(query, RCODE.SERVFAIL).pack())
         return fit(bytes(decision.pack()), query, limit)
@@ -396,6 +397,7 @@ class VpcResolver:
             writer.close()
             return
         task = asyncio.current_task()
+        assert task is not None  # a connection is served in a task of its own
         self._clients.add(task)
         try:
             await self._converse(reader, writer)

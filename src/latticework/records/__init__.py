@@ -33,6 +33,18 @@ class RecordView:
     def id(self) -> str:
         return self.record.id
 
+    @property
+    def arn(self) -> str:
+        """The record's ARN: every kind read through a view is stored with one."""
+        assert self.record.arn is not None, f"{self.record.kind} {self.record.id} has no ARN"
+        return self.record.arn
+
+    @property
+    def parent(self) -> str:
+        """The id of what the record belongs to (a target's group, an association's network...)."""
+        assert self.record.parent is not None, f"{self.record.kind} {self.record.id} has no parent"
+        return self.record.parent
+
 
 def tag_value(tags: list[dict] | None, key: str) -> str | None:
     """The value of tag ``key`` in an API tag list (``[{"Key": ..., "Value": ...}]``), None when absent."""

@@ -50,15 +50,20 @@ class VpcRecord(RecordView):
 
 
 class InVpcRecord(RecordView):
-    """A resource that lives in one VPC (subnet, security group, interface, instance, endpoint)."""
+    """A resource that lives in one VPC (subnet, security group, interface, endpoint)."""
+
+    @property
+    def vpc_id(self) -> str:
+        return self.body["VpcId"]
+
+
+class HostRecord(RecordView):
+    """An instance or a network interface: something holding a private address in a VPC."""
 
     @property
     def vpc_id(self) -> str | None:
+        """None for an instance that has left its VPC (terminated)."""
         return self.body.get("VpcId")
-
-
-class HostRecord(InVpcRecord):
-    """An instance or a network interface: something holding a private address in a VPC."""
 
     @property
     def private_ip(self) -> str | None:

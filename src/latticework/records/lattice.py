@@ -277,8 +277,8 @@ class ServiceAssociationRecord(RecordView):
     """A service-network service association; the network is the record's parent."""
 
     @property
-    def service_id(self) -> str | None:
-        return self.body.get("serviceId")
+    def service_id(self) -> str:
+        return self.body["serviceId"]
 
     @property
     def service_arn(self) -> str | None:
@@ -297,8 +297,8 @@ class VpcAssociationRecord(RecordView):
     """A service-network VPC association; the network is the record's parent."""
 
     @property
-    def vpc_id(self) -> str | None:
-        return self.body.get("vpcId")
+    def vpc_id(self) -> str:
+        return self.body["vpcId"]
 
 
 class ResourceAssociationRecord(RecordView):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from latticework.api.context import RequestContext
 from latticework.api.service import QueryService
+from latticework.services import sts_api_types as shapes
 
 
 class StsProvider:
-    def get_caller_identity(self, ctx: RequestContext, params: dict) -> dict:
+    def get_caller_identity(self, ctx: RequestContext,
+                            params: shapes.GetCallerIdentityRequest) -> shapes.GetCallerIdentityResponse:
         cred = ctx.credential
         return {"UserId": cred.user_id, "Account": cred.account_id, "Arn": cred.principal_arn}
 

@@ -28,7 +28,7 @@ check that both give the same snapshot.
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from latticework import formats
 from latticework.fabric import Fabric
@@ -83,7 +83,7 @@ class Compiler:
         self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
 
     # -- entry points ------------------------------------------------------------------------
-    def update(self, revision: int, changed: dict[Key, Record | None]) -> Snapshot:
+    def update(self, revision: int, changed: Mapping[Key, Record | None]) -> Snapshot:
         """Apply changed records (None: deleted) and return the snapshot of ``revision``."""
         dirty = _Dirty()
         for (kind, id), record in changed.items():
@@ -121,9 +121,11 @@ class Compiler:
 
     def _file(self, kind: str, r: Record, present: bool) -> None:
         """Add ``r`` to (or remove it from) the children and lookup indexes."""
-        places = [(self.children[kind], r.parent)] if r.parent is not None else []
+        places = [(self.children[kind], r.parent)]
         places += [(self.lookups[key], LOOKUPS[key](r)) for key in LOOKUPS if key[0] == kind]
         for index, value in places:
+            if value is None:
+                continue
             if present:
                 index.setdefault(value, set()).add(r.id)
             elif value in index:
@@ -143,19 +145,20 @@ class Compiler:
         elif kind == lattice.TARGET_GROUP:
             dirty.groups.add(r.id)
         elif kind == lattice.TARGET:
-            dirty.groups.add(r.parent)
+            dirty.groups.add(lattice.TargetRecord(r).parent)
         elif kind == lattice.SERVICE_NETWORK:
             dirty.networks.add(r.id)
         elif kind == lattice.SN_SERVICE_ASSOCIATION:
-            dirty.networks.add(r.parent)
+            dirty.networks.add(lattice.ServiceAssociationRecord(r).parent)
         elif kind == lattice.SN_VPC_ASSOCIATION:
             dirty.vpcs.add(lattice.VpcAssociationRecord(r).vpc_id)
         elif kind == ec2.VPC_ENDPOINT:
             dirty.vpcs.add(ec2.VpcEndpointRecord(r).vpc_id)
         elif kind in HOSTS:
             vpc_id = r.id if kind == ec2.VPC else ec2.HostRecord(r).vpc_id
-            dirty.vpcs.add(vpc_id)
-            dirty.host_vpcs.add(vpc_id)
+            if vpc_id is not None:  # a terminated instance has left its VPC: no view of it to rebuild
+                dirty.vpcs.add(vpc_id)
+                dirty.host_vpcs.add(vpc_id)
             if kind == ec2.INSTANCE:
                 dirty.instances.add(r.id)
 
@@ -181,7 +184,8 @@ class Compiler:
             listeners = [self._listener(l) for l in self._kids(lattice.LISTENER, id)]
             self.services[id] = _service(lattice.ServiceRecord(record), listeners)
         self._count_references(old, self.services.get(id), dirty)
-        dirty.networks.update(a.parent for a in self._find(lattice.SN_SERVICE_ASSOCIATION, "service", id))
+        associations = self._find(lattice.SN_SERVICE_ASSOCIATION, "service", id)
+        dirty.networks.update(lattice.ServiceAssociationRecord(a).parent for a in associations)
 
     def _listener(self, record: Record) -> Listener:
         rules = [_rule(lattice.RuleRecord(r)) for r in self._kids(lattice.RULE, record.id)]
@@ -190,6 +194,8 @@ class Compiler:
     def _count_references(self, old: Service | None, new: Service | None, dirty: "_Dirty") -> None:
         """Keep ``references`` (which services forward to a group) and mark groups whose use changed."""
         for service, step in ((old, -1), (new, 1)):
+            if service is None:
+                continue
             for group_id in _forwarded(service):
                 users = self.references.setdefault(group_id, {})
                 users[service.id] = users.get(service.id, 0) + step
@@ -228,7 +234,7 @@ class Compiler:
         if old is not None:
             self.by_address.pop(old.resolver, None)
             self.by_address.pop(old.lattice, None)
-        if block is not None:
+        if record is not None and block is not None:
             self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members)
             self.by_address.update({view.resolver: id, view.lattice: id})
 
@@ -259,7 +265,7 @@ class _Dirty:
         self.networks: set[str] = set()
         self.groups: set[str] = set()
         self.vpcs: set[str] = set()
-        self.host_vpcs: set[str] = set()
+        self.host_vpcs: set[str | None] = set()  # None: an instance or interface outside any VPC
         self.instances: set[str] = set()
 
 
@@ -279,7 +285,7 @@ def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
 
 def _service(s: lattice.ServiceRecord, listeners: Iterable[Listener]) -> Service:
     r = s.record
-    return Service(id=r.id, arn=r.arn, name=s.name, account=r.account, region=r.region, dns_name=s.dns_name,
+    return Service(id=r.id, arn=s.arn, name=s.name, account=r.account, region=r.region, dns_name=s.dns_name,
                    custom_domain=s.custom_domain, certificate_arn=s.certificate_arn, auth_type=s.auth_type,
                    idle_timeout=s.idle_timeout, listeners={l.port: l for l in listeners})
 
@@ -287,13 +293,13 @@ def _service(s: lattice.ServiceRecord, listeners: Iterable[Listener]) -> Service
 def _listener(listener: lattice.ListenerRecord, rules: Iterable[Rule]) -> Listener:
     compiled = sorted(rules, key=lambda x: (x.is_default, x.priority or 0))
     r = listener.record
-    return Listener(id=r.id, arn=r.arn, name=listener.name, protocol=listener.protocol, port=listener.port,
+    return Listener(id=r.id, arn=listener.arn, name=listener.name, protocol=listener.protocol, port=listener.port,
                     rules=tuple(compiled))
 
 
 def _rule(rule: lattice.RuleRecord) -> Rule:
     r = rule.record
-    return Rule(id=r.id, arn=r.arn, name=rule.name, priority=rule.priority,
+    return Rule(id=r.id, arn=rule.arn, name=rule.name, priority=rule.priority,
                 match=None if rule.is_default else _match(rule), action=_action(rule), is_default=rule.is_default)
 
 
@@ -323,7 +329,7 @@ def _health_check(h: lattice.HealthCheckView) -> HealthCheck:
 
 def _target_group(group: lattice.TargetGroupRecord, targets: tuple[Target, ...], used: bool) -> TargetGroup:
     r = group.record
-    return TargetGroup(id=r.id, arn=r.arn, name=group.name, account=r.account, region=r.region, type=group.type,
+    return TargetGroup(id=r.id, arn=group.arn, name=group.name, account=r.account, region=r.region, type=group.type,
                        protocol=group.protocol or HTTP, protocol_version=group.protocol_version or "HTTP1",
                        port=group.port, vpc_id=group.vpc_id, health_check=_health_check(group.health_check),
                        targets=targets, used=used)
@@ -407,7 +413,7 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
 
 def _network(network: lattice.ServiceNetworkRecord) -> ServiceNetwork:
     r = network.record
-    return ServiceNetwork(id=r.id, arn=r.arn, name=network.name, account=r.account, auth_type=network.auth_type)
+    return ServiceNetwork(id=r.id, arn=network.arn, name=network.name, account=r.account, auth_type=network.auth_type)
 
 
 # -- consistency -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ SQLAlchemy Core (SQLite by default; PostgreSQL by URL uses the same code).
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class Transaction(ABC):
              limit: int | None = None, account: str | None = None, all_accounts: bool = False) -> list[Record]: ...
 
     @abstractmethod
-    def linked(self, kind: str, value: str) -> list[Record]:
+    def linked(self, kind: str, value: str) -> builtins.list[Record]:  # ``list`` here is the method above
         """The caller's records of ``kind`` whose registered links include ``value`` (shared: read-only)."""
 
     @abstractmethod
@@ -89,8 +90,13 @@ class Transaction(ABC):
 
     @property
     @abstractmethod
-    def written(self) -> list[Record]:
+    def written(self) -> builtins.list[Record]:
         """Records put in this transaction (for post-commit work such as settling statuses)."""
+
+    @property
+    @abstractmethod
+    def revision_written(self) -> int | None:
+        """The revision this transaction writes, or None while it has written nothing."""
 
 
 @dataclass(frozen=True)

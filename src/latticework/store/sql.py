@@ -211,6 +211,7 @@ class SqlTransaction(Transaction):
 
     def idempotent_result(self, operation, token):
         key = (self.account, self.region, operation, token)
+        seen: tuple[str, str] | None
         if key in self._tokens:
             seen = self._tokens[key]
         else:
@@ -235,8 +236,8 @@ class SqlTransaction(Transaction):
             raise NameTaken(record.name)
         with self._index.lock:
             held = self._index.names.get(name)
-        if held is not None and held != key and self._lookup(held) is not None \
-                and _name_key(self._lookup(held)) == name:
+        if held is not None and held != key and (holder := self._lookup(held)) is not None \
+                and _name_key(holder) == name:
             raise NameTaken(record.name)
 
     def put(self, record):
@@ -363,6 +364,7 @@ class SqlStore(Store):
 
     def _commit(self, tx: SqlTransaction) -> None:
         revision = tx.revision_written
+        assert revision is not None  # only a transaction that wrote is committed
         sql = self._sql
         with self._conn.begin():
             sql["revision"].run(self._conn, [dict(id=revision, at=datetime.now(timezone.utc).isoformat(),
@@ -372,17 +374,17 @@ class SqlStore(Store):
             sql["token"].run(self._conn, [
                 dict(account=k[0], region=k[1], operation=k[2], token=k[3], fingerprint=f, result=res)
                 for k, (f, res) in tx._tokens.items()])
-        self._apply(tx)
+        self._apply(tx, revision)
         self._publish(revision, tx.operation)
 
-    def _apply(self, tx: SqlTransaction) -> None:
+    def _apply(self, tx: SqlTransaction, revision: int) -> None:
         with self._index.lock:
             for key in tx._deleted:
                 self._index.remove(key)
             for record in tx._puts.values():
                 self._index.add(record)
             self._index.tokens.update(tx._tokens)
-            self._journal.append((tx.revision_written, [*tx._deleted, *tx._puts]))
+            self._journal.append((revision, [*tx._deleted, *tx._puts]))
 
     def _publish(self, revision: int, operation: str) -> None:
         with self._changed:

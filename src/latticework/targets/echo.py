@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an IP server: (host, port, ...)
     print(f"ready {args.name} on {host}:{port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -87,7 +87,7 @@ class EchoHandler(grpc.GenericRpcHandler):
     """Maps ``/latticework.Echo/<Method>`` to ``Echo``; bytes in, bytes out (no serializers)."""
 
     def __init__(self, echo: Echo):
-        self.methods = {
+        self.methods: dict[str, grpc.RpcMethodHandler] = {
             f"/{SERVICE}/Say": grpc.unary_unary_rpc_method_handler(echo.say),
             f"/{SERVICE}/Stream": grpc.unary_stream_rpc_method_handler(echo.stream),
             f"/{SERVICE}/Collect": grpc.stream_unary_rpc_method_handler(echo.collect),

@@ -27,7 +27,7 @@ import fnmatch
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from latticework import formats
 from latticework.api.context import RequestContext
@@ -81,12 +81,12 @@ def get(ctx: RequestContext, kind: Ec2Kind, id: str, account: str | None = None)
 
 # -- tags --------------------------------------------------------------------
 
-def public(body: dict) -> dict:
-    """A body without its internal ``_`` fields: what the API shows."""
+def public(body: dict) -> Any:
+    """A body without its internal ``_`` fields: what the API shows (typed ``Any``: the resource's shape)."""
     return {k: v for k, v in body.items() if not k.startswith("_")}
 
 
-def tags_for(params: dict, resource_type: str) -> list[dict]:
+def tags_for(params: Mapping[str, Any], resource_type: str) -> list[dict]:
     """Tags a create call asked for this resource type (``TagSpecification.N``)."""
     tags: list[dict] = []
     for spec in params.get("TagSpecifications") or []:
@@ -104,13 +104,13 @@ def check_tags(tags: list[dict]) -> None:
             raise Ec2Error("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
 
 
-def tag_dict(body: dict) -> dict[str, str]:
+def tag_dict(body: Mapping[str, Any]) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in body.get("Tags") or []}
 
 
 # -- filters -----------------------------------------------------------------
 
-Extractor = Callable[[dict], Iterable[Any] | Any]
+Extractor = Callable[[Mapping[str, Any]], Iterable[Any] | Any]
 
 
 def _values(extracted: Any) -> list[str]:
@@ -138,7 +138,7 @@ def value_matches(pattern: str, actual: str) -> bool:
     return pattern == actual
 
 
-def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
+def _extract(name: str, body: Mapping[str, Any], table: dict[str, Extractor]) -> list[str]:
     tags = tag_dict(body)
     if name.startswith("tag:"):
         key = name[4:]
@@ -152,7 +152,7 @@ def _extract(name: str, body: dict, table: dict[str, Extractor]) -> list[str]:
     return _values(table[name](body))
 
 
-def matches(body: dict, filters: list[dict] | None, table: dict[str, Extractor]) -> bool:
+def matches(body: Mapping[str, Any], filters: Sequence[Mapping[str, Any]] | None, table: dict[str, Extractor]) -> bool:
     for flt in filters or []:
         actual = _extract(flt.get("Name") or "", body, table)
         if not any(value_matches(p, a) for p in flt.get("Values") or [] for a in actual):
@@ -168,8 +168,8 @@ PAGER = Pager(token="NextToken", next_token="NextToken", size="MaxResults", defa
 page = PAGER.slice
 
 
-def describe(ctx: RequestContext, kind: Ec2Kind, params: dict, ids_member: str, key: str,
-             table: dict[str, Extractor], present: Callable[[Record], dict] | None = None) -> dict:
+def describe(ctx: RequestContext, kind: Ec2Kind, params: Mapping[str, Any], ids_member: str, key: str,
+             table: dict[str, Extractor], present: Callable[[Record], Any] | None = None) -> Any:
     """The usual ``Describe<Kind>s``: by ids (each must exist) and filters, paged."""
     ids = params.get(ids_member) or []
     if ids:

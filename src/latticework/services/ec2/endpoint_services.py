@@ -66,9 +66,11 @@ import re
 import secrets
 import uuid
 from pathlib import Path
+from typing import Any, Mapping, cast
 
 from latticework.api.context import RequestContext
 from latticework.config import default_state_path
+from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2 import aws_services
 from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for
 from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, SERVICE
@@ -83,7 +85,7 @@ _DOMAIN = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 _SNS_TOPIC = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256})")
 
 
-def unsuccessful(resource_id: str, code: str, message: str) -> dict:
+def unsuccessful(resource_id: str, code: str, message: str) -> shapes.UnsuccessfulItem:
     return {"ResourceId": resource_id, "Error": {"Code": code, "Message": message}}
 
 
@@ -235,7 +237,9 @@ def _notifications_for(ctx: RequestContext, endpoint: Record, service: Record | 
 
 def notification_file(ctx: RequestContext, topic_arn: str) -> Path:
     base = Path(os.environ.get("LATTICEWORK_NOTIFICATIONS_DIR") or state_dir(ctx) / "notifications")
-    region, account, topic = _SNS_TOPIC.fullmatch(topic_arn).groups()
+    found = _SNS_TOPIC.fullmatch(topic_arn)
+    assert found is not None  # _topic checked the ARN when the notification was written
+    region, account, topic = found.groups()
     return base / account / region / f"{topic}.jsonl"
 
 
@@ -344,7 +348,7 @@ def _regions(ctx: RequestContext, regions: list[str]) -> list[dict]:
     return [{"Region": n, "ServiceState": "Available"} for n in dict.fromkeys(names)]
 
 
-def _load_balancer_arns(params: dict) -> tuple[str, list[str]]:
+def _load_balancer_arns(params: Mapping[str, Any]) -> tuple[str, list[str]]:
     nlbs, gwlbs = params.get("NetworkLoadBalancerArns") or [], params.get("GatewayLoadBalancerArns") or []
     if bool(nlbs) == bool(gwlbs):
         raise Ec2Error("InvalidParameter", "Specify either NetworkLoadBalancerArns or GatewayLoadBalancerArns, "
@@ -358,10 +362,12 @@ def _own_service(ctx: RequestContext, service_id: str) -> Record:
 
 class EndpointServiceOps:
     # -- service configurations ---------------------------------------------------------
-    def create_vpc_endpoint_service_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def create_vpc_endpoint_service_configuration(
+            self, ctx: RequestContext, params: shapes.CreateVpcEndpointServiceConfigurationRequest
+    ) -> shapes.CreateVpcEndpointServiceConfigurationResult:
         member, arns = _load_balancer_arns(params)
         service_id = SERVICE.new_id()
-        body = {
+        body: dict[str, Any] = {
             "ServiceType": [{"ServiceType": "Interface" if member == "NetworkLoadBalancerArns"
                              else "GatewayLoadBalancer"}],
             "ServiceId": service_id, "ServiceName": f"com.amazonaws.vpce.{ctx.region}.{service_id}",
@@ -381,23 +387,28 @@ class EndpointServiceOps:
             body["PrivateDnsNameConfiguration"] = _dns_configuration(body["PrivateDnsName"])
         ctx.tx.put(Record(SERVICE.kind, service_id, ctx.account, ctx.region, body,
                           arn=ctx.arn("ec2", f"vpc-endpoint-service/{service_id}")))
-        result = {"ServiceConfiguration": public(body)}
+        result: shapes.CreateVpcEndpointServiceConfigurationResult = {"ServiceConfiguration": public(body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]
         return result
 
-    def describe_vpc_endpoint_service_configurations(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_service_configurations(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointServiceConfigurationsRequest
+    ) -> shapes.DescribeVpcEndpointServiceConfigurationsResult:
         return describe(ctx, SERVICE, params, "ServiceIds", "ServiceConfigurations", _service_table(),
                         lambda r: public(r.body))
 
-    def modify_vpc_endpoint_service_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint_service_configuration(
+            self, ctx: RequestContext, params: shapes.ModifyVpcEndpointServiceConfigurationRequest
+    ) -> shapes.ModifyVpcEndpointServiceConfigurationResult:
         service = _own_service(ctx, params["ServiceId"])
         body = service.body
         _modify_private_dns(body, params)
         if params.get("AcceptanceRequired") is not None:
             body["AcceptanceRequired"] = params["AcceptanceRequired"]
+        request: Mapping[str, Any] = params  # read by the computed member names below
         for member in ("NetworkLoadBalancerArns", "GatewayLoadBalancerArns"):
-            _modify_list(body, member, params.get("Add" + member), params.get("Remove" + member))
+            _modify_list(body, member, request.get("Add" + member), request.get("Remove" + member))
         if not body.get("NetworkLoadBalancerArns") and not body.get("GatewayLoadBalancerArns"):
             raise Ec2Error("InvalidParameter", "An endpoint service must keep at least one load balancer")
         if body.get("NetworkLoadBalancerArns") and body.get("GatewayLoadBalancerArns"):
@@ -411,8 +422,10 @@ class EndpointServiceOps:
         ctx.tx.put(service)
         return {"Return": True}
 
-    def delete_vpc_endpoint_service_configurations(self, ctx: RequestContext, params: dict) -> dict:
-        failed = []
+    def delete_vpc_endpoint_service_configurations(
+            self, ctx: RequestContext, params: shapes.DeleteVpcEndpointServiceConfigurationsRequest
+    ) -> shapes.DeleteVpcEndpointServiceConfigurationsResult:
+        failed: list[shapes.UnsuccessfulItem] = []
         for service_id in params["ServiceIds"]:
             service = ctx.tx.get(SERVICE.kind, service_id)
             if service is None:
@@ -425,7 +438,9 @@ class EndpointServiceOps:
         return {"Unsuccessful": failed}
 
     # -- payer responsibility --------------------------------------------------------------
-    def modify_vpc_endpoint_service_payer_responsibility(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint_service_payer_responsibility(
+            self, ctx: RequestContext, params: shapes.ModifyVpcEndpointServicePayerResponsibilityRequest
+    ) -> shapes.ModifyVpcEndpointServicePayerResponsibilityResult:
         # Once the owner pays, it cannot hand the charges back (the enum has only ServiceOwner).
         service = _own_service(ctx, params["ServiceId"])
         service.body["PayerResponsibility"] = params["PayerResponsibility"]
@@ -433,7 +448,9 @@ class EndpointServiceOps:
         return {"ReturnValue": True}
 
     # -- permissions -----------------------------------------------------------------------
-    def modify_vpc_endpoint_service_permissions(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint_service_permissions(
+            self, ctx: RequestContext, params: shapes.ModifyVpcEndpointServicePermissionsRequest
+    ) -> shapes.ModifyVpcEndpointServicePermissionsResult:
         service = _own_service(ctx, params["ServiceId"])
         permission_type = params.get("PermissionType") or "vpc-endpoint"
         current = {p.body["Principal"]: p for p in permissions(ctx, service)
@@ -443,18 +460,23 @@ class EndpointServiceOps:
                 ctx.tx.delete(PERMISSION.kind, current.pop(principal).id)
         added = [_add_permission(ctx, service, principal, permission_type, current)
                  for principal in dict.fromkeys(params.get("AddAllowedPrincipals") or [])]
-        result: dict = {"ReturnValue": True}
-        if added:
-            result["AddedPrincipals"] = [{k: v for k, v in p.body.items() if k != "Tags"} for p in added]
+        result: shapes.ModifyVpcEndpointServicePermissionsResult = {"ReturnValue": True}
+        if added:  # permission bodies are AddedPrincipal members plus Tags
+            result["AddedPrincipals"] = [cast(shapes.AddedPrincipal, {k: v for k, v in p.body.items() if k != "Tags"})
+                                         for p in added]
         return result
 
-    def describe_vpc_endpoint_service_permissions(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_service_permissions(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointServicePermissionsRequest
+    ) -> shapes.DescribeVpcEndpointServicePermissionsResult:
         service = _own_service(ctx, params["ServiceId"])
         items = [p.body for p in permissions(ctx, service) if matches(p.body, params.get("Filters"), _PERMISSION_TABLE)]
         return page(items, params, "AllowedPrincipals")
 
     # -- private DNS verification -------------------------------------------------------
-    def start_vpc_endpoint_service_private_dns_verification(self, ctx: RequestContext, params: dict) -> dict:
+    def start_vpc_endpoint_service_private_dns_verification(
+            self, ctx: RequestContext, params: shapes.StartVpcEndpointServicePrivateDnsVerificationRequest
+    ) -> shapes.StartVpcEndpointServicePrivateDnsVerificationResult:
         service = _own_service(ctx, params["ServiceId"])
         name = service.body.get("PrivateDnsName")
         if not name:
@@ -465,7 +487,9 @@ class EndpointServiceOps:
         return {"ReturnValue": True}
 
     # -- consumer's catalogue ----------------------------------------------------------------
-    def describe_vpc_endpoint_services(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_services(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointServicesRequest
+    ) -> shapes.DescribeVpcEndpointServicesResult:
         regions = params.get("ServiceRegions") or [ctx.region]
         details = aws_services.details(ctx.region) + [_detail(ctx, s) for s in visible_services(ctx)] \
             if ctx.region in regions else []
@@ -480,42 +504,56 @@ class EndpointServiceOps:
         return result
 
     # -- connections -------------------------------------------------------------------------
-    def describe_vpc_endpoint_connections(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_connections(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointConnectionsRequest
+    ) -> shapes.DescribeVpcEndpointConnectionsResult:
         items = [_connection(e, s) for s in ctx.tx.list(SERVICE.kind) for e in connections(ctx, s)]
         items = [c for c in items if matches(c, params.get("Filters"), _CONNECTION_TABLE)]
         return page(items, params, "VpcEndpointConnections")
 
-    def accept_vpc_endpoint_connections(self, ctx: RequestContext, params: dict) -> dict:
+    def accept_vpc_endpoint_connections(
+            self, ctx: RequestContext, params: shapes.AcceptVpcEndpointConnectionsRequest
+    ) -> shapes.AcceptVpcEndpointConnectionsResult:
         return _act_on_connections(ctx, params, "Accept")
 
-    def reject_vpc_endpoint_connections(self, ctx: RequestContext, params: dict) -> dict:
+    def reject_vpc_endpoint_connections(
+            self, ctx: RequestContext, params: shapes.RejectVpcEndpointConnectionsRequest
+    ) -> shapes.RejectVpcEndpointConnectionsResult:
         return _act_on_connections(ctx, params, "Reject")
 
     # -- connection notifications ------------------------------------------------------------
-    def create_vpc_endpoint_connection_notification(self, ctx: RequestContext, params: dict) -> dict:
+    def create_vpc_endpoint_connection_notification(
+            self, ctx: RequestContext, params: shapes.CreateVpcEndpointConnectionNotificationRequest
+    ) -> shapes.CreateVpcEndpointConnectionNotificationResult:
         service_id, endpoint_id = params.get("ServiceId"), params.get("VpcEndpointId")
         if bool(service_id) == bool(endpoint_id):
             raise Ec2Error("InvalidParameterCombination", "Specify either ServiceId or VpcEndpointId")
-        body = {"ConnectionNotificationId": NOTIFICATION.new_id(), "ConnectionNotificationType": "Topic",
-                "ConnectionNotificationArn": _topic(params["ConnectionNotificationArn"]),
-                "ConnectionEvents": _events(params["ConnectionEvents"]), "ConnectionNotificationState": "Enabled"}
+        body: dict[str, Any] = {
+            "ConnectionNotificationId": NOTIFICATION.new_id(), "ConnectionNotificationType": "Topic",
+            "ConnectionNotificationArn": _topic(params["ConnectionNotificationArn"]),
+            "ConnectionEvents": _events(params["ConnectionEvents"]), "ConnectionNotificationState": "Enabled"}
         if service_id:
             body["ServiceId"] = _own_service(ctx, service_id).id
-        else:
+        elif endpoint_id:  # one of the two, as checked above
             body["VpcEndpointId"] = _own_interface_endpoint(ctx, endpoint_id).id
         ctx.tx.put(Record(NOTIFICATION.kind, body["ConnectionNotificationId"], ctx.account, ctx.region, body))
-        result = {"ConnectionNotification": body}
+        result: shapes.CreateVpcEndpointConnectionNotificationResult = {
+            "ConnectionNotification": cast(shapes.ConnectionNotification, body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]
         return result
 
-    def describe_vpc_endpoint_connection_notifications(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_connection_notifications(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointConnectionNotificationsRequest
+    ) -> shapes.DescribeVpcEndpointConnectionNotificationsResult:
         wanted = params.get("ConnectionNotificationId")
         records = [get(ctx, NOTIFICATION, wanted)] if wanted else ctx.tx.list(NOTIFICATION.kind)
         items = [r.body for r in records if matches(r.body, params.get("Filters"), _NOTIFICATION_TABLE)]
         return page(items, params, "ConnectionNotificationSet")
 
-    def modify_vpc_endpoint_connection_notification(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint_connection_notification(
+            self, ctx: RequestContext, params: shapes.ModifyVpcEndpointConnectionNotificationRequest
+    ) -> shapes.ModifyVpcEndpointConnectionNotificationResult:
         record = get(ctx, NOTIFICATION, params["ConnectionNotificationId"])
         if params.get("ConnectionNotificationArn"):
             record.body["ConnectionNotificationArn"] = _topic(params["ConnectionNotificationArn"])
@@ -524,8 +562,10 @@ class EndpointServiceOps:
         ctx.tx.put(record)
         return {"ReturnValue": True}
 
-    def delete_vpc_endpoint_connection_notifications(self, ctx: RequestContext, params: dict) -> dict:
-        failed = []
+    def delete_vpc_endpoint_connection_notifications(
+            self, ctx: RequestContext, params: shapes.DeleteVpcEndpointConnectionNotificationsRequest
+    ) -> shapes.DeleteVpcEndpointConnectionNotificationsResult:
+        failed: list[shapes.UnsuccessfulItem] = []
         for notification_id in params["ConnectionNotificationIds"]:
             if ctx.tx.get(NOTIFICATION.kind, notification_id) is None:
                 failed.append(unsuccessful(notification_id, NOTIFICATION.not_found,
@@ -546,7 +586,7 @@ def _modify_list(body: dict, member: str, add: list[str] | None, remove: list[st
         body.pop(member, None)
 
 
-def _modify_private_dns(body: dict, params: dict) -> None:
+def _modify_private_dns(body: dict, params: Mapping[str, Any]) -> None:
     if params.get("PrivateDnsName") and params.get("RemovePrivateDnsName"):
         raise Ec2Error("InvalidParameterCombination", "PrivateDnsName and RemovePrivateDnsName cannot be combined")
     if params.get("RemovePrivateDnsName"):
@@ -560,7 +600,7 @@ def _modify_private_dns(body: dict, params: dict) -> None:
         body["PrivateDnsNameConfiguration"] = _dns_configuration(body["PrivateDnsName"])
 
 
-def _modify_regions(ctx: RequestContext, body: dict, params: dict) -> None:
+def _modify_regions(ctx: RequestContext, body: dict, params: Mapping[str, Any]) -> None:
     remove = set(params.get("RemoveSupportedRegions") or [])
     if ctx.region in remove:
         raise Ec2Error("InvalidParameter", f"The service's own Region {ctx.region} cannot be removed")
@@ -592,10 +632,11 @@ def _add_permission(ctx: RequestContext, service: Record, principal: str, permis
     return record
 
 
-def _act_on_connections(ctx: RequestContext, params: dict, action: str) -> dict:
+def _act_on_connections(ctx: RequestContext, params: Mapping[str, Any],
+                        action: str) -> shapes.AcceptVpcEndpointConnectionsResult:  # Reject's has the same members
     service = _own_service(ctx, params["ServiceId"])
     ours = {e.id: e for e in connections(ctx, service)}
-    failed = []
+    failed: list[shapes.UnsuccessfulItem] = []
     for endpoint_id in params["VpcEndpointIds"]:
         endpoint = ours.get(endpoint_id)
         if endpoint is None:

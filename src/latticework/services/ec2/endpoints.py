@@ -63,10 +63,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from typing import Any, Mapping
 
 from latticework import formats
 from latticework.api.context import RequestContext
 from latticework.policy.document import PolicyError, parse_policy
+from latticework.services.ec2 import api_types as shapes
 from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import aws_services, endpoint_services, interfaces, routing, security, vpcs
 from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
@@ -121,7 +123,7 @@ class Target:
         return [z["ZoneName"] for z in vpcs.availability_zones(region)]
 
 
-def _target(ctx: RequestContext, params: dict, endpoint_type: str) -> Target:
+def _target(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str) -> Target:
     if endpoint_type in LATTICE_TYPES:
         return Target(lattice=_lattice_target(ctx, params, endpoint_type))
     name = params.get("ServiceName")
@@ -138,7 +140,7 @@ def _target(ctx: RequestContext, params: dict, endpoint_type: str) -> Target:
     return target
 
 
-def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Record:
+def _lattice_target(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str) -> Record:
     member, kind = (("ServiceNetworkArn", lattice_records.SERVICE_NETWORK) if endpoint_type == "ServiceNetwork"
                     else ("ResourceConfigurationArn", lattice_records.RESOURCE_CONFIGURATION))
     arn = params.get(member)
@@ -158,7 +160,7 @@ def _lattice_target(ctx: RequestContext, params: dict, endpoint_type: str) -> Re
     return record
 
 
-def _check_parameters(params: dict, endpoint_type: str) -> None:
+def _check_parameters(params: Mapping[str, Any], endpoint_type: str) -> None:
     """Which members each type takes (the table of the API reference)."""
     def refuse(member: str) -> None:
         if params.get(member):
@@ -184,7 +186,7 @@ def _check_parameters(params: dict, endpoint_type: str) -> None:
 
 # -- subnets, groups, route tables -----------------------------------------------------------
 
-def _subnet_ids(params: dict, add_member: str = "SubnetIds") -> list[str]:
+def _subnet_ids(params: Mapping[str, Any], add_member: str = "SubnetIds") -> list[str]:
     ids = list(params.get(add_member) or [])
     ids += [c["SubnetId"] for c in params.get("SubnetConfigurations") or [] if c.get("SubnetId")]
     return list(dict.fromkeys(ids))
@@ -381,7 +383,7 @@ def _delete_lattice_records(ctx: RequestContext, endpoint: dict) -> None:
 
 # -- create ------------------------------------------------------------------------------------------
 
-def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record, target: Target) -> dict:
+def _new_body(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str, vpc: Record, target: Target) -> dict:
     endpoint_id = ENDPOINT.new_id()
     body = {
         "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
@@ -411,7 +413,7 @@ def _new_body(ctx: RequestContext, params: dict, endpoint_type: str, vpc: Record
     return body
 
 
-def _ip_options(ctx: RequestContext, body: dict, params: dict, target: Target) -> None:
+def _ip_options(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: Target) -> None:
     ip_type = params.get("IpAddressType") or "ipv4"
     if ip_type != "ipv4":
         if target.service is not None and "ipv6" not in target.service.body["SupportedIpAddressTypes"]:
@@ -475,7 +477,8 @@ def _set_private_dns(ctx: RequestContext, vpc: Record, body: dict, target: Targe
 
 
 class EndpointOps:
-    def create_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
+    def create_vpc_endpoint(self, ctx: RequestContext,
+                            params: shapes.CreateVpcEndpointRequest) -> shapes.CreateVpcEndpointResult:
         endpoint_type = params.get("VpcEndpointType") or "Gateway"
         _check_parameters(params, endpoint_type)
         vpc = get(ctx, VPC, params["VpcId"])
@@ -497,12 +500,12 @@ class EndpointOps:
         ctx.tx.put(record)
         if target.service is not None:
             endpoint_services.notify(ctx, record, target.service, "Connect")
-        result = {"VpcEndpoint": present(body)}
+        result: shapes.CreateVpcEndpointResult = {"VpcEndpoint": present(body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]
         return result
 
-    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: Target, params: dict,
+    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: Target, params: Mapping[str, Any],
                 subnet_ids: list[str]) -> None:
         endpoint_type = body["VpcEndpointType"]
         if endpoint_type == "Gateway":
@@ -517,13 +520,15 @@ class EndpointOps:
         _check_subnets(ctx, body, subnet_ids, target)
         _create_interfaces(ctx, body, subnet_ids)
 
-    def describe_vpc_endpoints(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoints(self, ctx: RequestContext,
+                               params: shapes.DescribeVpcEndpointsRequest) -> shapes.DescribeVpcEndpointsResult:
         ids = params.get("VpcEndpointIds") or []
         records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
         items = [present(r.body) for r in records if matches(r.body, params.get("Filters"), _ENDPOINT_TABLE)]
         return page(items, params, "VpcEndpoints")
 
-    def modify_vpc_endpoint(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint(self, ctx: RequestContext,
+                            params: shapes.ModifyVpcEndpointRequest) -> shapes.ModifyVpcEndpointResult:
         record = get(ctx, ENDPOINT, params["VpcEndpointId"])
         body = record.body
         vpc = get(ctx, VPC, body["VpcId"])
@@ -543,8 +548,9 @@ class EndpointOps:
         ctx.tx.put(record)
         return {"Return": True}
 
-    def delete_vpc_endpoints(self, ctx: RequestContext, params: dict) -> dict:
-        failed = []
+    def delete_vpc_endpoints(self, ctx: RequestContext,
+                             params: shapes.DeleteVpcEndpointsRequest) -> shapes.DeleteVpcEndpointsResult:
+        failed: list[shapes.UnsuccessfulItem] = []
         for endpoint_id in dict.fromkeys(params["VpcEndpointIds"]):
             record = ctx.tx.get(ENDPOINT.kind, endpoint_id)
             if record is None:
@@ -553,7 +559,9 @@ class EndpointOps:
             _delete_endpoint(ctx, record)
         return {"Unsuccessful": failed}
 
-    def describe_vpc_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_endpoint_associations(
+            self, ctx: RequestContext, params: shapes.DescribeVpcEndpointAssociationsRequest
+    ) -> shapes.DescribeVpcEndpointAssociationsResult:
         ids = params.get("VpcEndpointIds") or []
         records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
         items = [a for r in records if r.body["VpcEndpointType"] in LATTICE_TYPES
@@ -561,7 +569,9 @@ class EndpointOps:
         items = [a for a in items if matches(a, params.get("Filters"), _ASSOCIATION_TABLE)]
         return page(items, params, "VpcEndpointAssociations")
 
-    def modify_vpc_endpoint_payer_responsibility(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_endpoint_payer_responsibility(
+            self, ctx: RequestContext, params: shapes.ModifyVpcEndpointPayerResponsibilityRequest
+    ) -> shapes.ModifyVpcEndpointPayerResponsibilityResult:
         record = _payer_endpoint(ctx, params)
         entries = [e for e in record.body.get("PayerResponsibilities") or [] if e["Scope"] != params["Scope"]]
         entries.append({"Scope": params["Scope"], "PayerResponsibilityType": params["PayerResponsibility"]})
@@ -573,7 +583,7 @@ class EndpointOps:
 
 # -- presenting ------------------------------------------------------------------------------------
 
-def present(body: dict) -> dict:
+def present(body: dict) -> Any:
     return public(body)
 
 
@@ -621,7 +631,7 @@ def _resource_association(ctx: RequestContext, endpoint: dict) -> dict:
     if rc is not None and endpoint.get("PrivateDnsEnabled") and rc.custom_domain:
         item["PrivateDnsEntry"] = {"DnsName": rc.custom_domain}
     if rc is not None and rc.group_id:
-        item["ResourceConfigurationGroupArn"] = rc.record.arn.rsplit("/", 1)[0] + "/" + rc.group_id
+        item["ResourceConfigurationGroupArn"] = rc.arn.rsplit("/", 1)[0] + "/" + rc.group_id
     return item
 
 
@@ -631,17 +641,18 @@ def _member_id(endpoint: dict, association_id: str) -> str:
 
 
 def _service_member(endpoint: dict, assoc: lattice_records.ServiceAssociationRecord) -> dict:
-    item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.service_arn}
+    item: dict[str, Any] = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.service_arn}
     if assoc.dns_name:
         item["DnsEntry"] = {"DnsName": assoc.dns_name, "HostedZoneId": assoc.hosted_zone_id}
     return item
 
 
 def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records.ResourceAssociationRecord) -> dict:
-    item = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.resource_configuration_arn,
-            "DnsEntry": {"DnsName": f"{endpoint['VpcEndpointId']}-{assoc.id}.{assoc.resource_configuration_id}."
-                                    f"{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc.{ctx.region}.on.aws",
-                         "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}}
+    name = (f"{endpoint['VpcEndpointId']}-{assoc.id}.{assoc.resource_configuration_id}.{RESOURCE_DNS_TOKEN}."
+            f"vpc-lattice-rsc.{ctx.region}.on.aws")
+    item: dict[str, Any] = {"Id": _member_id(endpoint, assoc.id),
+                            "AssociatedResourceArn": assoc.resource_configuration_arn,
+                            "DnsEntry": {"DnsName": name, "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}}
     if assoc.private_dns_name and endpoint.get("PrivateDnsEnabled"):
         item["PrivateDnsEntry"] = {"DnsName": assoc.private_dns_name}
     return item
@@ -652,7 +663,7 @@ def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records
 def _current_target(ctx: RequestContext, body: dict) -> Target | None:
     if body["VpcEndpointType"] in LATTICE_TYPES:
         arn = body.get("ServiceNetworkArn") or body.get("ResourceConfigurationArn")
-        found = ctx.tx.by_arn(arn)
+        found = ctx.tx.by_arn(arn) if arn else None
         return Target(lattice=found) if found is not None else None
     service = ctx.tx.get(SERVICE.kind, body["_ServiceId"],
                          account=_service_account(ctx, body)) if body.get("_ServiceId") else None
@@ -666,7 +677,7 @@ def _service_account(ctx: RequestContext, body: dict) -> str | None:
     return found.account if found else None
 
 
-def _check_modify_members(params: dict, endpoint_type: str) -> None:
+def _check_modify_members(params: Mapping[str, Any], endpoint_type: str) -> None:
     if endpoint_type != "Gateway" and (params.get("AddRouteTableIds") or params.get("RemoveRouteTableIds")):
         raise _invalid("Route tables are supported for Gateway VPC endpoints only")
     if endpoint_type not in WITH_SUBNETS and (params.get("AddSubnetIds") or params.get("RemoveSubnetIds")
@@ -686,7 +697,7 @@ def _set_policy(body: dict, target: Target | None, text: str | None) -> None:
     body["PolicyDocument"] = _check_policy(text) if text else DEFAULT_POLICY
 
 
-def _modify_policy(body: dict, target: Target | None, params: dict) -> None:
+def _modify_policy(body: dict, target: Target | None, params: Mapping[str, Any]) -> None:
     if params.get("ResetPolicy") and params.get("PolicyDocument"):
         raise Ec2Error("InvalidParameterCombination", "ResetPolicy and PolicyDocument cannot be combined")
     if params.get("ResetPolicy"):
@@ -695,7 +706,7 @@ def _modify_policy(body: dict, target: Target | None, params: dict) -> None:
         _set_policy(body, target, params["PolicyDocument"])
 
 
-def _modify_route_tables(ctx: RequestContext, body: dict, params: dict) -> None:
+def _modify_route_tables(ctx: RequestContext, body: dict, params: Mapping[str, Any]) -> None:
     remove = [t for t in params.get("RemoveRouteTableIds") or [] if t in body["RouteTableIds"]]
     add = [t for t in dict.fromkeys(params.get("AddRouteTableIds") or []) if t not in body["RouteTableIds"]]
     if remove:
@@ -706,7 +717,7 @@ def _modify_route_tables(ctx: RequestContext, body: dict, params: dict) -> None:
         body["RouteTableIds"] += add
 
 
-def _modify_subnets(ctx: RequestContext, body: dict, params: dict, target: Target | None) -> None:
+def _modify_subnets(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: Target | None) -> None:
     remove = [s for s in params.get("RemoveSubnetIds") or [] if s in body["SubnetIds"]]
     if remove:
         _delete_interfaces(ctx, body, remove)
@@ -718,7 +729,7 @@ def _modify_subnets(ctx: RequestContext, body: dict, params: dict, target: Targe
         _create_interfaces(ctx, body, add)
 
 
-def _modify_groups(ctx: RequestContext, vpc: Record, body: dict, params: dict) -> None:
+def _modify_groups(ctx: RequestContext, vpc: Record, body: dict, params: Mapping[str, Any]) -> None:
     add, remove = params.get("AddSecurityGroupIds") or [], params.get("RemoveSecurityGroupIds") or []
     if not add and not remove:
         return
@@ -750,7 +761,7 @@ def _delete_endpoint(ctx: RequestContext, record: Record) -> None:
     ctx.tx.delete(ENDPOINT.kind, record.id)
 
 
-def _payer_endpoint(ctx: RequestContext, params: dict) -> Record:
+def _payer_endpoint(ctx: RequestContext, params: Mapping[str, Any]) -> Record:
     """The endpoint whose charges move: the caller's own, or one connected to the caller's service."""
     endpoint_id = params["VpcEndpointId"]
     own = ctx.tx.get(ENDPOINT.kind, endpoint_id)

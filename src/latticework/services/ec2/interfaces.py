@@ -29,18 +29,19 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
 from latticework.services.ec2.kinds import INSTANCE, NETWORK_INTERFACE, SUBNET, VPC
 from latticework.services.ec2.security import group_named, groups_in_vpc
 from latticework.store import Record
 
 RESERVED_HEAD = 4  # network address, VPC router, DNS server, reserved for future use
-RUNNING = {"Code": 16, "Name": "running"}
-SHUTTING_DOWN = {"Code": 32, "Name": "shutting-down"}
-TERMINATED = {"Code": 48, "Name": "terminated"}
+RUNNING: shapes.InstanceState = {"Code": 16, "Name": "running"}
+SHUTTING_DOWN: shapes.InstanceState = {"Code": 32, "Name": "shutting-down"}
+TERMINATED: shapes.InstanceState = {"Code": 48, "Name": "terminated"}
 
 
 # -- address allocation (pure) ------------------------------------------------------
@@ -82,6 +83,7 @@ def private_dns_name(region: str, address: str) -> str:
 
 def _allocate(ctx: RequestContext, subnet: Record, wanted: str | None) -> str:
     allocated = subnet.body["_Allocated"]
+    address: str | None
     if wanted:
         if not is_usable(subnet.body["CidrBlock"], wanted):
             raise Ec2Error("InvalidParameterValue",
@@ -137,7 +139,7 @@ def _new_interface(ctx: RequestContext, subnet_id: str, group_ids: list[str] | N
     return Record(NETWORK_INTERFACE.kind, eni_id, ctx.account, ctx.region, body)
 
 
-def present_interface(body: dict) -> dict:
+def present_interface(body: dict) -> Any:
     shown = public(body)
     shown["TagSet"] = shown.pop("Tags", [])
     return shown
@@ -192,9 +194,10 @@ INTERFACE_FILTERS = {
 
 # -- instances --------------------------------------------------------------------------
 
-def _launch_spec(params: dict) -> dict:
+def _launch_spec(params: Mapping[str, Any]) -> dict:
     """Subnet, groups and address of the primary interface, from the flat or ``NetworkInterfaces`` form."""
-    primary = next((n for n in params.get("NetworkInterfaces") or [] if n.get("DeviceIndex", 0) == 0), {})
+    primary: Mapping[str, Any] = next(
+        (n for n in params.get("NetworkInterfaces") or [] if n.get("DeviceIndex", 0) == 0), {})
     spec = {"SubnetId": primary.get("SubnetId") or params.get("SubnetId"),
             "GroupIds": primary.get("Groups") or params.get("SecurityGroupIds") or [],
             "GroupNames": params.get("SecurityGroups") or [],
@@ -205,7 +208,7 @@ def _launch_spec(params: dict) -> dict:
     return spec
 
 
-def _check_counts(params: dict, spec: dict) -> int:
+def _check_counts(params: Mapping[str, Any], spec: dict) -> int:
     low, high = params["MinCount"], params["MaxCount"]
     if low < 1 or high < low:
         raise Ec2Error("InvalidParameterValue", f"Value ({low}) for parameter minCount is invalid. "
@@ -226,7 +229,7 @@ def _group_ids(ctx: RequestContext, spec: dict, vpc_id: str) -> list[str]:
     return list(spec["GroupIds"]) + [group_named(ctx, vpc_id, n).id for n in spec["GroupNames"]]
 
 
-def _instance_body(ctx: RequestContext, params: dict, instance_id: str, index: int, eni: Record,
+def _instance_body(ctx: RequestContext, params: Mapping[str, Any], instance_id: str, index: int, eni: Record,
                    reservation_id: str) -> dict:
     e = eni.body
     return {
@@ -253,7 +256,7 @@ def _attach(ctx: RequestContext, eni: Record, instance_id: str) -> None:
     ctx.tx.put(eni)
 
 
-def _launch_one(ctx: RequestContext, params: dict, spec: dict, group_ids: list[str], index: int,
+def _launch_one(ctx: RequestContext, params: Mapping[str, Any], spec: dict, group_ids: list[str], index: int,
                 reservation_id: str) -> Record:
     """One instance and its primary interface (device index 0)."""
     instance_id = INSTANCE.new_id()
@@ -275,15 +278,15 @@ def _instance_interface(eni: dict) -> dict:
     return shown
 
 
-def present_instance(ctx: RequestContext, record: Record) -> dict:
+def present_instance(ctx: RequestContext, record: Record) -> Any:
     shown = public(record.body)
     eni = ctx.tx.get(NETWORK_INTERFACE.kind, record.body.get("_NetworkInterfaceId") or "")
     shown["NetworkInterfaces"] = [_instance_interface(eni.body)] if eni else []
     return shown
 
 
-def _terminate(ctx: RequestContext, record: Record) -> dict:
-    previous = dict(record.body["State"])
+def _terminate(ctx: RequestContext, record: Record) -> shapes.InstanceStateChange:
+    previous: shapes.InstanceState = {**record.body["State"]}
     if previous["Name"] != "terminated":
         delete_interface(ctx, record.body.get("_NetworkInterfaceId") or "")
         for field in ("PrivateIpAddress", "SubnetId", "VpcId", "_NetworkInterfaceId"):
@@ -294,7 +297,7 @@ def _terminate(ctx: RequestContext, record: Record) -> dict:
                                         "Message": "Client.UserInitiatedShutdown: User initiated shutdown"})
         ctx.tx.put(record)
     # AWS answers shutting-down; the instance is terminated by the next call.
-    current = dict(SHUTTING_DOWN) if previous["Name"] != "terminated" else dict(TERMINATED)
+    current = SHUTTING_DOWN.copy() if previous["Name"] != "terminated" else TERMINATED.copy()
     return {"InstanceId": record.id, "PreviousState": previous, "CurrentState": current}
 
 
@@ -326,7 +329,8 @@ def _reservations(ctx: RequestContext, instances: list[Record]) -> list[dict]:
 
 class InterfaceOps:
     # -- network interfaces --
-    def create_network_interface(self, ctx: RequestContext, params: dict) -> dict:
+    def create_network_interface(self, ctx: RequestContext,
+                                 params: shapes.CreateNetworkInterfaceRequest) -> shapes.CreateNetworkInterfaceResult:
         if params.get("PrivateIpAddresses") or params.get("SecondaryPrivateIpAddressCount") \
                 or params.get("Ipv6Addresses") or params.get("Ipv6AddressCount"):
             raise Ec2Error("InvalidParameterValue", "Secondary and IPv6 addresses are not supported by Latticework")
@@ -334,10 +338,12 @@ class InterfaceOps:
                                 params.get("InterfaceType") or "interface", params.get("PrivateIpAddress"))
         record.body["Tags"] = tags_for(params, "network-interface")
         ctx.tx.put(record)
-        out = {"NetworkInterface": present_interface(record.body)}
+        out: shapes.CreateNetworkInterfaceResult = {"NetworkInterface": present_interface(record.body)}
         return {**out, "ClientToken": params["ClientToken"]} if params.get("ClientToken") else out
 
-    def describe_network_interfaces(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_network_interfaces(
+            self, ctx: RequestContext, params: shapes.DescribeNetworkInterfacesRequest
+    ) -> shapes.DescribeNetworkInterfacesResult:
         ids = params.get("NetworkInterfaceIds") or []
         records = [get(ctx, NETWORK_INTERFACE, i) for i in dict.fromkeys(ids)] if ids \
             else ctx.tx.list(NETWORK_INTERFACE.kind)
@@ -345,7 +351,8 @@ class InterfaceOps:
                                                                        INTERFACE_FILTERS)]
         return page(shown, params, "NetworkInterfaces")
 
-    def delete_network_interface(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_network_interface(self, ctx: RequestContext,
+                                 params: shapes.DeleteNetworkInterfaceRequest) -> shapes.NoOutput:
         record = get(ctx, NETWORK_INTERFACE, params["NetworkInterfaceId"])
         if record.body["Status"] == "in-use":
             raise Ec2Error("InvalidNetworkInterface.InUse", f"Interface: [{record.id}] in use.")
@@ -353,7 +360,7 @@ class InterfaceOps:
         return {}
 
     # -- instances --
-    def run_instances(self, ctx: RequestContext, params: dict) -> dict:
+    def run_instances(self, ctx: RequestContext, params: shapes.RunInstancesRequest) -> shapes.Reservation:
         _check_image(params.get("ImageId") or "")
         spec = _launch_spec(params)
         count = _check_counts(params, spec)
@@ -368,12 +375,14 @@ class InterfaceOps:
         return {"ReservationId": reservation_id, "OwnerId": ctx.account, "Groups": [],
                 "Instances": [present_instance(ctx, r) for r in launched]}
 
-    def describe_instances(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_instances(self, ctx: RequestContext,
+                           params: shapes.DescribeInstancesRequest) -> shapes.DescribeInstancesResult:
         ids = params.get("InstanceIds") or []
         records = [get(ctx, INSTANCE, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(INSTANCE.kind)
         chosen = [r for r in records if matches(r.body, params.get("Filters"), INSTANCE_FILTERS)]
         return page(_reservations(ctx, chosen), params, "Reservations")
 
-    def terminate_instances(self, ctx: RequestContext, params: dict) -> dict:
+    def terminate_instances(self, ctx: RequestContext,
+                            params: shapes.TerminateInstancesRequest) -> shapes.TerminateInstancesResult:
         records = [get(ctx, INSTANCE, i) for i in dict.fromkeys(params["InstanceIds"])]
         return {"TerminatingInstances": [_terminate(ctx, r) for r in records]}

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from typing import Any, Mapping, cast
 
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, tags_for
 from latticework.services.ec2.kinds import NETWORK_ACL, ROUTE_TABLE, SUBNET, VPC
 from latticework.store import Record
@@ -101,7 +103,7 @@ def _public(pl: dict) -> dict:
     return {k: v for k, v in pl.items() if not k.startswith("_")}
 
 
-def _select_lists(ctx: RequestContext, params: dict, lists: list[dict]) -> list[dict]:
+def _select_lists(ctx: RequestContext, params: Mapping[str, Any], lists: list[dict]) -> list[dict]:
     ids = params.get("PrefixListIds") or []
     known = {p["PrefixListId"] for p in lists}
     for pl_id in ids:
@@ -169,7 +171,7 @@ def _route_destination(route: dict) -> tuple[str, str]:
     return next((f, route[f]) for f in DESTINATIONS if route.get(f))
 
 
-def _check_destination(params: dict) -> tuple[str, str]:
+def _check_destination(params: Mapping[str, Any]) -> tuple[str, str]:
     given = [(f, params[f]) for f in DESTINATIONS if params.get(f)]
     if len(given) != 1:
         raise Ec2Error("InvalidParameterCombination" if given else "MissingParameter",
@@ -186,7 +188,7 @@ def _check_destination(params: dict) -> tuple[str, str]:
     return field, value
 
 
-def _route_target(params: dict) -> dict:
+def _route_target(params: Mapping[str, Any]) -> dict:
     given = {f: params[f] for f in TARGETS if params.get(f)}
     if len(given) != 1:
         raise Ec2Error("InvalidParameterCombination" if given else "MissingParameter",
@@ -289,15 +291,17 @@ ACL_FILTERS = {
 
 class RoutingOps:
     # -- route tables --
-    def create_route_table(self, ctx: RequestContext, params: dict) -> dict:
+    def create_route_table(self, ctx: RequestContext,
+                           params: shapes.CreateRouteTableRequest) -> shapes.CreateRouteTableResult:
         vpc = get(ctx, VPC, params["VpcId"])
         table = _new_table(ctx, vpc.body, tags_for(params, "route-table"))
-        return {"RouteTable": table.body}
+        return {"RouteTable": cast(shapes.RouteTable, table.body)}  # the stored body is the RouteTable shape
 
-    def describe_route_tables(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_route_tables(self, ctx: RequestContext,
+                              params: shapes.DescribeRouteTablesRequest) -> shapes.DescribeRouteTablesResult:
         return describe(ctx, ROUTE_TABLE, params, "RouteTableIds", "RouteTables", ROUTE_TABLE_FILTERS)
 
-    def delete_route_table(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_route_table(self, ctx: RequestContext, params: shapes.DeleteRouteTableRequest) -> shapes.NoOutput:
         table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         if table.body["Associations"]:
             raise Ec2Error("DependencyViolation",
@@ -305,7 +309,8 @@ class RoutingOps:
         ctx.tx.delete(ROUTE_TABLE.kind, table.id)
         return {}
 
-    def associate_route_table(self, ctx: RequestContext, params: dict) -> dict:
+    def associate_route_table(self, ctx: RequestContext,
+                              params: shapes.AssociateRouteTableRequest) -> shapes.AssociateRouteTableResult:
         table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         if params.get("GatewayId") or not params.get("SubnetId"):
             raise Ec2Error("InvalidParameterValue", "Only subnet associations are supported by Latticework")
@@ -324,7 +329,8 @@ class RoutingOps:
         ctx.tx.put(table)
         return {"AssociationId": assoc_id, "AssociationState": {"State": "associated"}}
 
-    def disassociate_route_table(self, ctx: RequestContext, params: dict) -> dict:
+    def disassociate_route_table(self, ctx: RequestContext,
+                                 params: shapes.DisassociateRouteTableRequest) -> shapes.NoOutput:
         table, assoc = _find_association(ctx, params["AssociationId"])
         if assoc.get("Main"):
             raise Ec2Error("InvalidParameterValue", f"cannot disassociate the main route table association "
@@ -333,7 +339,9 @@ class RoutingOps:
         ctx.tx.put(table)
         return {}
 
-    def replace_route_table_association(self, ctx: RequestContext, params: dict) -> dict:
+    def replace_route_table_association(
+            self, ctx: RequestContext, params: shapes.ReplaceRouteTableAssociationRequest
+    ) -> shapes.ReplaceRouteTableAssociationResult:
         old_table, assoc = _find_association(ctx, params["AssociationId"])
         new_table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         if new_table.body["VpcId"] != old_table.body["VpcId"]:
@@ -346,7 +354,7 @@ class RoutingOps:
         ctx.tx.put(new_table)
         return {"NewAssociationId": moved["RouteTableAssociationId"], "AssociationState": {"State": "associated"}}
 
-    def create_route(self, ctx: RequestContext, params: dict) -> dict:
+    def create_route(self, ctx: RequestContext, params: shapes.CreateRouteRequest) -> shapes.CreateRouteResult:
         table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         field, value = _check_destination(params)
         if field == "DestinationPrefixListId" and prefix_list_by_id(ctx, value) is None:
@@ -358,7 +366,7 @@ class RoutingOps:
         ctx.tx.put(table)
         return {"Return": True}
 
-    def delete_route(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_route(self, ctx: RequestContext, params: shapes.DeleteRouteRequest) -> shapes.NoOutput:
         table = get(ctx, ROUTE_TABLE, params["RouteTableId"])
         field, value = _check_destination(params)
         route = _find_route(table, field, value)
@@ -376,21 +384,27 @@ class RoutingOps:
         return {}
 
     # -- network ACLs --
-    def describe_network_acls(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_network_acls(self, ctx: RequestContext,
+                              params: shapes.DescribeNetworkAclsRequest) -> shapes.DescribeNetworkAclsResult:
         return describe(ctx, NETWORK_ACL, params, "NetworkAclIds", "NetworkAcls", ACL_FILTERS)
 
     # -- prefix lists --
-    def describe_prefix_lists(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_prefix_lists(self, ctx: RequestContext,
+                              params: shapes.DescribePrefixListsRequest) -> shapes.DescribePrefixListsResult:
         lists = [p for p in managed_prefix_lists(ctx) if p["_Gateway"]]
         chosen = [_legacy(p) for p in _select_lists(ctx, params, lists)
                   if matches(p, params.get("Filters"), PREFIX_LIST_FILTERS)]
         return page(chosen, params, "PrefixLists")
 
-    def describe_managed_prefix_lists(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_managed_prefix_lists(
+            self, ctx: RequestContext, params: shapes.DescribeManagedPrefixListsRequest
+    ) -> shapes.DescribeManagedPrefixListsResult:
         chosen = [_public(p) for p in _select_lists(ctx, params, managed_prefix_lists(ctx))
                   if matches(p, params.get("Filters"), MANAGED_FILTERS)]
         return page(chosen, params, "PrefixLists")
 
-    def get_managed_prefix_list_entries(self, ctx: RequestContext, params: dict) -> dict:
+    def get_managed_prefix_list_entries(
+            self, ctx: RequestContext, params: shapes.GetManagedPrefixListEntriesRequest
+    ) -> shapes.GetManagedPrefixListEntriesResult:
         [pl] = _select_lists(ctx, {"PrefixListIds": [params["PrefixListId"]]}, managed_prefix_lists(ctx))
         return page([{"Cidr": c} for c in pl["_Cidrs"]], params, "Entries")

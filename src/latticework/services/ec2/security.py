@@ -25,8 +25,10 @@ Protocols
 from __future__ import annotations
 
 import ipaddress
+from typing import Any, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_for
 from latticework.services.ec2.kinds import NETWORK_INTERFACE, SECURITY_GROUP, SECURITY_GROUP_RULE, VPC
 from latticework.services.ec2.routing import prefix_list_by_id
@@ -79,7 +81,8 @@ def _cidr(text: str, version: int) -> str:
 
 def peers_of(permission: dict) -> list[tuple[dict, str | None]]:
     """Each peer of an ``IpPermission`` as (rule peer fields, description)."""
-    found = [({"CidrIpv4": _cidr(r["CidrIp"], 4)}, r.get("Description")) for r in permission.get("IpRanges") or []]
+    found: list[tuple[dict, str | None]] = [({"CidrIpv4": _cidr(r["CidrIp"], 4)}, r.get("Description"))
+                                            for r in permission.get("IpRanges") or []]
     found += [({"CidrIpv6": _cidr(r["CidrIpv6"], 6)}, r.get("Description"))
               for r in permission.get("Ipv6Ranges") or []]
     found += [({"PrefixListId": p["PrefixListId"]}, p.get("Description"))
@@ -216,7 +219,7 @@ def group_named(ctx: RequestContext, vpc_id: str, name: str) -> Record:
     return found
 
 
-def _group_for_call(ctx: RequestContext, params: dict) -> Record:
+def _group_for_call(ctx: RequestContext, params: Mapping[str, Any]) -> Record:
     if params.get("GroupId"):
         return get(ctx, SECURITY_GROUP, params["GroupId"])
     name = params.get("GroupName")
@@ -226,7 +229,7 @@ def _group_for_call(ctx: RequestContext, params: dict) -> Record:
     raise Ec2Error("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC 'none'")
 
 
-def _permissions_of_call(params: dict) -> list[dict]:
+def _permissions_of_call(params: Mapping[str, Any]) -> list[dict]:
     """``IpPermissions``, or the legacy flat form (``IpProtocol``, ``CidrIp``, ports)."""
     perms = list(params.get("IpPermissions") or [])
     if params.get("IpProtocol") or params.get("CidrIp"):
@@ -274,12 +277,13 @@ def _check_peer(ctx: RequestContext, group: Record, peer: dict) -> None:
     ref["UserId"] = owner
 
 
-def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
+def _authorize(ctx: RequestContext, params: Mapping[str, Any],
+               egress: bool) -> shapes.AuthorizeSecurityGroupIngressResult:  # egress's has the same members
     group = _group_for_call(ctx, params)
     wanted = _candidate_rules(ctx, group, egress, _permissions_of_call(params))
     held = {rule_key(r) for r in rules_of(ctx, group.id)}
     tags = tags_for(params, "security-group-rule")
-    added = []
+    added: list[Any] = []  # stored rule bodies, in the SecurityGroupRule shape
     for rule in wanted:
         if rule_key(rule) in held:
             raise Ec2Error("InvalidPermission.Duplicate",
@@ -291,7 +295,7 @@ def _authorize(ctx: RequestContext, params: dict, egress: bool) -> dict:
     return {"Return": True, "SecurityGroupRules": added}
 
 
-def _revoked(rule: dict) -> dict:
+def _revoked(rule: dict) -> Any:
     out = {k: rule[k] for k in ("SecurityGroupRuleId", "GroupId", "IsEgress", "IpProtocol", "FromPort", "ToPort",
                                 "CidrIpv4", "CidrIpv6", "PrefixListId", "Description") if rule.get(k) is not None}
     if rule.get("ReferencedGroupInfo"):
@@ -299,7 +303,7 @@ def _revoked(rule: dict) -> dict:
     return out
 
 
-def _rules_to_revoke(ctx: RequestContext, group: Record, params: dict, egress: bool) -> list[dict]:
+def _rules_to_revoke(ctx: RequestContext, group: Record, params: Mapping[str, Any], egress: bool) -> list[dict]:
     held = [r for r in rules_of(ctx, group.id) if r["IsEgress"] == egress]
     if params.get("SecurityGroupRuleIds"):
         by_id = {r["SecurityGroupRuleId"]: r for r in held}
@@ -320,7 +324,8 @@ def _rules_to_revoke(ctx: RequestContext, group: Record, params: dict, egress: b
     return found
 
 
-def _revoke(ctx: RequestContext, params: dict, egress: bool) -> dict:
+def _revoke(ctx: RequestContext, params: Mapping[str, Any],
+            egress: bool) -> shapes.RevokeSecurityGroupIngressResult:  # egress's has the same members
     group = _group_for_call(ctx, params)
     doomed = _rules_to_revoke(ctx, group, params, egress)
     for rule in doomed:
@@ -373,7 +378,8 @@ RULE_FILTERS = {
 
 
 class SecurityGroupOps:
-    def create_security_group(self, ctx: RequestContext, params: dict) -> dict:
+    def create_security_group(self, ctx: RequestContext,
+                              params: shapes.CreateSecurityGroupRequest) -> shapes.CreateSecurityGroupResult:
         name = params["GroupName"]
         if name.lower().startswith("sg-"):
             raise Ec2Error("InvalidParameterValue", "Group names may not be in the format sg-*.")
@@ -382,10 +388,12 @@ class SecurityGroupOps:
         vpc = get(ctx, VPC, params["VpcId"])
         group = _new_group(ctx, vpc.id, name, params["Description"], tags_for(params, "security-group"))
         _put_rule(ctx, group, True, "-1", (-1, -1), {"CidrIpv4": "0.0.0.0/0"}, None, [])
-        out = {"GroupId": group.id, "SecurityGroupArn": group.body["SecurityGroupArn"]}
+        out: shapes.CreateSecurityGroupResult = {"GroupId": group.id,
+                                                 "SecurityGroupArn": group.body["SecurityGroupArn"]}
         return {**out, "Tags": group.body["Tags"]} if group.body["Tags"] else out
 
-    def describe_security_groups(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_security_groups(self, ctx: RequestContext,
+                                 params: shapes.DescribeSecurityGroupsRequest) -> shapes.DescribeSecurityGroupsResult:
         for name in params.get("GroupNames") or []:
             raise Ec2Error("InvalidGroup.NotFound",
                            f"The security group '{name}' does not exist in default VPC 'none'")
@@ -395,7 +403,8 @@ class SecurityGroupOps:
         shown = [present_group(ctx, r) for r in records]
         return page([g for g in shown if matches(g, params.get("Filters"), GROUP_FILTERS)], params, "SecurityGroups")
 
-    def delete_security_group(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_security_group(self, ctx: RequestContext,
+                              params: shapes.DeleteSecurityGroupRequest) -> shapes.DeleteSecurityGroupResult:
         group = _group_for_call(ctx, params)
         if group.body["GroupName"] == "default":
             raise Ec2Error("CannotDelete", f'the specified group: "{group.id}" name: "default" cannot be deleted '
@@ -405,26 +414,38 @@ class SecurityGroupOps:
         delete_group_records(ctx, group.id)
         return {"Return": True, "GroupId": group.id}
 
-    def authorize_security_group_ingress(self, ctx: RequestContext, params: dict) -> dict:
+    def authorize_security_group_ingress(
+            self, ctx: RequestContext, params: shapes.AuthorizeSecurityGroupIngressRequest
+    ) -> shapes.AuthorizeSecurityGroupIngressResult:
         return _authorize(ctx, params, egress=False)
 
-    def authorize_security_group_egress(self, ctx: RequestContext, params: dict) -> dict:
+    def authorize_security_group_egress(
+            self, ctx: RequestContext, params: shapes.AuthorizeSecurityGroupEgressRequest
+    ) -> shapes.AuthorizeSecurityGroupEgressResult:
         return _authorize(ctx, params, egress=True)
 
-    def revoke_security_group_ingress(self, ctx: RequestContext, params: dict) -> dict:
+    def revoke_security_group_ingress(
+            self, ctx: RequestContext, params: shapes.RevokeSecurityGroupIngressRequest
+    ) -> shapes.RevokeSecurityGroupIngressResult:
         return _revoke(ctx, params, egress=False)
 
-    def revoke_security_group_egress(self, ctx: RequestContext, params: dict) -> dict:
+    def revoke_security_group_egress(
+            self, ctx: RequestContext, params: shapes.RevokeSecurityGroupEgressRequest
+    ) -> shapes.RevokeSecurityGroupEgressResult:
         return _revoke(ctx, params, egress=True)
 
-    def describe_security_group_rules(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_security_group_rules(
+            self, ctx: RequestContext, params: shapes.DescribeSecurityGroupRulesRequest
+    ) -> shapes.DescribeSecurityGroupRulesResult:
         ids = params.get("SecurityGroupRuleIds") or []
         records = [get(ctx, SECURITY_GROUP_RULE, i) for i in dict.fromkeys(ids)] if ids \
             else _in_order(ctx.tx.list(SECURITY_GROUP_RULE.kind))
         shown = [_public_rule(r.body) for r in records if matches(r.body, params.get("Filters"), RULE_FILTERS)]
         return page(shown, params, "SecurityGroupRules")
 
-    def modify_security_group_rules(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_security_group_rules(
+            self, ctx: RequestContext, params: shapes.ModifySecurityGroupRulesRequest
+    ) -> shapes.ModifySecurityGroupRulesResult:
         group = get(ctx, SECURITY_GROUP, params["GroupId"])
         for update in params["SecurityGroupRules"]:
             record = ctx.tx.get(SECURITY_GROUP_RULE.kind, update["SecurityGroupRuleId"])
@@ -434,7 +455,7 @@ class SecurityGroupOps:
         return {"Return": True}
 
 
-def _apply_update(ctx: RequestContext, group: Record, record: Record, change: dict) -> None:
+def _apply_update(ctx: RequestContext, group: Record, record: Record, change: Mapping[str, Any]) -> None:
     """Replace a rule's protocol, ports, peer and description in place (its id stays)."""
     peer_perm = {"IpProtocol": change.get("IpProtocol"), "FromPort": change.get("FromPort"),
                  "ToPort": change.get("ToPort")}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import api_types as shapes
 from latticework.services import tagging
 from latticework.services.ec2.common import Ec2Error, check_tags, page, value_matches
 from latticework.services.ec2.kinds import KINDS, kind_of_id
@@ -21,7 +24,7 @@ def _record(ctx: RequestContext, resource_id: str):
 
 
 class TagOps:
-    def create_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def create_tags(self, ctx: RequestContext, params: shapes.CreateTagsRequest) -> shapes.NoOutput:
         new = [{"Key": t.get("Key"), "Value": t.get("Value", "")} for t in params.get("Tags") or []]
         check_tags(new)
         for resource_id in params["Resources"]:
@@ -30,7 +33,7 @@ class TagOps:
                 "TagLimitExceeded", f"The maximum number of tags ({MAX_TAGS}) for {resource_id} would be exceeded"))
         return {}
 
-    def delete_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_tags(self, ctx: RequestContext, params: shapes.DeleteTagsRequest) -> shapes.NoOutput:
         # Without a Value the key goes whatever its value; with one, only on a match.
         doomed = params.get("Tags") or []
         for resource_id in params["Resources"]:
@@ -39,7 +42,7 @@ class TagOps:
             ctx.tx.put(record)
         return {}
 
-    def describe_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_tags(self, ctx: RequestContext, params: shapes.DescribeTagsRequest) -> shapes.DescribeTagsResult:
         rows = []
         for kind in KINDS.values():
             for record in ctx.tx.list(kind.kind):
@@ -54,5 +57,5 @@ class TagOps:
         return page(rows, params, "Tags")
 
 
-def _doomed(tag: dict, doomed: list[dict]) -> bool:
+def _doomed(tag: dict, doomed: Sequence[Mapping[str, Any]]) -> bool:
     return any(d["Key"] == tag["Key"] and ("Value" not in d or d["Value"] == tag.get("Value", "")) for d in doomed)

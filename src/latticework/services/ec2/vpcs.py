@@ -32,9 +32,11 @@ CIDRs
 from __future__ import annotations
 
 import ipaddress
+from typing import Any, Mapping, Sequence, cast
 
 from latticework import fabric
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import api_types as shapes
 from latticework.records import ec2 as ec2_records
 from latticework.services.ec2 import routing, security
 from latticework.services.ec2.common import Ec2Error, describe, get, matches, public, tags_for
@@ -98,7 +100,7 @@ def region_code(region: str) -> str:
     return f"{parts[0]}{middle}{parts[-1]}"
 
 
-def availability_zones(region: str) -> list[dict]:
+def availability_zones(region: str) -> list[shapes.AvailabilityZone]:
     """The Region's zones in the ``AvailabilityZone`` shape."""
     code = region_code(region)
     return [{"ZoneName": f"{region}{letter}", "ZoneId": f"{code}-az{n}", "State": "available",
@@ -107,7 +109,7 @@ def availability_zones(region: str) -> list[dict]:
             for n, letter in enumerate("abcdefgh"[:ZONES_PER_REGION], start=1)]
 
 
-def zone_for(region: str, name: str | None, zone_id: str | None) -> dict:
+def zone_for(region: str, name: str | None, zone_id: str | None) -> shapes.AvailabilityZone:
     """The zone a CreateSubnet asked for (by name or id; the first zone when neither)."""
     zones = availability_zones(region)
     if name and zone_id:
@@ -162,7 +164,7 @@ VPC_FILTERS = {
 }
 
 
-def _new_vpc_body(ctx: RequestContext, vpc_id: str, network: ipaddress.IPv4Network, params: dict) -> dict:
+def _new_vpc_body(ctx: RequestContext, vpc_id: str, network: ipaddress.IPv4Network, params: Mapping[str, Any]) -> dict:
     return {
         "VpcId": vpc_id, "OwnerId": ctx.account, "State": "available", "CidrBlock": str(network),
         "CidrBlockAssociationSet": [{"AssociationId": "vpc-cidr-assoc-" + VPC.new_id()[4:], "CidrBlock": str(network),
@@ -173,7 +175,7 @@ def _new_vpc_body(ctx: RequestContext, vpc_id: str, network: ipaddress.IPv4Netwo
     }
 
 
-def _check_vpc_request(params: dict) -> ipaddress.IPv4Network:
+def _check_vpc_request(params: Mapping[str, Any]) -> ipaddress.IPv4Network:
     if params.get("Ipv4IpamPoolId") or params.get("Ipv6IpamPoolId") or params.get("Ipv6CidrBlock") \
             or params.get("AmazonProvidedIpv6CidrBlock") or params.get("Ipv6Pool"):
         raise Ec2Error("InvalidParameterValue", "IPAM pools and IPv6 CIDR blocks are not supported by Latticework")
@@ -210,7 +212,7 @@ def _dependents(ctx: RequestContext, vpc: Record) -> list[str]:
 
 class VpcOps:
     # -- VPCs --
-    def create_vpc(self, ctx: RequestContext, params: dict) -> dict:
+    def create_vpc(self, ctx: RequestContext, params: shapes.CreateVpcRequest) -> shapes.CreateVpcResult:
         network = _check_vpc_request(params)
         vpc_id = VPC.new_id()
         body = _new_vpc_body(ctx, vpc_id, network, params)
@@ -221,10 +223,10 @@ class VpcOps:
         ctx.tx.put(Record(VPC.kind, vpc_id, ctx.account, ctx.region, body))
         return {"Vpc": public(body)}
 
-    def describe_vpcs(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpcs(self, ctx: RequestContext, params: shapes.DescribeVpcsRequest) -> shapes.DescribeVpcsResult:
         return describe(ctx, VPC, params, "VpcIds", "Vpcs", VPC_FILTERS, lambda r: public(r.body))
 
-    def delete_vpc(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_vpc(self, ctx: RequestContext, params: shapes.DeleteVpcRequest) -> shapes.NoOutput:
         vpc = get(ctx, VPC, params["VpcId"])
         if _dependents(ctx, vpc):
             raise Ec2Error("DependencyViolation", f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
@@ -234,29 +236,33 @@ class VpcOps:
         ctx.tx.delete(VPC.kind, vpc.id)
         return {}
 
-    def describe_vpc_attribute(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_vpc_attribute(self, ctx: RequestContext,
+                               params: shapes.DescribeVpcAttributeRequest) -> shapes.DescribeVpcAttributeResult:
         vpc = get(ctx, VPC, params["VpcId"])
         member = ATTRIBUTES.get(params["Attribute"])
         if member is None:
             raise Ec2Error("InvalidParameterValue",
                            f"Value ({params['Attribute']}) for parameter attribute is invalid. Unknown attribute.")
-        return {"VpcId": vpc.id, member: {"Value": vpc.body["_Attributes"][member]}}
+        # ``member`` is one of the result's attribute members, computed from the request.
+        return cast(shapes.DescribeVpcAttributeResult,
+                    {"VpcId": vpc.id, member: {"Value": vpc.body["_Attributes"][member]}})
 
-    def modify_vpc_attribute(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_vpc_attribute(self, ctx: RequestContext, params: shapes.ModifyVpcAttributeRequest) -> shapes.NoOutput:
         vpc = get(ctx, VPC, params["VpcId"])
-        given = [m for m in ATTRIBUTES.values() if params.get(m) is not None]
+        request: Mapping[str, Any] = params  # read by the attribute member names below
+        given = [m for m in ATTRIBUTES.values() if request.get(m) is not None]
         if len(given) != 1:
             # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcAttribute.html
             # "You can only modify one attribute at a time."
             raise Ec2Error("InvalidParameterCombination" if given else "MissingParameter",
                            "Exactly one attribute must be specified per call.")
         member = given[0]
-        vpc.body["_Attributes"][member] = bool(params[member].get("Value"))
+        vpc.body["_Attributes"][member] = bool(request[member].get("Value"))
         ctx.tx.put(vpc)
         return {}
 
     # -- subnets --
-    def create_subnet(self, ctx: RequestContext, params: dict) -> dict:
+    def create_subnet(self, ctx: RequestContext, params: shapes.CreateSubnetRequest) -> shapes.CreateSubnetResult:
         vpc = get(ctx, VPC, params["VpcId"])
         if params.get("Ipv6CidrBlock") or params.get("Ipv6Native") or params.get("Ipv4IpamPoolId"):
             raise Ec2Error("InvalidParameterValue", "IPv6 and IPAM subnets are not supported by Latticework")
@@ -270,10 +276,11 @@ class VpcOps:
         routing.associate_default_acl(ctx, vpc.body["_DefaultNetworkAclId"], subnet_id)
         return {"Subnet": present_subnet(record)}
 
-    def describe_subnets(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_subnets(self, ctx: RequestContext,
+                         params: shapes.DescribeSubnetsRequest) -> shapes.DescribeSubnetsResult:
         return describe(ctx, SUBNET, params, "SubnetIds", "Subnets", SUBNET_FILTERS, present_subnet)
 
-    def delete_subnet(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_subnet(self, ctx: RequestContext, params: shapes.DeleteSubnetRequest) -> shapes.NoOutput:
         subnet = get(ctx, SUBNET, params["SubnetId"])
         if subnet.body["_Allocated"] or _subnet_users(ctx, subnet.id):
             raise Ec2Error("DependencyViolation",
@@ -282,7 +289,8 @@ class VpcOps:
         ctx.tx.delete(SUBNET.kind, subnet.id)
         return {}
 
-    def modify_subnet_attribute(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_subnet_attribute(self, ctx: RequestContext,
+                                params: shapes.ModifySubnetAttributeRequest) -> shapes.NoOutput:
         subnet = get(ctx, SUBNET, params["SubnetId"])
         body = subnet.body
         for member in ("MapPublicIpOnLaunch", "AssignIpv6AddressOnCreation", "MapCustomerOwnedIpOnLaunch",
@@ -292,10 +300,11 @@ class VpcOps:
         options = body["PrivateDnsNameOptionsOnLaunch"]
         if params.get("PrivateDnsHostnameTypeOnLaunch"):
             options["HostnameType"] = params["PrivateDnsHostnameTypeOnLaunch"]
+        request: Mapping[str, Any] = params  # read by the member names below
         for member, field in (("EnableResourceNameDnsARecordOnLaunch", "EnableResourceNameDnsARecord"),
                               ("EnableResourceNameDnsAAAARecordOnLaunch", "EnableResourceNameDnsAAAARecord")):
-            if params.get(member) is not None:
-                options[field] = bool(params[member].get("Value"))
+            if request.get(member) is not None:
+                options[field] = bool(request[member].get("Value"))
         if params.get("EnableLniAtDeviceIndex") is not None:
             body["EnableLniAtDeviceIndex"] = params["EnableLniAtDeviceIndex"]
         if params.get("DisableLniAtDeviceIndex") is not None:
@@ -306,19 +315,23 @@ class VpcOps:
         return {}
 
     # -- Region and account --
-    def describe_availability_zones(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_availability_zones(
+            self, ctx: RequestContext, params: shapes.DescribeAvailabilityZonesRequest
+    ) -> shapes.DescribeAvailabilityZonesResult:
         zones = availability_zones(ctx.region)
         names, ids = params.get("ZoneNames") or [], params.get("ZoneIds") or []
-        for wanted, key in ((names, "ZoneName"), (ids, "ZoneId")):
-            unknown = [w for w in wanted if w not in {z[key] for z in zones}]
+        for wanted, known in ((names, {z["ZoneName"] for z in zones}), (ids, {z["ZoneId"] for z in zones})):
+            unknown = [w for w in wanted if w not in known]
             if unknown:
                 raise Ec2Error("InvalidParameterValue", f"Invalid availability zone: [{unknown[0]}]")
         if names or ids:
             zones = [z for z in zones if z["ZoneName"] in names or z["ZoneId"] in ids]
         return {"AvailabilityZones": [z for z in zones if matches(z, params.get("Filters"), AZ_FILTERS)]}
 
-    def describe_account_attributes(self, ctx: RequestContext, params: dict) -> dict:
-        names = params.get("AttributeNames") or list(ACCOUNT_ATTRIBUTES)
+    def describe_account_attributes(
+            self, ctx: RequestContext, params: shapes.DescribeAccountAttributesRequest
+    ) -> shapes.DescribeAccountAttributesResult:
+        names: Sequence[str] = params.get("AttributeNames") or list(ACCOUNT_ATTRIBUTES)
         return {"AccountAttributes": [
             {"AttributeName": n, "AttributeValues": [{"AttributeValue": v} for v in ACCOUNT_ATTRIBUTES[n]]}
             for n in names if n in ACCOUNT_ATTRIBUTES]}
@@ -337,7 +350,7 @@ def _check_subnet_cidr(ctx: RequestContext, vpc: Record, text: str) -> ipaddress
 
 
 def _new_subnet_body(ctx: RequestContext, subnet_id: str, vpc_id: str, network: ipaddress.IPv4Network,
-                     zone: dict, params: dict) -> dict:
+                     zone: shapes.AvailabilityZone, params: Mapping[str, Any]) -> dict:
     return {
         "SubnetId": subnet_id, "SubnetArn": ctx.arn("ec2", f"subnet/{subnet_id}"), "VpcId": vpc_id,
         "OwnerId": ctx.account, "State": "available", "CidrBlock": str(network),
@@ -351,7 +364,7 @@ def _new_subnet_body(ctx: RequestContext, subnet_id: str, vpc_id: str, network: 
     }
 
 
-def present_subnet(record: Record) -> dict:
+def present_subnet(record: Record) -> Any:
     body = public(record.body)
     network = ipaddress.IPv4Network(body["CidrBlock"])
     body["AvailableIpAddressCount"] = usable_count(network) - len(record.body["_Allocated"])
@@ -395,5 +408,6 @@ def assign_fabric_blocks(store: Store) -> None:
         if ec2_records.VpcRecord(vpc).fabric_index is None:
             with store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
                 record = tx.get(VPC.kind, vpc.id)
-                record.body[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)
-                tx.put(record)
+                if record is not None:
+                    record.body[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)
+                    tx.put(record)

@@ -32,7 +32,9 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
+
+from botocore.model import StructureShape
 
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
@@ -55,7 +57,8 @@ TYPE_PATHS = {"application": "app", "network": "net", "gateway": "gwy"}
 @functools.cache
 def _error_shapes() -> dict[str, dict]:
     """Error code -> the shape's ``error`` metadata (code, httpStatusCode, senderFault)."""
-    return {s.error_code: s.metadata.get("error", {}) for s in service_model("elbv2").error_shapes}
+    return {s.error_code: s.metadata.get("error", {}) for s in service_model("elbv2").error_shapes
+            if isinstance(s, StructureShape)}  # all of them: error shapes are structures
 
 
 def error(code: str, message: str) -> ServiceError:
@@ -123,15 +126,17 @@ def require(ctx: RequestContext, kind: str, value: str) -> Record:
     return record
 
 
-def present(record: Record, shape_name: str) -> dict:
-    """The body limited to the members of the model's output shape."""
-    members = service_model("elbv2").shape_for(shape_name).members
+def present(record: Record, shape_name: str) -> Any:
+    """The body limited to the members of the model's output shape (typed ``Any``: that shape's type)."""
+    shape = service_model("elbv2").shape_for(shape_name)
+    assert isinstance(shape, StructureShape)  # an output shape
+    members = shape.members
     return {k: v for k, v in record.body.items() if k in members and v is not None}
 
 
 # -- tags --------------------------------------------------------------------
 
-def clean_tags(tags: list[dict] | None) -> list[dict]:
+def clean_tags(tags: Sequence[Mapping[str, Any]] | None) -> list[dict]:
     """Tags of a request: keys unique, ``aws:`` reserved, at most 50."""
     out: dict[str, dict] = {}
     for tag in tags or []:
@@ -148,7 +153,8 @@ def clean_tags(tags: list[dict] | None) -> list[dict]:
 
 # -- attributes --------------------------------------------------------------
 
-def merge_attributes(current: dict[str, str], changes: list[dict], check: Callable[[str, str], None]) -> dict:
+def merge_attributes(current: dict[str, str], changes: Sequence[Mapping[str, Any]],
+                     check: Callable[[str, str], None]) -> dict:
     """Apply ``[{Key, Value}]`` to ``current`` after ``check(key, value)`` accepts each."""
     merged = dict(current)
     for item in changes:
@@ -158,7 +164,8 @@ def merge_attributes(current: dict[str, str], changes: list[dict], check: Callab
     return merged
 
 
-def as_list(attributes: dict[str, str]) -> list[dict]:
+def as_list(attributes: dict[str, str]) -> list[Any]:
+    """``[{Key, Value}]``: the caller's ``*Attribute`` list."""
     return [{"Key": k, "Value": v} for k, v in attributes.items()]
 
 

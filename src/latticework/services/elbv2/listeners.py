@@ -27,7 +27,10 @@ Attributes
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 from latticework.api.context import RequestContext
+from latticework.services.elbv2 import api_types as shapes
 from latticework.store import Record
 from latticework.services.elbv2 import common as c
 from latticework.services.elbv2.targetgroups import ALB_PROTOCOLS, NLB_PROTOCOLS, load_balancer_arns
@@ -58,7 +61,7 @@ def _check_protocol(lb: Record, protocol: str | None, port: int | None) -> None:
                       "load balancers")
 
 
-def _check_tls(params: dict, protocol: str) -> dict:
+def _check_tls(params: Mapping[str, Any], protocol: str) -> dict:
     """TLS/HTTPS listeners need a certificate and get the default security policy."""
     if protocol not in ("TLS", "HTTPS"):
         if params.get("Certificates") or params.get("SslPolicy"):
@@ -69,7 +72,7 @@ def _check_tls(params: dict, protocol: str) -> dict:
     return {"Certificates": params["Certificates"], "SslPolicy": params.get("SslPolicy") or DEFAULT_SSL_POLICY}
 
 
-def _target_groups(action: dict) -> list[dict]:
+def _target_groups(action: Mapping[str, Any]) -> list[dict]:
     config = action.get("ForwardConfig") or {}
     tuples = [{"TargetGroupArn": t["TargetGroupArn"], "Weight": t.get("Weight", 1)}
               for t in config.get("TargetGroups") or [] if t.get("TargetGroupArn")]
@@ -78,8 +81,8 @@ def _target_groups(action: dict) -> list[dict]:
     return tuples
 
 
-def _normalise(action: dict, tuples: list[dict]) -> dict:
-    out = {"Type": "forward"}
+def _normalise(action: Mapping[str, Any], tuples: list[dict]) -> dict:
+    out: dict[str, Any] = {"Type": "forward"}
     if action.get("Order") is not None:
         out["Order"] = action["Order"]
     if len(tuples) == 1:
@@ -108,11 +111,12 @@ def _check_group(ctx: RequestContext, lb: Record, protocol: str, group_arn: str)
                       f"than one load balancer: {group_arn}")
 
 
-def _actions(ctx: RequestContext, lb: Record, protocol: str, actions: list[dict]) -> list[dict]:
+def _actions(ctx: RequestContext, lb: Record, protocol: str,
+             actions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Checked and normalised default actions."""
     if not actions:
         raise c.validation("At least one default action must be specified")
-    out = []
+    out: list[Mapping[str, Any]] = []
     for action in actions:
         if action["Type"] != "forward":
             if lb.body["Type"] == "network":
@@ -148,10 +152,11 @@ def _check_attribute(key: str, value: str, allowed: dict[str, str]) -> None:
 
 
 class ListenerOps:
-    def create_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def create_listener(self, ctx: RequestContext, params: shapes.CreateListenerInput) -> shapes.CreateListenerOutput:
         lb = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         protocol, port = params.get("Protocol"), params.get("Port")
         _check_protocol(lb, protocol, port)
+        assert protocol is not None  # _check_protocol refused a missing one
         listener_id = c.new_id()
         body = {"ListenerArn": ctx.arn(c.SERVICE, f"listener/{c.TYPE_PATHS[lb.body['Type']]}/"
                                           f"{lb.body['LoadBalancerName']}/{lb.id}/{listener_id}"),
@@ -173,20 +178,23 @@ class ListenerOps:
         ctx.tx.put(record)
         return {"Listeners": [c.present(record, "Listener")]}
 
-    def describe_listeners(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_listeners(self, ctx: RequestContext,
+                           params: shapes.DescribeListenersInput) -> shapes.DescribeListenersOutput:
         arns, lb_arn = params.get("ListenerArns"), params.get("LoadBalancerArn")
         if bool(arns) == bool(lb_arn):
             raise c.validation("You must specify either listener ARNs or a load balancer ARN")
         if arns:
             records = [c.require(ctx, c.LISTENER, a) for a in dict.fromkeys(arns)]
-        else:
+        elif lb_arn:  # one of the two, as checked above
             lb = c.require(ctx, c.LOAD_BALANCER, lb_arn)
             records = ctx.tx.list(c.LISTENER, parent=lb.id)
         return c.page([c.present(r, "Listener") for r in records], params, "Listeners")
 
-    def modify_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_listener(self, ctx: RequestContext, params: shapes.ModifyListenerInput) -> shapes.ModifyListenerOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
+        assert record.parent is not None  # a listener's parent is its load balancer
         lb = ctx.tx.get(c.LOAD_BALANCER, record.parent)
+        assert lb is not None  # deleting a load balancer deletes its listeners
         body = record.body
         protocol = params.get("Protocol") or body["Protocol"]
         port = params.get("Port") or body["Port"]
@@ -207,16 +215,20 @@ class ListenerOps:
         ctx.tx.put(record)
         return {"Listeners": [c.present(record, "Listener")]}
 
-    def delete_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_listener(self, ctx: RequestContext, params: shapes.DeleteListenerInput) -> shapes.DeleteListenerOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
         ctx.tx.delete(c.LISTENER, record.id)
         return {}
 
-    def describe_listener_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_listener_attributes(
+            self, ctx: RequestContext, params: shapes.DescribeListenerAttributesInput
+    ) -> shapes.DescribeListenerAttributesOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
         return {"Attributes": c.as_list(record.body["_attributes"])}
 
-    def modify_listener_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_listener_attributes(
+            self, ctx: RequestContext, params: shapes.ModifyListenerAttributesInput
+    ) -> shapes.ModifyListenerAttributesOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
         current = record.body["_attributes"]
         merged = c.merge_attributes(current, params["Attributes"], lambda k, v: _check_attribute(k, v, current))

@@ -23,9 +23,12 @@ Lifecycle
 
 from __future__ import annotations
 
+from typing import Any, Mapping, cast
+
 from latticework.api.context import RequestContext
 from latticework.services.ec2.interfaces import create_interface, delete_interface
 from latticework.services.ec2.kinds import SECURITY_GROUP
+from latticework.services.elbv2 import api_types as shapes
 from latticework.services.elbv2 import common as c
 from latticework.store import NameTaken, Record
 
@@ -87,7 +90,7 @@ def default_attributes(lb_type: str, scheme: str) -> dict[str, str]:
 
 # -- placement ---------------------------------------------------------------
 
-def _mappings(params: dict) -> list[dict]:
+def _mappings(params: Mapping[str, Any]) -> list[dict]:
     """``Subnets`` or ``SubnetMappings`` (exactly one of them) as subnet mappings."""
     subnets, mappings = params.get("Subnets"), params.get("SubnetMappings")
     if subnets and mappings:
@@ -95,22 +98,23 @@ def _mappings(params: dict) -> list[dict]:
     return [{"SubnetId": s} for s in subnets] if subnets else list(mappings or [])
 
 
-def _address(mapping: dict) -> list[dict]:
+def _address(mapping: dict) -> list[shapes.LoadBalancerAddress]:
     address = {k: mapping[k] for k in ("AllocationId", "PrivateIPv4Address", "IPv6Address") if mapping.get(k)}
-    return [address] if address else []
+    return [cast(shapes.LoadBalancerAddress, address)] if address else []
 
 
-def placement(ctx: RequestContext, mappings: list[dict], lb_type: str) -> tuple[str, list[dict]]:
+def placement(ctx: RequestContext, mappings: list[dict], lb_type: str) -> tuple[str, list[shapes.AvailabilityZone]]:
     """(VpcId, AvailabilityZones) for the subnet mappings, checked against EC2's subnets."""
     if not mappings:
         raise c.validation("At least one subnet must be specified")
-    zones, vpcs = [], set()
+    zones: list[shapes.AvailabilityZone] = []
+    vpcs: set[str] = set()
     for mapping in mappings:
         subnet = ctx.tx.get("subnet", mapping.get("SubnetId", ""))
         if subnet is None:
             raise c.error("SubnetNotFound", f"The subnet ID '{mapping.get('SubnetId')}' is not valid")
-        vpcs.add(subnet.body.get("VpcId"))
-        zones.append({"ZoneName": subnet.body.get("AvailabilityZone"), "SubnetId": subnet.id,
+        vpcs.add(subnet.body["VpcId"])
+        zones.append({"ZoneName": subnet.body["AvailabilityZone"], "SubnetId": subnet.id,
                       "LoadBalancerAddresses": _address(mapping)})
     if len(vpcs) > 1:
         raise c.error("InvalidConfigurationRequest", "The subnets must all belong to the same VPC")
@@ -156,7 +160,7 @@ def _settings(body: dict) -> tuple:
             sorted(z["SubnetId"] for z in body["AvailabilityZones"]), sorted(body.get("SecurityGroups") or []))
 
 
-def _new_body(ctx: RequestContext, params: dict, lb_type: str, lb_id: str) -> dict:
+def _new_body(ctx: RequestContext, params: Mapping[str, Any], lb_type: str, lb_id: str) -> dict:
     scheme = params.get("Scheme") or "internet-facing"
     vpc_id, zones = placement(ctx, _mappings(params), lb_type)
     ip_type = params.get("IpAddressType") or "ipv4"
@@ -224,7 +228,7 @@ def _apply_security_groups(ctx: RequestContext, body: dict, groups: list[str] | 
             enforce or body.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic") or "on")
 
 
-def show(record: Record) -> dict:
+def show(record: Record) -> Any:
     """The LoadBalancer shape as Describe* answers it: provisioning is over by then."""
     out = c.present(record, "LoadBalancer")
     out["State"] = {"Code": "active"}
@@ -281,7 +285,8 @@ def _check_logs(merged: dict[str, str]) -> None:
 # -- operations ----------------------------------------------------------------
 
 class LoadBalancerOps:
-    def create_load_balancer(self, ctx: RequestContext, params: dict) -> dict:
+    def create_load_balancer(self, ctx: RequestContext,
+                             params: shapes.CreateLoadBalancerInput) -> shapes.CreateLoadBalancerOutput:
         lb_type = params.get("Type") or "application"
         if lb_type == "gateway":
             raise c.error("InvalidConfigurationRequest", "Gateway Load Balancers are not supported by Latticework")
@@ -302,13 +307,14 @@ class LoadBalancerOps:
         return {"LoadBalancers": [c.present(record, "LoadBalancer")]}
 
     @staticmethod
-    def _repeat(existing: Record, body: dict) -> dict:
+    def _repeat(existing: Record, body: dict) -> shapes.CreateLoadBalancerOutput:
         if _settings(existing.body) != _settings(body):
             raise c.error("DuplicateLoadBalancerName", f"A load balancer with the same name "
                           f"'{body['LoadBalancerName']}' exists, but with different settings")
         return {"LoadBalancers": [show(existing)]}
 
-    def describe_load_balancers(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_load_balancers(self, ctx: RequestContext,
+                                params: shapes.DescribeLoadBalancersInput) -> shapes.DescribeLoadBalancersOutput:
         arns, names = params.get("LoadBalancerArns"), params.get("Names")
         if arns and names:
             raise c.validation("Load balancer names and load balancer ARNs cannot be specified at the same time")
@@ -335,7 +341,8 @@ class LoadBalancerOps:
             raise c.error("LoadBalancerNotFound", f"Load balancers '[{name}]' not found")
         return found
 
-    def delete_load_balancer(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_load_balancer(self, ctx: RequestContext,
+                             params: shapes.DeleteLoadBalancerInput) -> shapes.DeleteLoadBalancerOutput:
         value = params["LoadBalancerArn"]
         c.check_arn(c.LOAD_BALANCER, value)
         record = c.find(ctx, c.LOAD_BALANCER, value)
@@ -351,11 +358,15 @@ class LoadBalancerOps:
         ctx.tx.delete(c.LOAD_BALANCER, record.id)
         return {}
 
-    def describe_load_balancer_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_load_balancer_attributes(
+            self, ctx: RequestContext, params: shapes.DescribeLoadBalancerAttributesInput
+    ) -> shapes.DescribeLoadBalancerAttributesOutput:
         record = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         return {"Attributes": c.as_list(attributes(record))}
 
-    def modify_load_balancer_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_load_balancer_attributes(
+            self, ctx: RequestContext, params: shapes.ModifyLoadBalancerAttributesInput
+    ) -> shapes.ModifyLoadBalancerAttributesOutput:
         record = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         merged = c.merge_attributes(attributes(record), params["Attributes"],
                                     lambda k, v: _check_attribute(record, k, v))
@@ -364,12 +375,15 @@ class LoadBalancerOps:
         ctx.tx.put(record)
         return {"Attributes": c.as_list(merged)}
 
-    def describe_capacity_reservation(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_capacity_reservation(
+            self, ctx: RequestContext, params: shapes.DescribeCapacityReservationInput
+    ) -> shapes.DescribeCapacityReservationOutput:
         # No minimum capacity is ever reserved: nothing is provisioned per zone.
         c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         return {"CapacityReservationState": []}
 
-    def set_security_groups(self, ctx: RequestContext, params: dict) -> dict:
+    def set_security_groups(self, ctx: RequestContext,
+                            params: shapes.SetSecurityGroupsInput) -> shapes.SetSecurityGroupsOutput:
         record = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         body, groups = record.body, params["SecurityGroups"]
         enforce = params.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic")
@@ -381,13 +395,13 @@ class LoadBalancerOps:
         _apply_security_groups(ctx, body, groups, enforce)
         _regroup_interfaces(ctx, record)
         ctx.tx.put(record)
-        out = {"SecurityGroupIds": body["SecurityGroups"]}
-        if body["Type"] == "network":
-            out["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] = (
-                body.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"))
+        out: shapes.SetSecurityGroupsOutput = {"SecurityGroupIds": body["SecurityGroups"]}
+        enforced = body.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic")
+        if body["Type"] == "network" and enforced is not None:  # None is left out of the answer anyway
+            out["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] = enforced
         return out
 
-    def set_subnets(self, ctx: RequestContext, params: dict) -> dict:
+    def set_subnets(self, ctx: RequestContext, params: shapes.SetSubnetsInput) -> shapes.SetSubnetsOutput:
         record = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         body = record.body
         vpc_id, zones = placement(ctx, _mappings(params), body["Type"])
@@ -402,7 +416,8 @@ class LoadBalancerOps:
         ctx.tx.put(record)
         return {"AvailabilityZones": zones, "IpAddressType": body["IpAddressType"]}
 
-    def set_ip_address_type(self, ctx: RequestContext, params: dict) -> dict:
+    def set_ip_address_type(self, ctx: RequestContext,
+                            params: shapes.SetIpAddressTypeInput) -> shapes.SetIpAddressTypeOutput:
         record = c.require(ctx, c.LOAD_BALANCER, params["LoadBalancerArn"])
         wanted = params["IpAddressType"]
         if record.body["Type"] == "network" and wanted == "dualstack-without-public-ipv4":
@@ -415,7 +430,8 @@ class LoadBalancerOps:
         ctx.tx.put(record)
         return {"IpAddressType": wanted}
 
-    def describe_account_limits(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_account_limits(self, ctx: RequestContext,
+                                params: shapes.DescribeAccountLimitsInput) -> shapes.DescribeAccountLimitsOutput:
         return c.page([{"Name": n, "Max": str(m)} for n, m in ACCOUNT_LIMITS.items()], params, "Limits")
 
 

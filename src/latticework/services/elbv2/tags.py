@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from latticework.api.context import RequestContext
 from latticework.services import tagging
+from latticework.services.elbv2 import api_types as shapes
 from latticework.store import Record
 from latticework.services.elbv2 import common as c
 
@@ -24,7 +25,7 @@ def _resource(ctx: RequestContext, value: str) -> Record:
 
 
 class TagOps:
-    def add_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def add_tags(self, ctx: RequestContext, params: shapes.AddTagsInput) -> shapes.AddTagsOutput:
         new = c.clean_tags(params["Tags"])
         for value in params["ResourceArns"]:
             record = _resource(ctx, value)
@@ -33,7 +34,7 @@ class TagOps:
                 f"for '{value}'"))
         return {}
 
-    def remove_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def remove_tags(self, ctx: RequestContext, params: shapes.RemoveTagsInput) -> shapes.RemoveTagsOutput:
         doomed = set(params["TagKeys"])
         for value in params["ResourceArns"]:
             record = _resource(ctx, value)
@@ -41,7 +42,7 @@ class TagOps:
             ctx.tx.put(record)
         return {}
 
-    def describe_tags(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_tags(self, ctx: RequestContext, params: shapes.DescribeTagsInput) -> shapes.DescribeTagsOutput:
         if len(params["ResourceArns"]) > 20:
             raise c.validation("At most 20 resource ARNs can be described at once")
         return {"TagDescriptions": [{"ResourceArn": value, "Tags": _resource(ctx, value).body.get("Tags") or []}

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any, Final, Mapping, Sequence, cast
 
 from latticework.api.context import RequestContext
+from latticework.services.elbv2 import api_types as shapes
 from latticework.store import NameTaken, Record
 from latticework.services.elbv2 import common as c
 
@@ -40,9 +42,9 @@ HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP")
 PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                       "100.64.0.0/10")]
 _INSTANCE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-HEALTH_MEMBERS = ("HealthCheckProtocol", "HealthCheckPort", "HealthCheckEnabled", "HealthCheckPath",
-                  "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
-                  "UnhealthyThresholdCount", "Matcher")
+HEALTH_MEMBERS: Final = ("HealthCheckProtocol", "HealthCheckPort", "HealthCheckEnabled", "HealthCheckPath",
+                         "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
+                         "UnhealthyThresholdCount", "Matcher")
 
 
 # -- health checks -------------------------------------------------------------
@@ -149,7 +151,7 @@ def _check_udp_attribute(body: dict, key: str, value: str) -> None:
 
 # -- the record ------------------------------------------------------------------
 
-def _check_shape(params: dict, target_type: str) -> None:
+def _check_shape(params: Mapping[str, Any], target_type: str) -> None:
     protocol = params.get("Protocol")
     if target_type == "lambda":
         if protocol or params.get("Port") or params.get("VpcId"):
@@ -167,7 +169,7 @@ def _check_shape(params: dict, target_type: str) -> None:
         raise c.validation("A protocol version can only be specified for HTTP and HTTPS target groups")
 
 
-def _new_body(ctx: RequestContext, params: dict, tg_id: str) -> dict:
+def _new_body(ctx: RequestContext, params: Mapping[str, Any], tg_id: str) -> dict:
     target_type = params.get("TargetType") or "instance"
     _check_shape(params, target_type)
     protocol = params.get("Protocol")
@@ -195,7 +197,7 @@ def _settings(body: dict) -> dict:
     return {k: v for k, v in body.items() if not k.startswith("_") and k not in ("TargetGroupArn", "Tags")}
 
 
-def load_balancer_arns(ctx: RequestContext, tg_arn: str) -> list[str]:
+def load_balancer_arns(ctx: RequestContext, tg_arn: str | None) -> list[str]:
     """Load balancers with a listener forwarding to the group, in creation order."""
     arns = [l.body["LoadBalancerArn"] for l in ctx.tx.list(c.LISTENER) if tg_arn in forwarded(l.body)]
     return list(dict.fromkeys(arns))
@@ -211,7 +213,7 @@ def forwarded(listener_body: dict) -> list[str]:
     return out
 
 
-def show(ctx: RequestContext, record: Record) -> dict:
+def show(ctx: RequestContext, record: Record) -> Any:
     out = c.present(record, "TargetGroup")
     out["LoadBalancerArns"] = load_balancer_arns(ctx, record.arn)
     return out
@@ -219,7 +221,7 @@ def show(ctx: RequestContext, record: Record) -> dict:
 
 # -- targets -------------------------------------------------------------------
 
-def _check_target(ctx: RequestContext, body: dict, target: dict) -> None:
+def _check_target(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> None:
     kind, target_id = body["TargetType"], target["Id"]
     if kind == "instance" and not _INSTANCE.match(target_id):
         raise c.error("InvalidTarget", f"The following targets are not valid instances: '{target_id}'")
@@ -242,7 +244,7 @@ def _check_ip(ctx: RequestContext, body: dict, target_id: str) -> None:
                       "RFC 6598) or in the target group's VPC")
 
 
-def _check_alb(ctx: RequestContext, body: dict, target: dict) -> None:
+def _check_alb(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> None:
     lb = c.find(ctx, c.LOAD_BALANCER, target["Id"])
     if lb is None or lb.body["Type"] != "application":
         raise c.error("InvalidTarget", f"The target '{target['Id']}' is not a valid Application Load Balancer")
@@ -253,15 +255,18 @@ def _check_alb(ctx: RequestContext, body: dict, target: dict) -> None:
                       "group's port")
 
 
-def _target_key(body: dict, target: dict) -> tuple:
+def _target_key(body: dict, target: Mapping[str, Any]) -> tuple:
     return target["Id"], target.get("Port") or body.get("Port")
 
 
-def _health_of(body: dict, target: dict, in_use: bool, registered: bool) -> dict:
+def _health_of(body: dict, target: Mapping[str, Any], in_use: bool,
+               registered: bool) -> shapes.TargetHealthDescription:
     check_port = body.get("HealthCheckPort", "traffic-port")
     port = target.get("Port") or body.get("Port")
-    out = {"Target": {k: v for k, v in target.items() if v is not None},
-           "HealthCheckPort": str(port) if check_port == "traffic-port" else check_port}
+    out: shapes.TargetHealthDescription = {
+        "Target": cast(shapes.TargetDescription, {k: v for k, v in target.items() if v is not None}),
+        "HealthCheckPort": str(port) if check_port == "traffic-port" else check_port}
+    state: shapes.TargetHealth
     if not registered:
         state = {"State": "unused", "Reason": "Target.NotRegistered",
                  "Description": "Target is not registered to the target group"}
@@ -277,7 +282,8 @@ def _health_of(body: dict, target: dict, in_use: bool, registered: bool) -> dict
 # -- operations ------------------------------------------------------------------
 
 class TargetGroupOps:
-    def create_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def create_target_group(self, ctx: RequestContext,
+                            params: shapes.CreateTargetGroupInput) -> shapes.CreateTargetGroupOutput:
         c.check_name(params["Name"], "Target group")
         tg_id = c.new_id()
         body = _new_body(ctx, params, tg_id)
@@ -296,10 +302,12 @@ class TargetGroupOps:
                           "exists") from None
         return {"TargetGroups": [show(ctx, record)]}
 
-    def describe_target_groups(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_target_groups(self, ctx: RequestContext,
+                               params: shapes.DescribeTargetGroupsInput) -> shapes.DescribeTargetGroupsOutput:
         arns, names, lb_arn = params.get("TargetGroupArns"), params.get("Names"), params.get("LoadBalancerArn")
         if sum(bool(x) for x in (arns, names, lb_arn)) > 1:
             raise c.validation("Target group ARNs, names and a load balancer ARN cannot be specified together")
+        records: Sequence[Record | None]
         if arns:
             for value in arns:
                 c.check_arn(c.TARGET_GROUP, value)
@@ -313,12 +321,13 @@ class TargetGroupOps:
             records = ctx.tx.list(c.TARGET_GROUP)
         if any(r is None for r in records):
             raise c.error("TargetGroupNotFound", "One or more target groups not found")
-        return c.page([show(ctx, r) for r in records], params, "TargetGroups")
+        return c.page([show(ctx, r) for r in records if r is not None], params, "TargetGroups")
 
-    def modify_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_target_group(self, ctx: RequestContext,
+                            params: shapes.ModifyTargetGroupInput) -> shapes.ModifyTargetGroupOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
-        given = {k: params[k] for k in HEALTH_MEMBERS if params.get(k) is not None}
+        given: dict[str, Any] = {k: params[k] for k in HEALTH_MEMBERS if params.get(k) is not None}
         if given.get("HealthCheckProtocol") == "TCP":
             body.pop("HealthCheckPath", None), body.pop("Matcher", None)
         elif given.get("HealthCheckProtocol") and body.get("HealthCheckProtocol") == "TCP":
@@ -334,7 +343,8 @@ class TargetGroupOps:
         ctx.tx.put(record)
         return {"TargetGroups": [show(ctx, record)]}
 
-    def delete_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_target_group(self, ctx: RequestContext,
+                            params: shapes.DeleteTargetGroupInput) -> shapes.DeleteTargetGroupOutput:
         value = params["TargetGroupArn"]
         c.check_arn(c.TARGET_GROUP, value)
         record = c.find(ctx, c.TARGET_GROUP, value)
@@ -345,11 +355,15 @@ class TargetGroupOps:
         ctx.tx.delete(c.TARGET_GROUP, record.id)
         return {}
 
-    def describe_target_group_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_target_group_attributes(
+            self, ctx: RequestContext, params: shapes.DescribeTargetGroupAttributesInput
+    ) -> shapes.DescribeTargetGroupAttributesOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         return {"Attributes": c.as_list(record.body["_attributes"])}
 
-    def modify_target_group_attributes(self, ctx: RequestContext, params: dict) -> dict:
+    def modify_target_group_attributes(
+            self, ctx: RequestContext, params: shapes.ModifyTargetGroupAttributesInput
+    ) -> shapes.ModifyTargetGroupAttributesOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         merged = c.merge_attributes(record.body["_attributes"], params["Attributes"],
                                     lambda k, v: _check_attribute(record.body, k, v))
@@ -357,7 +371,8 @@ class TargetGroupOps:
         ctx.tx.put(record)
         return {"Attributes": c.as_list(merged)}
 
-    def register_targets(self, ctx: RequestContext, params: dict) -> dict:
+    def register_targets(self, ctx: RequestContext,
+                         params: shapes.RegisterTargetsInput) -> shapes.RegisterTargetsOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         targets = {_target_key(body, t): t for t in body["_targets"]}
@@ -370,7 +385,8 @@ class TargetGroupOps:
         ctx.tx.put(record)
         return {}
 
-    def deregister_targets(self, ctx: RequestContext, params: dict) -> dict:
+    def deregister_targets(self, ctx: RequestContext,
+                           params: shapes.DeregisterTargetsInput) -> shapes.DeregisterTargetsOutput:
         # "If the specified target does not exist, the action returns successfully."
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
@@ -379,7 +395,8 @@ class TargetGroupOps:
         ctx.tx.put(record)
         return {}
 
-    def describe_target_health(self, ctx: RequestContext, params: dict) -> dict:
+    def describe_target_health(self, ctx: RequestContext,
+                               params: shapes.DescribeTargetHealthInput) -> shapes.DescribeTargetHealthOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         in_use = bool(load_balancer_arns(ctx, record.arn))
@@ -387,7 +404,7 @@ class TargetGroupOps:
         asked = params.get("Targets")
         if not asked:
             return {"TargetHealthDescriptions": [_health_of(body, t, in_use, True) for t in registered.values()]}
-        out = []
+        out: list[shapes.TargetHealthDescription] = []
         for target in asked:
             found = registered.get(_target_key(body, target))
             out.append(_health_of(body, found or target, in_use, found is not None))

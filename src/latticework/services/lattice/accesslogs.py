@@ -41,8 +41,10 @@ Listing
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.api_types import ResourceNotFoundException
 from latticework.services.lattice.common import (
@@ -128,12 +130,14 @@ def delete_subscriptions(ctx: RequestContext, parent: str) -> None:
         ctx.tx.delete(ACCESS_LOG_SUBSCRIPTION.kind, record.id)
 
 
-def _resolve(ctx: RequestContext, params: dict) -> Record:
+def _resolve(ctx: RequestContext, params: Mapping[str, Any]) -> Record:
     return common.resolve(ctx, ACCESS_LOG_SUBSCRIPTION, params["accessLogSubscriptionIdentifier"])
 
 
 class AccessLogOps:
-    def create_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:
+    def create_access_log_subscription(
+            self, ctx: RequestContext, params: shapes.CreateAccessLogSubscriptionRequest
+    ) -> shapes.CreateAccessLogSubscriptionResponse:
         target = resolve_target(ctx, params["resourceIdentifier"])
         dest_type = destination_type(params["destinationArn"])
         log_type = _log_type(target, params.get("serviceNetworkLogType"))
@@ -146,21 +150,29 @@ class AccessLogOps:
         common.insert(ctx, record, ACCESS_LOG_SUBSCRIPTION)
         return common.project(record.body, _FIELDS)
 
-    def get_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:
+    def get_access_log_subscription(
+            self, ctx: RequestContext, params: shapes.GetAccessLogSubscriptionRequest
+    ) -> shapes.GetAccessLogSubscriptionResponse:
         return common.project(_resolve(ctx, params).body, _SUMMARY_FIELDS)
 
-    def update_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:
+    def update_access_log_subscription(
+            self, ctx: RequestContext, params: shapes.UpdateAccessLogSubscriptionRequest
+    ) -> shapes.UpdateAccessLogSubscriptionResponse:
         record = _resolve(ctx, params)
         dest_type = destination_type(params["destinationArn"])
         _check_same_type(record, dest_type)
         common.touch(ctx, record, destinationArn=stored_destination(params["destinationArn"], dest_type))
         return common.project(record.body, ("id", "arn", "resourceId", "resourceArn", "destinationArn"))
 
-    def delete_access_log_subscription(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_access_log_subscription(
+            self, ctx: RequestContext, params: shapes.DeleteAccessLogSubscriptionRequest
+    ) -> shapes.DeleteAccessLogSubscriptionResponse:
         ctx.tx.delete(ACCESS_LOG_SUBSCRIPTION.kind, _resolve(ctx, params).id)
         return {}
 
-    def list_access_log_subscriptions(self, ctx: RequestContext, params: dict) -> dict:
+    def list_access_log_subscriptions(
+            self, ctx: RequestContext, params: shapes.ListAccessLogSubscriptionsRequest
+    ) -> shapes.ListAccessLogSubscriptionsResponse:
         try:
             target = resolve_target(ctx, params["resourceIdentifier"])
         except ResourceNotFoundException:

@@ -10,7 +10,27 @@ from typing import Literal, Required, TypedDict
 
 from latticework.api.errors import ServiceError
 
-OPERATIONS = ('BatchUpdateRule', 'CreateAccessLogSubscription', 'CreateListener', 'CreateResourceConfiguration', 'CreateResourceGateway', 'CreateRule', 'CreateService', 'CreateServiceNetwork', 'CreateServiceNetworkResourceAssociation', 'CreateServiceNetworkServiceAssociation', 'CreateServiceNetworkVpcAssociation', 'CreateTargetGroup', 'DeleteAccessLogSubscription', 'DeleteAuthPolicy', 'DeleteDomainVerification', 'DeleteListener', 'DeleteResourceConfiguration', 'DeleteResourceEndpointAssociation', 'DeleteResourceGateway', 'DeleteResourcePolicy', 'DeleteRule', 'DeleteService', 'DeleteServiceNetwork', 'DeleteServiceNetworkResourceAssociation', 'DeleteServiceNetworkServiceAssociation', 'DeleteServiceNetworkVpcAssociation', 'DeleteTargetGroup', 'DeregisterTargets', 'GetAccessLogSubscription', 'GetAuthPolicy', 'GetDomainVerification', 'GetListener', 'GetResourceConfiguration', 'GetResourceGateway', 'GetResourcePolicy', 'GetRule', 'GetService', 'GetServiceNetwork', 'GetServiceNetworkResourceAssociation', 'GetServiceNetworkServiceAssociation', 'GetServiceNetworkVpcAssociation', 'GetTargetGroup', 'ListAccessLogSubscriptions', 'ListDomainVerifications', 'ListListeners', 'ListResourceConfigurations', 'ListResourceEndpointAssociations', 'ListResourceGateways', 'ListRules', 'ListServiceNetworkResourceAssociations', 'ListServiceNetworkServiceAssociations', 'ListServiceNetworkVpcAssociations', 'ListServiceNetworkVpcEndpointAssociations', 'ListServiceNetworks', 'ListServices', 'ListTagsForResource', 'ListTargetGroups', 'ListTargets', 'PutAuthPolicy', 'PutResourcePolicy', 'RegisterTargets', 'StartDomainVerification', 'TagResource', 'UntagResource', 'UpdateAccessLogSubscription', 'UpdateListener', 'UpdateResourceConfiguration', 'UpdateResourceGateway', 'UpdateRule', 'UpdateService', 'UpdateServiceNetwork', 'UpdateServiceNetworkVpcAssociation', 'UpdateTargetGroup')
+OPERATIONS = (
+    'BatchUpdateRule', 'CreateAccessLogSubscription', 'CreateListener', 'CreateResourceConfiguration',
+    'CreateResourceGateway', 'CreateRule', 'CreateService', 'CreateServiceNetwork',
+    'CreateServiceNetworkResourceAssociation', 'CreateServiceNetworkServiceAssociation',
+    'CreateServiceNetworkVpcAssociation', 'CreateTargetGroup', 'DeleteAccessLogSubscription', 'DeleteAuthPolicy',
+    'DeleteDomainVerification', 'DeleteListener', 'DeleteResourceConfiguration', 'DeleteResourceEndpointAssociation',
+    'DeleteResourceGateway', 'DeleteResourcePolicy', 'DeleteRule', 'DeleteService', 'DeleteServiceNetwork',
+    'DeleteServiceNetworkResourceAssociation', 'DeleteServiceNetworkServiceAssociation',
+    'DeleteServiceNetworkVpcAssociation', 'DeleteTargetGroup', 'DeregisterTargets', 'GetAccessLogSubscription',
+    'GetAuthPolicy', 'GetDomainVerification', 'GetListener', 'GetResourceConfiguration', 'GetResourceGateway',
+    'GetResourcePolicy', 'GetRule', 'GetService', 'GetServiceNetwork', 'GetServiceNetworkResourceAssociation',
+    'GetServiceNetworkServiceAssociation', 'GetServiceNetworkVpcAssociation', 'GetTargetGroup',
+    'ListAccessLogSubscriptions', 'ListDomainVerifications', 'ListListeners', 'ListResourceConfigurations',
+    'ListResourceEndpointAssociations', 'ListResourceGateways', 'ListRules', 'ListServiceNetworkResourceAssociations',
+    'ListServiceNetworkServiceAssociations', 'ListServiceNetworkVpcAssociations',
+    'ListServiceNetworkVpcEndpointAssociations', 'ListServiceNetworks', 'ListServices', 'ListTagsForResource',
+    'ListTargetGroups', 'ListTargets', 'PutAuthPolicy', 'PutResourcePolicy', 'RegisterTargets',
+    'StartDomainVerification', 'TagResource', 'UntagResource', 'UpdateAccessLogSubscription', 'UpdateListener',
+    'UpdateResourceConfiguration', 'UpdateResourceGateway', 'UpdateRule', 'UpdateService', 'UpdateServiceNetwork',
+    'UpdateServiceNetworkVpcAssociation', 'UpdateTargetGroup',
+)
 
 
 class AccessDeniedException(ServiceError):
@@ -55,13 +75,83 @@ class ValidationException(ServiceError):
     sender_fault = True
 
 
+AuthPolicyState = Literal['Active', 'Inactive']
+
+AuthType = Literal['NONE', 'AWS_IAM']
+
+HealthCheckProtocolVersion = Literal['HTTP1', 'HTTP2']
+
+IpAddressType = Literal['IPV4', 'IPV6']
+
+LambdaEventStructureVersion = Literal['V1', 'V2']
+
+ListenerProtocol = Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']
+
+PayerResponsibilityPayer = Literal['VpcEndpointAccount', 'ResourceGatewayAccount']
+
+PayerResponsibilityScope = Literal['ResourceGatewayCharges']
+
+PrivateDnsPreference = Literal[
+    'VERIFIED_DOMAINS_ONLY', 'ALL_DOMAINS', 'VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS', 'SPECIFIED_DOMAINS_ONLY',
+]
+
+ProtocolType = Literal['TCP', 'TCP_UDP']
+
+ResourceConfigDnsResolution = Literal['IN_VPC', 'PUBLIC']
+
+ResourceConfigurationIpAddressType = Literal['IPV4', 'IPV6', 'DUALSTACK']
+
+ResourceConfigurationStatus = Literal[
+    'ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED',
+    'DELETE_FAILED',
+]
+
+ResourceConfigurationType = Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']
+
+ResourceGatewayIpAddressType = Literal['IPV4', 'IPV6', 'DUALSTACK']
+
+ResourceGatewayStatus = Literal[
+    'ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED',
+    'DELETE_FAILED',
+]
+
+ServiceNetworkLogType = Literal['SERVICE', 'RESOURCE']
+
+ServiceNetworkResourceAssociationStatus = Literal[
+    'CREATE_IN_PROGRESS', 'ACTIVE', 'PARTIAL', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED',
+]
+
+ServiceNetworkServiceAssociationStatus = Literal[
+    'CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED',
+]
+
+ServiceNetworkVpcAssociationStatus = Literal[
+    'CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED',
+    'UPDATE_FAILED',
+]
+
+ServiceStatus = Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+
+TargetGroupProtocol = Literal['HTTP', 'HTTPS', 'TCP']
+
+TargetGroupProtocolVersion = Literal['HTTP1', 'HTTP2', 'GRPC']
+
+TargetGroupStatus = Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+
+TargetGroupType = Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
+
+TargetStatus = Literal['DRAINING', 'UNAVAILABLE', 'HEALTHY', 'UNHEALTHY', 'INITIAL', 'UNUSED']
+
+VerificationStatus = Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']
+
+
 class AccessLogSubscriptionSummary(TypedDict, total=False):
     id: Required[str]
     arn: Required[str]
     resourceId: Required[str]
     resourceArn: Required[str]
     destinationArn: Required[str]
-    serviceNetworkLogType: Literal['SERVICE', 'RESOURCE']
+    serviceNetworkLogType: ServiceNetworkLogType
     createdAt: Required[str]
     lastUpdatedAt: Required[str]
 
@@ -73,12 +163,12 @@ class ArnResource(TypedDict, total=False):
 class BatchUpdateRuleRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     listenerIdentifier: Required[str]
-    rules: Required[list["RuleUpdate"]]
+    rules: Required[list[RuleUpdate]]
 
 
 class BatchUpdateRuleResponse(TypedDict, total=False):
-    successful: list["RuleUpdateSuccess"]
-    unsuccessful: list["RuleUpdateFailure"]
+    successful: list[RuleUpdateSuccess]
+    unsuccessful: list[RuleUpdateFailure]
 
 
 class CidrResource(TypedDict, total=False):
@@ -89,7 +179,7 @@ class CreateAccessLogSubscriptionRequest(TypedDict, total=False):
     clientToken: str
     resourceIdentifier: Required[str]
     destinationArn: Required[str]
-    serviceNetworkLogType: Literal['SERVICE', 'RESOURCE']
+    serviceNetworkLogType: ServiceNetworkLogType
     tags: dict[str, str]
 
 
@@ -98,16 +188,16 @@ class CreateAccessLogSubscriptionResponse(TypedDict, total=False):
     arn: Required[str]
     resourceId: Required[str]
     resourceArn: Required[str]
-    serviceNetworkLogType: Literal['SERVICE', 'RESOURCE']
+    serviceNetworkLogType: ServiceNetworkLogType
     destinationArn: Required[str]
 
 
 class CreateListenerRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     name: Required[str]
-    protocol: Required[Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']]
+    protocol: Required[ListenerProtocol]
     port: int
-    defaultAction: Required["RuleAction"]
+    defaultAction: Required[RuleAction]
     clientToken: str
     tags: dict[str, str]
 
@@ -116,21 +206,21 @@ class CreateListenerResponse(TypedDict, total=False):
     arn: str
     id: str
     name: str
-    protocol: Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']
+    protocol: ListenerProtocol
     port: int
     serviceArn: str
     serviceId: str
-    defaultAction: "RuleAction"
+    defaultAction: RuleAction
 
 
 class CreateResourceConfigurationRequest(TypedDict, total=False):
     name: Required[str]
-    type: Required[Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']]
+    type: Required[ResourceConfigurationType]
     portRanges: list[str]
-    protocol: Literal['TCP', 'TCP_UDP']
+    protocol: ProtocolType
     resourceGatewayIdentifier: str
     resourceConfigurationGroupIdentifier: str
-    resourceConfigurationDefinition: "ResourceConfigurationDefinition"
+    resourceConfigurationDefinition: ResourceConfigurationDefinition
     allowAssociationToShareableServiceNetwork: bool
     customDomainName: str
     groupDomain: str
@@ -145,11 +235,11 @@ class CreateResourceConfigurationResponse(TypedDict, total=False):
     arn: str
     resourceGatewayId: str
     resourceConfigurationGroupId: str
-    type: Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']
+    type: ResourceConfigurationType
     portRanges: list[str]
-    protocol: Literal['TCP', 'TCP_UDP']
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
-    resourceConfigurationDefinition: "ResourceConfigurationDefinition"
+    protocol: ProtocolType
+    status: ResourceConfigurationStatus
+    resourceConfigurationDefinition: ResourceConfigurationDefinition
     allowAssociationToShareableServiceNetwork: bool
     createdAt: str
     failureReason: str
@@ -165,9 +255,9 @@ class CreateResourceGatewayRequest(TypedDict, total=False):
     vpcIdentifier: str
     subnetIds: list[str]
     securityGroupIds: list[str]
-    ipAddressType: Literal['IPV4', 'IPV6', 'DUALSTACK']
+    ipAddressType: ResourceGatewayIpAddressType
     ipv4AddressesPerEni: int
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
     tags: dict[str, str]
 
 
@@ -175,22 +265,22 @@ class CreateResourceGatewayResponse(TypedDict, total=False):
     name: str
     id: str
     arn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    status: ResourceGatewayStatus
     vpcIdentifier: str
     subnetIds: list[str]
     securityGroupIds: list[str]
-    ipAddressType: Literal['IPV4', 'IPV6', 'DUALSTACK']
+    ipAddressType: ResourceGatewayIpAddressType
     ipv4AddressesPerEni: int
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
 
 
 class CreateRuleRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     listenerIdentifier: Required[str]
     name: Required[str]
-    match: Required["RuleMatch"]
+    match: Required[RuleMatch]
     priority: Required[int]
-    action: Required["RuleAction"]
+    action: Required[RuleAction]
     clientToken: str
     tags: dict[str, str]
 
@@ -199,17 +289,17 @@ class CreateRuleResponse(TypedDict, total=False):
     arn: str
     id: str
     name: str
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
 
 
 class CreateServiceNetworkRequest(TypedDict, total=False):
     clientToken: str
     name: Required[str]
-    authType: Literal['NONE', 'AWS_IAM']
+    authType: AuthType
     tags: dict[str, str]
-    sharingConfig: "SharingConfig"
+    sharingConfig: SharingConfig
 
 
 class CreateServiceNetworkResourceAssociationRequest(TypedDict, total=False):
@@ -223,7 +313,7 @@ class CreateServiceNetworkResourceAssociationRequest(TypedDict, total=False):
 class CreateServiceNetworkResourceAssociationResponse(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'PARTIAL', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkResourceAssociationStatus
     createdBy: str
     privateDnsEnabled: bool
 
@@ -232,8 +322,8 @@ class CreateServiceNetworkResponse(TypedDict, total=False):
     id: str
     name: str
     arn: str
-    sharingConfig: "SharingConfig"
-    authType: Literal['NONE', 'AWS_IAM']
+    sharingConfig: SharingConfig
+    authType: AuthType
 
 
 class CreateServiceNetworkServiceAssociationRequest(TypedDict, total=False):
@@ -245,11 +335,11 @@ class CreateServiceNetworkServiceAssociationRequest(TypedDict, total=False):
 
 class CreateServiceNetworkServiceAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkServiceAssociationStatus
     arn: str
     createdBy: str
     customDomainName: str
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
 
 
 class CreateServiceNetworkVpcAssociationRequest(TypedDict, total=False):
@@ -259,17 +349,17 @@ class CreateServiceNetworkVpcAssociationRequest(TypedDict, total=False):
     privateDnsEnabled: bool
     securityGroupIds: list[str]
     tags: dict[str, str]
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
 
 
 class CreateServiceNetworkVpcAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED', 'UPDATE_FAILED']
+    status: ServiceNetworkVpcAssociationStatus
     arn: str
     createdBy: str
     securityGroupIds: list[str]
     privateDnsEnabled: bool
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
 
 
 class CreateServiceRequest(TypedDict, total=False):
@@ -278,7 +368,7 @@ class CreateServiceRequest(TypedDict, total=False):
     tags: dict[str, str]
     customDomainName: str
     certificateArn: str
-    authType: Literal['NONE', 'AWS_IAM']
+    authType: AuthType
     idleTimeoutSeconds: int
 
 
@@ -288,16 +378,16 @@ class CreateServiceResponse(TypedDict, total=False):
     name: str
     customDomainName: str
     certificateArn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
-    authType: Literal['NONE', 'AWS_IAM']
+    status: ServiceStatus
+    authType: AuthType
     idleTimeoutSeconds: int
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
 
 
 class CreateTargetGroupRequest(TypedDict, total=False):
     name: Required[str]
-    type: Required[Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']]
-    config: "TargetGroupConfig"
+    type: Required[TargetGroupType]
+    config: TargetGroupConfig
     clientToken: str
     tags: dict[str, str]
 
@@ -306,9 +396,9 @@ class CreateTargetGroupResponse(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    type: Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
-    config: "TargetGroupConfig"
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    type: TargetGroupType
+    config: TargetGroupConfig
+    status: TargetGroupStatus
 
 
 class DeleteAccessLogSubscriptionRequest(TypedDict, total=False):
@@ -372,7 +462,7 @@ class DeleteResourceGatewayResponse(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    status: ResourceGatewayStatus
 
 
 class DeleteResourcePolicyRequest(TypedDict, total=False):
@@ -404,7 +494,7 @@ class DeleteServiceNetworkResourceAssociationRequest(TypedDict, total=False):
 class DeleteServiceNetworkResourceAssociationResponse(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'PARTIAL', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkResourceAssociationStatus
 
 
 class DeleteServiceNetworkResponse(TypedDict, total=False):
@@ -417,7 +507,7 @@ class DeleteServiceNetworkServiceAssociationRequest(TypedDict, total=False):
 
 class DeleteServiceNetworkServiceAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkServiceAssociationStatus
     arn: str
 
 
@@ -427,7 +517,7 @@ class DeleteServiceNetworkVpcAssociationRequest(TypedDict, total=False):
 
 class DeleteServiceNetworkVpcAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED', 'UPDATE_FAILED']
+    status: ServiceNetworkVpcAssociationStatus
     arn: str
 
 
@@ -439,7 +529,7 @@ class DeleteServiceResponse(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceStatus
 
 
 class DeleteTargetGroupRequest(TypedDict, total=False):
@@ -449,17 +539,17 @@ class DeleteTargetGroupRequest(TypedDict, total=False):
 class DeleteTargetGroupResponse(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: TargetGroupStatus
 
 
 class DeregisterTargetsRequest(TypedDict, total=False):
     targetGroupIdentifier: Required[str]
-    targets: Required[list["Target"]]
+    targets: Required[list[Target]]
 
 
 class DeregisterTargetsResponse(TypedDict, total=False):
-    successful: list["Target"]
-    unsuccessful: list["TargetFailure"]
+    successful: list[Target]
+    unsuccessful: list[TargetFailure]
 
 
 class DnsEntry(TypedDict, total=False):
@@ -468,21 +558,21 @@ class DnsEntry(TypedDict, total=False):
 
 
 class DnsOptions(TypedDict, total=False):
-    privateDnsPreference: Literal['VERIFIED_DOMAINS_ONLY', 'ALL_DOMAINS', 'VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS', 'SPECIFIED_DOMAINS_ONLY']
+    privateDnsPreference: PrivateDnsPreference
     privateDnsSpecifiedDomains: list[str]
 
 
 class DnsResource(TypedDict, total=False):
     domainName: str
-    ipAddressType: Literal['IPV4', 'IPV6', 'DUALSTACK']
+    ipAddressType: ResourceConfigurationIpAddressType
 
 
 class DomainVerificationSummary(TypedDict, total=False):
     id: Required[str]
     arn: Required[str]
     domainName: Required[str]
-    status: Required[Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']]
-    txtMethodConfig: "TxtMethodConfig"
+    status: Required[VerificationStatus]
+    txtMethodConfig: TxtMethodConfig
     createdAt: Required[str]
     lastVerifiedTime: str
     tags: dict[str, str]
@@ -493,7 +583,7 @@ class FixedResponseAction(TypedDict, total=False):
 
 
 class ForwardAction(TypedDict, total=False):
-    targetGroups: Required[list["WeightedTargetGroup"]]
+    targetGroups: Required[list[WeightedTargetGroup]]
 
 
 class GetAccessLogSubscriptionRequest(TypedDict, total=False):
@@ -506,7 +596,7 @@ class GetAccessLogSubscriptionResponse(TypedDict, total=False):
     resourceId: Required[str]
     resourceArn: Required[str]
     destinationArn: Required[str]
-    serviceNetworkLogType: Literal['SERVICE', 'RESOURCE']
+    serviceNetworkLogType: ServiceNetworkLogType
     createdAt: Required[str]
     lastUpdatedAt: Required[str]
 
@@ -517,7 +607,7 @@ class GetAuthPolicyRequest(TypedDict, total=False):
 
 class GetAuthPolicyResponse(TypedDict, total=False):
     policy: str
-    state: Literal['Active', 'Inactive']
+    state: AuthPolicyState
     createdAt: str
     lastUpdatedAt: str
 
@@ -530,8 +620,8 @@ class GetDomainVerificationResponse(TypedDict, total=False):
     id: Required[str]
     arn: Required[str]
     domainName: Required[str]
-    status: Required[Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']]
-    txtMethodConfig: "TxtMethodConfig"
+    status: Required[VerificationStatus]
+    txtMethodConfig: TxtMethodConfig
     createdAt: Required[str]
     lastVerifiedTime: str
     tags: dict[str, str]
@@ -546,11 +636,11 @@ class GetListenerResponse(TypedDict, total=False):
     arn: str
     id: str
     name: str
-    protocol: Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']
+    protocol: ListenerProtocol
     port: int
     serviceArn: str
     serviceId: str
-    defaultAction: "RuleAction"
+    defaultAction: RuleAction
     createdAt: str
     lastUpdatedAt: str
 
@@ -565,20 +655,20 @@ class GetResourceConfigurationResponse(TypedDict, total=False):
     arn: str
     resourceGatewayId: str
     resourceConfigurationGroupId: str
-    type: Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']
+    type: ResourceConfigurationType
     allowAssociationToShareableServiceNetwork: bool
     portRanges: list[str]
-    protocol: Literal['TCP', 'TCP_UDP']
+    protocol: ProtocolType
     customDomainName: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
-    resourceConfigurationDefinition: "ResourceConfigurationDefinition"
+    status: ResourceConfigurationStatus
+    resourceConfigurationDefinition: ResourceConfigurationDefinition
     createdAt: str
     amazonManaged: bool
     failureReason: str
     lastUpdatedAt: str
     domainVerificationId: str
     domainVerificationArn: str
-    domainVerificationStatus: Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']
+    domainVerificationStatus: VerificationStatus
     groupDomain: str
 
 
@@ -590,15 +680,15 @@ class GetResourceGatewayResponse(TypedDict, total=False):
     name: str
     id: str
     arn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    status: ResourceGatewayStatus
     vpcId: str
     subnetIds: list[str]
     serviceManaged: bool
     managedBy: str
     securityGroupIds: list[str]
-    ipAddressType: Literal['IPV4', 'IPV6', 'DUALSTACK']
+    ipAddressType: ResourceGatewayIpAddressType
     ipv4AddressesPerEni: int
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
     createdAt: str
     lastUpdatedAt: str
 
@@ -622,9 +712,9 @@ class GetRuleResponse(TypedDict, total=False):
     id: str
     name: str
     isDefault: bool
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
     createdAt: str
     lastUpdatedAt: str
 
@@ -640,7 +730,7 @@ class GetServiceNetworkResourceAssociationRequest(TypedDict, total=False):
 class GetServiceNetworkResourceAssociationResponse(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'PARTIAL', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkResourceAssociationStatus
     createdBy: str
     createdAt: str
     resourceConfigurationId: str
@@ -652,11 +742,11 @@ class GetServiceNetworkResourceAssociationResponse(TypedDict, total=False):
     failureReason: str
     failureCode: str
     lastUpdatedAt: str
-    privateDnsEntry: "DnsEntry"
+    privateDnsEntry: DnsEntry
     privateDnsEnabled: bool
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
     isManagedAssociation: bool
-    domainVerificationStatus: Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']
+    domainVerificationStatus: VerificationStatus
 
 
 class GetServiceNetworkResponse(TypedDict, total=False):
@@ -665,8 +755,8 @@ class GetServiceNetworkResponse(TypedDict, total=False):
     createdAt: str
     lastUpdatedAt: str
     arn: str
-    authType: Literal['NONE', 'AWS_IAM']
-    sharingConfig: "SharingConfig"
+    authType: AuthType
+    sharingConfig: SharingConfig
     numberOfAssociatedVPCs: int
     numberOfAssociatedServices: int
 
@@ -677,7 +767,7 @@ class GetServiceNetworkServiceAssociationRequest(TypedDict, total=False):
 
 class GetServiceNetworkServiceAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkServiceAssociationStatus
     arn: str
     createdBy: str
     createdAt: str
@@ -687,7 +777,7 @@ class GetServiceNetworkServiceAssociationResponse(TypedDict, total=False):
     serviceNetworkId: str
     serviceNetworkName: str
     serviceNetworkArn: str
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
     customDomainName: str
     failureMessage: str
     failureCode: str
@@ -699,7 +789,7 @@ class GetServiceNetworkVpcAssociationRequest(TypedDict, total=False):
 
 class GetServiceNetworkVpcAssociationResponse(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED', 'UPDATE_FAILED']
+    status: ServiceNetworkVpcAssociationStatus
     arn: str
     createdBy: str
     createdAt: str
@@ -712,7 +802,7 @@ class GetServiceNetworkVpcAssociationResponse(TypedDict, total=False):
     failureMessage: str
     failureCode: str
     lastUpdatedAt: str
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
 
 
 class GetServiceRequest(TypedDict, total=False):
@@ -725,11 +815,11 @@ class GetServiceResponse(TypedDict, total=False):
     arn: str
     createdAt: str
     lastUpdatedAt: str
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
     customDomainName: str
     certificateArn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
-    authType: Literal['NONE', 'AWS_IAM']
+    status: ServiceStatus
+    authType: AuthType
     idleTimeoutSeconds: int
     failureCode: str
     failureMessage: str
@@ -743,11 +833,11 @@ class GetTargetGroupResponse(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    type: Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
-    config: "TargetGroupConfig"
+    type: TargetGroupType
+    config: TargetGroupConfig
     createdAt: str
     lastUpdatedAt: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: TargetGroupStatus
     serviceArns: list[str]
     failureMessage: str
     failureCode: str
@@ -755,7 +845,7 @@ class GetTargetGroupResponse(TypedDict, total=False):
 
 class HeaderMatch(TypedDict, total=False):
     name: Required[str]
-    match: Required["HeaderMatchType"]
+    match: Required[HeaderMatchType]
     caseSensitive: bool
 
 
@@ -767,21 +857,21 @@ class HeaderMatchType(TypedDict, total=False):
 
 class HealthCheckConfig(TypedDict, total=False):
     enabled: bool
-    protocol: Literal['HTTP', 'HTTPS', 'TCP']
-    protocolVersion: Literal['HTTP1', 'HTTP2']
+    protocol: TargetGroupProtocol
+    protocolVersion: HealthCheckProtocolVersion
     port: int
     path: str
     healthCheckIntervalSeconds: int
     healthCheckTimeoutSeconds: int
     healthyThresholdCount: int
     unhealthyThresholdCount: int
-    matcher: "Matcher"
+    matcher: Matcher
 
 
 class HttpMatch(TypedDict, total=False):
     method: str
-    pathMatch: "PathMatch"
-    headerMatches: list["HeaderMatch"]
+    pathMatch: PathMatch
+    headerMatches: list[HeaderMatch]
 
 
 class IpResource(TypedDict, total=False):
@@ -795,7 +885,7 @@ class ListAccessLogSubscriptionsRequest(TypedDict, total=False):
 
 
 class ListAccessLogSubscriptionsResponse(TypedDict, total=False):
-    items: Required[list["AccessLogSubscriptionSummary"]]
+    items: Required[list[AccessLogSubscriptionSummary]]
     nextToken: str
 
 
@@ -805,7 +895,7 @@ class ListDomainVerificationsRequest(TypedDict, total=False):
 
 
 class ListDomainVerificationsResponse(TypedDict, total=False):
-    items: Required[list["DomainVerificationSummary"]]
+    items: Required[list[DomainVerificationSummary]]
     nextToken: str
 
 
@@ -816,7 +906,7 @@ class ListListenersRequest(TypedDict, total=False):
 
 
 class ListListenersResponse(TypedDict, total=False):
-    items: Required[list["ListenerSummary"]]
+    items: Required[list[ListenerSummary]]
     nextToken: str
 
 
@@ -829,7 +919,7 @@ class ListResourceConfigurationsRequest(TypedDict, total=False):
 
 
 class ListResourceConfigurationsResponse(TypedDict, total=False):
-    items: list["ResourceConfigurationSummary"]
+    items: list[ResourceConfigurationSummary]
     nextToken: str
 
 
@@ -843,7 +933,7 @@ class ListResourceEndpointAssociationsRequest(TypedDict, total=False):
 
 
 class ListResourceEndpointAssociationsResponse(TypedDict, total=False):
-    items: Required[list["ResourceEndpointAssociationSummary"]]
+    items: Required[list[ResourceEndpointAssociationSummary]]
     nextToken: str
 
 
@@ -853,7 +943,7 @@ class ListResourceGatewaysRequest(TypedDict, total=False):
 
 
 class ListResourceGatewaysResponse(TypedDict, total=False):
-    items: list["ResourceGatewaySummary"]
+    items: list[ResourceGatewaySummary]
     nextToken: str
 
 
@@ -865,7 +955,7 @@ class ListRulesRequest(TypedDict, total=False):
 
 
 class ListRulesResponse(TypedDict, total=False):
-    items: Required[list["RuleSummary"]]
+    items: Required[list[RuleSummary]]
     nextToken: str
 
 
@@ -878,7 +968,7 @@ class ListServiceNetworkResourceAssociationsRequest(TypedDict, total=False):
 
 
 class ListServiceNetworkResourceAssociationsResponse(TypedDict, total=False):
-    items: Required[list["ServiceNetworkResourceAssociationSummary"]]
+    items: Required[list[ServiceNetworkResourceAssociationSummary]]
     nextToken: str
 
 
@@ -890,7 +980,7 @@ class ListServiceNetworkServiceAssociationsRequest(TypedDict, total=False):
 
 
 class ListServiceNetworkServiceAssociationsResponse(TypedDict, total=False):
-    items: Required[list["ServiceNetworkServiceAssociationSummary"]]
+    items: Required[list[ServiceNetworkServiceAssociationSummary]]
     nextToken: str
 
 
@@ -902,7 +992,7 @@ class ListServiceNetworkVpcAssociationsRequest(TypedDict, total=False):
 
 
 class ListServiceNetworkVpcAssociationsResponse(TypedDict, total=False):
-    items: Required[list["ServiceNetworkVpcAssociationSummary"]]
+    items: Required[list[ServiceNetworkVpcAssociationSummary]]
     nextToken: str
 
 
@@ -913,7 +1003,7 @@ class ListServiceNetworkVpcEndpointAssociationsRequest(TypedDict, total=False):
 
 
 class ListServiceNetworkVpcEndpointAssociationsResponse(TypedDict, total=False):
-    items: Required[list["ServiceNetworkEndpointAssociation"]]
+    items: Required[list[ServiceNetworkEndpointAssociation]]
     nextToken: str
 
 
@@ -923,7 +1013,7 @@ class ListServiceNetworksRequest(TypedDict, total=False):
 
 
 class ListServiceNetworksResponse(TypedDict, total=False):
-    items: Required[list["ServiceNetworkSummary"]]
+    items: Required[list[ServiceNetworkSummary]]
     nextToken: str
 
 
@@ -933,7 +1023,7 @@ class ListServicesRequest(TypedDict, total=False):
 
 
 class ListServicesResponse(TypedDict, total=False):
-    items: list["ServiceSummary"]
+    items: list[ServiceSummary]
     nextToken: str
 
 
@@ -949,11 +1039,11 @@ class ListTargetGroupsRequest(TypedDict, total=False):
     maxResults: int
     nextToken: str
     vpcIdentifier: str
-    targetGroupType: Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
+    targetGroupType: TargetGroupType
 
 
 class ListTargetGroupsResponse(TypedDict, total=False):
-    items: list["TargetGroupSummary"]
+    items: list[TargetGroupSummary]
     nextToken: str
 
 
@@ -961,11 +1051,11 @@ class ListTargetsRequest(TypedDict, total=False):
     targetGroupIdentifier: Required[str]
     maxResults: int
     nextToken: str
-    targets: list["Target"]
+    targets: list[Target]
 
 
 class ListTargetsResponse(TypedDict, total=False):
-    items: Required[list["TargetSummary"]]
+    items: Required[list[TargetSummary]]
     nextToken: str
 
 
@@ -973,7 +1063,7 @@ class ListenerSummary(TypedDict, total=False):
     arn: str
     id: str
     name: str
-    protocol: Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']
+    protocol: ListenerProtocol
     port: int
     createdAt: str
     lastUpdatedAt: str
@@ -984,7 +1074,7 @@ class Matcher(TypedDict, total=False):
 
 
 class PathMatch(TypedDict, total=False):
-    match: Required["PathMatchType"]
+    match: Required[PathMatchType]
     caseSensitive: bool
 
 
@@ -994,8 +1084,8 @@ class PathMatchType(TypedDict, total=False):
 
 
 class PayerResponsibilityEntry(TypedDict, total=False):
-    scope: Literal['ResourceGatewayCharges']
-    payerResponsibilityType: Literal['VpcEndpointAccount', 'ResourceGatewayAccount']
+    scope: PayerResponsibilityScope
+    payerResponsibilityType: PayerResponsibilityPayer
 
 
 class PutAuthPolicyRequest(TypedDict, total=False):
@@ -1005,7 +1095,7 @@ class PutAuthPolicyRequest(TypedDict, total=False):
 
 class PutAuthPolicyResponse(TypedDict, total=False):
     policy: str
-    state: Literal['Active', 'Inactive']
+    state: AuthPolicyState
 
 
 class PutResourcePolicyRequest(TypedDict, total=False):
@@ -1019,19 +1109,19 @@ class PutResourcePolicyResponse(TypedDict, total=False):
 
 class RegisterTargetsRequest(TypedDict, total=False):
     targetGroupIdentifier: Required[str]
-    targets: Required[list["Target"]]
+    targets: Required[list[Target]]
 
 
 class RegisterTargetsResponse(TypedDict, total=False):
-    successful: list["Target"]
-    unsuccessful: list["TargetFailure"]
+    successful: list[Target]
+    unsuccessful: list[TargetFailure]
 
 
 class ResourceConfigurationDefinition(TypedDict, total=False):
-    dnsResource: "DnsResource"
-    ipResource: "IpResource"
-    arnResource: "ArnResource"
-    cidrResource: "CidrResource"
+    dnsResource: DnsResource
+    ipResource: IpResource
+    arnResource: ArnResource
+    cidrResource: CidrResource
 
 
 class ResourceConfigurationSummary(TypedDict, total=False):
@@ -1040,8 +1130,8 @@ class ResourceConfigurationSummary(TypedDict, total=False):
     arn: str
     resourceGatewayId: str
     resourceConfigurationGroupId: str
-    type: Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    type: ResourceConfigurationType
+    status: ResourceConfigurationStatus
     amazonManaged: bool
     createdAt: str
     lastUpdatedAt: str
@@ -1060,31 +1150,31 @@ class ResourceEndpointAssociationSummary(TypedDict, total=False):
     vpcEndpointOwner: str
     createdBy: str
     createdAt: str
-    payerResponsibility: list["PayerResponsibilityEntry"]
+    payerResponsibility: list[PayerResponsibilityEntry]
 
 
 class ResourceGatewaySummary(TypedDict, total=False):
     name: str
     id: str
     arn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    status: ResourceGatewayStatus
     vpcIdentifier: str
     subnetIds: list[str]
     securityGroupIds: list[str]
-    ipAddressType: Literal['IPV4', 'IPV6', 'DUALSTACK']
+    ipAddressType: ResourceGatewayIpAddressType
     ipv4AddressesPerEni: int
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
     createdAt: str
     lastUpdatedAt: str
 
 
 class RuleAction(TypedDict, total=False):
-    forward: "ForwardAction"
-    fixedResponse: "FixedResponseAction"
+    forward: ForwardAction
+    fixedResponse: FixedResponseAction
 
 
 class RuleMatch(TypedDict, total=False):
-    httpMatch: "HttpMatch"
+    httpMatch: HttpMatch
 
 
 class RuleSummary(TypedDict, total=False):
@@ -1099,9 +1189,9 @@ class RuleSummary(TypedDict, total=False):
 
 class RuleUpdate(TypedDict, total=False):
     ruleIdentifier: Required[str]
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
 
 
 class RuleUpdateFailure(TypedDict, total=False):
@@ -1115,9 +1205,9 @@ class RuleUpdateSuccess(TypedDict, total=False):
     id: str
     name: str
     isDefault: bool
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
 
 
 class ServiceNetworkEndpointAssociation(TypedDict, total=False):
@@ -1133,7 +1223,7 @@ class ServiceNetworkEndpointAssociation(TypedDict, total=False):
 class ServiceNetworkResourceAssociationSummary(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'PARTIAL', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkResourceAssociationStatus
     createdBy: str
     createdAt: str
     resourceConfigurationId: str
@@ -1142,8 +1232,8 @@ class ServiceNetworkResourceAssociationSummary(TypedDict, total=False):
     serviceNetworkId: str
     serviceNetworkArn: str
     serviceNetworkName: str
-    dnsEntry: "DnsEntry"
-    privateDnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
+    privateDnsEntry: DnsEntry
     isManagedAssociation: bool
     failureCode: str
     privateDnsEnabled: bool
@@ -1151,7 +1241,7 @@ class ServiceNetworkResourceAssociationSummary(TypedDict, total=False):
 
 class ServiceNetworkServiceAssociationSummary(TypedDict, total=False):
     id: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceNetworkServiceAssociationStatus
     arn: str
     createdBy: str
     createdAt: str
@@ -1161,7 +1251,7 @@ class ServiceNetworkServiceAssociationSummary(TypedDict, total=False):
     serviceNetworkId: str
     serviceNetworkName: str
     serviceNetworkArn: str
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
     customDomainName: str
 
 
@@ -1179,14 +1269,14 @@ class ServiceNetworkSummary(TypedDict, total=False):
 class ServiceNetworkVpcAssociationSummary(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED', 'UPDATE_FAILED']
+    status: ServiceNetworkVpcAssociationStatus
     createdBy: str
     createdAt: str
     serviceNetworkId: str
     serviceNetworkName: str
     serviceNetworkArn: str
     privateDnsEnabled: bool
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
     vpcId: str
     lastUpdatedAt: str
 
@@ -1197,9 +1287,9 @@ class ServiceSummary(TypedDict, total=False):
     arn: str
     createdAt: str
     lastUpdatedAt: str
-    dnsEntry: "DnsEntry"
+    dnsEntry: DnsEntry
     customDomainName: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: ServiceStatus
 
 
 class SharingConfig(TypedDict, total=False):
@@ -1216,8 +1306,8 @@ class StartDomainVerificationResponse(TypedDict, total=False):
     id: Required[str]
     arn: Required[str]
     domainName: Required[str]
-    status: Required[Literal['VERIFIED', 'PENDING', 'VERIFICATION_TIMED_OUT']]
-    txtMethodConfig: "TxtMethodConfig"
+    status: Required[VerificationStatus]
+    txtMethodConfig: TxtMethodConfig
 
 
 class TagResourceRequest(TypedDict, total=False):
@@ -1243,34 +1333,34 @@ class TargetFailure(TypedDict, total=False):
 
 class TargetGroupConfig(TypedDict, total=False):
     port: int
-    protocol: Literal['HTTP', 'HTTPS', 'TCP']
-    protocolVersion: Literal['HTTP1', 'HTTP2', 'GRPC']
-    ipAddressType: Literal['IPV4', 'IPV6']
+    protocol: TargetGroupProtocol
+    protocolVersion: TargetGroupProtocolVersion
+    ipAddressType: IpAddressType
     vpcIdentifier: str
-    healthCheck: "HealthCheckConfig"
-    lambdaEventStructureVersion: Literal['V1', 'V2']
+    healthCheck: HealthCheckConfig
+    lambdaEventStructureVersion: LambdaEventStructureVersion
 
 
 class TargetGroupSummary(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    type: Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
+    type: TargetGroupType
     createdAt: str
     port: int
-    protocol: Literal['HTTP', 'HTTPS', 'TCP']
-    ipAddressType: Literal['IPV4', 'IPV6']
+    protocol: TargetGroupProtocol
+    ipAddressType: IpAddressType
     vpcIdentifier: str
     lastUpdatedAt: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    status: TargetGroupStatus
     serviceArns: list[str]
-    lambdaEventStructureVersion: Literal['V1', 'V2']
+    lambdaEventStructureVersion: LambdaEventStructureVersion
 
 
 class TargetSummary(TypedDict, total=False):
     id: str
     port: int
-    status: Literal['DRAINING', 'UNAVAILABLE', 'HEALTHY', 'UNHEALTHY', 'INITIAL', 'UNUSED']
+    status: TargetStatus
     reasonCode: str
 
 
@@ -1304,23 +1394,23 @@ class UpdateAccessLogSubscriptionResponse(TypedDict, total=False):
 class UpdateListenerRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     listenerIdentifier: Required[str]
-    defaultAction: Required["RuleAction"]
+    defaultAction: Required[RuleAction]
 
 
 class UpdateListenerResponse(TypedDict, total=False):
     arn: str
     id: str
     name: str
-    protocol: Literal['HTTP', 'HTTPS', 'TLS_PASSTHROUGH']
+    protocol: ListenerProtocol
     port: int
     serviceArn: str
     serviceId: str
-    defaultAction: "RuleAction"
+    defaultAction: RuleAction
 
 
 class UpdateResourceConfigurationRequest(TypedDict, total=False):
     resourceConfigurationIdentifier: Required[str]
-    resourceConfigurationDefinition: "ResourceConfigurationDefinition"
+    resourceConfigurationDefinition: ResourceConfigurationDefinition
     allowAssociationToShareableServiceNetwork: bool
     portRanges: list[str]
 
@@ -1331,39 +1421,39 @@ class UpdateResourceConfigurationResponse(TypedDict, total=False):
     arn: str
     resourceGatewayId: str
     resourceConfigurationGroupId: str
-    type: Literal['GROUP', 'CHILD', 'SINGLE', 'ARN', 'CIDR']
+    type: ResourceConfigurationType
     portRanges: list[str]
     allowAssociationToShareableServiceNetwork: bool
-    protocol: Literal['TCP', 'TCP_UDP']
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
-    resourceConfigurationDefinition: "ResourceConfigurationDefinition"
+    protocol: ProtocolType
+    status: ResourceConfigurationStatus
+    resourceConfigurationDefinition: ResourceConfigurationDefinition
 
 
 class UpdateResourceGatewayRequest(TypedDict, total=False):
     resourceGatewayIdentifier: Required[str]
     securityGroupIds: list[str]
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
 
 
 class UpdateResourceGatewayResponse(TypedDict, total=False):
     name: str
     id: str
     arn: str
-    status: Literal['ACTIVE', 'CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'UPDATE_FAILED', 'DELETE_FAILED']
+    status: ResourceGatewayStatus
     vpcId: str
     subnetIds: list[str]
     securityGroupIds: list[str]
-    ipAddressType: Literal['IPV4', 'IPV6']
-    resourceConfigDnsResolution: Literal['IN_VPC', 'PUBLIC']
+    ipAddressType: IpAddressType
+    resourceConfigDnsResolution: ResourceConfigDnsResolution
 
 
 class UpdateRuleRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     listenerIdentifier: Required[str]
     ruleIdentifier: Required[str]
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
 
 
 class UpdateRuleResponse(TypedDict, total=False):
@@ -1371,44 +1461,44 @@ class UpdateRuleResponse(TypedDict, total=False):
     id: str
     name: str
     isDefault: bool
-    match: "RuleMatch"
+    match: RuleMatch
     priority: int
-    action: "RuleAction"
+    action: RuleAction
 
 
 class UpdateServiceNetworkRequest(TypedDict, total=False):
     serviceNetworkIdentifier: Required[str]
-    authType: Required[Literal['NONE', 'AWS_IAM']]
+    authType: Required[AuthType]
 
 
 class UpdateServiceNetworkResponse(TypedDict, total=False):
     id: str
     name: str
     arn: str
-    authType: Literal['NONE', 'AWS_IAM']
+    authType: AuthType
 
 
 class UpdateServiceNetworkVpcAssociationRequest(TypedDict, total=False):
     serviceNetworkVpcAssociationIdentifier: Required[str]
     securityGroupIds: list[str]
     privateDnsEnabled: bool
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
 
 
 class UpdateServiceNetworkVpcAssociationResponse(TypedDict, total=False):
     id: str
     arn: str
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED', 'UPDATE_FAILED']
+    status: ServiceNetworkVpcAssociationStatus
     createdBy: str
     securityGroupIds: list[str]
     privateDnsEnabled: bool
-    dnsOptions: "DnsOptions"
+    dnsOptions: DnsOptions
 
 
 class UpdateServiceRequest(TypedDict, total=False):
     serviceIdentifier: Required[str]
     certificateArn: str
-    authType: Literal['NONE', 'AWS_IAM']
+    authType: AuthType
     idleTimeoutSeconds: int
 
 
@@ -1418,22 +1508,22 @@ class UpdateServiceResponse(TypedDict, total=False):
     name: str
     customDomainName: str
     certificateArn: str
-    authType: Literal['NONE', 'AWS_IAM']
+    authType: AuthType
     idleTimeoutSeconds: int
 
 
 class UpdateTargetGroupRequest(TypedDict, total=False):
     targetGroupIdentifier: Required[str]
-    healthCheck: Required["HealthCheckConfig"]
+    healthCheck: Required[HealthCheckConfig]
 
 
 class UpdateTargetGroupResponse(TypedDict, total=False):
     id: str
     arn: str
     name: str
-    type: Literal['IP', 'LAMBDA', 'INSTANCE', 'ALB']
-    config: "TargetGroupConfig"
-    status: Literal['CREATE_IN_PROGRESS', 'ACTIVE', 'DELETE_IN_PROGRESS', 'CREATE_FAILED', 'DELETE_FAILED']
+    type: TargetGroupType
+    config: TargetGroupConfig
+    status: TargetGroupStatus
 
 
 class WeightedTargetGroup(TypedDict, total=False):

@@ -53,9 +53,10 @@ Decisions where AWS's behaviour is unpublished:
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common, vpcs
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
@@ -134,21 +135,21 @@ def refuse_in_progress(kind: Kind, record: Record, action: str) -> None:
         raise common.conflict(kind, record.id, f"Cannot {action} {record.id} while its status is {record.status}.")
 
 
-def _begin_delete(ctx: RequestContext, kind: Kind, record: Record) -> dict:
+def _begin_delete(ctx: RequestContext, kind: Kind, record: Record) -> Any:
     """Mark an association ``DELETE_IN_PROGRESS`` (settling removes it) and answer {id, status, arn}."""
     refuse_in_progress(kind, record, "delete")
     common.touch(ctx, record, status="DELETE_IN_PROGRESS")
     return common.project(record.body, ("id", "status", "arn"))
 
 
-def _require_filter(params: dict, *names: str) -> None:
+def _require_filter(params: Mapping[str, Any], *names: str) -> None:
     if not any(params.get(n) for n in names):
         raise common.validation(f"You must provide either {' or '.join(names)}.",
                                 *((n, "One of these members is required") for n in names))
 
 
-def _list_records(ctx: RequestContext, params: dict, kind: Kind, summary: tuple, *, parent: str | None,
-                  keep: Callable[[Record], bool], filters: dict) -> dict:
+def _list_records(ctx: RequestContext, params: Mapping[str, Any], kind: Kind, summary: tuple, *, parent: str | None,
+                  keep: Callable[[Record], bool], filters: dict) -> Any:
     """Page through associations of every account (under ``parent`` if given) that ``keep`` accepts."""
     return common.paginate(
         ctx, params,
@@ -168,7 +169,7 @@ def _new_association(ctx: RequestContext, kind: Kind, sn: Record, body: dict, ta
 
 # -- VPC associations ----------------------------------------------------------
 
-def _dns_options(params: dict, private_dns: bool) -> dict | None:
+def _dns_options(params: Mapping[str, Any], private_dns: bool) -> dict | None:
     """``dnsOptions`` as stored: only with private DNS; specified domains only with a preference that uses them."""
     options = params.get("dnsOptions")
     if options and not private_dns:
@@ -245,7 +246,9 @@ def join_group_networks(ctx: RequestContext, child: Record, group_id: str) -> No
     """A new CHILD joins (as managed associations) every network its GROUP is associated with."""
     for assoc in resource_associations(ctx, group_id):
         if assoc.account == ctx.account and not assoc.body["isManagedAssociation"]:
+            assert assoc.parent is not None  # an association's parent is its service network
             sn = ctx.tx.get(SERVICE_NETWORK.kind, assoc.parent, account=account_of(assoc.body["serviceNetworkArn"]))
+            assert sn is not None  # a service network cannot be deleted while associations reference it
             _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None)
 
 
@@ -279,12 +282,13 @@ def _find_endpoint_association(ctx: RequestContext, identifier: str) -> Record:
     """A resource endpoint association seen by its creator or by the owner of its configuration."""
     id = id_of(identifier)
     for rea in ctx.tx.list(RESOURCE_ENDPOINT_ASSOCIATION.kind, all_accounts=True):
-        if rea.id == id and (rea.account == ctx.account or ctx.tx.get(RESOURCE_CONFIGURATION.kind, rea.parent)):
+        if rea.id == id and (rea.account == ctx.account
+                             or (rea.parent is not None and ctx.tx.get(RESOURCE_CONFIGURATION.kind, rea.parent))):
             return rea
     raise common.not_found(RESOURCE_ENDPOINT_ASSOCIATION, identifier)
 
 
-def _endpoint_filters(params: dict) -> Callable[[Record], bool]:
+def _endpoint_filters(params: Mapping[str, Any]) -> Callable[[Record], bool]:
     wanted = {"id": params.get("resourceEndpointAssociationIdentifier"),
               "vpcEndpointId": params.get("vpcEndpointId"), "vpcEndpointOwner": params.get("vpcEndpointOwner")}
     wanted = {k: (id_of(v) if k == "id" else v) for k, v in wanted.items() if v}
@@ -293,7 +297,9 @@ def _endpoint_filters(params: dict) -> Callable[[Record], bool]:
 
 class AssociationOps:
     # -- service network <-> VPC --------------------------------------------------
-    def create_service_network_vpc_association(self, ctx: RequestContext, params: dict) -> dict:
+    def create_service_network_vpc_association(
+            self, ctx: RequestContext, params: shapes.CreateServiceNetworkVpcAssociationRequest
+    ) -> shapes.CreateServiceNetworkVpcAssociationResponse:
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         vpc_id = vpcs.check_vpc(ctx, params["vpcIdentifier"])
         groups = vpcs.check_security_groups(ctx, vpc_id, params.get("securityGroupIds") or [])
@@ -309,14 +315,18 @@ class AssociationOps:
         record = _new_association(ctx, SN_VPC_ASSOCIATION, sn, body, params.get("tags"))
         return common.project(record.body, _SNVA_CREATE)
 
-    def get_service_network_vpc_association(self, ctx: RequestContext, params: dict) -> dict:
+    def get_service_network_vpc_association(
+            self, ctx: RequestContext, params: shapes.GetServiceNetworkVpcAssociationRequest
+    ) -> shapes.GetServiceNetworkVpcAssociationResponse:
         record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return common.project(record.body, _SNVA_GET)
 
-    def update_service_network_vpc_association(self, ctx: RequestContext, params: dict) -> dict:
+    def update_service_network_vpc_association(
+            self, ctx: RequestContext, params: shapes.UpdateServiceNetworkVpcAssociationRequest
+    ) -> shapes.UpdateServiceNetworkVpcAssociationResponse:
         record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         refuse_in_progress(SN_VPC_ASSOCIATION, record, "update")
-        changes = {"status": "UPDATE_IN_PROGRESS"}
+        changes: dict[str, Any] = {"status": "UPDATE_IN_PROGRESS"}
         if "securityGroupIds" in params:
             changes["securityGroupIds"] = vpcs.check_security_groups(ctx, record.body["vpcId"],
                                                                      params["securityGroupIds"])
@@ -328,11 +338,15 @@ class AssociationOps:
         common.touch(ctx, record, **changes)
         return common.project(record.body, _SNVA_CREATE)
 
-    def delete_service_network_vpc_association(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_service_network_vpc_association(
+            self, ctx: RequestContext, params: shapes.DeleteServiceNetworkVpcAssociationRequest
+    ) -> shapes.DeleteServiceNetworkVpcAssociationResponse:
         record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return _begin_delete(ctx, SN_VPC_ASSOCIATION, record)
 
-    def list_service_network_vpc_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def list_service_network_vpc_associations(
+            self, ctx: RequestContext, params: shapes.ListServiceNetworkVpcAssociationsRequest
+    ) -> shapes.ListServiceNetworkVpcAssociationsResponse:
         _require_filter(params, "serviceNetworkIdentifier", "vpcIdentifier")
         sn_id = id_of(params["serviceNetworkIdentifier"]) if params.get("serviceNetworkIdentifier") else None
         vpc_id = params.get("vpcIdentifier")
@@ -341,7 +355,9 @@ class AssociationOps:
                              filters={"sn": sn_id, "vpc": vpc_id})
 
     # -- service network <-> service ------------------------------------------------
-    def create_service_network_service_association(self, ctx: RequestContext, params: dict) -> dict:
+    def create_service_network_service_association(
+            self, ctx: RequestContext, params: shapes.CreateServiceNetworkServiceAssociationRequest
+    ) -> shapes.CreateServiceNetworkServiceAssociationResponse:
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         svc = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         existing = _under_network(ctx, SN_SERVICE_ASSOCIATION, sn.id)
@@ -366,15 +382,21 @@ class AssociationOps:
                                   f"Service network {sn.id} already has a service with custom domain name {domain} "
                                   f"({clash.body['serviceId']}).")
 
-    def get_service_network_service_association(self, ctx: RequestContext, params: dict) -> dict:
+    def get_service_network_service_association(
+            self, ctx: RequestContext, params: shapes.GetServiceNetworkServiceAssociationRequest
+    ) -> shapes.GetServiceNetworkServiceAssociationResponse:
         record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return common.project(record.body, _SNSA_GET)
 
-    def delete_service_network_service_association(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_service_network_service_association(
+            self, ctx: RequestContext, params: shapes.DeleteServiceNetworkServiceAssociationRequest
+    ) -> shapes.DeleteServiceNetworkServiceAssociationResponse:
         record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return _begin_delete(ctx, SN_SERVICE_ASSOCIATION, record)
 
-    def list_service_network_service_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def list_service_network_service_associations(
+            self, ctx: RequestContext, params: shapes.ListServiceNetworkServiceAssociationsRequest
+    ) -> shapes.ListServiceNetworkServiceAssociationsResponse:
         _require_filter(params, "serviceNetworkIdentifier", "serviceIdentifier")
         sn_id = id_of(params["serviceNetworkIdentifier"]) if params.get("serviceNetworkIdentifier") else None
         svc_id = id_of(params["serviceIdentifier"]) if params.get("serviceIdentifier") else None
@@ -383,7 +405,9 @@ class AssociationOps:
                              filters={"sn": sn_id, "svc": svc_id})
 
     # -- service network <-> resource configuration ---------------------------------
-    def create_service_network_resource_association(self, ctx: RequestContext, params: dict) -> dict:
+    def create_service_network_resource_association(
+            self, ctx: RequestContext, params: shapes.CreateServiceNetworkResourceAssociationRequest
+    ) -> shapes.CreateServiceNetworkResourceAssociationResponse:
         rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         _check_joinable(rc, sn)
@@ -399,12 +423,16 @@ class AssociationOps:
             _snra_record(ctx, sn, child, private_dns, True, None)
         return common.project(record.body, _SNRA_CREATE)
 
-    def get_service_network_resource_association(self, ctx: RequestContext, params: dict) -> dict:
+    def get_service_network_resource_association(
+            self, ctx: RequestContext, params: shapes.GetServiceNetworkResourceAssociationRequest
+    ) -> shapes.GetServiceNetworkResourceAssociationResponse:
         record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         status = _verification_status(ctx, record.body["resourceConfigurationId"], record.account)
         return common.project({**record.body, "domainVerificationStatus": status}, _SNRA_GET)
 
-    def delete_service_network_resource_association(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_service_network_resource_association(
+            self, ctx: RequestContext, params: shapes.DeleteServiceNetworkResourceAssociationRequest
+    ) -> shapes.DeleteServiceNetworkResourceAssociationResponse:
         record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         if record.body["isManagedAssociation"]:
             raise common.conflict(SN_RESOURCE_ASSOCIATION, record.id,
@@ -414,7 +442,9 @@ class AssociationOps:
             common.touch(ctx, managed, status="DELETE_IN_PROGRESS")
         return _begin_delete(ctx, SN_RESOURCE_ASSOCIATION, record)
 
-    def list_service_network_resource_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def list_service_network_resource_associations(
+            self, ctx: RequestContext, params: shapes.ListServiceNetworkResourceAssociationsRequest
+    ) -> shapes.ListServiceNetworkResourceAssociationsResponse:
         sn_id = id_of(params["serviceNetworkIdentifier"]) if params.get("serviceNetworkIdentifier") else None
         rc_id = id_of(params["resourceConfigurationIdentifier"]) if params.get("resourceConfigurationIdentifier") \
             else None
@@ -432,7 +462,9 @@ class AssociationOps:
         """VPC endpoints (of any account) connected to the service network ``sn``."""
         return ctx.tx.list(SN_ENDPOINT_ASSOCIATION.kind, parent=sn.id, all_accounts=True)
 
-    def list_service_network_vpc_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def list_service_network_vpc_endpoint_associations(
+            self, ctx: RequestContext, params: shapes.ListServiceNetworkVpcEndpointAssociationsRequest
+    ) -> shapes.ListServiceNetworkVpcEndpointAssociationsResponse:
         # The model lists no 404 here: an unknown (or foreign) network simply has no endpoints to show.
         sn = ctx.tx.get(SERVICE_NETWORK.kind, id_of(params["serviceNetworkIdentifier"]))
         return common.paginate(
@@ -442,7 +474,9 @@ class AssociationOps:
             lambda r: common.project(r.body, _SNVEA_SUMMARY),
             filters={"kind": SN_ENDPOINT_ASSOCIATION.kind, "sn": sn.id if sn else None})
 
-    def list_resource_endpoint_associations(self, ctx: RequestContext, params: dict) -> dict:
+    def list_resource_endpoint_associations(
+            self, ctx: RequestContext, params: shapes.ListResourceEndpointAssociationsRequest
+    ) -> shapes.ListResourceEndpointAssociationsResponse:
         # The model lists no 404 here either: a configuration the caller does not own has no associations to show.
         rc = ctx.tx.get(RESOURCE_CONFIGURATION.kind, id_of(params["resourceConfigurationIdentifier"]))
         keep = _endpoint_filters(params)
@@ -456,7 +490,9 @@ class AssociationOps:
                                                    "vpcEndpointOwner")}},
             keep=keep)
 
-    def delete_resource_endpoint_association(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_resource_endpoint_association(
+            self, ctx: RequestContext, params: shapes.DeleteResourceEndpointAssociationRequest
+    ) -> shapes.DeleteResourceEndpointAssociationResponse:
         rea = _find_endpoint_association(ctx, params["resourceEndpointAssociationIdentifier"])
         ctx.tx.delete(RESOURCE_ENDPOINT_ASSOCIATION.kind, rea.id, account=rea.account)
         return common.project(rea.body, _REA_DELETE)

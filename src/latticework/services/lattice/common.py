@@ -31,7 +31,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from latticework import formats
 from latticework.api.context import RequestContext
@@ -144,7 +144,8 @@ def conflict(kind: Kind, id: str, message: str) -> ConflictException:
     return ConflictException(message, resourceId=id, resourceType=kind.resource_type)
 
 
-def quota_exceeded(kind: Kind, quota_code: str, message: str, resource_id: str | None = None):
+def quota_exceeded(kind: Kind, quota_code: str | None, message: str,
+                   resource_id: str | None = None) -> ServiceQuotaExceededException:
     return ServiceQuotaExceededException(
         message, resourceType=kind.resource_type, serviceCode=SERVICE_CODE, quotaCode=quota_code,
         resourceId=resource_id,
@@ -187,8 +188,12 @@ def touch(ctx: RequestContext, record: Record, **changes: Any) -> Record:
     return ctx.tx.put(record)
 
 
-def project(body: dict, members: Iterable[str]) -> dict:
-    """The members of ``body`` an output shape lists (``None``s dropped)."""
+def project(body: Mapping[str, Any], members: Iterable[str]) -> Any:
+    """The members of ``body`` an output shape lists (``None``s dropped).
+
+    Typed ``Any``: it is the caller's response (or summary) type, whose
+    members come from a stored JSON body.
+    """
     return {m: body[m] for m in members if body.get(m) is not None}
 
 
@@ -219,19 +224,23 @@ def _position(record: Record) -> tuple[int, str]:
     return record.created_rev, record.id
 
 
-def paginate(ctx: RequestContext, params: dict, fetch: Callable[[tuple[int, str] | None, int], list[Record]],
-             summarize: Callable[[Record], dict], filters: dict | None = None,
-             keep: Callable[[Record], bool] | None = None) -> dict:
-    """One page of a List*: ``fetch(after, limit)`` yields records in order; ``keep`` filters them."""
+def paginate(ctx: RequestContext, params: Mapping[str, Any],
+             fetch: Callable[[tuple[int, str] | None, int], list[Record]],
+             summarize: Callable[[Record], Any], filters: dict | None = None,
+             keep: Callable[[Record], bool] | None = None) -> Any:
+    """One page of a List*: ``fetch(after, limit)`` yields records in order; ``keep`` filters them.
+
+    Typed ``Any``: it is the caller's ``List*Response`` (``items``, ``nextToken``).
+    """
     digest = _filters_digest(filters or {})
     return PAGER.scan(params, "items", fetch, _position, summarize,
                       encode=lambda position: _encode_token(position, digest),
                       decode=lambda token: _decode_token(token, digest), keep=keep)
 
 
-def list_kind(ctx: RequestContext, params: dict, kind: Kind, summarize: Callable[[Record], dict], *,
+def list_kind(ctx: RequestContext, params: Mapping[str, Any], kind: Kind, summarize: Callable[[Record], Any], *,
               parent: str | None = None, keep: Callable[[Record], bool] | None = None,
-              filters: dict | None = None) -> dict:
+              filters: dict | None = None) -> Any:
     """Paginate the caller's records of ``kind`` (optionally under ``parent``)."""
     return paginate(
         ctx, params,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import secrets
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import DOMAIN_VERIFICATION
 from latticework.services.lattice.quotas import check_quota
@@ -46,6 +47,7 @@ def _check_quota(ctx: RequestContext) -> None:
 
 
 def _insert(ctx: RequestContext, record: Record) -> Record:
+    assert record.name is not None  # a verification is named by its domain
     existing = ctx.tx.by_name(DOMAIN_VERIFICATION.kind, record.name)
     if existing is not None:
         raise common.conflict(DOMAIN_VERIFICATION, existing.id,
@@ -54,7 +56,9 @@ def _insert(ctx: RequestContext, record: Record) -> Record:
 
 
 class DomainVerificationOps:
-    def start_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+    def start_domain_verification(
+            self, ctx: RequestContext, params: shapes.StartDomainVerificationRequest
+    ) -> shapes.StartDomainVerificationResponse:
         domain = params["domainName"].lower().rstrip(".")
         _check_quota(ctx)
         body = {"domainName": params["domainName"], "status": "PENDING", "txtMethodConfig": _txt_record(domain),
@@ -63,14 +67,19 @@ class DomainVerificationOps:
         _insert(ctx, record)
         return common.project(record.body, _START)
 
-    def get_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+    def get_domain_verification(self, ctx: RequestContext,
+                                params: shapes.GetDomainVerificationRequest) -> shapes.GetDomainVerificationResponse:
         record = common.resolve(ctx, DOMAIN_VERIFICATION, params["domainVerificationIdentifier"])
         return common.project(record.body, _GET)
 
-    def delete_domain_verification(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_domain_verification(
+            self, ctx: RequestContext, params: shapes.DeleteDomainVerificationRequest
+    ) -> shapes.DeleteDomainVerificationResponse:
         record = common.resolve(ctx, DOMAIN_VERIFICATION, params["domainVerificationIdentifier"])
         ctx.tx.delete(DOMAIN_VERIFICATION.kind, record.id)
         return {}
 
-    def list_domain_verifications(self, ctx: RequestContext, params: dict) -> dict:
+    def list_domain_verifications(
+            self, ctx: RequestContext, params: shapes.ListDomainVerificationsRequest
+    ) -> shapes.ListDomainVerificationsResponse:
         return common.list_kind(ctx, params, DOMAIN_VERIFICATION, lambda r: common.project(r.body, _GET))

@@ -36,13 +36,14 @@ def add_network_endpoint(ctx: RequestContext, network: Record, association_id: s
 def add_resource_endpoint(ctx: RequestContext, configuration: Record, endpoint_id: str, created_at: str) -> str:
     """Record the caller's endpoint ``endpoint_id`` to resource ``configuration``; answer the association id."""
     id = RESOURCE_ENDPOINT_ASSOCIATION.new_id()
-    body = {"id": id, "arn": kind_arn(ctx, RESOURCE_ENDPOINT_ASSOCIATION, id),
+    arn = kind_arn(ctx, RESOURCE_ENDPOINT_ASSOCIATION, id)
+    body = {"id": id, "arn": arn,
             "resourceConfigurationId": configuration.id, "resourceConfigurationArn": configuration.arn,
             "resourceConfigurationName": configuration.body.get("name"), "vpcEndpointId": endpoint_id,
             "vpcEndpointOwner": ctx.account, "createdBy": ctx.account, "createdAt": created_at,
             "payerResponsibility": [_payer("vpc-endpoint-account")]}
     ctx.tx.put(Record(RESOURCE_ENDPOINT_ASSOCIATION.kind, id, ctx.account, ctx.region, body, parent=configuration.id,
-                      arn=body["arn"]))
+                      arn=arn))
     return id
 
 
@@ -65,7 +66,8 @@ def set_resource_endpoint_payer(ctx: RequestContext, association_id: str | None,
 def endpoint_account_for_own_resource(ctx: RequestContext, endpoint_id: str) -> str | None:
     """The account of endpoint ``endpoint_id`` when it reaches one of the caller's resource configurations."""
     for rea in ctx.tx.list(RESOURCE_ENDPOINT_ASSOCIATION.kind, all_accounts=True):
-        if rea.body.get("vpcEndpointId") == endpoint_id and ctx.tx.get(RESOURCE_CONFIGURATION.kind, rea.parent):
+        owned = rea.parent is not None and ctx.tx.get(RESOURCE_CONFIGURATION.kind, rea.parent) is not None
+        if rea.body.get("vpcEndpointId") == endpoint_id and owned:
             return rea.account
     return None
 

@@ -56,8 +56,11 @@ Quotas
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import LISTENER, RULE, SERVICE, TARGET_GROUP
 from latticework.services.lattice.quotas import check_quota
@@ -81,12 +84,12 @@ _RULE_SUMMARY_MEMBERS = ("arn", "id", "name", "isDefault", "priority", "createdA
 
 # -- lookups -------------------------------------------------------------------
 
-def _resolve_listener(ctx: RequestContext, params: dict) -> tuple[Record, Record]:
+def _resolve_listener(ctx: RequestContext, params: Mapping[str, Any]) -> tuple[Record, Record]:
     service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
     return service, common.resolve(ctx, LISTENER, params["listenerIdentifier"], parent=service.id)
 
 
-def _resolve_rule(ctx: RequestContext, params: dict) -> tuple[Record, Record, Record]:
+def _resolve_rule(ctx: RequestContext, params: Mapping[str, Any]) -> tuple[Record, Record, Record]:
     service, listener = _resolve_listener(ctx, params)
     return service, listener, common.resolve(ctx, RULE, params["ruleIdentifier"], parent=listener.id)
 
@@ -160,7 +163,8 @@ def _check_quota(ctx: RequestContext, service: Record, tg_ids: list[str], rule_i
     """At most 10 distinct target groups across the service's rules once this action is in place."""
     actions = {r.id: r.body.get("action") for r in _service_rules(ctx, service)}
     actions.update(pending)
-    actions.pop(rule_id, None)
+    if rule_id is not None:
+        actions.pop(rule_id, None)
     used = set().union(*(common.forwarded_target_groups(a) for a in actions.values()))
     check_quota(ctx, "target-groups-per-service", len(used), TARGET_GROUP, service.id,
                 adding=len(set(tg_ids) - used))
@@ -181,7 +185,7 @@ def _forward(ctx: RequestContext, service: Record, protocol: str, entries: list[
                                          for tg, w in zip(groups, weights)]}}
 
 
-def check_action(ctx: RequestContext, service: Record, protocol: str, action: dict, field: str, *,
+def check_action(ctx: RequestContext, service: Record, protocol: str, action: Mapping[str, Any], field: str, *,
                  rule_id: str | None = None, pending: dict[str, dict] | None = None) -> dict:
     """The action as stored (target groups by id, weights filled in), or the error AWS answers.
 
@@ -195,7 +199,7 @@ def check_action(ctx: RequestContext, service: Record, protocol: str, action: di
 
 # -- matches and priorities -------------------------------------------------------
 
-def check_match(match: dict, field: str = "match") -> dict:
+def check_match(match: Mapping[str, Any], field: str = "match") -> dict:
     """The match as stored: at least one condition, ``pathMatch.caseSensitive`` filled in."""
     http = dict(match["httpMatch"])
     if not (http.get("method") or http.get("pathMatch") or http.get("headerMatches")):
@@ -236,13 +240,14 @@ def _new_default_rule(ctx: RequestContext, service: Record, listener: Record, ac
     return common.new_record(ctx, RULE, body, id=id, parent=listener.id, arn_value=f"{listener.arn}/rule/{id}")
 
 
-def _failure(identifier: str, err: ServiceError) -> dict:
+def _failure(identifier: str, err: ServiceError) -> shapes.RuleUpdateFailure:
     return {"ruleIdentifier": identifier, "failureCode": err.code, "failureMessage": err.message}
 
 
 class ListenerOps:
     # -- listeners ---------------------------------------------------------------
-    def create_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def create_listener(self, ctx: RequestContext,
+                        params: shapes.CreateListenerRequest) -> shapes.CreateListenerResponse:
         service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         protocol = params["protocol"]
         port = self._listener_port(ctx, service, protocol, params.get("port"))
@@ -278,11 +283,12 @@ class ListenerOps:
                 f"Service {service.id} has no custom domain name; TLS_PASSTHROUGH listeners require one.",
                 ("protocol", "TLS_PASSTHROUGH requires a service with a customDomainName"))
 
-    def get_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def get_listener(self, ctx: RequestContext, params: shapes.GetListenerRequest) -> shapes.GetListenerResponse:
         _, listener = _resolve_listener(ctx, params)
         return common.project(listener.body, _LISTENER_GET_MEMBERS)
 
-    def update_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def update_listener(self, ctx: RequestContext,
+                        params: shapes.UpdateListenerRequest) -> shapes.UpdateListenerResponse:
         service, listener = _resolve_listener(ctx, params)
         default = next(r for r in ctx.tx.list(RULE.kind, parent=listener.id) if r.body.get("isDefault"))
         action = check_action(ctx, service, listener.body["protocol"], params["defaultAction"], "defaultAction",
@@ -291,18 +297,19 @@ class ListenerOps:
         common.touch(ctx, listener, defaultAction=action)
         return common.project(listener.body, _LISTENER_MEMBERS)
 
-    def delete_listener(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_listener(self, ctx: RequestContext,
+                        params: shapes.DeleteListenerRequest) -> shapes.DeleteListenerResponse:
         _, listener = _resolve_listener(ctx, params)
         delete_listener_tree(ctx, listener)
         return {}
 
-    def list_listeners(self, ctx: RequestContext, params: dict) -> dict:
+    def list_listeners(self, ctx: RequestContext, params: shapes.ListListenersRequest) -> shapes.ListListenersResponse:
         service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         return common.list_kind(ctx, params, LISTENER, lambda l: common.project(l.body, _LISTENER_SUMMARY_MEMBERS),
                                 parent=service.id)
 
     # -- rules -----------------------------------------------------------------
-    def create_rule(self, ctx: RequestContext, params: dict) -> dict:
+    def create_rule(self, ctx: RequestContext, params: shapes.CreateRuleRequest) -> shapes.CreateRuleResponse:
         service, listener = _resolve_listener(ctx, params)
         self._check_rule_capacity(ctx, listener)
         match = check_match(params["match"])
@@ -323,11 +330,11 @@ class ListenerOps:
         rules = [r for r in ctx.tx.list(RULE.kind, parent=listener.id) if not r.body.get("isDefault")]
         check_quota(ctx, "rules-per-listener", len(rules), RULE, listener.id)
 
-    def get_rule(self, ctx: RequestContext, params: dict) -> dict:
+    def get_rule(self, ctx: RequestContext, params: shapes.GetRuleRequest) -> shapes.GetRuleResponse:
         _, _, rule = _resolve_rule(ctx, params)
         return common.project(rule.body, _RULE_GET_MEMBERS)
 
-    def update_rule(self, ctx: RequestContext, params: dict) -> dict:
+    def update_rule(self, ctx: RequestContext, params: shapes.UpdateRuleRequest) -> shapes.UpdateRuleResponse:
         service, listener, rule = _resolve_rule(ctx, params)
         changes = self._rule_changes(ctx, service, listener, rule, params, {})
         if "priority" in changes:
@@ -335,8 +342,8 @@ class ListenerOps:
         common.touch(ctx, rule, **changes)
         return common.project(rule.body, _RULE_UPDATE_MEMBERS)
 
-    def _rule_changes(self, ctx: RequestContext, service: Record, listener: Record, rule: Record, update: dict,
-                      pending: dict[str, dict]) -> dict:
+    def _rule_changes(self, ctx: RequestContext, service: Record, listener: Record, rule: Record,
+                      update: Mapping[str, Any], pending: dict[str, dict]) -> dict:
         """The checked body changes an update asks of a rule (priorities are checked by the caller)."""
         _refuse_default(rule, "modified")
         changes = {k: update[k] for k in ("priority",) if k in update}
@@ -347,18 +354,19 @@ class ListenerOps:
                                              rule_id=rule.id, pending=pending)
         return changes
 
-    def delete_rule(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_rule(self, ctx: RequestContext, params: shapes.DeleteRuleRequest) -> shapes.DeleteRuleResponse:
         _, _, rule = _resolve_rule(ctx, params)
         _refuse_default(rule, "deleted")
         ctx.tx.delete(RULE.kind, rule.id)
         return {}
 
-    def list_rules(self, ctx: RequestContext, params: dict) -> dict:
+    def list_rules(self, ctx: RequestContext, params: shapes.ListRulesRequest) -> shapes.ListRulesResponse:
         _, listener = _resolve_listener(ctx, params)
         return common.list_kind(ctx, params, RULE, lambda r: common.project(r.body, _RULE_SUMMARY_MEMBERS),
                                 parent=listener.id)
 
-    def batch_update_rule(self, ctx: RequestContext, params: dict) -> dict:
+    def batch_update_rule(self, ctx: RequestContext,
+                          params: shapes.BatchUpdateRuleRequest) -> shapes.BatchUpdateRuleResponse:
         """Update up to 10 rules; each succeeds or fails on its own.
 
         Priorities are checked against the listener's state after the whole
@@ -378,11 +386,12 @@ class ListenerOps:
                 "unsuccessful": failed}
 
     def _stage_batch(self, ctx: RequestContext, service: Record, listener: Record,
-                     updates: list[dict]) -> tuple[dict[str, dict], dict[str, str], list[dict]]:
+                     updates: Sequence[shapes.RuleUpdate],
+                     ) -> tuple[dict[str, dict], dict[str, str], list[shapes.RuleUpdateFailure]]:
         """Checked changes per rule id, the identifier each was named by, and the failures so far."""
         staged: dict[str, dict] = {}
         identifiers: dict[str, str] = {}
-        failed: list[dict] = []
+        failed: list[shapes.RuleUpdateFailure] = []
         for update in updates:
             try:
                 rule = common.resolve(ctx, RULE, update["ruleIdentifier"], parent=listener.id)

@@ -8,7 +8,10 @@ policy, resource policy and access-log subscriptions.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import (
     SERVICE_NETWORK, SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION,
@@ -32,7 +35,11 @@ def _counts(ctx: RequestContext, sn: Record) -> dict:
 
 
 class ServiceNetworkOps:
-    def create_service_network(self, ctx: RequestContext, params: dict) -> dict:
+    sn_endpoint_associations: Callable[[RequestContext, Record], list[Record]]  # AssociationOps'
+    delete_attachments: Callable[[RequestContext, Record], None]  # PolicyOps'
+
+    def create_service_network(self, ctx: RequestContext,
+                               params: shapes.CreateServiceNetworkRequest) -> shapes.CreateServiceNetworkResponse:
         check_quota(ctx, "service-networks", ctx.tx.count(SERVICE_NETWORK.kind), SERVICE_NETWORK)
         body = {
             "name": params["name"],
@@ -45,17 +52,20 @@ class ServiceNetworkOps:
         common.insert(ctx, record, SERVICE_NETWORK)
         return common.project(record.body, ("id", "name", "arn", "sharingConfig", "authType"))
 
-    def get_service_network(self, ctx: RequestContext, params: dict) -> dict:
+    def get_service_network(self, ctx: RequestContext,
+                            params: shapes.GetServiceNetworkRequest) -> shapes.GetServiceNetworkResponse:
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt", "authType",
                                            "sharingConfig")), **_counts(ctx, sn)}
 
-    def update_service_network(self, ctx: RequestContext, params: dict) -> dict:
+    def update_service_network(self, ctx: RequestContext,
+                               params: shapes.UpdateServiceNetworkRequest) -> shapes.UpdateServiceNetworkResponse:
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         common.touch(ctx, sn, authType=params["authType"])
         return common.project(sn.body, ("id", "name", "arn", "authType"))
 
-    def delete_service_network(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_service_network(self, ctx: RequestContext,
+                               params: shapes.DeleteServiceNetworkRequest) -> shapes.DeleteServiceNetworkResponse:
         sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
         for kind, words in _DEPENDENTS:
             if ctx.tx.list(kind.kind, parent=sn.id, limit=1, all_accounts=True):
@@ -69,7 +79,8 @@ class ServiceNetworkOps:
         ctx.tx.delete(SERVICE_NETWORK.kind, sn.id)
         return {}
 
-    def list_service_networks(self, ctx: RequestContext, params: dict) -> dict:
+    def list_service_networks(self, ctx: RequestContext,
+                              params: shapes.ListServiceNetworksRequest) -> shapes.ListServiceNetworksResponse:
         def summarize(sn: Record) -> dict:
             return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt")),
                     **_counts(ctx, sn),

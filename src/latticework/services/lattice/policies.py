@@ -46,6 +46,7 @@ from __future__ import annotations
 from latticework.api.context import RequestContext
 from latticework.policy import PolicyError, parse_policy
 from latticework.quotas import QUOTAS
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import accesslogs, common
 from latticework.services.lattice.accesslogs import resolve_target
 from latticework.services.lattice.common import AUTH_POLICY, RESOURCE_POLICY, Kind
@@ -69,7 +70,7 @@ def _check_auth_policy(policy: str) -> None:
     _parse(policy, "policy")
 
 
-def auth_state(target: Record) -> str:
+def auth_state(target: Record) -> shapes.AuthPolicyState:
     return "Active" if target.body.get("authType") == "AWS_IAM" else "Inactive"
 
 
@@ -91,37 +92,41 @@ def _delete_document(ctx: RequestContext, kind: Kind, target_id: str) -> None:
 
 class PolicyOps:
     # -- auth policies -------------------------------------------------------
-    def put_auth_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def put_auth_policy(self, ctx: RequestContext, params: shapes.PutAuthPolicyRequest) -> shapes.PutAuthPolicyResponse:
         target = resolve_target(ctx, params["resourceIdentifier"])
         _check_auth_policy(params["policy"])
         record = _put_document(ctx, AUTH_POLICY, target, params["policy"])
         return {"policy": record.body["policy"], "state": auth_state(target)}
 
-    def get_auth_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def get_auth_policy(self, ctx: RequestContext, params: shapes.GetAuthPolicyRequest) -> shapes.GetAuthPolicyResponse:
         target = resolve_target(ctx, params["resourceIdentifier"])
         record = ctx.tx.get(AUTH_POLICY.kind, target.id)
         if record is None:
             return {}
         return {**common.project(record.body, ("policy", "createdAt", "lastUpdatedAt")), "state": auth_state(target)}
 
-    def delete_auth_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_auth_policy(self, ctx: RequestContext,
+                           params: shapes.DeleteAuthPolicyRequest) -> shapes.DeleteAuthPolicyResponse:
         target = resolve_target(ctx, params["resourceIdentifier"])
         _delete_document(ctx, AUTH_POLICY, target.id)
         return {}
 
     # -- resource policies ---------------------------------------------------
-    def put_resource_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def put_resource_policy(self, ctx: RequestContext,
+                            params: shapes.PutResourcePolicyRequest) -> shapes.PutResourcePolicyResponse:
         target = resolve_target(ctx, params["resourceArn"])
         _parse(params["policy"], "policy")
         _put_document(ctx, RESOURCE_POLICY, target, params["policy"])
         return {}
 
-    def get_resource_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def get_resource_policy(self, ctx: RequestContext,
+                            params: shapes.GetResourcePolicyRequest) -> shapes.GetResourcePolicyResponse:
         target = resolve_target(ctx, params["resourceArn"])
         record = ctx.tx.get(RESOURCE_POLICY.kind, target.id)
         return {"policy": record.body["policy"]} if record is not None else {}
 
-    def delete_resource_policy(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_resource_policy(self, ctx: RequestContext,
+                               params: shapes.DeleteResourcePolicyRequest) -> shapes.DeleteResourcePolicyResponse:
         target = resolve_target(ctx, params["resourceArn"])
         _delete_document(ctx, RESOURCE_POLICY, target.id)
         return {}

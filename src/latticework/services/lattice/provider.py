@@ -42,6 +42,7 @@ class LatticeProvider(ServiceNetworkOps, ServiceOps, ListenerOps, TargetGroupOps
         elif record.status == "DELETE_IN_PROGRESS":
             tx.delete(record.kind, record.id, account=record.account, region=record.region)
         else:
+            assert record.status is not None  # only records in a transitional status are settled
             record.status = _SETTLED[record.status]
             record.body["status"] = record.status
             tx.put(record)

@@ -56,8 +56,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any, Callable, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common, vpcs
 from latticework.services.lattice.associations import (
     account_of, id_of, join_group_networks, leave_networks, refuse_in_progress, resource_associations,
@@ -106,7 +108,7 @@ def _invalid(field: str, message: str):
 
 # -- resource gateways ---------------------------------------------------------
 
-def _gateway_addresses(params: dict) -> dict:
+def _gateway_addresses(params: Mapping[str, Any]) -> dict:
     """Address type and IPv4 addresses per ENI (the latter means nothing to an IPv6-only gateway)."""
     address_type = params.get("ipAddressType", "IPV4")
     per_eni = params.get("ipv4AddressesPerEni")
@@ -117,7 +119,7 @@ def _gateway_addresses(params: dict) -> dict:
     return {"ipAddressType": address_type, "ipv4AddressesPerEni": per_eni or 16}
 
 
-def _gateway_network(ctx: RequestContext, params: dict) -> dict:
+def _gateway_network(ctx: RequestContext, params: Mapping[str, Any]) -> dict:
     if not params.get("vpcIdentifier") or not params.get("subnetIds"):
         field = "vpcIdentifier" if not params.get("vpcIdentifier") else "subnetIds"
         raise _invalid(field, f"{field} is required to create a resource gateway.")
@@ -179,14 +181,15 @@ def _check_ip(address: str, gateway: Record | None) -> None:
 
 def _check_cidrs(ranges: list[str]) -> None:
     field = "resourceConfigurationDefinition.cidrResource.cidrRanges"
-    networks = []
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for text in ranges:
         try:
-            networks.append(ipaddress.ip_network(text, strict=True) if "/" in text else None)
+            network = ipaddress.ip_network(text, strict=True) if "/" in text else None
         except ValueError:
-            networks.append(None)
-        if networks[-1] is None:
+            network = None
+        if network is None:
             raise _invalid(field, f"{text} is not a valid CIDR range with a prefix length.")
+        networks.append(network)
     for net in networks:
         if net.prefixlen == 0 and len(networks) > 1:
             raise _invalid(field, f"{net} must be the only range when it is used.")
@@ -194,7 +197,7 @@ def _check_cidrs(ranges: list[str]) -> None:
             raise _invalid(field, f"{net} overlaps a reserved range.")
 
 
-def _check_definition(rc_type: str, definition: dict | None, gateway: Record | None) -> None:
+def _check_definition(rc_type: str, definition: Mapping[str, Any] | None, gateway: Record | None) -> None:
     if definition is None:
         if rc_type != "GROUP":
             raise _invalid("resourceConfigurationDefinition",
@@ -230,7 +233,7 @@ def _within(domain: str, parent: str) -> bool:
 
 # -- resource configurations: create --------------------------------------------
 
-def _placement(ctx: RequestContext, params: dict) -> tuple[Record, Record | None]:
+def _placement(ctx: RequestContext, params: Mapping[str, Any]) -> tuple[Record, Record | None]:
     """(gateway, group): a CHILD names its GROUP and inherits its gateway; others name a gateway."""
     rc_type = params["type"]
     if rc_type == "CHILD":
@@ -242,7 +245,9 @@ def _placement(ctx: RequestContext, params: dict) -> tuple[Record, Record | None
         group = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationGroupIdentifier"])
         if group.body["type"] != "GROUP":
             raise _invalid("resourceConfigurationGroupIdentifier", f"{group.id} is not a GROUP resource configuration.")
-        return ctx.tx.get(RESOURCE_GATEWAY.kind, group.body["resourceGatewayId"]), group
+        gateway = ctx.tx.get(RESOURCE_GATEWAY.kind, group.body["resourceGatewayId"])
+        assert gateway is not None  # a gateway cannot be deleted while configurations use it
+        return gateway, group
     if "resourceConfigurationGroupIdentifier" in params:
         raise _invalid("resourceConfigurationGroupIdentifier",
                        "Only a CHILD resource configuration belongs to a group.")
@@ -252,7 +257,7 @@ def _placement(ctx: RequestContext, params: dict) -> tuple[Record, Record | None
     return common.resolve(ctx, RESOURCE_GATEWAY, params["resourceGatewayIdentifier"]), None
 
 
-def _protocol(params: dict, group: Record | None) -> str:
+def _protocol(params: Mapping[str, Any], group: Record | None) -> str:
     protocol = params.get("protocol") or (group.body["protocol"] if group else "TCP")
     if protocol == "TCP_UDP" and params["type"] != "CIDR":
         raise _invalid("protocol", "TCP_UDP is supported only for CIDR resource configurations.")
@@ -267,7 +272,7 @@ def _check_children_quota(ctx: RequestContext, group: Record) -> None:
     check_quota(ctx, "children-per-group", children, RESOURCE_CONFIGURATION, group.id)
 
 
-def _domains(ctx: RequestContext, params: dict, group: Record | None) -> dict:
+def _domains(ctx: RequestContext, params: Mapping[str, Any], group: Record | None) -> dict:
     """customDomainName / groupDomain / verification, with their placement rules."""
     rc_type, custom, group_domain = params["type"], params.get("customDomainName"), params.get("groupDomain")
     if group_domain and rc_type != "GROUP":
@@ -282,7 +287,8 @@ def _domains(ctx: RequestContext, params: dict, group: Record | None) -> dict:
             "domainVerificationId": dv.id if dv else None, "domainVerificationArn": dv.arn if dv else None}
 
 
-def _verification(ctx: RequestContext, params: dict, domain: str | None, group: Record | None) -> Record | None:
+def _verification(ctx: RequestContext, params: Mapping[str, Any], domain: str | None,
+                  group: Record | None) -> Record | None:
     if "domainVerificationIdentifier" not in params:
         inherited = group.body.get("domainVerificationId") if group else None
         return ctx.tx.get(DOMAIN_VERIFICATION.kind, inherited) if inherited else None
@@ -294,7 +300,7 @@ def _verification(ctx: RequestContext, params: dict, domain: str | None, group: 
     return dv
 
 
-def _sharing_flag(params: dict, group: Record | None) -> bool:
+def _sharing_flag(params: Mapping[str, Any], group: Record | None) -> bool:
     if group is not None:
         return group.body["allowAssociationToShareableServiceNetwork"]
     if "allowAssociationToShareableServiceNetwork" in params and params["type"] not in _SHARING_FLAG:
@@ -304,7 +310,7 @@ def _sharing_flag(params: dict, group: Record | None) -> bool:
     return params.get("allowAssociationToShareableServiceNetwork", params["type"] in _SHARING_FLAG)
 
 
-def _configuration_body(ctx: RequestContext, params: dict) -> dict:
+def _configuration_body(ctx: RequestContext, params: Mapping[str, Any]) -> dict:
     rc_type = params["type"]
     gateway, group = _placement(ctx, params)
     if group is None:
@@ -322,15 +328,18 @@ def _configuration_body(ctx: RequestContext, params: dict) -> dict:
             "status": "CREATE_IN_PROGRESS", "tags": common.check_tags(params.get("tags"))}
 
 
-def _configuration_view(ctx: RequestContext, rc: Record, members: tuple) -> dict:
+def _configuration_view(ctx: RequestContext, rc: Record, members: tuple) -> Any:
     dv_id = rc.body.get("domainVerificationId")
     dv = ctx.tx.get(DOMAIN_VERIFICATION.kind, dv_id) if dv_id else None
     return common.project({**rc.body, "domainVerificationStatus": dv.body["status"] if dv else None}, members)
 
 
 class ResourceOps:
+    delete_attachments: Callable[[RequestContext, Record], None]  # PolicyOps'
+
     # -- resource gateways ---------------------------------------------------------
-    def create_resource_gateway(self, ctx: RequestContext, params: dict) -> dict:
+    def create_resource_gateway(self, ctx: RequestContext,
+                                params: shapes.CreateResourceGatewayRequest) -> shapes.CreateResourceGatewayResponse:
         network = _gateway_network(ctx, params)
         _check_gateway_quota(ctx, network["vpcId"])
         body = {"name": params["name"], **network, **_gateway_addresses(params),
@@ -341,13 +350,15 @@ class ResourceOps:
         common.insert(ctx, record, RESOURCE_GATEWAY)
         return common.project(record.body, _RGW_CREATE)
 
-    def get_resource_gateway(self, ctx: RequestContext, params: dict) -> dict:
+    def get_resource_gateway(self, ctx: RequestContext,
+                             params: shapes.GetResourceGatewayRequest) -> shapes.GetResourceGatewayResponse:
         return common.project(common.resolve(ctx, RESOURCE_GATEWAY, params["resourceGatewayIdentifier"]).body, _RGW_GET)
 
-    def update_resource_gateway(self, ctx: RequestContext, params: dict) -> dict:
+    def update_resource_gateway(self, ctx: RequestContext,
+                                params: shapes.UpdateResourceGatewayRequest) -> shapes.UpdateResourceGatewayResponse:
         gateway = common.resolve(ctx, RESOURCE_GATEWAY, params["resourceGatewayIdentifier"])
         refuse_in_progress(RESOURCE_GATEWAY, gateway, "update")
-        changes = {"status": "UPDATE_IN_PROGRESS"}
+        changes: dict[str, Any] = {"status": "UPDATE_IN_PROGRESS"}
         if "securityGroupIds" in params:
             changes["securityGroupIds"] = vpcs.check_security_groups(ctx, gateway.body["vpcId"],
                                                                      params["securityGroupIds"])
@@ -357,7 +368,8 @@ class ResourceOps:
         common.touch(ctx, gateway, **changes)
         return common.project(gateway.body, _RGW_UPDATE)
 
-    def delete_resource_gateway(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_resource_gateway(self, ctx: RequestContext,
+                                params: shapes.DeleteResourceGatewayRequest) -> shapes.DeleteResourceGatewayResponse:
         gateway = common.resolve(ctx, RESOURCE_GATEWAY, params["resourceGatewayIdentifier"])
         users = _configurations_using(ctx, gateway.id)
         if users:
@@ -368,11 +380,14 @@ class ResourceOps:
         common.touch(ctx, gateway, status="DELETE_IN_PROGRESS")
         return common.project(gateway.body, ("id", "arn", "name", "status"))
 
-    def list_resource_gateways(self, ctx: RequestContext, params: dict) -> dict:
+    def list_resource_gateways(self, ctx: RequestContext,
+                               params: shapes.ListResourceGatewaysRequest) -> shapes.ListResourceGatewaysResponse:
         return common.list_kind(ctx, params, RESOURCE_GATEWAY, lambda r: common.project(r.body, _RGW_SUMMARY))
 
     # -- resource configurations ------------------------------------------------------
-    def create_resource_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def create_resource_configuration(
+            self, ctx: RequestContext, params: shapes.CreateResourceConfigurationRequest
+    ) -> shapes.CreateResourceConfigurationResponse:
         check_quota(ctx, "resource-configurations", ctx.tx.count(RESOURCE_CONFIGURATION.kind),
                     RESOURCE_CONFIGURATION)
         body = _configuration_body(ctx, params)
@@ -382,14 +397,18 @@ class ResourceOps:
             join_group_networks(ctx, record, record.body["resourceConfigurationGroupId"])
         return _configuration_view(ctx, record, _RCFG_CREATE)
 
-    def get_resource_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def get_resource_configuration(
+            self, ctx: RequestContext, params: shapes.GetResourceConfigurationRequest
+    ) -> shapes.GetResourceConfigurationResponse:
         rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
         return _configuration_view(ctx, rc, _RCFG_GET)
 
-    def update_resource_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def update_resource_configuration(
+            self, ctx: RequestContext, params: shapes.UpdateResourceConfigurationRequest
+    ) -> shapes.UpdateResourceConfigurationResponse:
         rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
         rc_type = rc.body["type"]
-        changes = {"status": "UPDATE_IN_PROGRESS"}
+        changes: dict[str, Any] = {"status": "UPDATE_IN_PROGRESS"}
         if "resourceConfigurationDefinition" in params:
             gateway = ctx.tx.get(RESOURCE_GATEWAY.kind, rc.body["resourceGatewayId"])
             _check_definition(rc_type, params["resourceConfigurationDefinition"], gateway)
@@ -403,13 +422,14 @@ class ResourceOps:
         return common.project(rc.body, _RCFG_UPDATE)
 
     @staticmethod
-    def _updated_sharing_flag(ctx: RequestContext, rc: Record, params: dict) -> bool:
+    def _updated_sharing_flag(ctx: RequestContext, rc: Record, params: Mapping[str, Any]) -> bool:
         """The flag may not be turned off while the configuration sits in a shareable network."""
         allow = params["allowAssociationToShareableServiceNetwork"]
         if rc.body["type"] not in _SHARING_FLAG:
             raise _invalid("allowAssociationToShareableServiceNetwork",
                            f"allowAssociationToShareableServiceNetwork is not supported for {rc.body['type']}.")
         for assoc in resource_associations(ctx, rc.id) if not allow else ():
+            assert assoc.parent is not None  # an association's parent is its service network
             owner = account_of(assoc.body["serviceNetworkArn"])
             sn = ctx.tx.get(common.SERVICE_NETWORK.kind, assoc.parent, account=owner)
             if sn is not None and sn.body["sharingConfig"]["enabled"]:
@@ -417,7 +437,9 @@ class ResourceOps:
                                f"Resource configuration {rc.id} is associated with shareable service network {sn.id}.")
         return allow
 
-    def delete_resource_configuration(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_resource_configuration(
+            self, ctx: RequestContext, params: shapes.DeleteResourceConfigurationRequest
+    ) -> shapes.DeleteResourceConfigurationResponse:
         rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
         self._check_deletable(ctx, rc)
         leave_networks(ctx, rc.id)  # only a CHILD's managed associations can remain here
@@ -440,10 +462,13 @@ class ResourceOps:
             raise common.conflict(RESOURCE_CONFIGURATION, rc.id,
                                   f"Group resource configuration {rc.id} still has child resource configurations.")
 
-    def list_resource_configurations(self, ctx: RequestContext, params: dict) -> dict:
-        wanted = {field: id_of(params[name]) for name, field in (
+    def list_resource_configurations(
+            self, ctx: RequestContext, params: shapes.ListResourceConfigurationsRequest
+    ) -> shapes.ListResourceConfigurationsResponse:
+        given: Mapping[str, Any] = params  # read by the computed member names below
+        wanted = {field: id_of(given[name]) for name, field in (
             ("resourceGatewayIdentifier", "resourceGatewayId"),
             ("resourceConfigurationGroupIdentifier", "resourceConfigurationGroupId"),
-            ("domainVerificationIdentifier", "domainVerificationId")) if params.get(name)}
+            ("domainVerificationIdentifier", "domainVerificationId")) if given.get(name)}
         return common.list_kind(ctx, params, RESOURCE_CONFIGURATION, lambda r: common.project(r.body, _RCFG_SUMMARY),
                                 keep=lambda r: all(r.body.get(k) == v for k, v in wanted.items()), filters=wanted)

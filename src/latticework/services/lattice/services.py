@@ -28,7 +28,10 @@ Delete
 
 from __future__ import annotations
 
+from typing import Callable, Final
+
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import LISTENER, RULE, SERVICE, SN_SERVICE_ASSOCIATION
 from latticework.services.lattice.quotas import check_quota
@@ -42,7 +45,7 @@ _GET_MEMBERS = ("id", "name", "arn", "createdAt", "lastUpdatedAt", "dnsEntry", "
                 "certificateArn", "status", "authType", "idleTimeoutSeconds", "failureCode", "failureMessage")
 _UPDATE_MEMBERS = ("id", "arn", "name", "customDomainName", "certificateArn", "authType", "idleTimeoutSeconds")
 _SUMMARY_MEMBERS = ("id", "name", "arn", "createdAt", "lastUpdatedAt", "dnsEntry", "customDomainName", "status")
-_UPDATABLE = ("certificateArn", "authType", "idleTimeoutSeconds")
+_UPDATABLE: Final = ("certificateArn", "authType", "idleTimeoutSeconds")
 
 
 def dns_entry(ctx: RequestContext, name: str, service_id: str) -> dict:
@@ -66,7 +69,9 @@ def delete_listener_tree(ctx: RequestContext, listener: Record) -> None:
 
 
 class ServiceOps:
-    def create_service(self, ctx: RequestContext, params: dict) -> dict:
+    delete_attachments: Callable[[RequestContext, Record], None]  # PolicyOps'
+
+    def create_service(self, ctx: RequestContext, params: shapes.CreateServiceRequest) -> shapes.CreateServiceResponse:
         check_quota(ctx, "services", ctx.tx.count(SERVICE.kind), SERVICE)
         id = SERVICE.new_id()
         body = {
@@ -84,16 +89,16 @@ class ServiceOps:
         common.insert(ctx, record, SERVICE)
         return common.project(record.body, _CREATE_MEMBERS)
 
-    def get_service(self, ctx: RequestContext, params: dict) -> dict:
+    def get_service(self, ctx: RequestContext, params: shapes.GetServiceRequest) -> shapes.GetServiceResponse:
         service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         return common.project(service.body, _GET_MEMBERS)
 
-    def update_service(self, ctx: RequestContext, params: dict) -> dict:
+    def update_service(self, ctx: RequestContext, params: shapes.UpdateServiceRequest) -> shapes.UpdateServiceResponse:
         service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         common.touch(ctx, service, **{k: params[k] for k in _UPDATABLE if k in params})
         return common.project(service.body, _UPDATE_MEMBERS)
 
-    def delete_service(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_service(self, ctx: RequestContext, params: shapes.DeleteServiceRequest) -> shapes.DeleteServiceResponse:
         service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
         if service_associations(ctx, service):
             raise common.conflict(SERVICE, service.id,
@@ -105,5 +110,5 @@ class ServiceOps:
         common.touch(ctx, service, status="DELETE_IN_PROGRESS")
         return common.project(service.body, ("id", "arn", "name", "status"))
 
-    def list_services(self, ctx: RequestContext, params: dict) -> dict:
+    def list_services(self, ctx: RequestContext, params: shapes.ListServicesRequest) -> shapes.ListServicesResponse:
         return common.list_kind(ctx, params, SERVICE, lambda s: common.project(s.body, _SUMMARY_MEMBERS))

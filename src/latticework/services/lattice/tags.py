@@ -8,6 +8,7 @@ and merge or remove keys. A resource holds at most 200 tags.
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.api_types import ResourceNotFoundException
 from latticework.store import Record
@@ -24,10 +25,11 @@ def _taggable(ctx: RequestContext, resource_arn: str) -> Record:
 
 
 class TagOps:
-    def list_tags_for_resource(self, ctx: RequestContext, params: dict) -> dict:
+    def list_tags_for_resource(self, ctx: RequestContext,
+                               params: shapes.ListTagsForResourceRequest) -> shapes.ListTagsForResourceResponse:
         return {"tags": _taggable(ctx, params["resourceArn"]).body["tags"]}
 
-    def tag_resource(self, ctx: RequestContext, params: dict) -> dict:
+    def tag_resource(self, ctx: RequestContext, params: shapes.TagResourceRequest) -> shapes.TagResourceResponse:
         record = _taggable(ctx, params["resourceArn"])
         tags = {**record.body["tags"], **common.check_tags(params["tags"])}
         if len(tags) > MAX_TAGS:
@@ -37,7 +39,7 @@ class TagOps:
         ctx.tx.put(record)
         return {}
 
-    def untag_resource(self, ctx: RequestContext, params: dict) -> dict:
+    def untag_resource(self, ctx: RequestContext, params: shapes.UntagResourceRequest) -> shapes.UntagResourceResponse:
         record = _taggable(ctx, params["resourceArn"])
         record.body["tags"] = {k: v for k, v in record.body["tags"].items() if k not in set(params["tagKeys"])}
         ctx.tx.put(record)

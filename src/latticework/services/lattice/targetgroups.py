@@ -74,8 +74,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from typing import Any, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common, vpcs
 from latticework.services.lattice.common import TARGET, TARGET_GROUP
 from latticework.services.lattice.quotas import check_quota
@@ -106,14 +108,14 @@ def _fields(prefix: str, message: str, *members: str):
     return common.validation(message, *((f"{prefix}.{m}" if prefix else m, message) for m in members))
 
 
-def _lambda_config(config: dict) -> dict:
+def _lambda_config(config: Mapping[str, Any]) -> dict:
     extra = [m for m in config if m != "lambdaEventStructureVersion"]
     if extra:
         raise _fields("config", f"{extra[0]} is not supported for target groups of type LAMBDA.", *extra)
     return {"lambdaEventStructureVersion": config.get("lambdaEventStructureVersion", "V1")}
 
 
-def _require_network_members(tg_type: str, config: dict) -> None:
+def _require_network_members(tg_type: str, config: Mapping[str, Any]) -> None:
     missing = [m for m in ("protocol", "vpcIdentifier") if m not in config]
     if missing:
         raise _fields("config", f"{missing[0]} is required for target groups of type {tg_type}.", *missing)
@@ -121,7 +123,7 @@ def _require_network_members(tg_type: str, config: dict) -> None:
         raise _fields("config", f"port is required for target groups with protocol {config['protocol']}.", "port")
 
 
-def _refuse_members(tg_type: str, config: dict) -> None:
+def _refuse_members(tg_type: str, config: Mapping[str, Any]) -> None:
     refused = ["lambdaEventStructureVersion"]
     refused += [] if tg_type == "IP" else ["ipAddressType"]
     refused += ["healthCheck"] if tg_type == "ALB" else []
@@ -130,7 +132,7 @@ def _refuse_members(tg_type: str, config: dict) -> None:
         raise _fields("config", f"{present[0]} is not supported for target groups of type {tg_type}.", *present)
 
 
-def _network_config(ctx: RequestContext, tg_type: str, config: dict | None) -> dict:
+def _network_config(ctx: RequestContext, tg_type: str, config: Mapping[str, Any] | None) -> dict:
     if config is None:
         raise common.validation(f"config is required for target groups of type {tg_type}.",
                                 ("config", "config is required"))
@@ -171,7 +173,7 @@ def _check_health_settings(settings: dict, prefix: str) -> None:
         _check_matcher(settings["matcher"]["httpCode"], f"{prefix}.matcher.httpCode")
 
 
-def _merge_health_check(explicit: dict, given: dict, prefix: str) -> dict:
+def _merge_health_check(explicit: dict, given: Mapping[str, Any], prefix: str) -> dict:
     merged = dict(explicit)
     for key, value in given.items():
         if _is_reset(key, value):
@@ -213,24 +215,26 @@ def _summary(ctx: RequestContext, tg: Record) -> dict:
             **common.project(config, _SUMMARY_CONFIG)}
 
 
-def _tg_response(tg: Record) -> dict:
+def _tg_response(tg: Record) -> Any:
     return common.project(tg.body, ("id", "arn", "name", "type", "config", "status"))
 
 
-def _new_config(ctx: RequestContext, tg_type: str, config: dict | None) -> tuple[dict, dict]:
+def _new_config(ctx: RequestContext, tg_type: str, config: shapes.TargetGroupConfig | None) -> tuple[dict, dict]:
     """(effective config, explicitly set health check settings) of a new group."""
     if tg_type == "LAMBDA":
         return _lambda_config(config or {}), {}
     out = _network_config(ctx, tg_type, config)
     if tg_type == "ALB":
         return out, {}
+    assert config is not None  # _network_config refused a missing config
     explicit = _merge_health_check({}, config.get("healthCheck", {}), "config.healthCheck")
     out["healthCheck"] = _effective_health_check(out, explicit, "config.healthCheck")
     return out, explicit
 
 
 class TargetGroupOps:
-    def create_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def create_target_group(self, ctx: RequestContext,
+                            params: shapes.CreateTargetGroupRequest) -> shapes.CreateTargetGroupResponse:
         check_quota(ctx, "target-groups", ctx.tx.count(TARGET_GROUP.kind), TARGET_GROUP)
         config, explicit = _new_config(ctx, params["type"], params.get("config"))
         body = {"name": params["name"], "type": params["type"], "config": config, "status": "CREATE_IN_PROGRESS",
@@ -239,13 +243,15 @@ class TargetGroupOps:
         common.insert(ctx, record, TARGET_GROUP)
         return _tg_response(record)
 
-    def get_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def get_target_group(self, ctx: RequestContext,
+                         params: shapes.GetTargetGroupRequest) -> shapes.GetTargetGroupResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         members = ("id", "arn", "name", "type", "config", "createdAt", "lastUpdatedAt", "status", "serviceArns",
                    "failureMessage", "failureCode")
         return common.project({**tg.body, "serviceArns": _used_by(ctx, tg)}, members)
 
-    def update_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def update_target_group(self, ctx: RequestContext,
+                            params: shapes.UpdateTargetGroupRequest) -> shapes.UpdateTargetGroupResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         if tg.body["type"] in _UNCHECKED_TYPES:
             raise _fields("", f"Health checks are not supported for target groups of type {tg.body['type']}.",
@@ -257,7 +263,8 @@ class TargetGroupOps:
         common.touch(ctx, tg, config=config, _healthCheck=explicit)
         return _tg_response(tg)
 
-    def delete_target_group(self, ctx: RequestContext, params: dict) -> dict:
+    def delete_target_group(self, ctx: RequestContext,
+                            params: shapes.DeleteTargetGroupRequest) -> shapes.DeleteTargetGroupResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         if tg.status == "CREATE_IN_PROGRESS":
             _require_settled(tg)
@@ -269,7 +276,8 @@ class TargetGroupOps:
         common.touch(ctx, tg, status="DELETE_IN_PROGRESS")
         return common.project(tg.body, ("id", "arn", "status"))
 
-    def list_target_groups(self, ctx: RequestContext, params: dict) -> dict:
+    def list_target_groups(self, ctx: RequestContext,
+                           params: shapes.ListTargetGroupsRequest) -> shapes.ListTargetGroupsResponse:
         vpc, tg_type = params.get("vpcIdentifier"), params.get("targetGroupType")
 
         def keep(tg: Record) -> bool:
@@ -281,14 +289,15 @@ class TargetGroupOps:
 
     # -- targets ---------------------------------------------------------------
 
-    def register_targets(self, ctx: RequestContext, params: dict) -> dict:
+    def register_targets(self, ctx: RequestContext,
+                         params: shapes.RegisterTargetsRequest) -> shapes.RegisterTargetsResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         _require_settled(tg)
         wanted = _dedupe([_keyed(tg, t) for t in params["targets"]])
         live = _live_targets(ctx, tg)
         _check_target_quota(ctx, tg, live, wanted)
         registered = {t.body["id"] for t in live}
-        result = {"successful": [], "unsuccessful": []}
+        result: shapes.RegisterTargetsResponse = {"successful": [], "unsuccessful": []}
         for position, (target_id, port) in enumerate(wanted):
             failure = _target_failure(ctx, tg, target_id, registered)
             if failure is None:
@@ -299,10 +308,11 @@ class TargetGroupOps:
                 result["unsuccessful"].append({**_wire_target(target_id, port), **failure})
         return result
 
-    def deregister_targets(self, ctx: RequestContext, params: dict) -> dict:
+    def deregister_targets(self, ctx: RequestContext,
+                           params: shapes.DeregisterTargetsRequest) -> shapes.DeregisterTargetsResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         _require_settled(tg)
-        result = {"successful": [], "unsuccessful": []}
+        result: shapes.DeregisterTargetsResponse = {"successful": [], "unsuccessful": []}
         for target_id, port in _dedupe([_keyed(tg, t) for t in params["targets"]]):
             record = _find_target(ctx, tg, target_id, port)
             if record is None:
@@ -313,7 +323,7 @@ class TargetGroupOps:
             result["successful"].append(_wire_target(target_id, port))
         return result
 
-    def list_targets(self, ctx: RequestContext, params: dict) -> dict:
+    def list_targets(self, ctx: RequestContext, params: shapes.ListTargetsRequest) -> shapes.ListTargetsResponse:
         tg = common.resolve(ctx, TARGET_GROUP, params["targetGroupIdentifier"])
         used = bool(_used_by(ctx, tg))
         lambda_group = tg.body["type"] == "LAMBDA"  # ports do not apply to Lambda functions
@@ -333,7 +343,7 @@ class TargetGroupOps:
 
 # -- target helpers ------------------------------------------------------------
 
-def _keyed(tg: Record, target: dict) -> tuple[str, int | None]:
+def _keyed(tg: Record, target: shapes.Target) -> tuple[str, int | None]:
     """(target id, port) as stored: the group's port by default, no port for Lambda functions."""
     if tg.body["type"] == "LAMBDA":
         return target["id"], None
@@ -357,8 +367,8 @@ def _target_record_id(tg_id: str, position: int, name: str) -> str:
     return f"{tg_id}/{position:03d}-{hashlib.sha256(name.encode()).hexdigest()[:20]}"
 
 
-def _wire_target(target_id: str, port: int | None) -> dict:
-    return {"id": target_id, **({"port": port} if port else {})}
+def _wire_target(target_id: str, port: int | None) -> shapes.Target:
+    return {"id": target_id, "port": port} if port else {"id": target_id}
 
 
 def _failure(code: str, message: str) -> dict:
@@ -392,7 +402,7 @@ def _valid_id(ctx: RequestContext, tg: Record, target_id: str) -> bool:
     if tg_type == "LAMBDA":
         return bool(_LAMBDA_ARN.fullmatch(target_id))
     alb = _ALB_ARN.fullmatch(target_id)  # the load balancer must be the caller's
-    return bool(alb) and alb.group(1) == ctx.account
+    return alb is not None and alb.group(1) == ctx.account
 
 
 def _target_failure(ctx: RequestContext, tg: Record, target_id: str, registered: set[str]) -> dict | None:
