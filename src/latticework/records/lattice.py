@@ -48,21 +48,27 @@ def forwarded_target_groups(action: dict | None) -> list[str]:
     return [tg["targetGroupIdentifier"] for tg in forward.get("targetGroups", [])]
 
 
-class ServiceNetworkRecord(RecordView):
+class NamedRecord(RecordView):
+    """A resource with a ``name``."""
+
     @property
     def name(self) -> str:
         return self.body["name"]
+
+
+class GuardedRecord(NamedRecord):
+    """A service network or a service: what an auth policy guards (``authType`` NONE or AWS_IAM)."""
 
     @property
     def auth_type(self) -> str:
         return self.body.get("authType", "NONE")
 
 
-class ServiceRecord(RecordView):
-    @property
-    def name(self) -> str:
-        return self.body["name"]
+class ServiceNetworkRecord(GuardedRecord):
+    pass
 
+
+class ServiceRecord(GuardedRecord):
     @property
     def dns_name(self) -> str:
         return self.body["dnsEntry"]["domainName"]
@@ -76,23 +82,19 @@ class ServiceRecord(RecordView):
         return self.body.get("certificateArn") or None
 
     @property
-    def auth_type(self) -> str:
-        return self.body.get("authType", "NONE")
-
-    @property
     def idle_timeout(self) -> float:
         return float(self.body.get("idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT))
 
 
-class ListenerRecord(RecordView):
+class ServicePartRecord(NamedRecord):
+    """A listener or a rule: it records the service it belongs to."""
+
     @property
     def service_id(self) -> str:
         return self.body["serviceId"]
 
-    @property
-    def name(self) -> str:
-        return self.body["name"]
 
+class ListenerRecord(ServicePartRecord):
     @property
     def protocol(self) -> str:
         return self.body["protocol"]
@@ -119,15 +121,7 @@ class HeaderMatchView:
         self.case_sensitive = bool(body.get("caseSensitive", False))
 
 
-class RuleRecord(RecordView):
-    @property
-    def service_id(self) -> str:
-        return self.body["serviceId"]
-
-    @property
-    def name(self) -> str:
-        return self.body["name"]
-
+class RuleRecord(ServicePartRecord):
     @property
     def is_default(self) -> bool:
         return bool(self.body.get("isDefault"))
@@ -215,11 +209,7 @@ class HealthCheckView:
         return (self.body.get("matcher") or {}).get("httpCode") or "200"
 
 
-class TargetGroupRecord(RecordView):
-    @property
-    def name(self) -> str:
-        return self.body["name"]
-
+class TargetGroupRecord(NamedRecord):
     @property
     def type(self) -> str:
         return self.body["type"]
@@ -317,11 +307,7 @@ class ResourceAssociationRecord(RecordView):
         return (self.body.get("privateDnsEntry") or {}).get("domainName")
 
 
-class ResourceConfigurationRecord(RecordView):
-    @property
-    def name(self) -> str:
-        return self.body["name"]
-
+class ResourceConfigurationRecord(NamedRecord):
     @property
     def type(self) -> str | None:
         return self.body.get("type")
