@@ -23,7 +23,7 @@ import pytest
 from awscli.customizations import toplevelbool
 
 from awscli_inproc import Cli, isolate
-from latticework.services import build_services
+from latticework.services import build_apis
 
 REGION = "us-east-1"
 AMI = "ami-0123456789abcdef0"
@@ -679,7 +679,7 @@ def test_privatelink_through_the_cli(cli, clients):
     deployment = PrivateLink(cli, clients)
     for phase in PHASES:
         getattr(deployment, phase)()
-    services = build_services()
+    services = build_apis()
     for prefix, name in (("ec2", "ec2"), ("elasticloadbalancing", "elasticloadbalancing")):
         implemented = set(services[name].implemented())
         driven = cli.driven.get(prefix, set())

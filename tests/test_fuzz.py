@@ -48,7 +48,7 @@ from botocore.serialize import create_serializer
 import modelgen
 from latticework.api.models import service_model
 from latticework.api.validate import validate
-from latticework.services import build_services
+from latticework.services import build_apis
 
 LATTICE = service_model("vpc-lattice")
 CASES_PER_OPERATION = 40
@@ -426,7 +426,7 @@ def test_server_still_healthy(wire):
 
 # -- form-encoded APIs (EC2, ELBv2): every implemented operation ------------------
 
-SERVICES = build_services()
+SERVICES = build_apis()
 FORM_SERVICES = [SERVICES["ec2"], SERVICES["elasticloadbalancing"]]
 FORM_OPS = [pytest.param(svc.name, name, id=f"{svc.model.service_name}-{name}")
             for svc in FORM_SERVICES for name in svc.implemented()]

@@ -5,7 +5,7 @@ For every VPC Lattice operation:
 * input: a valid value generated from the model (``modelgen``) is serialized
   by botocore's own rest-json serializer into the exact URL, query and body a
   client sends, then routed and parsed by the framework
-  (``RestJsonService.parse``: ``Router.match`` + ``restjson.parse_request``);
+  (``RestJsonApi.parse``: ``Router.match`` + ``restjson.parse_request``);
   the parsed params must equal the generated input;
 * output: a valid output is serialized by ``restjson.serialize_response`` and
   parsed by botocore's rest-json parser; the result must equal it, with the
@@ -18,7 +18,7 @@ The query protocol gets the same treatment through STS, and for every
 operation the EC2 and ELBv2 providers implement (a method named after it):
 
 * input: botocore's ``ec2`` (EC2) or ``query`` (ELBv2) serializer builds the
-  form-encoded body a client sends; ``Ec2Service.parse``/``QueryService.parse``
+  form-encoded body a client sends; ``Ec2Api.parse``/``QueryApi.parse``
   (form decoding + ``query.parse_request`` in the service's dialect) must give
   back the generated input, less what the wire cannot carry (see ``_form_wire``);
 * output: ``query.serialize_response`` in the service's dialect, parsed by
@@ -55,10 +55,10 @@ import modelgen
 from latticework.api import query, restjson
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
-from latticework.api.service import HttpRequest, QueryService, RestJsonService
+from latticework.api.awsapi import HttpRequest, QueryApi, RestJsonApi
 from latticework.api.validate import validate
 from latticework.api.wire import Response
-from latticework.services import build_services
+from latticework.services import build_apis
 from latticework.services.ec2 import common as ec2_common
 from latticework.services.ec2.common import Ec2Error
 from latticework.services.ec2.kinds import KINDS
@@ -110,7 +110,7 @@ def _parse_output(protocol: str, response: Response, shape) -> dict:
 
 @pytest.fixture(scope="module")
 def lattice_wire():
-    return RestJsonService("vpc-lattice", provider=None, model=LATTICE)
+    return RestJsonApi("vpc-lattice", provider=None, model=LATTICE)
 
 
 def test_model_has_every_operation():
@@ -183,7 +183,7 @@ def test_empty_output(name):
 
 @pytest.fixture(scope="module")
 def sts_wire():
-    return QueryService("sts", provider=None, model=STS)
+    return QueryApi("sts", provider=None, model=STS)
 
 
 def test_sts_get_caller_identity_round_trip(sts_wire):
@@ -251,7 +251,7 @@ def test_sts_error_round_trip(ours, theirs):
 
 # -- ec2 and query (EC2, ELBv2): every implemented operation ---------------------
 
-SERVICES = build_services()
+SERVICES = build_apis()
 EC2_SERVICE, ELBV2_SERVICE = SERVICES["ec2"], SERVICES["elasticloadbalancing"]
 # (service, operation) pairs, with the botocore protocol that serializes and parses them.
 FORM_OPS = [pytest.param(svc, name, id=f"{svc.model.service_name}-{name}")

@@ -25,7 +25,7 @@ from latticework.api.settle import Settlement
 from latticework.config import Directory
 from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
 from latticework.fabric import Fabric
-from latticework.services import build_services, repair, settlers
+from latticework.services import build_apis, repair, settlers
 from latticework.store import Store
 from latticework.store.sql import SqlStore
 
@@ -62,13 +62,13 @@ class _Parts:
 
 def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
     store = SqlStore.sqlite(settings.state)
-    services = build_services()
-    settlement = Settlement(store, settlers(services))
+    apis = build_apis()
+    settlement = Settlement(store, settlers(apis))
     dataplane = None
     if settings.dataplane:
         dataplane = DataPlane(store, settlement, DataPlaneSettings(settings.state.parent, settings.fabric,
                                                                    settings.dns_port))
-    dispatcher = Dispatcher(settings.directory, store, services, settlement, applier=dataplane,
+    dispatcher = Dispatcher(settings.directory, store, apis, settlement, applier=dataplane,
                             state_dir=settings.state.parent)
     return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane)), store
 

@@ -1,7 +1,7 @@
 """The request pipeline, a short list of steps from HTTP to provider and back.
 
 1. verify the SigV4 signature -> account, region, signing name
-2. pick the ``Service`` by signing name; parse the operation and its input
+2. pick the ``AwsApi`` by signing name; parse the operation and its input
 3. validate the input against the model
 4. replay or refuse a reused ``clientToken`` (idempotency, generic for every
    member the model marks ``idempotencyToken``)
@@ -37,7 +37,7 @@ from latticework.api import sigv4
 from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.wire import Response
-from latticework.api.service import HttpRequest, Service
+from latticework.api.awsapi import AwsApi, HttpRequest
 from latticework.api.settle import Settlement
 from latticework.api.validate import validate
 from latticework.config import Directory
@@ -63,11 +63,11 @@ def _fingerprint(params: dict, token_member: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, directory: Directory, store: Store, services: dict[str, Service], settlement: Settlement,
+    def __init__(self, directory: Directory, store: Store, apis: dict[str, AwsApi], settlement: Settlement,
                  applier: Applier | None = None, state_dir: Path | None = None):
         self.directory = directory
         self.store = store
-        self.services = services
+        self.apis = apis
         self.settlement = settlement
         self.applier = applier
         self.state_dir = state_dir
@@ -75,58 +75,58 @@ class Dispatcher:
     # -- entry point -----------------------------------------------------------
     async def handle(self, request: HttpRequest) -> Response:
         request_id = str(uuid.uuid4())
-        service = self._guess_service(request)
+        api = self._guess_api(request)
         try:
             verified = sigv4.verify(self.directory, request.method, request.raw_path, request.raw_query,
                                     request.headers, request.body)
-            found = self.services.get(verified.service)
+            found = self.apis.get(verified.service)
             if found is None:
-                return self._unknown_service(verified.service, request_id)
-            service = found
-            op, params = service.parse(request)
-            self._validate(service, op, params)
-            ctx = RequestContext(service.name, op.name, verified.credential.account_id, verified.region,
+                return self._unknown_api(verified.service, request_id)
+            api = found
+            op, params = api.parse(request)
+            self._validate(api, op, params)
+            ctx = RequestContext(api.name, op.name, verified.credential.account_id, verified.region,
                                  request_id, verified.credential, quotas=self.directory.quotas,
                                  state_dir=self.state_dir)
             read_only = op.name.startswith(READ_PREFIXES)
-            result = (self._read if read_only else self._call)(service, op, ctx, params)
+            result = (self._read if read_only else self._call)(api, op, ctx, params)
             revision = None if read_only else ctx.tx.revision_written
             if revision is not None and self.applier is not None:
                 await self.applier.applied(revision)
-            return service.respond(op, result, request_id)
+            return api.respond(op, result, request_id)
         except ServiceError as err:
-            return service.error(err, request_id)
+            return api.error(err, request_id)
         except Exception:  # a bug of ours, never the client's: say so, keep serving
             log.exception("internal error serving %s", request.raw_path)
-            return service.error(ServiceError("Internal server error", status=500, code="InternalServerException"),
+            return api.error(ServiceError("Internal server error", status=500, code="InternalServerException"),
                                  request_id)
 
     # -- steps -----------------------------------------------------------------
-    def _guess_service(self, request: HttpRequest) -> Service:
-        """The service whose error format an unsigned or mis-signed request should get."""
+    def _guess_api(self, request: HttpRequest) -> AwsApi:
+        """The API whose error format an unsigned or mis-signed request should get."""
         scope = request.headers.get("authorization", "")
-        for name, service in self.services.items():
+        for name, api in self.apis.items():
             if f"/{name}/aws4_request" in scope:
-                return service
+                return api
         if b"Action=" in request.body or "Action=" in request.raw_query:
-            return self.services.get("sts") or next(iter(self.services.values()))
-        return self.services.get("vpc-lattice") or next(iter(self.services.values()))
+            return self.apis.get("sts") or next(iter(self.apis.values()))
+        return self.apis.get("vpc-lattice") or next(iter(self.apis.values()))
 
-    def _validate(self, service: Service, op: OperationModel, params: dict) -> None:
+    def _validate(self, api: AwsApi, op: OperationModel, params: dict) -> None:
         violations = validate(op.input_shape, params)
         if violations:
-            raise service.validation_error(violations)
+            raise api.validation_error(violations)
 
-    def _call(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
+    def _call(self, api: AwsApi, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
         """Run a writing operation in one transaction."""
-        method = self._method(service, op)
+        method = self._method(api, op)
         token_member = _token_member(op)
         token = params.get(token_member) if token_member else None
         fingerprint = _fingerprint(params, token_member) if token_member and token is not None else ""
         with self.store.transaction(ctx.account, ctx.region, op.name) as tx:
             ctx.tx = tx
             if token is not None:
-                replay = self._replay(service, op, tx, token, fingerprint)
+                replay = self._replay(api, op, tx, token, fingerprint)
                 if replay is not None:
                     return replay
             result = method(ctx, params) or {}
@@ -138,28 +138,28 @@ class Dispatcher:
                 self.settlement.hold(tx.written)
         return result
 
-    def _read(self, service: Service, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
+    def _read(self, api: AwsApi, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
         """Run a reading operation against committed state (it cannot write)."""
-        method = self._method(service, op)
+        method = self._method(api, op)
         ctx.tx = self.store.reader(ctx.account, ctx.region, op.name)
         return method(ctx, params) or {}
 
-    def _method(self, service: Service, op: OperationModel):
-        method = service.method_for(op)
+    def _method(self, api: AwsApi, op: OperationModel):
+        method = api.method_for(op)
         if method is None:
-            raise service.not_implemented(op)
+            raise api.not_implemented(op)
         return method
 
-    def _replay(self, service: Service, op: OperationModel, tx: Transaction, token: str,
+    def _replay(self, api: AwsApi, op: OperationModel, tx: Transaction, token: str,
                 fingerprint: str) -> dict | None:
         seen = tx.idempotent_result(op.name, token)
         if seen is None:
             return None
         if seen[0] != fingerprint:
-            raise service.idempotency_mismatch(op, token)
+            raise api.idempotency_mismatch(op, token)
         return seen[1]
 
-    def _unknown_service(self, name: str, request_id: str) -> Response:
+    def _unknown_api(self, name: str, request_id: str) -> Response:
         body = json.dumps({"__type": "UnknownServiceException",
                            "message": f"Latticework does not serve the '{name}' API."}).encode()
         return Response(400, [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),

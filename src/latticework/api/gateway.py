@@ -10,7 +10,7 @@ from __future__ import annotations
 from latticework.api.dispatch import Dispatcher
 from latticework.api.ownpaths import PREFIX, OwnPaths, json_response
 from latticework.api.wire import NO_BODY_STATUSES, Response
-from latticework.api.service import HttpRequest
+from latticework.api.awsapi import HttpRequest
 from latticework.seams import Lifecycle
 
 MAX_BODY = 8 * 1024 * 1024  # above any API's largest document (auth policies: 100 KB)

@@ -31,7 +31,9 @@ _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
 
 
 @dataclass(frozen=True)
-class Route:
+class OperationRoute:
+    """The operation an HTTP method and path template (``requestUri``) lead to."""
+
     operation: OperationModel
     pattern: re.Pattern[str]
     literal_weight: int
@@ -57,11 +59,11 @@ class Router:
 
     def __init__(self, model: ServiceModel):
         self.model = model
-        self._routes: dict[str, list[Route]] = {}
+        self._routes: dict[str, list[OperationRoute]] = {}
         for name in model.operation_names:
             op = model.operation_model(name)
             pattern, weight, fixed = _compile(op.http["requestUri"])
-            self._routes.setdefault(op.http["method"], []).append(Route(op, pattern, weight, fixed))
+            self._routes.setdefault(op.http["method"], []).append(OperationRoute(op, pattern, weight, fixed))
         for routes in self._routes.values():
             routes.sort(key=lambda r: -r.literal_weight)
 

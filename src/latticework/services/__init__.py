@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from latticework.api.service import Service
+from latticework.api.awsapi import AwsApi
 from latticework.api.settle import Settle
 from latticework.records import lattice as lattice_records
-from latticework.services.ec2 import Ec2Service
+from latticework.services.ec2 import Ec2Api
 from latticework.services.ec2.vpcs import assign_fabric_blocks
-from latticework.services.elbv2 import ElbV2Service
-from latticework.services.lattice import LatticeService
-from latticework.services.sts import StsService
+from latticework.services.elbv2 import ElbV2Api
+from latticework.services.lattice import LatticeApi
+from latticework.services.sts import StsApi
 from latticework.store import Store
 
 
-def build_services() -> dict[str, Service]:
+def build_apis() -> dict[str, AwsApi]:
     """Every API the endpoint serves, keyed by SigV4 signing name."""
-    services: list[Service] = [LatticeService(), StsService(), Ec2Service(), ElbV2Service()]
-    return {s.name: s for s in services}
+    apis: list[AwsApi] = [LatticeApi(), StsApi(), Ec2Api(), ElbV2Api()]
+    return {a.name: a for a in apis}
 
 
-def settlers(services: dict[str, Service]) -> dict[str, Settle]:
+def settlers(apis: dict[str, AwsApi]) -> dict[str, Settle]:
     """Per stored kind, the function that finishes its transitional statuses (only Lattice has them)."""
-    lattice = services["vpc-lattice"].provider
+    lattice = apis["vpc-lattice"].provider
     return {kind: lattice.settle for kind in lattice_records.KINDS}
 
 

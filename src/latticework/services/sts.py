@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
-from latticework.api.service import QueryService
+from latticework.api.awsapi import QueryApi
 from latticework.services import sts_api_types as shapes
 
 
@@ -14,6 +14,6 @@ class StsProvider:
         return {"UserId": cred.user_id, "Account": cred.account_id, "Arn": cred.principal_arn}
 
 
-class StsService(QueryService):
+class StsApi(QueryApi):
     def __init__(self) -> None:
         super().__init__("sts", StsProvider())

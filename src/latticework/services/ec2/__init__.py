@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from latticework.api import query
-from latticework.api.service import HttpRequest, QueryService
+from latticework.api.awsapi import HttpRequest, QueryApi
 from latticework.api.validate import Violation
 from latticework.services.ec2.common import Ec2Error, dry_run_guard
 from latticework.services.ec2.provider import Ec2Provider
 
 
-class Ec2Service(QueryService):
+class Ec2Api(QueryApi):
     """EC2's error vocabulary: ``MissingParameter``, ``InvalidParameterValue``, ``InvalidAction``."""
 
     dialect = query.EC2

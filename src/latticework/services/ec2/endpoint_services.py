@@ -73,7 +73,7 @@ from latticework.config import default_state_path
 from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2 import aws_services
 from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for
-from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, SERVICE
+from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, ENDPOINT_SERVICE
 from latticework.store import Record
 
 EVENTS = ("Accept", "Connect", "Delete", "Reject")
@@ -212,7 +212,7 @@ def allowed(ctx: RequestContext, service: Record) -> bool:
 
 
 def visible_services(ctx: RequestContext) -> list[Record]:
-    return [s for s in ctx.tx.list(SERVICE.kind, all_accounts=True) if allowed(ctx, s)]
+    return [s for s in ctx.tx.list(ENDPOINT_SERVICE.kind, all_accounts=True) if allowed(ctx, s)]
 
 
 def service_by_name(ctx: RequestContext, name: str) -> Record | None:
@@ -357,7 +357,7 @@ def _load_balancer_arns(params: Mapping[str, Any]) -> tuple[str, list[str]]:
 
 
 def _own_service(ctx: RequestContext, service_id: str) -> Record:
-    return get(ctx, SERVICE, service_id)
+    return get(ctx, ENDPOINT_SERVICE, service_id)
 
 
 class EndpointServiceOps:
@@ -366,7 +366,7 @@ class EndpointServiceOps:
             self, ctx: RequestContext, params: shapes.CreateVpcEndpointServiceConfigurationRequest
     ) -> shapes.CreateVpcEndpointServiceConfigurationResult:
         member, arns = _load_balancer_arns(params)
-        service_id = SERVICE.new_id()
+        service_id = ENDPOINT_SERVICE.new_id()
         body: dict[str, Any] = {
             "ServiceType": [{"ServiceType": "Interface" if member == "NetworkLoadBalancerArns"
                              else "GatewayLoadBalancer"}],
@@ -385,7 +385,7 @@ class EndpointServiceOps:
                                "endpoint services")
             body["PrivateDnsName"] = _check_private_dns_name(params["PrivateDnsName"])
             body["PrivateDnsNameConfiguration"] = _dns_configuration(body["PrivateDnsName"])
-        ctx.tx.put(Record(SERVICE.kind, service_id, ctx.account, ctx.region, body,
+        ctx.tx.put(Record(ENDPOINT_SERVICE.kind, service_id, ctx.account, ctx.region, body,
                           arn=ctx.arn("ec2", f"vpc-endpoint-service/{service_id}")))
         result: shapes.CreateVpcEndpointServiceConfigurationResult = {"ServiceConfiguration": public(body)}
         if params.get("ClientToken"):
@@ -395,7 +395,7 @@ class EndpointServiceOps:
     def describe_vpc_endpoint_service_configurations(
             self, ctx: RequestContext, params: shapes.DescribeVpcEndpointServiceConfigurationsRequest
     ) -> shapes.DescribeVpcEndpointServiceConfigurationsResult:
-        return describe(ctx, SERVICE, params, "ServiceIds", "ServiceConfigurations", _service_table(),
+        return describe(ctx, ENDPOINT_SERVICE, params, "ServiceIds", "ServiceConfigurations", _service_table(),
                         lambda r: public(r.body))
 
     def modify_vpc_endpoint_service_configuration(
@@ -427,9 +427,10 @@ class EndpointServiceOps:
     ) -> shapes.DeleteVpcEndpointServiceConfigurationsResult:
         failed: list[shapes.UnsuccessfulItem] = []
         for service_id in params["ServiceIds"]:
-            service = ctx.tx.get(SERVICE.kind, service_id)
+            service = ctx.tx.get(ENDPOINT_SERVICE.kind, service_id)
             if service is None:
-                failed.append(unsuccessful(service_id, SERVICE.not_found, SERVICE.missing(service_id).message))
+                missing = ENDPOINT_SERVICE.missing(service_id)
+                failed.append(unsuccessful(service_id, ENDPOINT_SERVICE.not_found, missing.message))
             elif any(e.body["State"] in LIVE_CONNECTION for e in connections(ctx, service)):
                 failed.append(unsuccessful(service_id, "ExistingVpcEndpointConnections",
                                            "Service has existing active VPC Endpoint connections!"))
@@ -507,7 +508,7 @@ class EndpointServiceOps:
     def describe_vpc_endpoint_connections(
             self, ctx: RequestContext, params: shapes.DescribeVpcEndpointConnectionsRequest
     ) -> shapes.DescribeVpcEndpointConnectionsResult:
-        items = [_connection(e, s) for s in ctx.tx.list(SERVICE.kind) for e in connections(ctx, s)]
+        items = [_connection(e, s) for s in ctx.tx.list(ENDPOINT_SERVICE.kind) for e in connections(ctx, s)]
         items = [c for c in items if matches(c, params.get("Filters"), _CONNECTION_TABLE)]
         return page(items, params, "VpcEndpointConnections")
 
@@ -614,7 +615,7 @@ def _delete_service(ctx: RequestContext, service: Record) -> None:
     for notification in ctx.tx.list(NOTIFICATION.kind):
         if notification.body.get("ServiceId") == service.id:
             ctx.tx.delete(NOTIFICATION.kind, notification.id)
-    ctx.tx.delete(SERVICE.kind, service.id)
+    ctx.tx.delete(ENDPOINT_SERVICE.kind, service.id)
 
 
 def _add_permission(ctx: RequestContext, service: Record, principal: str, permission_type: str,

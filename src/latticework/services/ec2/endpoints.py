@@ -73,7 +73,7 @@ from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import aws_services, endpoint_services, interfaces, routing, security, vpcs
 from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
 from latticework.services.ec2.endpoint_services import unsuccessful
-from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, SERVICE, SUBNET, VPC
+from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, ENDPOINT_SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
 from latticework.store import Record
 
@@ -98,7 +98,7 @@ def _zone_hash(*parts: str) -> str:
 
 # -- the target a create call names ------------------------------------------------------
 
-class Target:
+class EndpointTarget:
     """What an endpoint connects to: an AWS service, a provider's endpoint service, or a Lattice object."""
 
     def __init__(self, aws: aws_services.AwsService | None = None, service: Record | None = None,
@@ -123,15 +123,15 @@ class Target:
         return [z["ZoneName"] for z in vpcs.availability_zones(region)]
 
 
-def _target(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str) -> Target:
+def _target(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str) -> EndpointTarget:
     if endpoint_type in LATTICE_TYPES:
-        return Target(lattice=_lattice_target(ctx, params, endpoint_type))
+        return EndpointTarget(lattice=_lattice_target(ctx, params, endpoint_type))
     name = params.get("ServiceName")
     if not name:
         raise Ec2Error("MissingParameter", "The request must contain the parameter ServiceName")
     if params.get("ServiceRegion") and params["ServiceRegion"] != ctx.region:
         raise _invalid(f"Cross-Region endpoints (ServiceRegion {params['ServiceRegion']}) are not supported")
-    target = Target(aws=aws_services.find(ctx.region, name),
+    target = EndpointTarget(aws=aws_services.find(ctx.region, name),
                     service=endpoint_services.service_by_name(ctx, name))
     if target.aws is None and target.service is None:
         raise endpoint_services.invalid_service_name(name)
@@ -192,7 +192,7 @@ def _subnet_ids(params: Mapping[str, Any], add_member: str = "SubnetIds") -> lis
     return list(dict.fromkeys(ids))
 
 
-def _check_subnets(ctx: RequestContext, endpoint: dict, subnet_ids: list[str], target: Target | None) -> None:
+def _check_subnets(ctx: RequestContext, endpoint: dict, subnet_ids: list[str], target: EndpointTarget | None) -> None:
     """Each subnet exists in the VPC, one per zone, in a zone the service is offered in."""
     zones: dict[str, str] = {}
     for subnet_id in subnet_ids:
@@ -281,7 +281,7 @@ def _set_interface_groups(ctx: RequestContext, endpoint: dict) -> None:
 
 # -- policies ---------------------------------------------------------------------------------
 
-def _supports_policy(endpoint: dict, target: Target | None) -> bool:
+def _supports_policy(endpoint: dict, target: EndpointTarget | None) -> bool:
     if endpoint["VpcEndpointType"] == "Gateway":
         return True
     return endpoint["VpcEndpointType"] == "Interface" and target is not None and target.aws is not None \
@@ -306,7 +306,7 @@ def _vpc_dns_ready(vpc: Record) -> bool:
     return bool(attributes.get("EnableDnsSupport")) and bool(attributes.get("EnableDnsHostnames"))
 
 
-def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: dict, target: Target) -> None:
+def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: dict, target: EndpointTarget) -> None:
     name = _private_name(ctx, endpoint, target)
     if target.service is not None and not target.service.body.get("PrivateDnsName"):
         raise _invalid(f"Private DNS can't be enabled because the service {endpoint['ServiceName']} does not "
@@ -325,7 +325,7 @@ def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: dict, target:
                            f"for {name} in the VPC {vpc.id}")
 
 
-def _private_name(ctx: RequestContext, endpoint: dict, target: Target | None) -> str | None:
+def _private_name(ctx: RequestContext, endpoint: dict, target: EndpointTarget | None) -> str | None:
     if target is None:
         return endpoint.get("_PrivateName")
     if target.lattice is not None:
@@ -333,7 +333,7 @@ def _private_name(ctx: RequestContext, endpoint: dict, target: Target | None) ->
     return target.private_name(ctx.region)
 
 
-def _service_label(endpoint: dict, target: Target | None) -> str:
+def _service_label(endpoint: dict, target: EndpointTarget | None) -> str:
     if target is not None and target.aws is not None:
         return target.aws.dns_label()
     return endpoint["ServiceName"].rsplit(".", 1)[-1]
@@ -383,7 +383,7 @@ def _delete_lattice_records(ctx: RequestContext, endpoint: dict) -> None:
 
 # -- create ------------------------------------------------------------------------------------------
 
-def _new_body(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str, vpc: Record, target: Target) -> dict:
+def _new_body(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str, vpc: Record, target: EndpointTarget) -> dict:
     endpoint_id = ENDPOINT.new_id()
     body = {
         "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
@@ -413,7 +413,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str
     return body
 
 
-def _ip_options(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: Target) -> None:
+def _ip_options(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: EndpointTarget) -> None:
     ip_type = params.get("IpAddressType") or "ipv4"
     if ip_type != "ipv4":
         if target.service is not None and "ipv6" not in target.service.body["SupportedIpAddressTypes"]:
@@ -449,7 +449,7 @@ def _lattice_dns_options(options: dict) -> dict:
     return out
 
 
-def _check_inbound_resolver_only(ctx: RequestContext, body: dict, target: Target) -> None:
+def _check_inbound_resolver_only(ctx: RequestContext, body: dict, target: EndpointTarget) -> None:
     """``PrivateDnsOnlyForInboundResolverEndpoint``: S3 interface endpoints with private DNS and an S3 gateway."""
     if not body.get("DnsOptions", {}).get("PrivateDnsOnlyForInboundResolverEndpoint"):
         return
@@ -463,7 +463,7 @@ def _check_inbound_resolver_only(ctx: RequestContext, body: dict, target: Target
                        "a Gateway endpoint for the service.")
 
 
-def _set_private_dns(ctx: RequestContext, vpc: Record, body: dict, target: Target, wanted: bool | None) -> None:
+def _set_private_dns(ctx: RequestContext, vpc: Record, body: dict, target: EndpointTarget, wanted: bool | None) -> None:
     endpoint_type = body["VpcEndpointType"]
     if endpoint_type in ("Gateway", "GatewayLoadBalancer", "Tunnel"):
         return
@@ -505,7 +505,7 @@ class EndpointOps:
             result["ClientToken"] = params["ClientToken"]
         return result
 
-    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: Target, params: Mapping[str, Any],
+    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: EndpointTarget, params: Mapping[str, Any],
                 subnet_ids: list[str]) -> None:
         endpoint_type = body["VpcEndpointType"]
         if endpoint_type == "Gateway":
@@ -541,7 +541,7 @@ class EndpointOps:
         if params.get("IpAddressType") is not None or params.get("DnsOptions") is not None:
             _ip_options(ctx, body, {"IpAddressType": params.get("IpAddressType") or body.get("IpAddressType"),
                                     "DnsOptions": {**body.get("DnsOptions", {}), **(params.get("DnsOptions") or {})}},
-                        target or Target())
+                        target or EndpointTarget())
         if params.get("PrivateDnsEnabled") is not None and target is not None:
             _set_private_dns(ctx, vpc, body, target, params["PrivateDnsEnabled"])
         body["DnsEntries"] = _dns_entries(ctx, body)
@@ -660,19 +660,19 @@ def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records
 
 # -- modify helpers --------------------------------------------------------------------------------
 
-def _current_target(ctx: RequestContext, body: dict) -> Target | None:
+def _current_target(ctx: RequestContext, body: dict) -> EndpointTarget | None:
     if body["VpcEndpointType"] in LATTICE_TYPES:
         arn = body.get("ServiceNetworkArn") or body.get("ResourceConfigurationArn")
         found = ctx.tx.by_arn(arn) if arn else None
-        return Target(lattice=found) if found is not None else None
-    service = ctx.tx.get(SERVICE.kind, body["_ServiceId"],
+        return EndpointTarget(lattice=found) if found is not None else None
+    service = ctx.tx.get(ENDPOINT_SERVICE.kind, body["_ServiceId"],
                          account=_service_account(ctx, body)) if body.get("_ServiceId") else None
     aws = aws_services.find(ctx.region, body.get("ServiceName", ""))
-    return Target(aws=aws, service=service) if (aws or service) else None
+    return EndpointTarget(aws=aws, service=service) if (aws or service) else None
 
 
 def _service_account(ctx: RequestContext, body: dict) -> str | None:
-    found = next((s for s in ctx.tx.list(SERVICE.kind, all_accounts=True)
+    found = next((s for s in ctx.tx.list(ENDPOINT_SERVICE.kind, all_accounts=True)
                   if s.id == body["_ServiceId"]), None)
     return found.account if found else None
 
@@ -689,7 +689,7 @@ def _check_modify_members(params: Mapping[str, Any], endpoint_type: str) -> None
         raise _invalid(f"Private DNS is not supported for {endpoint_type} VPC endpoints")
 
 
-def _set_policy(body: dict, target: Target | None, text: str | None) -> None:
+def _set_policy(body: dict, target: EndpointTarget | None, text: str | None) -> None:
     if not _supports_policy(body, target):
         if text:
             raise _invalid("This VPC endpoint does not support endpoint policies")
@@ -697,7 +697,7 @@ def _set_policy(body: dict, target: Target | None, text: str | None) -> None:
     body["PolicyDocument"] = _check_policy(text) if text else DEFAULT_POLICY
 
 
-def _modify_policy(body: dict, target: Target | None, params: Mapping[str, Any]) -> None:
+def _modify_policy(body: dict, target: EndpointTarget | None, params: Mapping[str, Any]) -> None:
     if params.get("ResetPolicy") and params.get("PolicyDocument"):
         raise Ec2Error("InvalidParameterCombination", "ResetPolicy and PolicyDocument cannot be combined")
     if params.get("ResetPolicy"):
@@ -717,7 +717,7 @@ def _modify_route_tables(ctx: RequestContext, body: dict, params: Mapping[str, A
         body["RouteTableIds"] += add
 
 
-def _modify_subnets(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: Target | None) -> None:
+def _modify_subnets(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: EndpointTarget | None) -> None:
     remove = [s for s in params.get("RemoveSubnetIds") or [] if s in body["SubnetIds"]]
     if remove:
         _delete_interfaces(ctx, body, remove)
@@ -768,7 +768,7 @@ def _payer_endpoint(ctx: RequestContext, params: Mapping[str, Any]) -> Record:
     if own is not None:
         return own
     if params.get("ServiceId"):
-        service = get(ctx, SERVICE, params["ServiceId"])
+        service = get(ctx, ENDPOINT_SERVICE, params["ServiceId"])
         found = next((e for e in endpoint_services.connections(ctx, service) if e.id == endpoint_id), None)
         if found is not None:
             return found

@@ -25,7 +25,7 @@ NETWORK_INTERFACE = Ec2Kind(stored.NETWORK_INTERFACE, "eni-", "network-interface
 INSTANCE = Ec2Kind(stored.INSTANCE, "i-", "instance", "InvalidInstanceID.NotFound", "instance ID")
 # A provider sees the endpoints connected to its endpoint service as connections.
 ENDPOINT = Ec2Kind(stored.VPC_ENDPOINT, "vpce-", "vpc-endpoint", "InvalidVpcEndpointId.NotFound", "Vpc Endpoint Id")
-SERVICE = Ec2Kind(stored.VPC_ENDPOINT_SERVICE, "vpce-svc-", "vpc-endpoint-service",
+ENDPOINT_SERVICE = Ec2Kind(stored.VPC_ENDPOINT_SERVICE, "vpce-svc-", "vpc-endpoint-service",
                   "InvalidVpcEndpointServiceId.NotFound", "VPC endpoint service ID")
 PERMISSION = Ec2Kind(stored.VPC_ENDPOINT_PERMISSION, "vpce-svc-perm-", "vpc-endpoint-service-permission",
                      "InvalidVpcEndpointServicePermissionId.NotFound", "service permission ID")
@@ -34,8 +34,8 @@ NOTIFICATION = Ec2Kind(stored.VPC_ENDPOINT_NOTIFICATION, "vpce-nfn-", "vpc-endpo
 
 # Record kind -> kind, in the order DescribeTags lists resources.
 KINDS: dict[str, Ec2Kind] = {k.kind: k for k in (
-    SERVICE, PERMISSION, NOTIFICATION, ROUTE_TABLE, NETWORK_ACL, SECURITY_GROUP, SECURITY_GROUP_RULE, VPC, SUBNET,
-    ENDPOINT, NETWORK_INTERFACE, INSTANCE,
+    ENDPOINT_SERVICE, PERMISSION, NOTIFICATION, ROUTE_TABLE, NETWORK_ACL, SECURITY_GROUP, SECURITY_GROUP_RULE, VPC,
+    SUBNET, ENDPOINT, NETWORK_INTERFACE, INSTANCE,
 )}
 
 

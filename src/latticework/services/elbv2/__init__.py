@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
-from latticework.api.service import QueryService
+from latticework.api.awsapi import QueryApi
 from latticework.services.elbv2.provider import ElbV2Provider
 
 
-class ElbV2Service(QueryService):
+class ElbV2Api(QueryApi):
     def __init__(self) -> None:
         super().__init__("elasticloadbalancing", ElbV2Provider(), model=service_model("elbv2"))
 

@@ -43,7 +43,7 @@ from latticework.api.paging import Pager
 from latticework.services import tagging
 from latticework.store import Record
 
-SERVICE = "elasticloadbalancing"
+SIGNING_NAME = "elasticloadbalancing"
 LOAD_BALANCER = "loadbalancer"
 TARGET_GROUP = "elbv2-targetgroup"
 LISTENER = "elbv2-listener"

@@ -158,7 +158,7 @@ class ListenerOps:
         _check_protocol(lb, protocol, port)
         assert protocol is not None  # _check_protocol refused a missing one
         listener_id = c.new_id()
-        body = {"ListenerArn": ctx.arn(c.SERVICE, f"listener/{c.TYPE_PATHS[lb.body['Type']]}/"
+        body = {"ListenerArn": ctx.arn(c.SIGNING_NAME, f"listener/{c.TYPE_PATHS[lb.body['Type']]}/"
                                           f"{lb.body['LoadBalancerName']}/{lb.id}/{listener_id}"),
                 "LoadBalancerArn": lb.arn, "Port": port, "Protocol": protocol, **_check_tls(params, protocol),
                 "DefaultActions": _actions(ctx, lb, protocol, params["DefaultActions"]),

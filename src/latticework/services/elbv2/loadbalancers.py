@@ -169,7 +169,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], lb_type: str, lb_i
                            "Balancers")
     name = params["Name"]
     body = {
-        "LoadBalancerArn": ctx.arn(c.SERVICE, f"loadbalancer/{c.TYPE_PATHS[lb_type]}/{name}/{lb_id}"),
+        "LoadBalancerArn": ctx.arn(c.SIGNING_NAME, f"loadbalancer/{c.TYPE_PATHS[lb_type]}/{name}/{lb_id}"),
         "DNSName": _dns_name(ctx, lb_type, scheme, name, lb_id),
         "CanonicalHostedZoneId": (NLB_ZONES if lb_type == "network" else ALB_ZONES).get(ctx.region, ""),
         "CreatedTime": ctx.timestamp(), "LoadBalancerName": name, "Scheme": scheme, "VpcId": vpc_id,

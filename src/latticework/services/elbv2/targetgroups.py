@@ -175,7 +175,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], tg_id: str) -> dic
     protocol = params.get("Protocol")
     if target_type != "lambda" and ctx.tx.get("vpc", params["VpcId"]) is None:
         raise c.validation(f"The VPC ID '{params['VpcId']}' is not found")
-    body = {"TargetGroupArn": ctx.arn(c.SERVICE, f"targetgroup/{params['Name']}/{tg_id}"),
+    body = {"TargetGroupArn": ctx.arn(c.SIGNING_NAME, f"targetgroup/{params['Name']}/{tg_id}"),
             "TargetGroupName": params["Name"], "TargetType": target_type,
             **_health(protocol, target_type, {k: params.get(k) for k in HEALTH_MEMBERS}),
             "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(protocol, target_type),

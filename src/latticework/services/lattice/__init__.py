@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from latticework.api.service import HttpRequest, RestJsonService
+from latticework.api.awsapi import HttpRequest, RestJsonApi
 from latticework.api.validate import Violation, summary
 from latticework.services.lattice.api_types import ConflictException, ValidationException
 from latticework.services.lattice.provider import LatticeProvider
 
 
-class LatticeService(RestJsonService):
+class LatticeApi(RestJsonApi):
     """Lattice's errors: ``ValidationException`` with ``reason`` and ``fieldList``."""
 
     def __init__(self) -> None:

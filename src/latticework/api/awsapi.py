@@ -1,6 +1,6 @@
 """A served AWS API: its model, its provider, and its wire protocol.
 
-``Service`` is what the gateway dispatches to, chosen by the SigV4 signing
+``AwsApi`` is what the gateway dispatches to, chosen by the SigV4 signing
 name. A subclass per protocol turns an HTTP request into (operation, params)
 and results or errors back into HTTP; everything in between (validation,
 idempotency, transactions) is shared and lives in ``api.dispatch``.
@@ -31,7 +31,7 @@ class HttpRequest:
     body: bytes
 
 
-class Service:
+class AwsApi:
     """Base: model lookup and the provider's method for an operation."""
 
     protocol = ""
@@ -76,7 +76,7 @@ class Service:
             status=400, code="IdempotentParameterMismatch")
 
 
-class RestJsonService(Service):
+class RestJsonApi(AwsApi):
     protocol = "rest-json"
 
     def __init__(self, name: str, provider: Any, model: ServiceModel | None = None):
@@ -101,7 +101,7 @@ class RestJsonService(Service):
         return restjson.serialize_error(self.model, err, request_id)
 
 
-class QueryService(Service):
+class QueryApi(AwsApi):
     protocol = "query"
     dialect = query.QUERY  # EC2 speaks its own (``query.EC2``)
 
