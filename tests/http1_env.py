@@ -3,8 +3,8 @@
 ``Lattice`` runs an event loop in a thread, serving ``Http1Server`` on
 127.0.0.1 at an ephemeral port through the runtime's own ``FrontDoor`` (it
 builds the ``Connection``, then hands the transport over). Its ``Plane``
-holds a hand-built ``Snapshot`` (``topology``), a ``FakeBalancer`` and a
-real ``Http1Upstream``. ``Echo`` is one ``python -m latticework.targets.echo``
+holds a hand-built ``Snapshot`` (``topology``), a ``FakeBalancer`` (or the
+real balancer when given one) and a real ``Http1Upstream``. ``Echo`` is one ``python -m latticework.targets.echo``
 process. ``raw`` speaks bytes on a socket, for what clients must not send.
 """
 
@@ -176,8 +176,8 @@ def topology(port: int, blue: list[tuple[str, int]], green: list[tuple[str, int]
 class Lattice:
     """A Plane served on 127.0.0.1:<ephemeral> by an event loop in a thread."""
 
-    def __init__(self, limits: Limits = Limits()):
-        self.plane = Plane(balancer=FakeBalancer(), limits=limits)
+    def __init__(self, limits: Limits = Limits(), balancer=None):
+        self.plane = Plane(balancer=balancer or FakeBalancer(), limits=limits)
         self.plane.upstreams = {"HTTP1": Http1Upstream(limits), "HTTP2": Http1Upstream(limits)}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

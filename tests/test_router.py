@@ -36,6 +36,46 @@ def test_every_condition_of_a_rule_must_hold():
     assert router.match_rule(lst, "get", "/a", {"x-env": ["blue"]}).id == "r-default"  # method: case-sensitive
 
 
+def test_a_rule_with_several_header_matches_needs_every_one():
+    lst = listener(rule("two", 1, headers=(HeaderMatch("x-env", "exact", "blue"),
+                                          HeaderMatch("x-tier", "prefix", "gold"))))
+    assert router.match_rule(lst, "GET", "/", {"x-env": ["blue"], "x-tier": ["golden"]}).id == "two"
+    assert router.match_rule(lst, "GET", "/", {"x-env": ["blue"]}).id == "r-default"
+    assert router.match_rule(lst, "GET", "/", {"x-tier": ["gold"]}).id == "r-default"
+    assert router.match_rule(lst, "GET", "/", {"x-env": ["green"], "x-tier": ["gold"]}).id == "r-default"
+
+
+def test_path_method_and_headers_together_each_decide():
+    lst = listener(rule("all", 1, method="PUT", path=PathMatch("prefix", "/v2"),
+                        headers=(HeaderMatch("x-a", "contains", "yes"), HeaderMatch("x-b", "exact", "1"))),
+                   rule("path-only", 2, path=PathMatch("prefix", "/v2")))
+    every = {"x-a": ["oh yes"], "x-b": ["1"]}
+    assert router.match_rule(lst, "PUT", "/v2/x", every).id == "all"
+    assert router.match_rule(lst, "GET", "/v2/x", every).id == "path-only"  # method fails
+    assert router.match_rule(lst, "PUT", "/v2/x", {"x-a": ["oh yes"], "x-b": ["2"]}).id == "path-only"
+    assert router.match_rule(lst, "PUT", "/v2/x", {"x-b": ["1"]}).id == "path-only"
+    assert router.match_rule(lst, "PUT", "/v1", every).id == "r-default"  # path fails
+
+
+header_matches = st.builds(HeaderMatch, st.sampled_from(["x-a", "x-b", "x-c"]),
+                           st.sampled_from(["exact", "prefix", "contains"]), st.sampled_from(["a", "ab", "B"]),
+                           st.booleans())
+requests = st.dictionaries(st.sampled_from(["x-a", "x-b", "x-c"]),
+                           st.lists(st.sampled_from(["a", "ab", "Ab", "b", "cab"]), min_size=1, max_size=2))
+
+
+@given(method=st.sampled_from([None, "GET", "POST"]), path=st.one_of(st.none(), st.builds(PathMatch,
+       st.sampled_from(["exact", "prefix"]), paths, st.booleans())),
+       headers=st.lists(header_matches, max_size=3).map(tuple), seen_method=st.sampled_from(["GET", "POST"]),
+       seen_path=paths, seen_headers=requests)
+def test_a_match_holds_exactly_when_each_of_its_conditions_holds(method, path, headers, seen_method, seen_path,
+                                                                 seen_headers):
+    expected = ((method is None or method == seen_method)
+                and (path is None or router.path_matches(path, seen_path))
+                and all(router.header_matches(h, seen_headers.get(h.name, ())) for h in headers))
+    assert router.matches(Match(method, path, headers), seen_method, seen_path, seen_headers) == expected
+
+
 def test_path_match_ignores_the_query_and_honours_case_sensitivity():
     sensitive = listener(rule("s", 1, path=PathMatch("exact", "/Pay")))
     assert router.match_rule(sensitive, "GET", "/Pay?x=1", {}).id == "s"
