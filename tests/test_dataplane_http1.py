@@ -322,6 +322,48 @@ def test_a_pooled_connection_is_not_retried_once_the_body_was_taken(lattice):
     assert first.status == 200 and second.status == 502 and b"closed the connection" in body
 
 
+def test_a_response_head_reaches_the_client_before_the_body_does(lattice):
+    release = threading.Event()
+
+    def script(sock, n):  # the head and part of the body, then the rest only once the client saw the head
+        read_head(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Long: poll\r\n\r\nfirst")
+        release.wait(20)
+        sock.sendall(b"-last")
+    target = ScriptedTarget(script)
+    aim(lattice, target.address)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", lattice.port, timeout=10)
+        conn.request("GET", "/", headers={"Host": DEAD})
+        response = conn.getresponse()  # returns at the head: the target still holds half the body
+        assert response.status == 200 and response.getheader("x-long") == "poll" and not release.is_set()
+        release.set()
+        assert response.read() == b"first-last"
+    finally:
+        release.set()
+        target.close()
+
+
+def test_an_idle_pooled_connection_is_closed_after_the_pool_idle_time(lattice):
+    closed = threading.Event()
+
+    def script(sock, n):
+        read_head(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sock.settimeout(20)
+        if sock.recv(1) == b"":  # the proxy closed the idle connection
+            closed.set()
+    target = ScriptedTarget(script)
+    aim(lattice, target.address)
+    lattice.plane.upstreams["HTTP1"].idle_seconds = 0.5
+    try:
+        assert request(lattice.port, "GET", "/", host=DEAD)[0].status == 200
+        assert not closed.wait(0.2)  # pooled for a while...
+        assert closed.wait(10)  # ... then closed, unused
+    finally:
+        target.close()
+
+
 def test_https_targets_get_tls_unvalidated_with_the_host_as_server_name(lattice, tmp_path):
     cert, key = CertificateAuthority.create(tmp_path).issue(["target.internal"])  # a CA nobody trusts
     (tmp_path / "cert.pem").write_text(cert)

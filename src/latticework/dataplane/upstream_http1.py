@@ -398,6 +398,7 @@ class Http1Upstream:
 
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.idle_seconds = IDLE_SECONDS
         self._idle: dict[PoolKey, list[TargetConnection]] = {}
         self._tls = _client_context()
 
@@ -438,7 +439,7 @@ class Http1Upstream:
         if len(idle) >= MAX_IDLE:
             return conn.close()
         idle.append(conn)
-        conn.park(IDLE_SECONDS, self._expire)
+        conn.park(self.idle_seconds, self._expire)
 
     def _expire(self, conn: TargetConnection) -> None:
         self._forget(conn)
