@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from http1_env import CUSTOM, DEAD, PAYMENT, SLOW, VPC_ID, FakeBalancer, topology
 from latticework.dataplane import proxy
-from latticework.dataplane.exchange import Connection, Request, UpstreamError
+from latticework.dataplane.exchange import Connection, Request, UpstreamError, field_lines
 from latticework.dataplane.http1 import error_response, response_head
 from latticework.dataplane.plane import Plane
 from latticework.dataplane.upstream_http1 import (
@@ -389,3 +389,23 @@ def test_a_huge_response_field_in_one_read_is_refused():
 def test_a_switching_protocols_answer_says_why_it_is_refused():
     with pytest.raises(InvalidResponse, match="101 Switching Protocols"):
         events(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
+
+
+# -- field lines, shared by the front end's responses and the upstream's requests --------------------
+
+field_text = st.text(alphabet="ab-:; \t\r\n\0é", max_size=6)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["x-a", "x-b", "connection", "x-\r\nbad"]), field_text), max_size=6))
+def test_field_lines_keep_exactly_the_fields_that_cannot_break_the_framing(headers):
+    expected = "".join(f"{n}: {v}\r\n" for n, v in headers
+                       if n != "connection" and not any(c in n + v for c in "\r\n\0"))
+    assert field_lines(headers, frozenset({"connection"})) == expected
+
+
+def test_a_field_with_cr_lf_or_nul_never_reaches_the_wire():
+    head = response_head(200, [("x-ok", "1"), ("x-split", "a\r\nset-cookie: evil"), ("x-nul", "a\0b")],
+                         "GET", False, True).data
+    assert b"x-ok: 1\r\n" in head and b"evil" not in head and b"x-nul" not in head
+    sent = request_head(make_request(headers=[("x-in", "v\nx-smuggled: 1"), ("x-ok", "2")]), PAYMENT, "none", 0)
+    assert b"smuggled" not in sent and b"x-ok: 2\r\n" in sent

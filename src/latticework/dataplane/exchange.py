@@ -27,6 +27,19 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfe
                         "trailer", "proxy-authenticate", "proxy-authorization", "http2-settings"})
 
 
+def field_lines(headers: Headers, excluded: frozenset[str]) -> str:
+    """HTTP/1.1 field lines (each ending in CRLF) for ``headers``, leaving out the ``excluded`` names
+    and any field whose name or value holds CR, LF or NUL (it would break the message's framing).
+
+    Checked on the joined text first: a clean block (the rule) costs two counts, not a scan per field.
+    """
+    kept = [f"{n}: {v}\r\n" for n, v in headers if n not in excluded]
+    text = "".join(kept)
+    if text.count("\r") == text.count("\n") == len(kept) and "\0" not in text:
+        return text
+    return "".join(line for line in kept if line.count("\r") == line.count("\n") == 1 and "\0" not in line)
+
+
 @dataclass
 class Connection:
     """One accepted client connection, as the listener saw it."""

@@ -64,6 +64,12 @@ Decisions where Lattice says nothing
 - After an error answer the connection is half-closed and what the client
   still sends is read and dropped for up to ``LINGER`` seconds, so the
   answer is not destroyed by a reset.
+
+Per request the driver keeps its costs flat: bytes for the client are
+queued and leave in one send at the end of the loop iteration (a response's
+head, body and end usually together; a head whose body is not there yet
+still leaves at once), and the keep-alive idle clock moves by assignment:
+one timer per connection re-arms itself when it fires early.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ from typing import NoReturn
 import httptools
 
 from latticework.dataplane import proxy
-from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Headers, Request
+from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Headers, Request, field_lines
 from latticework.dataplane.plane import Limits, Plane
 
 log = logging.getLogger(__name__)
@@ -94,6 +100,7 @@ CHUNK_FRAMING = 16 * 1024  # chunk-extension and trailer bytes allowed per messa
 CHUNK_LINE = 32  # ... plus this much per chunk for its size line and CRLFs
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LOCAL_FIELDS = frozenset({"host", "expect", "content-length"})  # consumed here: the upstream writes its own
+WRITTEN_HERE = HOP_BY_HOP | {"content-length"}  # response fields the front end writes itself, if at all
 
 DIGITS = re.compile(r"[0-9]+")
 HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(:[0-9]*)?")
@@ -379,29 +386,24 @@ def response_head(status: int, headers: Headers, method: str, http10: bool, keep
     length = int(next(iter(lengths))) if len(lengths) == 1 and DIGITS.fullmatch(next(iter(lengths))) else None
     framing = "none" if bodiless else "length" if length is not None else "close" if http10 else "chunked"
     keep_alive = keep_alive and framing != "close"
-    lines = [f"HTTP/1.1 {status} {_phrase(status)}"]
-    lines += [f"{n}: {v}" for n, v in headers if _passes(n, v)]
+    lines = [_status_line(status), field_lines(headers, WRITTEN_HERE)]
     if length is not None and status != 204 and status >= 200:
-        lines.append(f"content-length: {length}")
+        lines.append(f"content-length: {length}\r\n")
     if framing == "chunked":
-        lines.append("transfer-encoding: chunked")
+        lines.append("transfer-encoding: chunked\r\n")
     if not keep_alive:
-        lines.append("connection: close")
+        lines.append("connection: close\r\n")
     elif http10:
-        lines.append("connection: keep-alive")
-    return ResponseHead(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"), framing, length, keep_alive)
+        lines.append("connection: keep-alive\r\n")
+    lines.append("\r\n")
+    return ResponseHead("".join(lines).encode("latin-1", "replace"), framing, length, keep_alive)
 
 
-def _passes(name: str, value: str) -> bool:
-    """Fields the front end writes itself, and any that could break the framing, are left out."""
-    return name not in HOP_BY_HOP and name != "content-length" and not any(c in name + value for c in "\r\n\0")
+STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in http.HTTPStatus}
 
 
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Status"
+def _status_line(status: int) -> str:
+    return STATUS_LINES.get(status) or f"HTTP/1.1 {status} Status\r\n"
 
 
 def error_response(status: int, reason: str) -> bytes:
@@ -429,6 +431,9 @@ class Http1Server(asyncio.Protocol):
         self.client_eof = False
         self._writable = asyncio.Event()
         self._writable.set()
+        self._out: list[bytes] = []  # bytes for the client, sent together by _flush
+        self._idle_deadline: float | None = None  # loop time at which an idle connection closes
+        self._idle_timer_at = 0.0
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._failure: Reject | None = None  # answered once the requests before it are done
         self._rejected = False  # nothing more is parsed
@@ -441,7 +446,7 @@ class Http1Server(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         opened = self.conn.opened or loop.time()
         self._timers["lifetime"] = loop.call_at(opened + self.plane.limits.max_connection_duration, self.drain)
         self._next()
@@ -449,7 +454,7 @@ class Http1Server(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering or self._rejected:
             return
-        self._cancel("idle")
+        self._idle_deadline = None
         try:
             events, reject = self.reader.feed(data), None
         except Reject as refused:
@@ -515,11 +520,11 @@ class Http1Server(asyncio.Protocol):
         if self.closing or self.client_eof:
             return self._close()
         if not self.reader.in_head:
-            self._timer("idle", self.idle_timeout, self._idle_expired)
+            self._idle_from_now()
 
     def _begin(self, ex: _Exchange) -> None:
         self.active = ex
-        self._cancel("idle")
+        self._idle_deadline = None
         ex.task = asyncio.get_running_loop().create_task(
             proxy.handle(self.plane, self.conn, ex.request, ex.responder))
         ex.task.add_done_callback(lambda task: self._finish(ex, task))
@@ -587,17 +592,43 @@ class Http1Server(asyncio.Protocol):
         self._timers.pop("head", None)
         self._reject(Reject(408, "request head not received in time"))
 
-    def _idle_expired(self) -> None:
+    def _idle_from_now(self) -> None:
+        """Close the connection if nothing happens for the idle timeout; the timer is armed only
+        when none is, or when the one armed fires too late."""
+        deadline = self._idle_deadline = self._loop.time() + self.idle_timeout
+        if "idle" not in self._timers or self._idle_timer_at > deadline:
+            self._idle_timer_at = deadline
+            self._cancel("idle")
+            self._timers["idle"] = self._loop.call_at(deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
         self._timers.pop("idle", None)
+        deadline = self._idle_deadline
+        if deadline is None:
+            return  # busy since: re-armed when idle again
+        if self._loop.time() < deadline:
+            self._idle_timer_at = deadline
+            self._timers["idle"] = self._loop.call_at(deadline, self._idle_check)
+            return
         if self.active is None and not self.queue:
+            self._flush()
             self._closed = self._lingering = True
             self.transport.close()
 
     # -- writing and closing --
 
     def _write(self, data: bytes) -> None:
-        if not self._closed and not self._eof_sent and not self.transport.is_closing():
-            self.transport.write(data)
+        """Queue bytes for the client: they leave together at the end of this loop iteration."""
+        if self._closed or self._eof_sent or self.transport.is_closing():
+            return
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self._closed and not self._eof_sent and not self.transport.is_closing():
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def wait_writable(self) -> None:
         """Backpressure: wait while the client is not reading, at most the idle timeout."""
@@ -630,6 +661,7 @@ class Http1Server(asyncio.Protocol):
         answer unread bytes with a reset that would destroy the answer in flight."""
         if self._lingering:
             return
+        self._flush()
         self._lingering = True
         for name in list(self._timers):
             self._cancel(name)
@@ -643,6 +675,7 @@ class Http1Server(asyncio.Protocol):
 
     def _abort(self) -> None:
         self._lingering = True
+        self._out = []
         if not self._closed:
             self.transport.abort()
 

@@ -52,14 +52,16 @@ and the three ``x-amzn-*`` headers). We send the conventional
 ``x-forwarded-port`` and ``x-forwarded-proto``, the names every framework
 reads; code that must run unchanged on AWS should not depend on them.
 
-``x-amzn-requestid`` is a fresh UUID per request: sent to the target, and
-added to the response the client gets (errors given here included) unless
-the target's response carries its own, so a client can quote it.
+``x-amzn-requestid`` is a fresh id per request, in the shape of a UUID:
+sent to the target, and added to the response the client gets (errors given
+here included) unless the target's response carries its own, so a client
+can quote it. The ids are a random prefix per process and a counter
+(``RequestIds``): unique across processes, and cheap to make.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 import uuid
 from dataclasses import dataclass
 
@@ -87,9 +89,24 @@ class Refusal:
     message: str
 
 
+class RequestIds:
+    """UUID-shaped request ids: 80 random bits fixed per process, then a 48-bit counter."""
+
+    def __init__(self) -> None:
+        prefix = uuid.uuid4().hex
+        self._prefix = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
+        self._count = itertools.count(int(prefix[20:], 16))
+
+    def __next__(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
+request_ids = RequestIds()
+
+
 async def handle(plane: Plane, conn: Connection, request: Request, responder: Responder) -> None:
     snapshot = plane.snapshot  # once: the request keeps this snapshot to the end
-    request_id = str(uuid.uuid4())
+    request_id = next(request_ids)
     responder = RequestIdResponder(responder, request_id)
     routed = resolve(snapshot, conn, request)
     if isinstance(routed, Refusal):
@@ -148,12 +165,12 @@ async def forward(plane: Plane, snapshot: Snapshot, conn: Connection, request: R
     if isinstance(choice, Refusal):
         return await send_text(responder, choice.status, choice.message)
     group, target = choice
-    headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
-    outbound = dataclasses.replace(request, headers=headers)
+    # The request is this exchange's own: rewritten in place, as the target will see it.
+    request.headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
     upstream = plane.upstream_for(group.protocol_version)
     with plane.balancer.track(group.id, target):
         try:
-            await upstream.forward(target, group, outbound, responder, routed.route.service.idle_timeout)
+            await upstream.forward(target, group, request, responder, routed.route.service.idle_timeout)
         except UpstreamError as error:
             await fail(responder, error.status, error.message)
 

@@ -9,8 +9,9 @@ Model
 in a pool and runs exchanges over them.
 
 - **Pool**: idle connections per (address, TLS, server name), at most
-  ``MAX_IDLE`` each, closed after ``IDLE_SECONDS`` unused or as soon as the
-  target closes them. A connection goes back to the pool only after a
+  ``MAX_IDLE`` each, closed after ``IDLE_SECONDS`` unused (one sweep timer
+  for the whole pool, so an expiry comes up to a quarter of that later) or
+  as soon as the target closes them. A connection goes back to the pool only after a
   complete response without ``Connection: close`` (HTTP/1.0 targets: with
   ``keep-alive``) to a request whose body was sent in full.
 - **TLS** to HTTPS target groups, without validating the target's
@@ -42,6 +43,12 @@ in a pool and runs exchanges over them.
   ``timeout`` (the clock stops while the client's body is awaited and
   restarts with each chunk the target takes: a target still reading is not
   idle). After the response has started, a failure aborts it.
+
+The hot path allocates little per request: a connection keeps its response
+parser from one response to the next, a request without a body is written
+inline (no task), and the response deadline is one timer per connection
+that moves by assignment (``TargetConnection.expect_by``) rather than a
+timer armed and cancelled per event.
 """
 
 from __future__ import annotations
@@ -57,7 +64,9 @@ from typing import Callable
 import httptools
 
 from latticework.dataplane import router
-from latticework.dataplane.exchange import HOP_BY_HOP, Headers, Request, Responder, UpstreamError
+from latticework.dataplane.exchange import (
+    HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError, field_lines,
+)
 from latticework.dataplane.plane import Limits
 from latticework.snapshot.model import HTTPS, Target, TargetGroup
 
@@ -104,14 +113,23 @@ class ResponseReader:
     def __init__(self, head_only: bool, max_head: int):
         self.head_only = head_only
         self.max_head = max_head
-        self.started = self.complete = False
-        self.reusable = True
         self._parser = httptools.HttpResponseParser(self)
         self._events: list[TargetEvent] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Ready for the next response on the same connection (the parser carries on)."""
+        self.started = self.complete = False
+        self.reusable = True
         self._fields: list[tuple[bytes, bytes]] = []
         self._trailers: Headers = []
         self._head_size = self._partial = 0  # exact bytes of complete fields; bytes fed to an unfinished head
         self._in_body = self._until_eof = self._informational = False
+
+    @property
+    def continues(self) -> bool:
+        """Whether the parser can read a next response: this one ended cleanly and was not to a HEAD."""
+        return self.complete and self.reusable and not self.head_only
 
     def feed(self, data: bytes) -> list[TargetEvent]:
         self.started = True
@@ -201,16 +219,21 @@ class TargetConnection(asyncio.Protocol):
         self.key = key
         self.transport: asyncio.Transport | None = None
         self.reader: ResponseReader | None = None
+        self.busy = False  # an exchange is using the connection (else it is new or parked)
+        self.parked_at = 0.0
         self.closed = False
         self.error: BaseException | None = None
         self._lost = lost
+        self._loop = asyncio.get_running_loop()
         self._events: deque[TargetEvent] = deque()
         self._buffered = 0
         self._paused = False
         self._arrived = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
-        self._parked: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     # -- Protocol --
 
@@ -218,7 +241,7 @@ class TargetConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.reader is None:
+        if not self.busy or self.reader is None:
             return self.abort()  # the target speaks unasked: it cannot be trusted with a request
         try:
             self._push(self.reader.feed(data))
@@ -236,6 +259,9 @@ class TargetConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
         self.fail(exc or ConnectionResetError("the target closed the connection"))
         self._writable.set()
         self._lost(self)
@@ -249,9 +275,37 @@ class TargetConnection(asyncio.Protocol):
     # -- for the exchange --
 
     def begin(self, head_only: bool, max_head: int) -> None:
-        self.reader = ResponseReader(head_only, max_head)
+        reader = self.reader
+        if reader is not None and not head_only and reader.continues:
+            reader.reset()
+        else:
+            self.reader = ResponseReader(head_only, max_head)
+        self.busy = True
         self.error = None
         self._events.clear()
+
+    def expect_by(self, deadline: float | None) -> None:
+        """The loop time by which the next response event must arrive (None: no deadline). Past it,
+        the exchange fails with ``TimeoutError``. Moving the deadline later arms no timer: the one
+        timer re-arms itself when it fires early."""
+        self._deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer_at > deadline):
+            if self._timer is not None:
+                self._timer.cancel()
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._loop.time() < deadline:
+            return self._arm(deadline)
+        self.fail(TimeoutError("no response event before the deadline"))
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None  # connection_made ran before anyone got this protocol
@@ -291,22 +345,16 @@ class TargetConnection(asyncio.Protocol):
         return not self.closed and not self.transport.is_closing() and reader is not None \
             and reader.complete and reader.reusable and self.error is None
 
-    def park(self, seconds: float, expire: Callable[[TargetConnection], None]) -> None:
-        self.reader = None
-        self._parked = asyncio.get_running_loop().call_later(seconds, expire, self)
-
-    def unpark(self) -> None:
-        if self._parked is not None:
-            self._parked.cancel()
-            self._parked = None
+    def park(self) -> None:
+        self.busy = False
+        self._deadline = None
+        self.parked_at = self._loop.time()
 
     def close(self) -> None:
-        self.unpark()
         if self.transport is not None and not self.closed:
             self.transport.close()
 
     def abort(self) -> None:
-        self.unpark()
         if self.transport is not None and not self.closed:
             self.transport.abort()
 
@@ -329,18 +377,22 @@ class _Sending:
     """The request body on its way: what was taken from the client, and the response deadline,
     which stops while the client is awaited and restarts whenever the target takes bytes."""
 
-    def __init__(self, request: Request, timeout: float):
+    def __init__(self, request: Request, timeout: float, conn: TargetConnection):
         self.request = request
         self.timeout = timeout
         self.consumed = False  # a body byte was taken from the client: the request cannot be replayed
         self.done = False  # the whole request was written
-        self._deadline: asyncio.Timeout | None = None
+        self._conn = conn
+        self._head_awaited = False  # the response head is awaited: the deadline runs
         self._awaiting_client = False
 
-    def attach(self, deadline: asyncio.Timeout | None) -> None:
-        self._deadline = deadline
-        if deadline is not None and self._awaiting_client:
-            deadline.reschedule(None)
+    def await_head(self, awaited: bool) -> None:
+        """The response side starts or stops waiting for the head (and so for the deadline)."""
+        self._head_awaited = awaited
+        if not awaited:
+            self._conn.expect_by(None)
+        elif not self._awaiting_client:
+            self.progress()
 
     async def read(self) -> bytes:
         self._awaiting_client = True
@@ -357,8 +409,8 @@ class _Sending:
         self._reschedule(asyncio.get_running_loop().time() + self.timeout)
 
     def _reschedule(self, when: float | None) -> None:
-        if self._deadline is not None:
-            self._deadline.reschedule(when)
+        if self._head_awaited:
+            self._conn.expect_by(when)
 
 
 def request_head(request: Request, host: str, framing: str, length: int) -> bytes:
@@ -379,8 +431,7 @@ def body_framing(method: str, length: int | None, first: bytes) -> str:
 
 def _fields(headers: Headers) -> bytes:
     """Header lines, without those written here and any that would break the framing."""
-    return "".join(f"{n}: {v}\r\n" for n, v in headers
-                   if n not in NOT_FORWARDED and not any(c in n + v for c in "\r\n\0")).encode("latin-1", "replace")
+    return field_lines(headers, NOT_FORWARDED).encode("latin-1", "replace")
 
 
 def _chunk(data: bytes) -> bytes:
@@ -399,7 +450,8 @@ class Http1Upstream:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.idle_seconds = IDLE_SECONDS
-        self._idle: dict[PoolKey, list[TargetConnection]] = {}
+        self._idle: dict[PoolKey, list[TargetConnection]] = {}  # per key, oldest parked first
+        self._sweeper: asyncio.TimerHandle | None = None
         self._tls = _client_context()
 
     async def forward(self, target: Target, group: TargetGroup, request: Request, responder: Responder,
@@ -417,6 +469,9 @@ class Http1Upstream:
                     raise UpstreamError(502, f"target {address} closed the connection without answering") from None
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
@@ -428,7 +483,6 @@ class Http1Upstream:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()  # the most recently used: the least likely to have been closed by the target
-            conn.unpark()
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 return conn
             conn.close()
@@ -438,12 +492,22 @@ class Http1Upstream:
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= MAX_IDLE:
             return conn.close()
+        conn.park()
         idle.append(conn)
-        conn.park(self.idle_seconds, self._expire)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(self.idle_seconds / 4, self._sweep)
 
-    def _expire(self, conn: TargetConnection) -> None:
-        self._forget(conn)
-        conn.close()
+    def _sweep(self) -> None:
+        """Close the connections parked for ``idle_seconds``; runs every quarter of that while any is."""
+        self._sweeper = None
+        expired = asyncio.get_running_loop().time() - self.idle_seconds
+        for key, idle in list(self._idle.items()):
+            while idle and idle[0].parked_at <= expired:
+                idle.pop(0).close()
+            if not idle:
+                del self._idle[key]
+        if self._idle:
+            self._sweeper = asyncio.get_running_loop().call_later(self.idle_seconds / 4, self._sweep)
 
     def _forget(self, conn: TargetConnection) -> None:
         idle = self._idle.get(conn.key)
@@ -472,8 +536,12 @@ class Http1Upstream:
     async def _exchange(self, conn: TargetConnection, request: Request, responder: Responder, timeout: float,
                         address: str) -> None:
         conn.begin(request.method == "HEAD", self.limits.max_headers)
-        sending = _Sending(request, timeout)
-        sender = asyncio.get_running_loop().create_task(self._send(conn, sending))
+        sending = _Sending(request, timeout, conn)
+        sender = None
+        if type(request.body) is EmptyBody and not request.content_length:
+            self._write_bodiless(conn, sending)  # the common case: no task to run
+        else:
+            sender = asyncio.get_running_loop().create_task(self._send(conn, sending))
         try:
             head = await self._head(conn, sending, address)
             await responder.start(head.status, head.headers)
@@ -497,6 +565,12 @@ class Http1Upstream:
         except Exception as error:  # the client's body failed: the target must not take a cut request as whole
             conn.fail(error)
             conn.abort()
+
+    def _write_bodiless(self, conn: TargetConnection, sending: _Sending) -> None:
+        request = sending.request
+        framing = body_framing(request.method, 0, b"")
+        conn.write(request_head(request, request.authority or "%s:%d" % conn.key[:2], framing, 0))
+        sending.done = True
 
     async def _write_request(self, conn: TargetConnection, sending: _Sending) -> None:
         request = sending.request
@@ -522,13 +596,9 @@ class Http1Upstream:
         return sent
 
     async def _head(self, conn: TargetConnection, sending: _Sending, address: str) -> TargetHead:
+        sending.await_head(True)
         try:
-            async with asyncio.timeout(sending.timeout) as deadline:
-                sending.attach(deadline)
-                try:
-                    event = await conn.next_event()
-                finally:
-                    sending.attach(None)
+            event = await conn.next_event()
         except TimeoutError:
             raise UpstreamError(504, f"target {address} did not answer within {sending.timeout:g} s") from None
         except InvalidResponse as error:
@@ -538,18 +608,23 @@ class Http1Upstream:
             if not conn.reader.started:
                 raise _Dead(sending.consumed) from None
             raise UpstreamError(502, f"target {address} closed the connection mid-response") from None
+        finally:
+            sending.await_head(False)
         assert isinstance(event, TargetHead)  # the reader's first event is always the head
         return event
 
     async def _relay(self, conn: TargetConnection, responder: Responder, timeout: float) -> bool:
         """Stream the body into the responder; False when the target failed and the response was cut."""
+        loop = asyncio.get_running_loop()
         while True:
+            conn.expect_by(loop.time() + timeout)
             try:
-                async with asyncio.timeout(timeout):
-                    event = await conn.next_event()
+                event = await conn.next_event()
             except (OSError, InvalidResponse):  # TimeoutError included
                 responder.abort()
                 return False
+            finally:
+                conn.expect_by(None)
             if isinstance(event, TargetEnd):
                 await responder.end(event.trailers)
                 return True
@@ -557,10 +632,12 @@ class Http1Upstream:
             await responder.data(event.data)
 
 
-async def _stop(sender: asyncio.Task) -> None:
+async def _stop(sender: asyncio.Task | None) -> None:
+    if sender is None:
+        return
     if not sender.done():
         sender.cancel()
-    await asyncio.wait([sender])
+        await asyncio.wait([sender])
     if not sender.cancelled():
         sender.exception()  # retrieved: a failure was already reported through the connection
 
