@@ -100,7 +100,9 @@ CHUNK_FRAMING = 16 * 1024  # chunk-extension and trailer bytes allowed per messa
 CHUNK_LINE = 32  # ... plus this much per chunk for its size line and CRLFs
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LOCAL_FIELDS = frozenset({"host", "expect", "content-length"})  # consumed here: the upstream writes its own
-WRITTEN_HERE = HOP_BY_HOP | {"content-length"}  # response fields the front end writes itself, if at all
+WRITTEN_HERE = HOP_BY_HOP | {"content-length"}
+NOT_PASSED = HOP_BY_HOP | LOCAL_FIELDS  # request fields the proxy does not pass on
+FRAMING_FIELDS = frozenset({"host", "transfer-encoding", "content-length", "expect", "connection"})  # response fields the front end writes itself, if at all
 
 DIGITS = re.compile(r"[0-9]+")
 HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(:[0-9]*)?")
@@ -294,13 +296,18 @@ class RequestReader:
             self._fail(405, "CONNECT is not supported")
         http10 = version == "1.0"
         fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
+        framing: dict[str, list[str]] = {}  # the fields that decide framing, collected in one pass
+        for name, value in fields:
+            if name in FRAMING_FIELDS:
+                framing.setdefault(name, []).append(value)
         target, absolute = self._target(method)
-        host = self._host(fields, http10)
-        self._chunked, self._length = self._body_framing(fields, http10)
-        expect = self._expect(fields, http10)
-        tokens = connection_tokens(fields)
+        host = self._host(framing.get("host", []), http10)
+        self._chunked, self._length = self._body_framing(framing, http10)
+        expect = self._expect(framing.get("expect", []), http10)
+        tokens = connection_tokens(framing.get("connection", []))
         keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
-        headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in LOCAL_FIELDS and n not in tokens]
+        dropped = NOT_PASSED | tokens if tokens else NOT_PASSED
+        headers = [(n, v) for n, v in fields if n not in dropped]
         request = Request(method, target, absolute or host, headers, "1.1",
                           content_length=None if self._chunked else self._length)
         return Head(request, keep_alive, expect, self._chunked or self._length > 0, http10)
@@ -318,8 +325,7 @@ class RequestReader:
         rest = match[3]
         return (rest if rest.startswith("/") else "/" + rest), match[2]
 
-    def _host(self, fields: Headers, http10: bool) -> str | None:
-        hosts = [v for n, v in fields if n == "host"]
+    def _host(self, hosts: list[str], http10: bool) -> str | None:
         if len(hosts) > 1:
             self._fail(400, "more than one Host header")
         if not hosts or not hosts[0]:
@@ -330,22 +336,22 @@ class RequestReader:
             self._fail(400, "invalid Host header")
         return hosts[0]
 
-    def _body_framing(self, fields: Headers, http10: bool) -> tuple[bool, int]:
+    def _body_framing(self, framing: dict[str, list[str]], http10: bool) -> tuple[bool, int]:
         """(chunked, content length); llhttp has already refused both at once and repeated lengths."""
-        codings = [v for n, v in fields if n == "transfer-encoding"]
+        codings = framing.get("transfer-encoding")
         if codings:
             if http10 or len(codings) > 1 or codings[0].lower() != "chunked":
                 self._fail(400, "unsupported Transfer-Encoding")
             return True, 0
-        lengths = [v for n, v in fields if n == "content-length"]
+        lengths = framing.get("content-length")
         if not lengths:
             return False, 0
         if len(lengths) > 1 or not DIGITS.fullmatch(lengths[0]) or int(lengths[0]) > MAX_CONTENT_LENGTH:
             self._fail(400, "invalid Content-Length")
         return False, int(lengths[0])
 
-    def _expect(self, fields: Headers, http10: bool) -> bool:
-        expected = [v.lower() for n, v in fields if n == "expect"]
+    def _expect(self, values: list[str], http10: bool) -> bool:
+        expected = [v.lower() for v in values]
         if not expected or http10:  # HTTP/1.0 clients cannot wait for 100 Continue (RFC 9110 §10.1.1)
             return False
         if expected != ["100-continue"]:
@@ -353,9 +359,9 @@ class RequestReader:
         return True
 
 
-def connection_tokens(fields: Headers) -> set[str]:
-    """Options of the Connection header(s): ``close``, ``keep-alive`` and hop-by-hop field names."""
-    return {t.strip().lower() for n, v in fields if n == "connection" for t in v.split(",")} - {""}
+def connection_tokens(values: list[str]) -> frozenset[str]:
+    """Options of the Connection header values: ``close``, ``keep-alive`` and hop-by-hop field names."""
+    return frozenset(t.strip().lower() for v in values for t in v.split(",")) - {""}
 
 
 def _refusal(error: httptools.HttpParserError) -> Reject:
