@@ -246,26 +246,27 @@ async def fail(responder: Responder, status: int, message: str) -> None:
 
 
 class RequestIdResponder:
-    """Adds ``x-amzn-requestid`` to the response, unless the target's answer has its own."""
+    """Adds ``x-amzn-requestid`` to the response, unless the target's answer has its own.
+
+    Only ``start`` is wrapped; the body and the end go straight to the front end's responder
+    (bound once here), so the wrapper costs one call per response, not one per chunk.
+    """
 
     def __init__(self, inner: Responder, request_id: str):
         self._inner = inner
         self.request_id = request_id
+        self.data = inner.data
+        self.end = inner.end
+        self.abort = inner.abort
 
     @property
     def started(self) -> bool:
         return self._inner.started
 
     async def start(self, status: int, headers: Headers) -> None:
-        if not any(n == REQUEST_ID for n, _ in headers):
+        for name, _ in headers:
+            if name == REQUEST_ID:
+                break
+        else:
             headers = [*headers, (REQUEST_ID, self.request_id)]
         await self._inner.start(status, headers)
-
-    async def data(self, chunk: bytes) -> None:
-        await self._inner.data(chunk)
-
-    async def end(self, trailers: Headers | None = None) -> None:
-        await self._inner.end(trailers)
-
-    def abort(self) -> None:
-        self._inner.abort()

@@ -57,7 +57,10 @@ def matches(match: Match, method: str, path: str, headers: Mapping[str, Sequence
         return False
     if match.path is not None and not path_matches(match.path, path):
         return False
-    return all(header_matches(h, headers.get(h.name, ())) for h in match.headers)
+    for header in match.headers:  # every one must hold
+        if not header_matches(header, headers.get(header.name, ())):
+            return False
+    return True
 
 
 def path_matches(match: PathMatch, path: str) -> bool:
