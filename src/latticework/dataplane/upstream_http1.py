@@ -228,7 +228,7 @@ class TargetConnection(asyncio.Protocol):
         self._events: deque[TargetEvent] = deque()
         self._buffered = 0
         self._paused = False
-        self._arrived = asyncio.Event()
+        self._waiter: asyncio.Future | None = None  # the exchange waiting for the next event
         self._writable = asyncio.Event()
         self._writable.set()
         self._deadline: float | None = None
@@ -322,8 +322,11 @@ class TargetConnection(asyncio.Protocol):
         while not self._events:
             if self.error is not None:
                 raise self.error
-            self._arrived.clear()
-            await self._arrived.wait()
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         event = self._events.popleft()
         if isinstance(event, TargetData):
             self._buffered -= len(event.data)
@@ -336,7 +339,12 @@ class TargetConnection(asyncio.Protocol):
     def fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
-        self._arrived.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def reusable(self) -> bool:
@@ -364,7 +372,7 @@ class TargetConnection(asyncio.Protocol):
             if isinstance(event, TargetData):
                 self._buffered += len(event.data)
         if events:
-            self._arrived.set()
+            self._wake()
         if self._buffered > HIGH_WATER and not self._paused:
             self._paused = True
             assert self.transport is not None  # connection_made ran before anyone got this protocol
