@@ -11,10 +11,12 @@ for volume. Ports 80 and 443 and the resolvers' port 53 need root.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import socket
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -165,6 +167,15 @@ def test_statuses_turn_active_once_served(server):
     created = lattice.create_service(name="fresh")
     assert created["status"] == "CREATE_IN_PROGRESS"
     assert lattice.get_service(serviceIdentifier=created["id"])["status"] == "ACTIVE"
+
+
+def test_the_data_plane_status_shows_the_served_revision_and_the_loop_lag(server):
+    with urllib.request.urlopen(f"{server.url}/_latticework/dataplane", timeout=10) as answer:
+        status = json.load(answer)
+    assert status["appliedRevision"] >= 0
+    assert 0 <= status["loopLagMillisecondsMedian"] <= status["loopLagMillisecondsP99"] \
+        <= status["loopLagMillisecondsMax"]
+    assert status["loopLagWindowSeconds"] > 0
 
 
 # -- health and draining ----------------------------------------------------------------------------

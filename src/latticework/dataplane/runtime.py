@@ -33,6 +33,7 @@ from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.listeners import Listeners
+from latticework.dataplane.looplag import LoopLag
 from latticework.dataplane.plane import Limits, Plane
 from latticework.dataplane.tls import CertificateAuthority, Certificates
 from latticework.dataplane.upstream_http1 import Http1Upstream
@@ -68,6 +69,7 @@ class DataPlane:
         self.settings = settings
         self.plane = Plane(limits=settings.limits)
         self.applied_revision = -1
+        self.loop_lag = LoopLag()
         self.compile_seconds: list[float] = []  # recent compile times, for /_latticework/dataplane
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._wake = asyncio.Event()
@@ -88,6 +90,7 @@ class DataPlane:
         self.listeners = Listeners(self.plane)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.plane.balancer, limits)
+        self.loop_lag.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
         await self._apply()
@@ -97,6 +100,7 @@ class DataPlane:
 
     async def close(self) -> None:
         self._started = False
+        self.loop_lag.stop()
         self._release_waiters(self.store.revision())
         if self._task is not None:
             self._task.cancel()
@@ -188,7 +192,8 @@ class DataPlane:
         times = sorted(self.compile_seconds) or [0.0]
         return {"appliedRevision": self.applied_revision,
                 "compileMillisecondsMedian": round(times[len(times) // 2] * 1000, 3),
-                "compileMillisecondsMax": round(times[-1] * 1000, 3)}
+                "compileMillisecondsMax": round(times[-1] * 1000, 3),
+                **self.loop_lag.figures()}
 
     def ca_pem(self) -> str:
         return self.ca.pem
