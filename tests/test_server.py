@@ -110,9 +110,9 @@ def test_vpcs_from_an_older_state_file_get_fabric_addresses(tmp_path):
     finally:
         first.stop()
     with sqlite3.connect(tmp_path / "state.db") as db:
-        (body,) = db.execute("SELECT body FROM records WHERE kind = 'vpc' AND id = ?", (vpc_id,)).fetchone()
-        older = {k: v for k, v in json.loads(body).items() if k != "_FabricIndex"}
-        db.execute("UPDATE records SET body = ? WHERE kind = 'vpc' AND id = ?", (json.dumps(older), vpc_id))
+        (internal,) = db.execute("SELECT internal FROM records WHERE kind = 'vpc' AND id = ?", (vpc_id,)).fetchone()
+        older = {k: v for k, v in json.loads(internal).items() if k != "FabricIndex"}
+        db.execute("UPDATE records SET internal = ? WHERE kind = 'vpc' AND id = ?", (json.dumps(older), vpc_id))
         db.execute("DELETE FROM records WHERE kind = 'fabricblock'")
     second = start_server(tmp_path / "state.db")
     try:

@@ -15,13 +15,13 @@ from latticework.store import Record, StoreView
 ACCOUNT, REGION = "111111111111", "us-east-1"
 
 
-def rec(kind, id, body, parent=None, status=None, rev=1):
+def rec(kind, id, body, parent=None, status=None, rev=1, internal=None):
     return Record(kind, id, ACCOUNT, REGION, body, parent=parent, arn=f"arn:{kind}/{id}", status=status,
-                  created_rev=rev, revision=rev)
+                  created_rev=rev, revision=rev, internal=internal or {})
 
 
 def vpc(id, index, cidr="10.0.0.0/16", rev=1):
-    return rec("vpc", id, {"VpcId": id, "CidrBlock": cidr, FABRIC_INDEX: index}, rev=rev)
+    return rec("vpc", id, {"VpcId": id, "CidrBlock": cidr}, rev=rev, internal={FABRIC_INDEX: index})
 
 
 def service(id, name, custom=None):

@@ -4,11 +4,16 @@ Revisions: each transaction that writes commits exactly one new revision;
 read-only ones none; an exception rolls everything back. Names are unique per
 account, region, kind and parent. Lists are ordered by creation and page with
 ``after``. Opening a store twice is harmless (migrations are idempotent), and
-``wait_revision`` wakes when another thread commits.
+``wait_revision`` wakes when another thread commits. A record's ``internal``
+dict is stored beside its body; a body may not carry internal-looking
+(``_``-prefixed) keys, and a database from before the ``internal`` column
+opens with such keys moved there.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 
 import pytest
@@ -276,3 +281,107 @@ def test_linked_finds_committed_and_pending_records_of_the_callers_account(store
     assert [r.id for r in reader.linked("linktest", "tg-a")] == ["r-3"]
     assert [r.id for r in reader.linked("linktest", "tg-b")] == ["r-2"]
     assert reader.linked("linktest", "tg-none") == []
+
+
+# -- internal fields --------------------------------------------------------------------------------
+
+def test_internal_fields_are_stored_beside_the_body(tmp_path):
+    path = tmp_path / "state.db"
+    first = open_store(path)
+    vpc = Record("vpc", "vpc-1", A, REGION, {"VpcId": "vpc-1"}, internal={"FabricIndex": 3, "Attributes": {"x": 1}})
+    put(first, vpc)
+    with first.transaction(A, REGION, "Write") as tx:
+        got = tx.get("vpc", "vpc-1")
+        assert got.body == {"VpcId": "vpc-1"} and got.internal == {"FabricIndex": 3, "Attributes": {"x": 1}}
+        got.internal["Attributes"]["x"] = 2  # a copy: the committed record is untouched until put
+        assert tx.get("vpc", "vpc-1").internal["Attributes"] == {"x": 1}
+        tx.put(got)
+    assert store_view_internal(first) == {"FabricIndex": 3, "Attributes": {"x": 2}}
+    first.close()
+    again = open_store(path)
+    try:
+        assert store_view_internal(again) == {"FabricIndex": 3, "Attributes": {"x": 2}}
+        assert again.reader(A, REGION, "Read").get("vpc", "vpc-1").body == {"VpcId": "vpc-1"}
+    finally:
+        again.close()
+
+
+def store_view_internal(store) -> dict:
+    [vpc] = store.view(["vpc"]).of("vpc")
+    return vpc.internal
+
+
+def test_put_refuses_a_body_with_internal_looking_keys(store):
+    with pytest.raises(ValueError, match="_FabricIndex"):
+        put(store, Record("vpc", "vpc-1", A, REGION, {"VpcId": "vpc-1", "_FabricIndex": 0}))
+    assert store.revision() == 0
+    with store.transaction(A, REGION, "Write") as tx:
+        tx.put(Record("vpc", "vpc-2", A, REGION, {"VpcId": "vpc-2", "Nested": {"_Allowed": True}}))
+    assert store.reader(A, REGION, "Read").get("vpc", "vpc-2").body["Nested"] == {"_Allowed": True}
+
+
+# The records table and its companions as schema version 1 created them, before the ``internal`` column.
+V1_TABLES = """
+CREATE TABLE records (
+    account VARCHAR(12) NOT NULL, region VARCHAR(32) NOT NULL, kind VARCHAR(48) NOT NULL, id VARCHAR(128) NOT NULL,
+    parent VARCHAR(128), scope VARCHAR(128) NOT NULL, name VARCHAR(255), arn VARCHAR(2048), status VARCHAR(32),
+    body TEXT NOT NULL, created_rev INTEGER NOT NULL, revision INTEGER NOT NULL,
+    PRIMARY KEY (account, region, kind, id),
+    CONSTRAINT records_unique_name UNIQUE (account, region, kind, scope, name));
+CREATE TABLE revisions (id INTEGER PRIMARY KEY AUTOINCREMENT, at VARCHAR(40) NOT NULL, account VARCHAR(12) NOT NULL,
+    region VARCHAR(32) NOT NULL, operation VARCHAR(128) NOT NULL);
+CREATE TABLE idempotency (account VARCHAR(12) NOT NULL, region VARCHAR(32) NOT NULL, operation VARCHAR(128) NOT NULL,
+    token VARCHAR(128) NOT NULL, fingerprint VARCHAR(64) NOT NULL, result TEXT NOT NULL,
+    PRIMARY KEY (account, region, operation, token));
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);
+INSERT INTO revisions (id, at, account, region, operation) VALUES (1, '2026-01-01T00:00:00+00:00', '', '', 'Test');
+"""
+
+
+def _v1_database(path, bodies: dict[tuple[str, str], dict]) -> None:
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_TABLES)
+        for (kind, id), body in bodies.items():
+            db.execute("INSERT INTO records (account, region, kind, id, scope, body, created_rev, revision) "
+                       "VALUES (?, ?, ?, ?, '', ?, 1, 1)", (A, REGION, kind, id, json.dumps(body)))
+    db.close()
+
+
+def test_a_version_1_database_opens_with_internal_fields_moved_out_of_bodies(tmp_path):
+    path = tmp_path / "state.db"
+    _v1_database(path, {
+        ("vpc", "vpc-1"): {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "_FabricIndex": 0,
+                           "_Attributes": {"EnableDnsSupport": True}, "_MainRouteTableId": "rtb-1"},
+        ("subnet", "subnet-1"): {"SubnetId": "subnet-1", "_Allocated": ["10.0.1.4"],
+                                 "Nested": {"_Kept": 1}},
+        ("service", "svc-1"): {"id": "svc-1", "name": "plain"},
+    })
+    opened = open_store(path)
+    try:
+        reader = opened.reader(A, REGION, "Read")
+        vpc, subnet, service = (reader.get("vpc", "vpc-1"), reader.get("subnet", "subnet-1"),
+                                reader.get("service", "svc-1"))
+        assert vpc.body == {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}
+        assert vpc.internal == {"FabricIndex": 0, "Attributes": {"EnableDnsSupport": True},
+                                "MainRouteTableId": "rtb-1"}
+        assert subnet.body == {"SubnetId": "subnet-1", "Nested": {"_Kept": 1}}  # only top-level keys move
+        assert subnet.internal == {"Allocated": ["10.0.1.4"]}
+        assert service.body == {"id": "svc-1", "name": "plain"} and service.internal == {}
+        assert opened.revision() == 1
+        with opened.transaction(A, REGION, "Write") as tx:  # and it keeps working
+            subnet.internal["Allocated"].append("10.0.1.5")
+            tx.put(subnet)
+    finally:
+        opened.close()
+    with sqlite3.connect(path) as db:
+        rows = dict(db.execute("SELECT id, internal FROM records").fetchall())
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+    db.close()
+    assert json.loads(rows["subnet-1"]) == {"Allocated": ["10.0.1.4", "10.0.1.5"]}
+    assert json.loads(rows["svc-1"]) == {}
+    again = open_store(path)  # the migration ran once: opening again changes nothing
+    try:
+        assert again.reader(A, REGION, "Read").get("vpc", "vpc-1").internal["FabricIndex"] == 0
+    finally:
+        again.close()

@@ -2,11 +2,13 @@
 
 The control plane keeps every resource as a ``store.Record`` whose ``body``
 holds the API-facing fields in the family's own wire casing (Lattice's
-``camelCase``, EC2's ``PascalCase``). Each family module here owns:
+``camelCase``, EC2's ``PascalCase``) and whose ``internal`` holds what the
+family keeps beside them (never shown by the API). Each family module here owns:
 
 - the names of its record kinds (``lattice.SERVICE == "service"``...), the
   only place a kind is spelled;
-- a ``RecordView`` per kind (``ServiceRecord``, ``VpcRecord``...) that other layers read: typed accessors over the body,
+- a ``RecordView`` per kind (``ServiceRecord``, ``VpcRecord``...) that other layers read: typed accessors over the body
+  (and the internal fields),
   so the snapshot compiler (and any family reading another's records) never
   looks a wire key up itself.
 
@@ -23,11 +25,12 @@ from latticework.store import Record
 class RecordView:
     """A stored record read through its family's accessors (the record itself stays shared: never mutated)."""
 
-    __slots__ = ("record", "body")
+    __slots__ = ("record", "body", "internal")
 
     def __init__(self, record: Record) -> None:
         self.record = record
         self.body = record.body
+        self.internal = record.internal
 
     @property
     def id(self) -> str:

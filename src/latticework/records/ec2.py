@@ -1,7 +1,8 @@
 """EC2's stored kinds (the VPC and PrivateLink part) and the views other layers read.
 
 Bodies are EC2's API shapes (``PascalCase``), tags kept under ``Tags`` for
-every kind. What the data plane needs of them: a VPC's CIDR and fabric block,
+every kind; what a family keeps beside the shape is in the record's
+``internal`` fields. What the data plane needs of them: a VPC's CIDR and fabric block,
 where an instance's or interface's processes listen (its private address and
 ``latticework:host-address`` tag), and which service network a
 ``ServiceNetwork`` VPC endpoint joins its VPC to.
@@ -27,8 +28,8 @@ VPC_ENDPOINT_NOTIFICATION = "vpcendpointnotification"
 HOST_ADDRESS_TAG = "latticework:host-address"
 """EC2 tag on an instance or network interface naming the host address its processes listen on."""
 
-FABRIC_INDEX = "_FabricIndex"
-"""Internal member of a VPC body: the index of the VPC's block in the fabric (``fabric``)."""
+FABRIC_INDEX = "FabricIndex"
+"""Internal field of a VPC record: the index of the VPC's block in the fabric (``fabric``)."""
 
 RUNNING_STATES = frozenset({"running", "pending"})
 
@@ -46,7 +47,7 @@ class VpcRecord(RecordView):
 
     @property
     def fabric_index(self) -> int | None:
-        return self.body.get(FABRIC_INDEX)
+        return self.internal.get(FABRIC_INDEX)
 
 
 class InVpcRecord(RecordView):

@@ -3,7 +3,10 @@
 The control plane keeps every resource as a ``Record``: its kind (``service``,
 ``targetgroup``...), id, owning account and region, optional parent id (a
 listener's service, a rule's listener), optional unique name, ARN, lifecycle
-status, and a JSON body holding the API-facing fields. Every API call runs in
+status, a JSON body holding the API-facing fields (the resource in its API
+shape, nothing else), and a JSON ``internal`` dict holding what the family
+keeps for itself (a VPC's fabric block, a subnet's allocated addresses...),
+which no API answer shows. Every API call runs in
 one ``Transaction``; a transaction that wrote anything commits as exactly one
 new revision, a monotonically increasing integer that later code (snapshot
 compilation, the data plane) can watch with ``Store.wait_revision``.
@@ -34,6 +37,18 @@ class Record:
     status: str | None = None
     created_rev: int = 0
     revision: int = 0
+    internal: dict[str, Any] = field(default_factory=dict)
+
+
+def check_body(record: Record) -> None:
+    """Refuse a body carrying internal fields: they belong in ``record.internal``.
+
+    No API shape has a member starting with ``_``, so such a top-level key is internal data in the
+    wrong place: a programming error (ValueError), never a client's."""
+    hidden = [k for k in record.body if k.startswith("_")]
+    if hidden:
+        raise ValueError(f"{record.kind} {record.id}: body keys {hidden} look internal; "
+                         "keep them in Record.internal")
 
 
 LINKS: dict[str, Callable[[dict], Iterable[str]]] = {}
@@ -77,7 +92,8 @@ class Transaction(ABC):
     def count(self, kind: str, *, parent: str | None = None, all_accounts: bool = False) -> int: ...
 
     @abstractmethod
-    def put(self, record: Record) -> Record: ...
+    def put(self, record: Record) -> Record:
+        """Write ``record`` (body and internal); a body with internal-looking keys raises (``check_body``)."""
 
     @abstractmethod
     def delete(self, kind: str, id: str, *, account: str | None = None, region: str | None = None) -> None: ...

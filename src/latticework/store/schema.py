@@ -3,10 +3,14 @@
 ``migrate`` brings any database to the current schema by applying, in order,
 the steps after the version recorded in ``schema_version``. A step is a plain
 function of a connection; add new ones at the end, never edit old ones.
+``_v1_initial`` creates the tables from the current definitions, so a fresh
+database already has every later column: a step that adds a column checks
+first.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import sqlalchemy as sa
@@ -25,6 +29,7 @@ records = sa.Table(
     sa.Column("arn", sa.String(2048)),
     sa.Column("status", sa.String(32)),
     sa.Column("body", sa.Text, nullable=False),
+    sa.Column("internal", sa.Text, nullable=False, default="{}", server_default="{}"),
     sa.Column("created_rev", sa.Integer, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Index("records_parent", "account", "region", "kind", "parent"),
@@ -63,7 +68,27 @@ def _v1_initial(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[records, revisions, idempotency])
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial]
+def _v2_internal(conn: sa.Connection) -> None:
+    """Records get an ``internal`` column, and every top-level body key starting with ``_`` moves
+    there, without its underscore (``_Cidrs`` -> ``internal["Cidrs"]``): bodies keep the API shape only."""
+    if "internal" not in {c["name"] for c in sa.inspect(conn).get_columns("records")}:
+        conn.execute(sa.text("ALTER TABLE records ADD COLUMN internal TEXT NOT NULL DEFAULT '{}'"))
+    key = (records.c.account, records.c.region, records.c.kind, records.c.id)
+    for row in conn.execute(sa.select(*key, records.c.body, records.c.internal)).all():
+        body = json.loads(row.body)
+        hidden = [k for k in body if k.startswith("_")]
+        if not hidden:
+            continue
+        internal = {**json.loads(row.internal or "{}"), **{k[1:]: body.pop(k) for k in hidden}}
+        conn.execute(records.update().where(*(c == v for c, v in zip(key, row[:4])))
+                     .values(body=_json(body), internal=_json(internal)))
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial, _v2_internal]
 
 
 def current_version(conn: sa.Connection) -> int:

@@ -29,7 +29,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from latticework.store import LINKS, NameTaken, Record, Store, StoreView, Transaction
+from latticework.store import LINKS, NameTaken, Record, Store, StoreView, Transaction, check_body
 from latticework.store.schema import idempotency, migrate, records, revisions
 
 _TRANSITIONAL = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
@@ -53,7 +53,7 @@ def _name_key(r: Record) -> tuple | None:
 def _copy(r: Record) -> Record:
     """A private copy: callers mutate what they read before putting it back."""
     return Record(r.kind, r.id, r.account, r.region, json.loads(json.dumps(r.body)), r.parent, r.name, r.arn,
-                  r.status, r.created_rev, r.revision)
+                  r.status, r.created_rev, r.revision, json.loads(json.dumps(r.internal)) if r.internal else {})
 
 
 class Index:
@@ -241,6 +241,7 @@ class SqlTransaction(Transaction):
             raise NameTaken(record.name)
 
     def put(self, record):
+        check_body(record)
         revision = self._next_revision()
         self._check_name(record)
         if not record.created_rev:
@@ -274,12 +275,16 @@ class SqlTransaction(Transaction):
 def _row_to_record(row: sa.Row) -> Record:
     return Record(kind=row.kind, id=row.id, account=row.account, region=row.region, body=json.loads(row.body),
                   parent=row.parent, name=row.name, arn=row.arn, status=row.status,
-                  created_rev=row.created_rev, revision=row.revision)
+                  created_rev=row.created_rev, revision=row.revision, internal=json.loads(row.internal))
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _record_values(r: Record) -> dict:
     return dict(account=r.account, region=r.region, kind=r.kind, id=r.id, parent=r.parent, scope=r.parent or "",
-                name=r.name, arn=r.arn, status=r.status, body=json.dumps(r.body, separators=(",", ":")),
+                name=r.name, arn=r.arn, status=r.status, body=_json(r.body), internal=_json(r.internal),
                 created_rev=r.created_rev, revision=r.revision)
 
 

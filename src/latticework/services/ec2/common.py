@@ -3,8 +3,9 @@
 Records
     EC2 resources are store records whose body is the resource in the model's
     output shape (``VpcId``, ``CidrBlock``, ``Tags``...), so Describe* calls
-    project bodies directly, less the internal fields whose names start with
-    ``_`` (``public``). Each kind has an id prefix (``vpc-``, ``subnet-``, ...)
+    answer bodies directly; what a kind keeps for itself (a VPC's default
+    group, a subnet's allocated addresses...) is in the record's ``internal``
+    fields, which no answer shows. Each kind has an id prefix (``vpc-``, ``subnet-``, ...)
     and ids are the prefix plus 17 lowercase hex characters; ``kinds`` lists
     every kind.
 
@@ -80,11 +81,6 @@ def get(ctx: RequestContext, kind: Ec2Kind, id: str, account: str | None = None)
 
 
 # -- tags --------------------------------------------------------------------
-
-def public(body: dict) -> Any:
-    """A body without its internal ``_`` fields: what the API shows (typed ``Any``: the resource's shape)."""
-    return {k: v for k, v in body.items() if not k.startswith("_")}
-
 
 def tags_for(params: Mapping[str, Any], resource_type: str) -> list[dict]:
     """Tags a create call asked for this resource type (``TagSpecification.N``)."""
@@ -170,12 +166,13 @@ page = PAGER.slice
 
 def describe(ctx: RequestContext, kind: Ec2Kind, params: Mapping[str, Any], ids_member: str, key: str,
              table: dict[str, Extractor], present: Callable[[Record], Any] | None = None) -> Any:
-    """The usual ``Describe<Kind>s``: by ids (each must exist) and filters, paged."""
+    """The usual ``Describe<Kind>s``: by ids (each must exist) and filters over what ``present`` shows
+    (the body when not given), paged."""
     ids = params.get(ids_member) or []
     if ids:
         records = [get(ctx, kind, i) for i in dict.fromkeys(ids)]
     else:
         records = ctx.tx.list(kind.kind)
     show = present or (lambda r: r.body)
-    items = [show(r) for r in records if matches(r.body, params.get("Filters"), table)]
+    items = [item for item in map(show, records) if matches(item, params.get("Filters"), table)]
     return page(items, params, key)

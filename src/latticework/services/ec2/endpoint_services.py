@@ -72,7 +72,7 @@ from latticework.api.context import RequestContext
 from latticework.config import default_state_path
 from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2 import aws_services
-from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, public, tags_for
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, page, tags_for
 from latticework.services.ec2.kinds import ENDPOINT, NOTIFICATION, PERMISSION, ENDPOINT_SERVICE
 from latticework.store import Record
 
@@ -245,7 +245,7 @@ def notification_file(ctx: RequestContext, topic_arn: str) -> Path:
 
 def _message(ctx: RequestContext, notification: Record, endpoint: Record, event: str) -> dict:
     inner = {"connectionNotificationId": notification.id, "eventType": event,
-             "serviceId": endpoint.body.get("_ServiceId"), "vpcEndpointId": endpoint.id,
+             "serviceId": endpoint.internal.get("ServiceId"), "vpcEndpointId": endpoint.id,
              "vpcEndpointOwner": endpoint.account, "vpcEndpointState": endpoint.body["State"],
              "serviceRegion": ctx.region, "timestamp": ctx.timestamp()}
     return {"Type": "Notification", "MessageId": str(uuid.uuid4()),
@@ -303,7 +303,8 @@ def _connection(endpoint: Record, service: Record) -> dict:
     item = {"ServiceId": service.id, "VpcEndpointId": endpoint.id, "VpcEndpointOwner": endpoint.account,
             "VpcEndpointState": body["State"], "CreationTimestamp": body["CreationTimestamp"],
             "DnsEntries": body.get("DnsEntries", []), "IpAddressType": body.get("IpAddressType"),
-            "VpcEndpointConnectionId": body["_ConnectionId"], "Tags": [], "VpcEndpointRegion": endpoint.region,
+            "VpcEndpointConnectionId": endpoint.internal["ConnectionId"], "Tags": [],
+            "VpcEndpointRegion": endpoint.region,
             "NetworkLoadBalancerArns": service.body.get("NetworkLoadBalancerArns", []),
             "GatewayLoadBalancerArns": service.body.get("GatewayLoadBalancerArns", [])}
     if body.get("PayerResponsibilities"):
@@ -387,7 +388,8 @@ class EndpointServiceOps:
             body["PrivateDnsNameConfiguration"] = _dns_configuration(body["PrivateDnsName"])
         ctx.tx.put(Record(ENDPOINT_SERVICE.kind, service_id, ctx.account, ctx.region, body,
                           arn=ctx.arn("ec2", f"vpc-endpoint-service/{service_id}")))
-        result: shapes.CreateVpcEndpointServiceConfigurationResult = {"ServiceConfiguration": public(body)}
+        result: shapes.CreateVpcEndpointServiceConfigurationResult = {
+            "ServiceConfiguration": cast(shapes.ServiceConfiguration, body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]
         return result
@@ -395,8 +397,7 @@ class EndpointServiceOps:
     def describe_vpc_endpoint_service_configurations(
             self, ctx: RequestContext, params: shapes.DescribeVpcEndpointServiceConfigurationsRequest
     ) -> shapes.DescribeVpcEndpointServiceConfigurationsResult:
-        return describe(ctx, ENDPOINT_SERVICE, params, "ServiceIds", "ServiceConfigurations", _service_table(),
-                        lambda r: public(r.body))
+        return describe(ctx, ENDPOINT_SERVICE, params, "ServiceIds", "ServiceConfigurations", _service_table())
 
     def modify_vpc_endpoint_service_configuration(
             self, ctx: RequestContext, params: shapes.ModifyVpcEndpointServiceConfigurationRequest

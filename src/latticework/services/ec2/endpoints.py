@@ -52,6 +52,13 @@ that support them; JSON validated as an IAM policy (every statement names a
 principal), at most 20,480 characters, ``InvalidPolicyDocument`` otherwise;
 the default allows everything. Other endpoints refuse a policy.
 
+Internal fields of an endpoint record: ``Suffix`` (of its DNS names),
+``Label`` and ``Wildcard`` (its service's part of them), ``Interfaces``
+(subnet id -> interface id), ``PrivateName`` (the private DNS name it would
+use), ``ConnectionId`` (shown to the service's provider), ``AssociationId``
+(of a Lattice endpoint's association), ``ReaId`` (its Lattice resource endpoint
+association) and ``ServiceId`` (a provider's endpoint service).
+
 Not modelled: ``SubnetConfigurations`` addresses (the subnet is used, the
 address is allocated by the interface), IPv6 (the VPC work has no IPv6
 blocks, so ``ipv6``/``dualstack`` fail on the subnets), cross-Region
@@ -63,7 +70,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from latticework import formats
 from latticework.api.context import RequestContext
@@ -71,7 +78,7 @@ from latticework.policy.document import PolicyError, parse_policy
 from latticework.services.ec2 import api_types as shapes
 from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import aws_services, endpoint_services, interfaces, routing, security, vpcs
-from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
+from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_for
 from latticework.services.ec2.endpoint_services import unsuccessful
 from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, ENDPOINT_SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
@@ -220,7 +227,7 @@ def _zone_of(ctx: RequestContext, subnet_id: str) -> str:
 
 def _groups(ctx: RequestContext, vpc: Record, group_ids: list[str]) -> list[dict]:
     """``Groups`` for the ids given, or the VPC's default security group."""
-    ids = group_ids or [vpc.body["_DefaultSecurityGroupId"]]
+    ids = group_ids or [vpc.internal["DefaultSecurityGroupId"]]
     return security.groups_in_vpc(ctx, ids, vpc.id)
 
 
@@ -247,27 +254,29 @@ def _add_routes(ctx: RequestContext, endpoint: dict, table_ids: list[str]) -> No
 
 # -- network interfaces -----------------------------------------------------------------------
 
-def _create_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str]) -> None:
-    kind = "gateway_load_balancer_endpoint" if endpoint["VpcEndpointType"] == "GatewayLoadBalancer" \
+def _create_interfaces(ctx: RequestContext, endpoint: Record, subnet_ids: list[str]) -> None:
+    body = endpoint.body
+    kind = "gateway_load_balancer_endpoint" if body["VpcEndpointType"] == "GatewayLoadBalancer" \
         else "vpc_endpoint"
     for subnet_id in subnet_ids:
         eni = interfaces.create_interface(
-            ctx, subnet_id, description=f"VPC Endpoint Interface {endpoint['VpcEndpointId']}",
-            group_ids=[g["GroupId"] for g in endpoint.get("Groups", [])], interface_type=kind,
+            ctx, subnet_id, description=f"VPC Endpoint Interface {body['VpcEndpointId']}",
+            group_ids=[g["GroupId"] for g in body.get("Groups", [])], interface_type=kind,
             requester_managed=True)
-        endpoint["NetworkInterfaceIds"].append(eni["NetworkInterfaceId"])
-        endpoint["_Interfaces"][subnet_id] = eni["NetworkInterfaceId"]
-        endpoint["SubnetIds"].append(subnet_id)
+        body["NetworkInterfaceIds"].append(eni["NetworkInterfaceId"])
+        endpoint.internal["Interfaces"][subnet_id] = eni["NetworkInterfaceId"]
+        body["SubnetIds"].append(subnet_id)
 
 
-def _delete_interfaces(ctx: RequestContext, endpoint: dict, subnet_ids: list[str]) -> None:
+def _delete_interfaces(ctx: RequestContext, endpoint: Record, subnet_ids: list[str]) -> None:
+    body = endpoint.body
     for subnet_id in subnet_ids:
-        eni_id = endpoint["_Interfaces"].pop(subnet_id, None)
+        eni_id = endpoint.internal["Interfaces"].pop(subnet_id, None)
         if eni_id:
             interfaces.delete_interface(ctx, eni_id)
-            endpoint["NetworkInterfaceIds"].remove(eni_id)
-        if subnet_id in endpoint["SubnetIds"]:
-            endpoint["SubnetIds"].remove(subnet_id)
+            body["NetworkInterfaceIds"].remove(eni_id)
+        if subnet_id in body["SubnetIds"]:
+            body["SubnetIds"].remove(subnet_id)
 
 
 def _set_interface_groups(ctx: RequestContext, endpoint: dict) -> None:
@@ -302,32 +311,33 @@ def _check_policy(text: str) -> str:
 # -- DNS ---------------------------------------------------------------------------------------
 
 def _vpc_dns_ready(vpc: Record) -> bool:
-    attributes = vpc.body.get("_Attributes") or {}
+    attributes = vpc.internal.get("Attributes") or {}
     return bool(attributes.get("EnableDnsSupport")) and bool(attributes.get("EnableDnsHostnames"))
 
 
-def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: dict, target: EndpointTarget) -> None:
+def _check_private_dns(ctx: RequestContext, vpc: Record, endpoint: Record, target: EndpointTarget) -> None:
     name = _private_name(ctx, endpoint, target)
+    service_name = endpoint.body.get("ServiceName")
     if target.service is not None and not target.service.body.get("PrivateDnsName"):
-        raise _invalid(f"Private DNS can't be enabled because the service {endpoint['ServiceName']} does not "
+        raise _invalid(f"Private DNS can't be enabled because the service {service_name} does not "
                        "provide a private DNS name.")
     if target.service is not None and name is None:
         raise _invalid(f"Private DNS can't be enabled because the private DNS name of the service "
-                       f"{endpoint['ServiceName']} is not verified.")
+                       f"{service_name} is not verified.")
     if not _vpc_dns_ready(vpc):
         raise _invalid("Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes "
                        f"set to true for {vpc.id}")
     for other in ctx.tx.list(ENDPOINT.kind):
-        if other.id != endpoint["VpcEndpointId"] and other.body["VpcId"] == vpc.id \
+        if other.id != endpoint.id and other.body["VpcId"] == vpc.id \
                 and other.body.get("PrivateDnsEnabled") and name is not None \
-                and other.body.get("_PrivateName") == name:
+                and other.internal.get("PrivateName") == name:
             raise _invalid(f"private-dns-enabled cannot be set because there is already a conflicting DNS domain "
                            f"for {name} in the VPC {vpc.id}")
 
 
-def _private_name(ctx: RequestContext, endpoint: dict, target: EndpointTarget | None) -> str | None:
+def _private_name(ctx: RequestContext, endpoint: Record, target: EndpointTarget | None) -> str | None:
     if target is None:
-        return endpoint.get("_PrivateName")
+        return endpoint.internal.get("PrivateName")
     if target.lattice is not None:
         return target.lattice.body.get("customDomainName")
     return target.private_name(ctx.region)
@@ -339,78 +349,86 @@ def _service_label(endpoint: dict, target: EndpointTarget | None) -> str:
     return endpoint["ServiceName"].rsplit(".", 1)[-1]
 
 
-def _dns_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
-    endpoint_type = endpoint["VpcEndpointType"]
+def _dns_entries(ctx: RequestContext, endpoint: Record) -> list[dict]:
+    body = endpoint.body
+    endpoint_type = body["VpcEndpointType"]
     if endpoint_type in ("Gateway", "ServiceNetwork", "Tunnel"):
         return []
     if endpoint_type == "Resource":
-        rc_id = endpoint["ResourceConfigurationArn"].rsplit("/", 1)[-1]
-        entries = [{"DnsName": f"{endpoint['VpcEndpointId']}.{rc_id}.{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc."
+        rc_id = body["ResourceConfigurationArn"].rsplit("/", 1)[-1]
+        entries = [{"DnsName": f"{endpoint.id}.{rc_id}.{RESOURCE_DNS_TOKEN}.vpc-lattice-rsc."
                                f"{ctx.region}.on.aws", "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}]
     else:
         entries = _interface_entries(ctx, endpoint)
-    if endpoint.get("PrivateDnsEnabled") and endpoint.get("_PrivateName"):
-        entries.append({"DnsName": endpoint["_PrivateName"],
-                        "HostedZoneId": _zone_hash("private", endpoint["VpcEndpointId"])})
+    private_name = endpoint.internal.get("PrivateName")
+    if body.get("PrivateDnsEnabled") and private_name:
+        entries.append({"DnsName": private_name, "HostedZoneId": _zone_hash("private", endpoint.id)})
     return entries
 
 
-def _interface_entries(ctx: RequestContext, endpoint: dict) -> list[dict]:
-    wildcard = "*." if endpoint.get("_Wildcard") else ""
-    base = f"{endpoint['VpcEndpointId']}-{endpoint['_Suffix']}"
-    tail = f"{endpoint['_Label']}.{ctx.region}.vpce.amazonaws.com"
+def _interface_entries(ctx: RequestContext, endpoint: Record) -> list[dict]:
+    internal = endpoint.internal
+    wildcard = "*." if internal.get("Wildcard") else ""
+    base = f"{endpoint.id}-{internal['Suffix']}"
+    tail = f"{internal['Label']}.{ctx.region}.vpce.amazonaws.com"
     zone = _zone_hash("vpce", ctx.region)
     entries = [{"DnsName": f"{wildcard}{base}.{tail}", "HostedZoneId": zone}]
-    zones = sorted({_zone_of(ctx, s) for s in endpoint["SubnetIds"]} - {""})
+    zones = sorted({_zone_of(ctx, s) for s in endpoint.body["SubnetIds"]} - {""})
     entries += [{"DnsName": f"{wildcard}{base}-{z}.{tail}", "HostedZoneId": zone} for z in zones]
     return entries
 
 
 # -- Lattice association records -----------------------------------------------------------------
 
-def _write_lattice_records(ctx: RequestContext, endpoint: dict, target: Record) -> None:
+def _write_lattice_records(ctx: RequestContext, endpoint: Record, target: Record) -> None:
+    body = endpoint.body
     if target.kind == lattice_records.SERVICE_NETWORK:
-        lattice_endpoints.add_network_endpoint(ctx, target, endpoint["_AssociationId"], endpoint["VpcEndpointId"],
-                                               endpoint["VpcId"], endpoint["CreationTimestamp"])
+        lattice_endpoints.add_network_endpoint(ctx, target, endpoint.internal["AssociationId"], endpoint.id,
+                                               body["VpcId"], body["CreationTimestamp"])
     else:
-        endpoint["_ReaId"] = lattice_endpoints.add_resource_endpoint(ctx, target, endpoint["VpcEndpointId"],
-                                                                     endpoint["CreationTimestamp"])
+        endpoint.internal["ReaId"] = lattice_endpoints.add_resource_endpoint(ctx, target, endpoint.id,
+                                                                             body["CreationTimestamp"])
 
 
-def _delete_lattice_records(ctx: RequestContext, endpoint: dict) -> None:
-    lattice_endpoints.remove_endpoint(ctx, endpoint.get("_ReaId") or endpoint["_AssociationId"])
+def _delete_lattice_records(ctx: RequestContext, endpoint: Record) -> None:
+    lattice_endpoints.remove_endpoint(ctx, endpoint.internal.get("ReaId") or endpoint.internal["AssociationId"])
 
 
 # -- create ------------------------------------------------------------------------------------------
 
-def _new_body(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str, vpc: Record, target: EndpointTarget) -> dict:
+def _new_endpoint(ctx: RequestContext, params: Mapping[str, Any], endpoint_type: str, vpc: Record,
+                  target: EndpointTarget) -> Record:
     endpoint_id = ENDPOINT.new_id()
     body = {
         "VpcEndpointId": endpoint_id, "VpcEndpointType": endpoint_type, "VpcId": vpc.id, "State": "available",
         "RouteTableIds": [], "SubnetIds": [], "Groups": [], "NetworkInterfaceIds": [], "DnsEntries": [],
         "RequesterManaged": False, "CreationTimestamp": ctx.timestamp(), "Tags": tags_for(params, "vpc-endpoint"),
         "OwnerId": ctx.account, "PrivateDnsEnabled": False,
-        "_Suffix": secrets.token_hex(4), "_Interfaces": {}, "_ConnectionId": formats.new_id("vpce-con-"),
-        "_AssociationId": formats.new_id("vpce-rsc-asc-"),
     }
+    internal: dict[str, Any] = {"Suffix": secrets.token_hex(4), "Interfaces": {},
+                                "ConnectionId": formats.new_id("vpce-con-"),
+                                "AssociationId": formats.new_id("vpce-rsc-asc-")}
     if target.lattice is not None:
         member = "ServiceNetworkArn" if endpoint_type == "ServiceNetwork" else "ResourceConfigurationArn"
         body[member] = target.lattice.arn
     else:
         body["ServiceName"] = params["ServiceName"]
-        body["_Label"] = _service_label(body, target)
-        body["_Wildcard"] = bool((target.private_name(ctx.region) or "").startswith("*.")) and target.aws is not None
+        internal["Label"] = _service_label(body, target)
+        internal["Wildcard"] = bool((target.private_name(ctx.region) or "").startswith("*.")) \
+            and target.aws is not None
     if params.get("ServiceRegion"):
         body["ServiceRegion"] = params["ServiceRegion"]
     if target.service is not None:
-        body["_ServiceId"] = target.service.id
+        internal["ServiceId"] = target.service.id
         # Acceptance applies to the provider's own account too (Terraform's auto_accept exists for that case).
         if target.service.body["AcceptanceRequired"]:
             body["State"] = "pendingAcceptance"
     if endpoint_type in LATTICE_TYPES:
         body["PayerResponsibilities"] = [{"Scope": "vpc-endpoint-charges", "PayerResponsibilityType":
                                           "vpc-endpoint-account"}]
-    return body
+    return Record(ENDPOINT.kind, endpoint_id, ctx.account, ctx.region, body, internal=internal,
+                  parent=target.service.id if target.service else None,
+                  arn=ctx.arn("ec2", f"vpc-endpoint/{endpoint_id}"))
 
 
 def _ip_options(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: EndpointTarget) -> None:
@@ -463,17 +481,17 @@ def _check_inbound_resolver_only(ctx: RequestContext, body: dict, target: Endpoi
                        "a Gateway endpoint for the service.")
 
 
-def _set_private_dns(ctx: RequestContext, vpc: Record, body: dict, target: EndpointTarget, wanted: bool | None) -> None:
-    endpoint_type = body["VpcEndpointType"]
-    if endpoint_type in ("Gateway", "GatewayLoadBalancer", "Tunnel"):
+def _set_private_dns(ctx: RequestContext, vpc: Record, endpoint: Record, target: EndpointTarget,
+                     wanted: bool | None) -> None:
+    if endpoint.body["VpcEndpointType"] in ("Gateway", "GatewayLoadBalancer", "Tunnel"):
         return
-    body["_PrivateName"] = _private_name(ctx, body, target)
+    endpoint.internal["PrivateName"] = _private_name(ctx, endpoint, target)
     if wanted is None:
         # AWS's default is on where there is a name to use (see the module docstring).
-        wanted = target.aws is not None or target.lattice is not None or body["_PrivateName"] is not None
+        wanted = target.aws is not None or target.lattice is not None or endpoint.internal["PrivateName"] is not None
     if wanted:
-        _check_private_dns(ctx, vpc, body, target)
-    body["PrivateDnsEnabled"] = bool(wanted)
+        _check_private_dns(ctx, vpc, endpoint, target)
+    endpoint.body["PrivateDnsEnabled"] = bool(wanted)
 
 
 class EndpointOps:
@@ -483,30 +501,29 @@ class EndpointOps:
         _check_parameters(params, endpoint_type)
         vpc = get(ctx, VPC, params["VpcId"])
         target = _target(ctx, params, endpoint_type)
-        body = _new_body(ctx, params, endpoint_type, vpc, target)
+        record = _new_endpoint(ctx, params, endpoint_type, vpc, target)
+        body = record.body
         if endpoint_type != "Gateway":
             _ip_options(ctx, body, params, target)
-        _set_private_dns(ctx, vpc, body, target, params.get("PrivateDnsEnabled"))
+        _set_private_dns(ctx, vpc, record, target, params.get("PrivateDnsEnabled"))
         _check_inbound_resolver_only(ctx, body, target)
         _set_policy(body, target, params.get("PolicyDocument"))
         subnet_ids = _subnet_ids(params)
-        self._attach(ctx, vpc, body, target, params, subnet_ids)
-        body["DnsEntries"] = _dns_entries(ctx, body)
-        record = Record(ENDPOINT.kind, body["VpcEndpointId"], ctx.account, ctx.region, body,
-                        parent=target.service.id if target.service else None,
-                        arn=ctx.arn("ec2", f"vpc-endpoint/{body['VpcEndpointId']}"))
+        self._attach(ctx, vpc, record, target, params, subnet_ids)
+        body["DnsEntries"] = _dns_entries(ctx, record)
         if target.lattice is not None:
-            _write_lattice_records(ctx, body, target.lattice)  # first: it records the rea id in the body
+            _write_lattice_records(ctx, record, target.lattice)  # first: it records the rea id in the record
         ctx.tx.put(record)
         if target.service is not None:
             endpoint_services.notify(ctx, record, target.service, "Connect")
-        result: shapes.CreateVpcEndpointResult = {"VpcEndpoint": present(body)}
+        result: shapes.CreateVpcEndpointResult = {"VpcEndpoint": cast(shapes.VpcEndpoint, body)}
         if params.get("ClientToken"):
             result["ClientToken"] = params["ClientToken"]
         return result
 
-    def _attach(self, ctx: RequestContext, vpc: Record, body: dict, target: EndpointTarget, params: Mapping[str, Any],
-                subnet_ids: list[str]) -> None:
+    def _attach(self, ctx: RequestContext, vpc: Record, endpoint: Record, target: EndpointTarget,
+                params: Mapping[str, Any], subnet_ids: list[str]) -> None:
+        body = endpoint.body
         endpoint_type = body["VpcEndpointType"]
         if endpoint_type == "Gateway":
             tables = list(dict.fromkeys(params.get("RouteTableIds") or []))
@@ -518,13 +535,13 @@ class EndpointOps:
         if endpoint_type in WITH_GROUPS:
             body["Groups"] = _groups(ctx, vpc, list(params.get("SecurityGroupIds") or []))
         _check_subnets(ctx, body, subnet_ids, target)
-        _create_interfaces(ctx, body, subnet_ids)
+        _create_interfaces(ctx, endpoint, subnet_ids)
 
     def describe_vpc_endpoints(self, ctx: RequestContext,
                                params: shapes.DescribeVpcEndpointsRequest) -> shapes.DescribeVpcEndpointsResult:
         ids = params.get("VpcEndpointIds") or []
         records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
-        items = [present(r.body) for r in records if matches(r.body, params.get("Filters"), _ENDPOINT_TABLE)]
+        items = [r.body for r in records if matches(r.body, params.get("Filters"), _ENDPOINT_TABLE)]
         return page(items, params, "VpcEndpoints")
 
     def modify_vpc_endpoint(self, ctx: RequestContext,
@@ -532,19 +549,19 @@ class EndpointOps:
         record = get(ctx, ENDPOINT, params["VpcEndpointId"])
         body = record.body
         vpc = get(ctx, VPC, body["VpcId"])
-        target = _current_target(ctx, body)
+        target = _current_target(ctx, record)
         _check_modify_members(params, body["VpcEndpointType"])
         _modify_policy(body, target, params)
         _modify_route_tables(ctx, body, params)
-        _modify_subnets(ctx, body, params, target)
+        _modify_subnets(ctx, record, params, target)
         _modify_groups(ctx, vpc, body, params)
         if params.get("IpAddressType") is not None or params.get("DnsOptions") is not None:
             _ip_options(ctx, body, {"IpAddressType": params.get("IpAddressType") or body.get("IpAddressType"),
                                     "DnsOptions": {**body.get("DnsOptions", {}), **(params.get("DnsOptions") or {})}},
                         target or EndpointTarget())
         if params.get("PrivateDnsEnabled") is not None and target is not None:
-            _set_private_dns(ctx, vpc, body, target, params["PrivateDnsEnabled"])
-        body["DnsEntries"] = _dns_entries(ctx, body)
+            _set_private_dns(ctx, vpc, record, target, params["PrivateDnsEnabled"])
+        body["DnsEntries"] = _dns_entries(ctx, record)
         ctx.tx.put(record)
         return {"Return": True}
 
@@ -565,7 +582,7 @@ class EndpointOps:
         ids = params.get("VpcEndpointIds") or []
         records = [get(ctx, ENDPOINT, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(ENDPOINT.kind)
         items = [a for r in records if r.body["VpcEndpointType"] in LATTICE_TYPES
-                 for a in _associations(ctx, r.body)]
+                 for a in _associations(ctx, r)]
         items = [a for a in items if matches(a, params.get("Filters"), _ASSOCIATION_TABLE)]
         return page(items, params, "VpcEndpointAssociations")
 
@@ -583,10 +600,6 @@ class EndpointOps:
 
 # -- presenting ------------------------------------------------------------------------------------
 
-def present(body: dict) -> Any:
-    return public(body)
-
-
 _ENDPOINT_TABLE = {
     "ip-address-type": lambda b: b.get("IpAddressType"), "service-name": lambda b: b.get("ServiceName"),
     "service-region": lambda b: b.get("ServiceRegion"), "vpc-id": lambda b: b["VpcId"],
@@ -602,17 +615,18 @@ _ASSOCIATION_TABLE = {
 }
 
 
-def _associations(ctx: RequestContext, endpoint: dict) -> list[dict]:
+def _associations(ctx: RequestContext, record: Record) -> list[dict]:
     """What a Resource or ServiceNetwork endpoint reaches (computed from the Lattice records)."""
+    endpoint = record.body
     if endpoint["VpcEndpointType"] != "ServiceNetwork":
-        return [_resource_association(ctx, endpoint)]
+        return [_resource_association(ctx, record)]
     found = ctx.tx.by_arn(endpoint["ServiceNetworkArn"])
     if found is None:
         return []
     sn = lattice_records.ServiceNetworkRecord(found)
     base = {"VpcEndpointId": endpoint["VpcEndpointId"], "ServiceNetworkArn": found.arn,
             "ServiceNetworkName": sn.name, "AssociatedResourceAccessibility": "Accessible", "Tags": []}
-    items = [{**base, "Id": endpoint["_AssociationId"], "AssociatedResourceArn": found.arn}]
+    items = [{**base, "Id": record.internal["AssociationId"], "AssociatedResourceArn": found.arn}]
     for assoc in ctx.tx.list(lattice_records.SN_SERVICE_ASSOCIATION, parent=sn.id, all_accounts=True):
         items.append({**base, **_service_member(endpoint, lattice_records.ServiceAssociationRecord(assoc))})
     for assoc in ctx.tx.list(lattice_records.SN_RESOURCE_ASSOCIATION, parent=sn.id, all_accounts=True):
@@ -620,9 +634,10 @@ def _associations(ctx: RequestContext, endpoint: dict) -> list[dict]:
     return items
 
 
-def _resource_association(ctx: RequestContext, endpoint: dict) -> dict:
+def _resource_association(ctx: RequestContext, record: Record) -> dict:
+    endpoint = record.body
     found = ctx.tx.by_arn(endpoint["ResourceConfigurationArn"])
-    item = {"Id": endpoint["_AssociationId"], "VpcEndpointId": endpoint["VpcEndpointId"],
+    item = {"Id": record.internal["AssociationId"], "VpcEndpointId": endpoint["VpcEndpointId"],
             "AssociatedResourceAccessibility": "Accessible",
             "AssociatedResourceArn": endpoint["ResourceConfigurationArn"], "Tags": []}
     if endpoint["DnsEntries"]:
@@ -660,20 +675,21 @@ def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records
 
 # -- modify helpers --------------------------------------------------------------------------------
 
-def _current_target(ctx: RequestContext, body: dict) -> EndpointTarget | None:
+def _current_target(ctx: RequestContext, endpoint: Record) -> EndpointTarget | None:
+    body = endpoint.body
     if body["VpcEndpointType"] in LATTICE_TYPES:
         arn = body.get("ServiceNetworkArn") or body.get("ResourceConfigurationArn")
         found = ctx.tx.by_arn(arn) if arn else None
         return EndpointTarget(lattice=found) if found is not None else None
-    service = ctx.tx.get(ENDPOINT_SERVICE.kind, body["_ServiceId"],
-                         account=_service_account(ctx, body)) if body.get("_ServiceId") else None
+    service_id = endpoint.internal.get("ServiceId")
+    service = ctx.tx.get(ENDPOINT_SERVICE.kind, service_id,
+                         account=_service_account(ctx, service_id)) if service_id else None
     aws = aws_services.find(ctx.region, body.get("ServiceName", ""))
     return EndpointTarget(aws=aws, service=service) if (aws or service) else None
 
 
-def _service_account(ctx: RequestContext, body: dict) -> str | None:
-    found = next((s for s in ctx.tx.list(ENDPOINT_SERVICE.kind, all_accounts=True)
-                  if s.id == body["_ServiceId"]), None)
+def _service_account(ctx: RequestContext, service_id: str) -> str | None:
+    found = next((s for s in ctx.tx.list(ENDPOINT_SERVICE.kind, all_accounts=True) if s.id == service_id), None)
     return found.account if found else None
 
 
@@ -717,16 +733,18 @@ def _modify_route_tables(ctx: RequestContext, body: dict, params: Mapping[str, A
         body["RouteTableIds"] += add
 
 
-def _modify_subnets(ctx: RequestContext, body: dict, params: Mapping[str, Any], target: EndpointTarget | None) -> None:
+def _modify_subnets(ctx: RequestContext, endpoint: Record, params: Mapping[str, Any],
+                    target: EndpointTarget | None) -> None:
+    body = endpoint.body
     remove = [s for s in params.get("RemoveSubnetIds") or [] if s in body["SubnetIds"]]
     if remove:
-        _delete_interfaces(ctx, body, remove)
+        _delete_interfaces(ctx, endpoint, remove)
     add = [s for s in _subnet_ids(params, "AddSubnetIds") if s not in body["SubnetIds"]]
     if add:
         if body["VpcEndpointType"] == "GatewayLoadBalancer" and len(body["SubnetIds"]) + len(add) != 1:
             raise _invalid("A Gateway Load Balancer endpoint takes exactly one subnet")
         _check_subnets(ctx, body, add, target)
-        _create_interfaces(ctx, body, add)
+        _create_interfaces(ctx, endpoint, add)
 
 
 def _modify_groups(ctx: RequestContext, vpc: Record, body: dict, params: Mapping[str, Any]) -> None:
@@ -751,11 +769,11 @@ def _delete_endpoint(ctx: RequestContext, record: Record) -> None:
     body = record.body
     if body["VpcEndpointType"] == "Gateway":
         routing.remove_endpoint_routes(ctx, record.id, body["RouteTableIds"])
-    _delete_interfaces(ctx, body, list(body["SubnetIds"]))
+    _delete_interfaces(ctx, record, list(body["SubnetIds"]))
     if body["VpcEndpointType"] in LATTICE_TYPES:
-        _delete_lattice_records(ctx, body)
-    service = _current_target(ctx, body)
-    if body.get("_ServiceId") and service is not None and service.service is not None:
+        _delete_lattice_records(ctx, record)
+    service = _current_target(ctx, record)
+    if record.internal.get("ServiceId") and service is not None and service.service is not None:
         body["State"] = "deleted"
         endpoint_services.notify(ctx, record, service.service, "Delete")
     ctx.tx.delete(ENDPOINT.kind, record.id)
@@ -784,5 +802,5 @@ def _sync_rea_payer(ctx: RequestContext, endpoint: Record) -> None:
     entry = next((e for e in endpoint.body["PayerResponsibilities"] if e["Scope"] == "resource-gateway-charges"),
                  None)
     if entry is not None:
-        lattice_endpoints.set_resource_endpoint_payer(ctx, endpoint.body.get("_ReaId"), endpoint.account,
+        lattice_endpoints.set_resource_endpoint_payer(ctx, endpoint.internal.get("ReaId"), endpoint.account,
                                                       entry["PayerResponsibilityType"])

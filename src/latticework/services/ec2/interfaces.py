@@ -6,7 +6,7 @@ Network interfaces
     one private IPv4 address from its subnet: the lowest free one, skipping
     the first four addresses and the last, which AWS reserves
     (``next_free_address``); the subnet record keeps the allocated addresses
-    (``_Allocated``). Other families create the interfaces they own
+    (internal ``Allocated``). Other families create the interfaces they own
     (endpoints, load balancers) through ``create_interface`` /
     ``delete_interface``: those are requester-managed and ``in-use``.
 
@@ -14,7 +14,9 @@ Instances
     ``RunInstances`` starts instances that are ``running`` at once, each with a
     primary interface (device index 0, deleted on termination) in the given
     subnet. Terminated instances stay visible (state ``terminated``, no
-    network interfaces) as in AWS, where they linger for about an hour.
+    network interfaces) as in AWS, where they linger for about an hour. An
+    instance record's internal fields are its ``ReservationId`` and its
+    primary ``NetworkInterfaceId`` (until it is terminated).
 
 Where an instance listens
     An instance is an address, not a machine: instance ``i-...`` is reached at
@@ -33,7 +35,7 @@ from typing import Any, Iterable, Mapping
 
 from latticework.api.context import RequestContext
 from latticework.services.ec2 import api_types as shapes
-from latticework.services.ec2.common import Ec2Error, get, matches, page, public, tags_for
+from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_for
 from latticework.services.ec2.kinds import INSTANCE, NETWORK_INTERFACE, SUBNET, VPC
 from latticework.services.ec2.security import group_named, groups_in_vpc
 from latticework.store import Record
@@ -82,7 +84,7 @@ def private_dns_name(region: str, address: str) -> str:
 # -- interfaces -----------------------------------------------------------------------
 
 def _allocate(ctx: RequestContext, subnet: Record, wanted: str | None) -> str:
-    allocated = subnet.body["_Allocated"]
+    allocated = subnet.internal["Allocated"]
     address: str | None
     if wanted:
         if not is_usable(subnet.body["CidrBlock"], wanted):
@@ -104,13 +106,13 @@ def _allocate(ctx: RequestContext, subnet: Record, wanted: str | None) -> str:
 
 def _release(ctx: RequestContext, subnet_id: str, address: str) -> None:
     subnet = ctx.tx.get(SUBNET.kind, subnet_id)
-    if subnet is not None and address in subnet.body["_Allocated"]:
-        subnet.body["_Allocated"].remove(address)
+    if subnet is not None and address in subnet.internal["Allocated"]:
+        subnet.internal["Allocated"].remove(address)
         ctx.tx.put(subnet)
 
 
 def _default_group(ctx: RequestContext, vpc_id: str) -> list[str]:
-    return [get(ctx, VPC, vpc_id).body["_DefaultSecurityGroupId"]]
+    return [get(ctx, VPC, vpc_id).internal["DefaultSecurityGroupId"]]
 
 
 def _interface_body(ctx: RequestContext, eni_id: str, subnet: Record, address: str, groups: list[dict],
@@ -140,7 +142,7 @@ def _new_interface(ctx: RequestContext, subnet_id: str, group_ids: list[str] | N
 
 
 def present_interface(body: dict) -> Any:
-    shown = public(body)
+    shown = dict(body)
     shown["TagSet"] = shown.pop("Tags", [])
     return shown
 
@@ -229,8 +231,8 @@ def _group_ids(ctx: RequestContext, spec: dict, vpc_id: str) -> list[str]:
     return list(spec["GroupIds"]) + [group_named(ctx, vpc_id, n).id for n in spec["GroupNames"]]
 
 
-def _instance_body(ctx: RequestContext, params: Mapping[str, Any], instance_id: str, index: int, eni: Record,
-                   reservation_id: str) -> dict:
+def _instance_body(ctx: RequestContext, params: Mapping[str, Any], instance_id: str, index: int,
+                   eni: Record) -> dict:
     e = eni.body
     return {
         "InstanceId": instance_id, "ImageId": params["ImageId"], "InstanceType": params.get("InstanceType") or
@@ -244,7 +246,6 @@ def _instance_body(ctx: RequestContext, params: Mapping[str, Any], instance_id: 
         "EnaSupport": True, "PlatformDetails": "Linux/UNIX", "UsageOperation": "RunInstances",
         "ClientToken": params.get("ClientToken") or "", "Tags": tags_for(params, "instance"),
         **({"KeyName": params["KeyName"]} if params.get("KeyName") else {}),
-        "_ReservationId": reservation_id, "_NetworkInterfaceId": eni.id,
     }
 
 
@@ -262,8 +263,9 @@ def _launch_one(ctx: RequestContext, params: Mapping[str, Any], spec: dict, grou
     instance_id = INSTANCE.new_id()
     eni = _new_interface(ctx, spec["SubnetId"], group_ids, "", "interface", spec["Address"])
     _attach(ctx, eni, instance_id)
-    body = _instance_body(ctx, params, instance_id, index, eni, reservation_id)
-    return ctx.tx.put(Record(INSTANCE.kind, instance_id, ctx.account, ctx.region, body))
+    body = _instance_body(ctx, params, instance_id, index, eni)
+    internal = {"ReservationId": reservation_id, "NetworkInterfaceId": eni.id}
+    return ctx.tx.put(Record(INSTANCE.kind, instance_id, ctx.account, ctx.region, body, internal=internal))
 
 
 def _instance_interface(eni: dict) -> dict:
@@ -279,17 +281,15 @@ def _instance_interface(eni: dict) -> dict:
 
 
 def present_instance(ctx: RequestContext, record: Record) -> Any:
-    shown = public(record.body)
-    eni = ctx.tx.get(NETWORK_INTERFACE.kind, record.body.get("_NetworkInterfaceId") or "")
-    shown["NetworkInterfaces"] = [_instance_interface(eni.body)] if eni else []
-    return shown
+    eni = ctx.tx.get(NETWORK_INTERFACE.kind, record.internal.get("NetworkInterfaceId") or "")
+    return {**record.body, "NetworkInterfaces": [_instance_interface(eni.body)] if eni else []}
 
 
 def _terminate(ctx: RequestContext, record: Record) -> shapes.InstanceStateChange:
     previous: shapes.InstanceState = {**record.body["State"]}
     if previous["Name"] != "terminated":
-        delete_interface(ctx, record.body.get("_NetworkInterfaceId") or "")
-        for field in ("PrivateIpAddress", "SubnetId", "VpcId", "_NetworkInterfaceId"):
+        delete_interface(ctx, record.internal.pop("NetworkInterfaceId", None) or "")
+        for field in ("PrivateIpAddress", "SubnetId", "VpcId"):
             record.body.pop(field, None)
         record.body.update(State=dict(TERMINATED), PrivateDnsName="", SecurityGroups=[],
                            StateTransitionReason=f"User initiated ({ctx.now:%Y-%m-%d %H:%M:%S} GMT)",
@@ -301,24 +301,29 @@ def _terminate(ctx: RequestContext, record: Record) -> shapes.InstanceStateChang
     return {"InstanceId": record.id, "PreviousState": previous, "CurrentState": current}
 
 
+# Instance filters read ``_filter_subject``: the instance as shown, with the reservation it belongs to.
 INSTANCE_FILTERS = {
     "instance-id": lambda b: b["InstanceId"], "image-id": lambda b: b["ImageId"],
     "instance-type": lambda b: b["InstanceType"], "instance-state-name": lambda b: b["State"]["Name"],
     "instance-state-code": lambda b: b["State"]["Code"], "subnet-id": lambda b: b.get("SubnetId"),
     "vpc-id": lambda b: b.get("VpcId"), "private-ip-address": lambda b: b.get("PrivateIpAddress"),
-    "private-dns-name": lambda b: b.get("PrivateDnsName"), "reservation-id": lambda b: b["_ReservationId"],
+    "private-dns-name": lambda b: b.get("PrivateDnsName"), "reservation-id": lambda b: b["ReservationId"],
     "availability-zone": lambda b: b["Placement"]["AvailabilityZone"], "key-name": lambda b: b.get("KeyName"),
     "instance.group-id": lambda b: [g["GroupId"] for g in b["SecurityGroups"]],
     "instance.group-name": lambda b: [g["GroupName"] for g in b["SecurityGroups"]],
-    "network-interface.network-interface-id": lambda b: b.get("_NetworkInterfaceId"),
+    "network-interface.network-interface-id": lambda b: [n["NetworkInterfaceId"] for n in b["NetworkInterfaces"]],
     "architecture": lambda b: b["Architecture"],
 }
+
+
+def _filter_subject(ctx: RequestContext, record: Record) -> dict:
+    return {**present_instance(ctx, record), "ReservationId": record.internal["ReservationId"]}
 
 
 def _reservations(ctx: RequestContext, instances: list[Record]) -> list[dict]:
     grouped: dict[str, dict] = {}
     for record in instances:
-        rid = record.body["_ReservationId"]
+        rid = record.internal["ReservationId"]
         reservation = grouped.setdefault(rid, {"ReservationId": rid, "OwnerId": record.account, "Groups": [],
                                                "Instances": []})
         reservation["Instances"].append(present_instance(ctx, record))
@@ -366,7 +371,7 @@ class InterfaceOps:
         count = _check_counts(params, spec)
         subnet = get(ctx, SUBNET, spec["SubnetId"])
         group_ids = _group_ids(ctx, spec, subnet.body["VpcId"])
-        free = len(list(usable_addresses(subnet.body["CidrBlock"]))) - len(subnet.body["_Allocated"])
+        free = len(list(usable_addresses(subnet.body["CidrBlock"]))) - len(subnet.internal["Allocated"])
         if free < params["MinCount"]:
             raise Ec2Error("InsufficientFreeAddressesInSubnet", f"There are not enough free addresses in subnet "
                            f"'{subnet.id}' to satisfy the requested number of instances.")
@@ -379,7 +384,8 @@ class InterfaceOps:
                            params: shapes.DescribeInstancesRequest) -> shapes.DescribeInstancesResult:
         ids = params.get("InstanceIds") or []
         records = [get(ctx, INSTANCE, i) for i in dict.fromkeys(ids)] if ids else ctx.tx.list(INSTANCE.kind)
-        chosen = [r for r in records if matches(r.body, params.get("Filters"), INSTANCE_FILTERS)]
+        filters = params.get("Filters")
+        chosen = [r for r in records if not filters or matches(_filter_subject(ctx, r), filters, INSTANCE_FILTERS)]
         return page(_reservations(ctx, chosen), params, "Reservations")
 
     def terminate_instances(self, ctx: RequestContext,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from dataclasses import dataclass
 from typing import Any, Mapping, cast
 
 from latticework.api.context import RequestContext
@@ -70,46 +71,54 @@ def prefix_list_id(region: str, name: str) -> str:
     return "pl-" + hashlib.sha256(f"{region}/{name}".encode()).hexdigest()[:8]
 
 
-def managed_prefix_lists(ctx: RequestContext) -> list[dict]:
-    """The Region's AWS-managed prefix lists, with their entries under ``_Cidrs``."""
+@dataclass(frozen=True)
+class ManagedPrefixList:
+    shape: dict  # the ``ManagedPrefixList`` shape
+    cidrs: tuple[str, ...]
+    gateway: bool  # a gateway endpoint service's list (S3, DynamoDB): ``DescribePrefixLists`` shows it
+
+    @property
+    def id(self) -> str:
+        return self.shape["PrefixListId"]
+
+    def legacy(self) -> dict:
+        """The ``PrefixList`` shape: id, name and ``Cidrs``."""
+        return {"PrefixListId": self.id, "PrefixListName": self.shape["PrefixListName"], "Cidrs": list(self.cidrs)}
+
+
+def managed_prefix_lists(ctx: RequestContext) -> list[ManagedPrefixList]:
+    """The Region's AWS-managed prefix lists."""
     found = []
     for suffix, family, cidrs in MANAGED_LISTS:
         name = f"com.amazonaws.{ctx.region}.{suffix}"
         pl_id = prefix_list_id(ctx.region, name)
-        found.append({"PrefixListId": pl_id, "PrefixListName": name, "AddressFamily": family,
-                      "State": "create-complete", "Version": 1, "OwnerId": "AWS", "Tags": [],
-                      "PrefixListArn": ctx.arn("ec2", f"prefix-list/{pl_id}", account="aws"),
-                      "_Cidrs": list(cidrs), "_Gateway": suffix in GATEWAY_SERVICES})
+        shape = {"PrefixListId": pl_id, "PrefixListName": name, "AddressFamily": family,
+                 "State": "create-complete", "Version": 1, "OwnerId": "AWS", "Tags": [],
+                 "PrefixListArn": ctx.arn("ec2", f"prefix-list/{pl_id}", account="aws")}
+        found.append(ManagedPrefixList(shape, tuple(cidrs), suffix in GATEWAY_SERVICES))
     return found
 
 
 def prefix_list_by_name(ctx: RequestContext, name: str) -> dict | None:
     """An AWS-managed prefix list in the ``PrefixList`` shape (id, name, ``Cidrs``) by name,
     e.g. ``com.amazonaws.us-east-1.s3``; None when there is none."""
-    found = next((p for p in managed_prefix_lists(ctx) if p["PrefixListName"] == name), None)
-    return _legacy(found) if found else None
+    found = next((p for p in managed_prefix_lists(ctx) if p.shape["PrefixListName"] == name), None)
+    return found.legacy() if found else None
 
 
 def prefix_list_by_id(ctx: RequestContext, pl_id: str) -> dict | None:
-    found = next((p for p in managed_prefix_lists(ctx) if p["PrefixListId"] == pl_id), None)
-    return _legacy(found) if found else None
+    found = next((p for p in managed_prefix_lists(ctx) if p.id == pl_id), None)
+    return found.legacy() if found else None
 
 
-def _legacy(pl: dict) -> dict:
-    return {"PrefixListId": pl["PrefixListId"], "PrefixListName": pl["PrefixListName"], "Cidrs": pl["_Cidrs"]}
-
-
-def _public(pl: dict) -> dict:
-    return {k: v for k, v in pl.items() if not k.startswith("_")}
-
-
-def _select_lists(ctx: RequestContext, params: Mapping[str, Any], lists: list[dict]) -> list[dict]:
+def _select_lists(ctx: RequestContext, params: Mapping[str, Any],
+                  lists: list[ManagedPrefixList]) -> list[ManagedPrefixList]:
     ids = params.get("PrefixListIds") or []
-    known = {p["PrefixListId"] for p in lists}
+    known = {p.id for p in lists}
     for pl_id in ids:
         if pl_id not in known:
             raise Ec2Error("InvalidPrefixListID.NotFound", f"The prefix list ID '{pl_id}' does not exist")
-    return [p for p in lists if not ids or p["PrefixListId"] in ids]
+    return [p for p in lists if not ids or p.id in ids]
 
 
 PREFIX_LIST_FILTERS = {"prefix-list-id": lambda p: p["PrefixListId"], "prefix-list-name": lambda p: p["PrefixListName"]}
@@ -391,20 +400,20 @@ class RoutingOps:
     # -- prefix lists --
     def describe_prefix_lists(self, ctx: RequestContext,
                               params: shapes.DescribePrefixListsRequest) -> shapes.DescribePrefixListsResult:
-        lists = [p for p in managed_prefix_lists(ctx) if p["_Gateway"]]
-        chosen = [_legacy(p) for p in _select_lists(ctx, params, lists)
-                  if matches(p, params.get("Filters"), PREFIX_LIST_FILTERS)]
+        lists = [p for p in managed_prefix_lists(ctx) if p.gateway]
+        chosen = [p.legacy() for p in _select_lists(ctx, params, lists)
+                  if matches(p.shape, params.get("Filters"), PREFIX_LIST_FILTERS)]
         return page(chosen, params, "PrefixLists")
 
     def describe_managed_prefix_lists(
             self, ctx: RequestContext, params: shapes.DescribeManagedPrefixListsRequest
     ) -> shapes.DescribeManagedPrefixListsResult:
-        chosen = [_public(p) for p in _select_lists(ctx, params, managed_prefix_lists(ctx))
-                  if matches(p, params.get("Filters"), MANAGED_FILTERS)]
+        chosen = [p.shape for p in _select_lists(ctx, params, managed_prefix_lists(ctx))
+                  if matches(p.shape, params.get("Filters"), MANAGED_FILTERS)]
         return page(chosen, params, "PrefixLists")
 
     def get_managed_prefix_list_entries(
             self, ctx: RequestContext, params: shapes.GetManagedPrefixListEntriesRequest
     ) -> shapes.GetManagedPrefixListEntriesResult:
         [pl] = _select_lists(ctx, {"PrefixListIds": [params["PrefixListId"]]}, managed_prefix_lists(ctx))
-        return page([{"Cidr": c} for c in pl["_Cidrs"]], params, "Entries")
+        return page([{"Cidr": c} for c in pl.cidrs], params, "Entries")

@@ -158,24 +158,21 @@ def _put_rule(ctx: RequestContext, group: Record, egress: bool, protocol: str, p
     rule_id = SECURITY_GROUP_RULE.new_id()
     body = {"SecurityGroupRuleId": rule_id, "GroupId": group.id, "GroupOwnerId": ctx.account, "IsEgress": egress,
             "IpProtocol": protocol, "FromPort": ports[0], "ToPort": ports[1], **peer, "Tags": tags,
-            "SecurityGroupRuleArn": ctx.arn("ec2", f"security-group-rule/{rule_id}"), "_Index": index}
+            "SecurityGroupRuleArn": ctx.arn("ec2", f"security-group-rule/{rule_id}")}
     if description:
         body["Description"] = description
-    ctx.tx.put(Record(SECURITY_GROUP_RULE.kind, rule_id, ctx.account, ctx.region, body, parent=group.id))
-    return _public_rule(body)
-
-
-def _public_rule(body: dict) -> dict:
-    return {k: v for k, v in body.items() if not k.startswith("_")}
+    ctx.tx.put(Record(SECURITY_GROUP_RULE.kind, rule_id, ctx.account, ctx.region, body, parent=group.id,
+                      internal={"Index": index}))
+    return body
 
 
 def _in_order(records: list[Record]) -> list[Record]:
-    # Rules added by one call share a revision; ``_Index`` keeps the order the call gave them.
-    return sorted(records, key=lambda r: (r.created_rev, r.body.get("_Index", 0)))
+    # Rules added by one call share a revision; the internal ``Index`` keeps the order the call gave them.
+    return sorted(records, key=lambda r: (r.created_rev, r.internal.get("Index", 0)))
 
 
 def rules_of(ctx: RequestContext, group_id: str) -> list[dict]:
-    return [_public_rule(r.body) for r in _in_order(ctx.tx.list(SECURITY_GROUP_RULE.kind, parent=group_id))]
+    return [r.body for r in _in_order(ctx.tx.list(SECURITY_GROUP_RULE.kind, parent=group_id))]
 
 
 def create_default_group(ctx: RequestContext, vpc_id: str) -> str:
@@ -440,7 +437,7 @@ class SecurityGroupOps:
         ids = params.get("SecurityGroupRuleIds") or []
         records = [get(ctx, SECURITY_GROUP_RULE, i) for i in dict.fromkeys(ids)] if ids \
             else _in_order(ctx.tx.list(SECURITY_GROUP_RULE.kind))
-        shown = [_public_rule(r.body) for r in records if matches(r.body, params.get("Filters"), RULE_FILTERS)]
+        shown = [r.body for r in records if matches(r.body, params.get("Filters"), RULE_FILTERS)]
         return page(shown, params, "SecurityGroupRules")
 
     def modify_security_group_rules(

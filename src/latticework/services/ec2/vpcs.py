@@ -1,20 +1,22 @@
 """VPCs, subnets, Availability Zones and account attributes.
 
 Model
-    A ``vpc`` record's body is the ``Vpc`` output shape plus internal fields:
-    ``_Attributes`` (``EnableDnsSupport`` default true, ``EnableDnsHostnames``
-    default false, ``EnableNetworkAddressUsageMetrics`` default false) and the
-    ids of the three companions every VPC gets at creation, exactly as in AWS:
-    the default security group (``_DefaultSecurityGroupId``), the main route
-    table (``_MainRouteTableId``) and the default network ACL
-    (``_DefaultNetworkAclId``). Deleting the VPC deletes those three; anything
+    A ``vpc`` record's body is the ``Vpc`` output shape; its internal fields
+    are ``Attributes`` (``EnableDnsSupport`` default true, ``EnableDnsHostnames``
+    default false, ``EnableNetworkAddressUsageMetrics`` default false), the
+    VPC's fabric block (``records.ec2.FABRIC_INDEX``) and the ids of the three
+    companions every VPC gets at creation, exactly as in AWS: the default
+    security group (``DefaultSecurityGroupId``), the main route table
+    (``MainRouteTableId``) and the default network ACL
+    (``DefaultNetworkAclId``). Deleting the VPC deletes those three; anything
     else in it (subnets, other groups or route tables, endpoints, ...) makes
     ``DeleteVpc`` fail with ``DependencyViolation``.
 
-    A ``subnet`` record's body is the ``Subnet`` shape plus ``_Allocated``, the
-    private IPv4 addresses handed out in it (network interfaces take theirs
-    from here, see ``interfaces.py``), so ``AvailableIpAddressCount`` is the
-    subnet size minus AWS's five reserved addresses minus ``_Allocated``.
+    A ``subnet`` record's body is the ``Subnet`` shape; its internal
+    ``Allocated`` lists the private IPv4 addresses handed out in it (network
+    interfaces take theirs from here, see ``interfaces.py``), so
+    ``AvailableIpAddressCount`` is the subnet size minus AWS's five reserved
+    addresses minus ``Allocated``.
 
 Availability Zones
     Every Region has three zones, ``<region>a`` .. ``<region>c``, with zone ids
@@ -39,7 +41,7 @@ from latticework.api.context import RequestContext
 from latticework.services.ec2 import api_types as shapes
 from latticework.records import ec2 as ec2_records
 from latticework.services.ec2 import routing, security
-from latticework.services.ec2.common import Ec2Error, describe, get, matches, public, tags_for
+from latticework.services.ec2.common import Ec2Error, describe, get, matches, tags_for
 from latticework.services.ec2.kinds import KINDS, SUBNET, VPC
 from latticework.store import Record, Store
 
@@ -171,7 +173,7 @@ def _new_vpc_body(ctx: RequestContext, vpc_id: str, network: ipaddress.IPv4Netwo
                                      "CidrBlockState": {"State": "associated"}}],
         "DhcpOptionsId": "default", "InstanceTenancy": params.get("InstanceTenancy") or "default",
         "IsDefault": False, "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
-        "Tags": tags_for(params, "vpc"), "_Attributes": dict(DEFAULT_ATTRIBUTES),
+        "Tags": tags_for(params, "vpc"),
     }
 
 
@@ -201,8 +203,8 @@ def _dead(body: dict) -> bool:
 
 def _dependents(ctx: RequestContext, vpc: Record) -> list[str]:
     """Ids of everything in the VPC except its own default group, main table and default ACL."""
-    own = {vpc.id, vpc.body["_DefaultSecurityGroupId"], vpc.body["_MainRouteTableId"],
-           vpc.body["_DefaultNetworkAclId"]}
+    own = {vpc.id, vpc.internal["DefaultSecurityGroupId"], vpc.internal["MainRouteTableId"],
+           vpc.internal["DefaultNetworkAclId"]}
     found = []
     for kind in KINDS.values():
         found += [r.id for r in ctx.tx.list(kind.kind)
@@ -216,22 +218,23 @@ class VpcOps:
         network = _check_vpc_request(params)
         vpc_id = VPC.new_id()
         body = _new_vpc_body(ctx, vpc_id, network, params)
-        body["_DefaultSecurityGroupId"] = security.create_default_group(ctx, vpc_id)
-        body["_MainRouteTableId"] = routing.create_main_table(ctx, vpc_id, str(network))
-        body["_DefaultNetworkAclId"] = routing.create_default_acl(ctx, vpc_id)
-        body[ec2_records.FABRIC_INDEX] = fabric.claim_block(ctx.tx, vpc_id)
-        ctx.tx.put(Record(VPC.kind, vpc_id, ctx.account, ctx.region, body))
-        return {"Vpc": public(body)}
+        internal = {"Attributes": dict(DEFAULT_ATTRIBUTES),
+                    "DefaultSecurityGroupId": security.create_default_group(ctx, vpc_id),
+                    "MainRouteTableId": routing.create_main_table(ctx, vpc_id, str(network)),
+                    "DefaultNetworkAclId": routing.create_default_acl(ctx, vpc_id),
+                    ec2_records.FABRIC_INDEX: fabric.claim_block(ctx.tx, vpc_id)}
+        ctx.tx.put(Record(VPC.kind, vpc_id, ctx.account, ctx.region, body, internal=internal))
+        return {"Vpc": cast(shapes.Vpc, body)}
 
     def describe_vpcs(self, ctx: RequestContext, params: shapes.DescribeVpcsRequest) -> shapes.DescribeVpcsResult:
-        return describe(ctx, VPC, params, "VpcIds", "Vpcs", VPC_FILTERS, lambda r: public(r.body))
+        return describe(ctx, VPC, params, "VpcIds", "Vpcs", VPC_FILTERS)
 
     def delete_vpc(self, ctx: RequestContext, params: shapes.DeleteVpcRequest) -> shapes.NoOutput:
         vpc = get(ctx, VPC, params["VpcId"])
         if _dependents(ctx, vpc):
             raise Ec2Error("DependencyViolation", f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
-        security.delete_group_records(ctx, vpc.body["_DefaultSecurityGroupId"])
-        routing.delete_vpc_tables(ctx, vpc.body["_MainRouteTableId"], vpc.body["_DefaultNetworkAclId"])
+        security.delete_group_records(ctx, vpc.internal["DefaultSecurityGroupId"])
+        routing.delete_vpc_tables(ctx, vpc.internal["MainRouteTableId"], vpc.internal["DefaultNetworkAclId"])
         fabric.release_block(ctx.tx, ec2_records.VpcRecord(vpc).fabric_index)
         ctx.tx.delete(VPC.kind, vpc.id)
         return {}
@@ -245,7 +248,7 @@ class VpcOps:
                            f"Value ({params['Attribute']}) for parameter attribute is invalid. Unknown attribute.")
         # ``member`` is one of the result's attribute members, computed from the request.
         return cast(shapes.DescribeVpcAttributeResult,
-                    {"VpcId": vpc.id, member: {"Value": vpc.body["_Attributes"][member]}})
+                    {"VpcId": vpc.id, member: {"Value": vpc.internal["Attributes"][member]}})
 
     def modify_vpc_attribute(self, ctx: RequestContext, params: shapes.ModifyVpcAttributeRequest) -> shapes.NoOutput:
         vpc = get(ctx, VPC, params["VpcId"])
@@ -257,7 +260,7 @@ class VpcOps:
             raise Ec2Error("InvalidParameterCombination" if given else "MissingParameter",
                            "Exactly one attribute must be specified per call.")
         member = given[0]
-        vpc.body["_Attributes"][member] = bool(request[member].get("Value"))
+        vpc.internal["Attributes"][member] = bool(request[member].get("Value"))
         ctx.tx.put(vpc)
         return {}
 
@@ -272,8 +275,8 @@ class VpcOps:
         zone = zone_for(ctx.region, params.get("AvailabilityZone"), params.get("AvailabilityZoneId"))
         subnet_id = SUBNET.new_id()
         body = _new_subnet_body(ctx, subnet_id, vpc.id, network, zone, params)
-        record = ctx.tx.put(Record(SUBNET.kind, subnet_id, ctx.account, ctx.region, body))
-        routing.associate_default_acl(ctx, vpc.body["_DefaultNetworkAclId"], subnet_id)
+        record = ctx.tx.put(Record(SUBNET.kind, subnet_id, ctx.account, ctx.region, body, internal={"Allocated": []}))
+        routing.associate_default_acl(ctx, vpc.internal["DefaultNetworkAclId"], subnet_id)
         return {"Subnet": present_subnet(record)}
 
     def describe_subnets(self, ctx: RequestContext,
@@ -282,7 +285,7 @@ class VpcOps:
 
     def delete_subnet(self, ctx: RequestContext, params: shapes.DeleteSubnetRequest) -> shapes.NoOutput:
         subnet = get(ctx, SUBNET, params["SubnetId"])
-        if subnet.body["_Allocated"] or _subnet_users(ctx, subnet.id):
+        if subnet.internal["Allocated"] or _subnet_users(ctx, subnet.id):
             raise Ec2Error("DependencyViolation",
                            f"The subnet '{subnet.id}' has dependencies and cannot be deleted.")
         routing.forget_subnet(ctx, subnet.id)
@@ -360,15 +363,13 @@ def _new_subnet_body(ctx: RequestContext, subnet_id: str, vpc_id: str, network: 
         "Ipv6Native": False, "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"},
         "PrivateDnsNameOptionsOnLaunch": {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False,
                                           "EnableResourceNameDnsAAAARecord": False},
-        "Tags": tags_for(params, "subnet"), "_Allocated": [],
+        "Tags": tags_for(params, "subnet"),
     }
 
 
 def present_subnet(record: Record) -> Any:
-    body = public(record.body)
-    network = ipaddress.IPv4Network(body["CidrBlock"])
-    body["AvailableIpAddressCount"] = usable_count(network) - len(record.body["_Allocated"])
-    return body
+    network = ipaddress.IPv4Network(record.body["CidrBlock"])
+    return {**record.body, "AvailableIpAddressCount": usable_count(network) - len(record.internal["Allocated"])}
 
 
 def _subnet_users(ctx: RequestContext, subnet_id: str) -> list[str]:
@@ -382,17 +383,13 @@ def _subnet_users(ctx: RequestContext, subnet_id: str) -> list[str]:
     return found
 
 
-def _subnet_count(b: dict) -> int:
-    return usable_count(ipaddress.IPv4Network(b["CidrBlock"])) - len(b["_Allocated"])
-
-
 SUBNET_FILTERS = {
     "subnet-id": lambda b: b["SubnetId"], "subnet-arn": lambda b: b["SubnetArn"], "vpc-id": lambda b: b["VpcId"],
     "cidr-block": lambda b: b["CidrBlock"], "cidr": lambda b: b["CidrBlock"], "cidrBlock": lambda b: b["CidrBlock"],
     "availability-zone": lambda b: b["AvailabilityZone"], "availabilityZone": lambda b: b["AvailabilityZone"],
     "availability-zone-id": lambda b: b["AvailabilityZoneId"],
     "availabilityZoneId": lambda b: b["AvailabilityZoneId"],
-    "available-ip-address-count": _subnet_count, "default-for-az": lambda b: b["DefaultForAz"],
+    "available-ip-address-count": lambda b: b["AvailableIpAddressCount"], "default-for-az": lambda b: b["DefaultForAz"],
     "defaultForAz": lambda b: b["DefaultForAz"], "map-public-ip-on-launch": lambda b: b["MapPublicIpOnLaunch"],
     "owner-id": lambda b: b["OwnerId"], "state": lambda b: b["State"],
     "ipv6-native": lambda b: b["Ipv6Native"],
@@ -409,5 +406,5 @@ def assign_fabric_blocks(store: Store) -> None:
             with store.transaction(vpc.account, vpc.region, "AssignFabricBlock") as tx:
                 record = tx.get(VPC.kind, vpc.id)
                 if record is not None:
-                    record.body[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)
+                    record.internal[ec2_records.FABRIC_INDEX] = fabric.claim_block(tx, vpc.id)
                     tx.put(record)

@@ -6,8 +6,10 @@ Records
     ``body["Type"]`` and ``body["AvailabilityZones"]``). Target groups and
     listeners are kinds ``elbv2-targetgroup`` and ``elbv2-listener`` (the bare
     names belong to VPC Lattice). Every body is the resource in the model's
-    output shape, plus ``Tags`` and internal ``_``-prefixed fields that
-    ``present`` strips. Record ids are the 16 hex characters ending the ARN.
+    output shape plus ``Tags`` (``present`` keeps the shape's members); the
+    record's internal fields hold its ``attributes``, a target group's
+    registered ``targets`` and a load balancer's network ``interfaces``.
+    Record ids are the 16 hex characters ending the ARN.
 
 Names
     A load balancer's record name is ``<type>/<name>``: AWS keeps load balancer

@@ -162,7 +162,7 @@ class ListenerOps:
                                           f"{lb.body['LoadBalancerName']}/{lb.id}/{listener_id}"),
                 "LoadBalancerArn": lb.arn, "Port": port, "Protocol": protocol, **_check_tls(params, protocol),
                 "DefaultActions": _actions(ctx, lb, protocol, params["DefaultActions"]),
-                "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(lb.body["Type"])}
+                "Tags": c.clean_tags(params.get("Tags"))}
         if params.get("AlpnPolicy"):
             body["AlpnPolicy"] = params["AlpnPolicy"]
         same_port = [l for l in ctx.tx.list(c.LISTENER, parent=lb.id) if l.body["Port"] == port]
@@ -174,7 +174,8 @@ class ListenerOps:
         if len(ctx.tx.list(c.LISTENER, parent=lb.id)) >= 50:
             raise c.error("TooManyListeners", "You've reached the limit on the number of listeners per load "
                           "balancer")
-        record = Record(c.LISTENER, listener_id, ctx.account, ctx.region, body, parent=lb.id, arn=body["ListenerArn"])
+        record = Record(c.LISTENER, listener_id, ctx.account, ctx.region, body, parent=lb.id, arn=body["ListenerArn"],
+                        internal={"attributes": default_attributes(lb.body["Type"])})
         ctx.tx.put(record)
         return {"Listeners": [c.present(record, "Listener")]}
 
@@ -224,14 +225,14 @@ class ListenerOps:
             self, ctx: RequestContext, params: shapes.DescribeListenerAttributesInput
     ) -> shapes.DescribeListenerAttributesOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
-        return {"Attributes": c.as_list(record.body["_attributes"])}
+        return {"Attributes": c.as_list(record.internal["attributes"])}
 
     def modify_listener_attributes(
             self, ctx: RequestContext, params: shapes.ModifyListenerAttributesInput
     ) -> shapes.ModifyListenerAttributesOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])
-        current = record.body["_attributes"]
+        current = record.internal["attributes"]
         merged = c.merge_attributes(current, params["Attributes"], lambda k, v: _check_attribute(k, v, current))
-        record.body["_attributes"] = merged
+        record.internal["attributes"] = merged
         ctx.tx.put(record)
         return {"Attributes": c.as_list(merged)}

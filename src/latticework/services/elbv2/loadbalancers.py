@@ -174,7 +174,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], lb_type: str, lb_i
         "CanonicalHostedZoneId": (NLB_ZONES if lb_type == "network" else ALB_ZONES).get(ctx.region, ""),
         "CreatedTime": ctx.timestamp(), "LoadBalancerName": name, "Scheme": scheme, "VpcId": vpc_id,
         "State": {"Code": "provisioning"}, "Type": lb_type, "AvailabilityZones": zones, "IpAddressType": ip_type,
-        "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(lb_type, scheme),
+        "Tags": c.clean_tags(params.get("Tags")),
     }
     _apply_security_groups(ctx, body, params.get("SecurityGroups"), None)
     return body
@@ -192,7 +192,7 @@ def _interface_description(body: dict) -> str:
 def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
     body = record.body
     kind = "network_load_balancer" if body["Type"] == "network" else "interface"
-    body["_interfaces"] = [
+    record.internal["interfaces"] = [
         create_interface(ctx, zone["SubnetId"], description=_interface_description(body),
                          group_ids=body.get("SecurityGroups") or None, interface_type=kind,
                          requester_id="amazon-elb")["NetworkInterfaceId"]
@@ -200,7 +200,7 @@ def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
 
 
 def _detach_interfaces(ctx: RequestContext, record: Record) -> None:
-    for eni_id in record.body.pop("_interfaces", []):
+    for eni_id in record.internal.pop("interfaces", []):
         delete_interface(ctx, eni_id)
 
 
@@ -236,7 +236,7 @@ def show(record: Record) -> Any:
 
 
 def attributes(record: Record) -> dict[str, str]:
-    return record.body["_attributes"]
+    return record.internal["attributes"]
 
 
 # -- attribute checks --------------------------------------------------------
@@ -297,7 +297,8 @@ class LoadBalancerOps:
         if existing is not None:
             return self._repeat(existing, body)
         record = Record(c.LOAD_BALANCER, lb_id, ctx.account, ctx.region, body, name=f"{lb_type}/{params['Name']}",
-                        arn=body["LoadBalancerArn"])
+                        arn=body["LoadBalancerArn"],
+                        internal={"attributes": default_attributes(lb_type, body["Scheme"])})
         _attach_interfaces(ctx, record)
         try:
             ctx.tx.put(record)
@@ -371,7 +372,7 @@ class LoadBalancerOps:
         merged = c.merge_attributes(attributes(record), params["Attributes"],
                                     lambda k, v: _check_attribute(record, k, v))
         _check_logs(merged)
-        record.body["_attributes"] = merged
+        record.internal["attributes"] = merged
         ctx.tx.put(record)
         return {"Attributes": c.as_list(merged)}
 

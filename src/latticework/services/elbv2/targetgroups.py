@@ -120,8 +120,9 @@ def default_attributes(protocol: str | None, target_type: str) -> dict[str, str]
             "target_health_state.unhealthy.draining_interval_seconds": "0", **health}
 
 
-def _check_attribute(body: dict, key: str, value: str) -> None:
-    if key not in body["_attributes"]:
+def _check_attribute(record: Record, key: str, value: str) -> None:
+    body = record.body
+    if key not in record.internal["attributes"]:
         raise c.validation(f"Target group attribute key '{key}' is not recognized")
     if key.endswith(".enabled"):
         c.check_bool(key, value)
@@ -178,8 +179,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], tg_id: str) -> dic
     body = {"TargetGroupArn": ctx.arn(c.SIGNING_NAME, f"targetgroup/{params['Name']}/{tg_id}"),
             "TargetGroupName": params["Name"], "TargetType": target_type,
             **_health(protocol, target_type, {k: params.get(k) for k in HEALTH_MEMBERS}),
-            "Tags": c.clean_tags(params.get("Tags")), "_attributes": default_attributes(protocol, target_type),
-            "_targets": []}
+            "Tags": c.clean_tags(params.get("Tags"))}
     if target_type != "lambda":
         body.update(Protocol=protocol, Port=params["Port"], VpcId=params["VpcId"])
     if target_type in ("instance", "ip"):
@@ -194,7 +194,7 @@ def _new_body(ctx: RequestContext, params: Mapping[str, Any], tg_id: str) -> dic
 
 def _settings(body: dict) -> dict:
     """What must match for a repeated CreateTargetGroup to return the existing group."""
-    return {k: v for k, v in body.items() if not k.startswith("_") and k not in ("TargetGroupArn", "Tags")}
+    return {k: v for k, v in body.items() if k not in ("TargetGroupArn", "Tags")}
 
 
 def load_balancer_arns(ctx: RequestContext, tg_arn: str | None) -> list[str]:
@@ -221,14 +221,15 @@ def show(ctx: RequestContext, record: Record) -> Any:
 
 # -- targets -------------------------------------------------------------------
 
-def _check_target(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> None:
+def _check_target(ctx: RequestContext, record: Record, target: Mapping[str, Any]) -> None:
+    body = record.body
     kind, target_id = body["TargetType"], target["Id"]
     if kind == "instance" and not _INSTANCE.match(target_id):
         raise c.error("InvalidTarget", f"The following targets are not valid instances: '{target_id}'")
     if kind == "ip":
         _check_ip(ctx, body, target_id)
     if kind == "alb":
-        _check_alb(ctx, body, target)
+        _check_alb(ctx, record, target)
 
 
 def _check_ip(ctx: RequestContext, body: dict, target_id: str) -> None:
@@ -244,11 +245,12 @@ def _check_ip(ctx: RequestContext, body: dict, target_id: str) -> None:
                       "RFC 6598) or in the target group's VPC")
 
 
-def _check_alb(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> None:
+def _check_alb(ctx: RequestContext, record: Record, target: Mapping[str, Any]) -> None:
+    body, registered = record.body, record.internal["targets"]
     lb = c.find(ctx, c.LOAD_BALANCER, target["Id"])
     if lb is None or lb.body["Type"] != "application":
         raise c.error("InvalidTarget", f"The target '{target['Id']}' is not a valid Application Load Balancer")
-    if body["_targets"] and all(t["Id"] != target["Id"] for t in body["_targets"]):
+    if registered and all(t["Id"] != target["Id"] for t in registered):
         raise c.error("TooManyRegistrationsForTargetId", "A target group of type 'alb' can have only one target")
     if target.get("Port", body["Port"]) != body["Port"]:
         raise c.error("InvalidTarget", "The port of an Application Load Balancer target must match the target "
@@ -293,8 +295,9 @@ class TargetGroupOps:
                 raise c.error("DuplicateTargetGroupName", f"A target group with the same name '{params['Name']}' "
                               "exists, but with different settings")
             return {"TargetGroups": [show(ctx, existing)]}
+        internal = {"attributes": default_attributes(params.get("Protocol"), body["TargetType"]), "targets": []}
         record = Record(c.TARGET_GROUP, tg_id, ctx.account, ctx.region, body, name=params["Name"],
-                        arn=body["TargetGroupArn"])
+                        arn=body["TargetGroupArn"], internal=internal)
         try:
             ctx.tx.put(record)
         except NameTaken:
@@ -359,15 +362,15 @@ class TargetGroupOps:
             self, ctx: RequestContext, params: shapes.DescribeTargetGroupAttributesInput
     ) -> shapes.DescribeTargetGroupAttributesOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
-        return {"Attributes": c.as_list(record.body["_attributes"])}
+        return {"Attributes": c.as_list(record.internal["attributes"])}
 
     def modify_target_group_attributes(
             self, ctx: RequestContext, params: shapes.ModifyTargetGroupAttributesInput
     ) -> shapes.ModifyTargetGroupAttributesOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
-        merged = c.merge_attributes(record.body["_attributes"], params["Attributes"],
-                                    lambda k, v: _check_attribute(record.body, k, v))
-        record.body["_attributes"] = merged
+        merged = c.merge_attributes(record.internal["attributes"], params["Attributes"],
+                                    lambda k, v: _check_attribute(record, k, v))
+        record.internal["attributes"] = merged
         ctx.tx.put(record)
         return {"Attributes": c.as_list(merged)}
 
@@ -375,13 +378,13 @@ class TargetGroupOps:
                          params: shapes.RegisterTargetsInput) -> shapes.RegisterTargetsOutput:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
-        targets = {_target_key(body, t): t for t in body["_targets"]}
+        targets = {_target_key(body, t): t for t in record.internal["targets"]}
         for target in params["Targets"]:
-            _check_target(ctx, body, target)
+            _check_target(ctx, record, target)
             targets[_target_key(body, target)] = {k: v for k, v in target.items() if v is not None}
         if len(targets) > 1000:
             raise c.error("TooManyTargets", "You've reached the limit on the number of targets per target group")
-        body["_targets"] = list(targets.values())
+        record.internal["targets"] = list(targets.values())
         ctx.tx.put(record)
         return {}
 
@@ -391,7 +394,7 @@ class TargetGroupOps:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         doomed = {_target_key(body, t) for t in params["Targets"]}
-        body["_targets"] = [t for t in body["_targets"] if _target_key(body, t) not in doomed]
+        record.internal["targets"] = [t for t in record.internal["targets"] if _target_key(body, t) not in doomed]
         ctx.tx.put(record)
         return {}
 
@@ -400,7 +403,7 @@ class TargetGroupOps:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         in_use = bool(load_balancer_arns(ctx, record.arn))
-        registered = {_target_key(body, t): t for t in body["_targets"]}
+        registered = {_target_key(body, t): t for t in record.internal["targets"]}
         asked = params.get("Targets")
         if not asked:
             return {"TargetHealthDescriptions": [_health_of(body, t, in_use, True) for t in registered.values()]}

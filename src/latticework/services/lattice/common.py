@@ -169,13 +169,16 @@ def insert(ctx: RequestContext, record: Record, kind: Kind) -> Record:
 
 
 def new_record(ctx: RequestContext, kind: Kind, body: dict, *, id: str | None = None, parent: str | None = None,
-               name: str | None = None, arn_value: str | None = None, status: str | None = None) -> Record:
+               name: str | None = None, arn_value: str | None = None, status: str | None = None,
+               internal: dict | None = None) -> Record:
+    """A new record of ``kind``: ``body`` (the API's members) gets id, ARN and timestamps; ``internal``
+    holds what the provider keeps beside them."""
     id = id or kind.new_id()
     stamp = ctx.timestamp()
     body = {"id": id, "arn": arn_value or kind_arn(ctx, kind, id), "createdAt": stamp, "lastUpdatedAt": stamp,
             **body}
     return Record(kind=kind.kind, id=id, account=ctx.account, region=ctx.region, body=body, parent=parent,
-                  name=name, arn=body["arn"], status=status)
+                  name=name, arn=body["arn"], status=status, internal=dict(internal or {}))
 
 
 def touch(ctx: RequestContext, record: Record, **changes: Any) -> Record:

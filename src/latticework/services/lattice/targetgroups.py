@@ -21,11 +21,12 @@ Target groups
     reads back one config block.
 
 Health checks
-    The body keeps two things: ``config.healthCheck``, the effective settings
-    (AWS fills every default into the answer, so Terraform reads back what it
-    sent and a group created without a health check reads back the same
-    defaults every time), and ``_healthCheck``, only what callers set. Updates
-    merge into ``_healthCheck``; a 0 (or an empty path or matcher) resets a
+    The record keeps two things: ``config.healthCheck`` in the body, the
+    effective settings (AWS fills every default into the answer, so Terraform
+    reads back what it sent and a group created without a health check reads
+    back the same defaults every time), and the internal ``healthCheck``, only
+    what callers set. Updates merge into the internal ``healthCheck``; a 0 (or
+    an empty path or matcher) resets a
     setting to its default. The health check ``port`` is not filled in when
     unset: AWS then checks the traffic port and does not echo one (AWS CLI
     examples of CreateTargetGroup). Defaults: enabled for HTTP1 groups, off
@@ -238,8 +239,9 @@ class TargetGroupOps:
         check_quota(ctx, "target-groups", ctx.tx.count(TARGET_GROUP.kind), TARGET_GROUP)
         config, explicit = _new_config(ctx, params["type"], params.get("config"))
         body = {"name": params["name"], "type": params["type"], "config": config, "status": "CREATE_IN_PROGRESS",
-                "tags": common.check_tags(params.get("tags")), "_healthCheck": explicit}
-        record = common.new_record(ctx, TARGET_GROUP, body, name=params["name"], status="CREATE_IN_PROGRESS")
+                "tags": common.check_tags(params.get("tags"))}
+        record = common.new_record(ctx, TARGET_GROUP, body, name=params["name"], status="CREATE_IN_PROGRESS",
+                                   internal={"healthCheck": explicit})
         common.insert(ctx, record, TARGET_GROUP)
         return _tg_response(record)
 
@@ -257,10 +259,11 @@ class TargetGroupOps:
             raise _fields("", f"Health checks are not supported for target groups of type {tg.body['type']}.",
                           "healthCheck")
         _require_settled(tg)
-        explicit = _merge_health_check(tg.body.get("_healthCheck", {}), params["healthCheck"], "healthCheck")
+        explicit = _merge_health_check(tg.internal.get("healthCheck", {}), params["healthCheck"], "healthCheck")
         config = {**tg.body["config"],
                   "healthCheck": _effective_health_check(tg.body["config"], explicit, "healthCheck")}
-        common.touch(ctx, tg, config=config, _healthCheck=explicit)
+        tg.internal["healthCheck"] = explicit
+        common.touch(ctx, tg, config=config)
         return _tg_response(tg)
 
     def delete_target_group(self, ctx: RequestContext,
