@@ -8,9 +8,11 @@ the accounts file's per-account ``quotas`` table): ``clients_with_quotas``
 hands one out, so a test reaches a quota with a handful of creates.
 Readiness is the server's ready line, never a sleep.
 
-Every server's data plane gets a loopback fabric range of its own
-(``fabric_range``), so servers of parallel test processes never compete for
-the same VPC addresses.
+Servers start without ``--fabric``: each leases a free loopback range
+host-wide (``latticework.fabric.leases``), so servers of parallel test
+processes, of another test run on the same host and a user's own server
+never share VPC addresses. A test that needs its server's range reads it
+back from the server (``Server.fabric``).
 
 On CI (the ``CI`` environment variable set to anything but empty, ``0``,
 ``false``, ``no`` or ``off``) a skipped test fails the run: CI runs as root
@@ -25,10 +27,12 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,34 +93,31 @@ class Server:
     process: subprocess.Popen
     state: Path
     config: Path
+    ready: str = ""  # the ready line
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:
             self.process.kill() if kill else self.process.terminate()
             self.process.wait(timeout=30)
 
+    def dataplane(self) -> dict:
+        """``GET /_latticework/dataplane``: the served revision and the fabric range."""
+        with urllib.request.urlopen(self.url + "/_latticework/dataplane", timeout=10) as answer:
+            return json.load(answer)
 
-def _worker() -> int:
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
-
-
-_extra_servers = itertools.count()
-
-
-def fabric_range(session: bool = False) -> str:
-    """A loopback range no other test server uses: a /13 per test process for the session server
-    (127.64/13, 127.72/13...), and a /20 for each other server a process starts (under 127.128/9)."""
-    if session:
-        return f"127.{64 + 8 * _worker()}.0.0/13"
-    n = next(_extra_servers)
-    return str(ipaddress.ip_network(f"127.{128 + 16 * _worker() + (n // 16) % 16}.{(n % 16) * 16}.0/20"))
+    @property
+    def fabric(self) -> ipaddress.IPv4Network:
+        """The loopback range the server leased for its VPCs' addresses."""
+        return ipaddress.IPv4Network(self.dataplane()["fabric"])
 
 
 def start_server(state: Path, config: Path | None = None, port: int = 0, timeout: float = 60,
                  fabric: str | None = None, extra: list[str] = ()) -> Server:
-    """Start ``latticework up`` and return once its ready line names the address."""
+    """Start ``latticework up`` and return once its ready line names the address.
+
+    Without ``fabric`` the server leases a free range itself."""
     cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state),
-           "--fabric", fabric or fabric_range(), *extra]
+           *(["--fabric", fabric] if fabric else []), *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -126,7 +127,7 @@ def start_server(state: Path, config: Path | None = None, port: int = 0, timeout
         found = READY.search(line)
         if found:
             _drain(process)
-            return Server(found.group(1), process, state, config)
+            return Server(found.group(1), process, state, config, line)
     raise RuntimeError("server did not start:\n" + "".join(lines))
 
 
@@ -144,8 +145,7 @@ def _drain(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Server:
     base = tmp_path_factory.mktemp("server")
-    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS),
-                       fabric=fabric_range(session=True))
+    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS))
     yield srv
     srv.stop()
 

@@ -6,12 +6,10 @@ import re
 import subprocess
 import sys
 
-from conftest import fabric_range
-
 
 def test_the_demo_builds_the_example_and_prints_the_distribution():
     done = subprocess.run([sys.executable, "-m", "latticework", "demo", "--endpoint", "http://127.0.0.1:9",
-                           "--requests", "400", "--fabric", fabric_range()],
+                           "--requests", "400"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import READY, client_for, fabric_range, start_server
+from conftest import READY, client_for, start_server
 
 SHUTDOWN_TIMEOUT = 20
 
@@ -28,8 +28,7 @@ def _health(url: str) -> dict:
 
 
 def _spawn(state) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(state),
-                                "--fabric", fabric_range()],
+    process = subprocess.Popen([sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(state)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stdout.readline()
     found = READY.search(first)

@@ -30,7 +30,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import fabric_range
 
 pytestmark = pytest.mark.terraform
 
@@ -85,8 +84,7 @@ class LoggedServer:
 def start_logged_server(base: Path) -> LoggedServer:
     """``latticework up --port 0`` with the default account (test/test), output in ``base/server.log``."""
     log = base / "server.log"
-    cmd = [sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(base / "state.db"),
-           "--fabric", fabric_range()]
+    cmd = [sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(base / "state.db")]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     for line in process.stdout:  # blocks until the server prints; ends if it dies

@@ -10,6 +10,7 @@ import click
 
 from latticework import __version__, config, fabric
 from latticework.cli_dataplane import register
+from latticework.fabric import leases
 from latticework.demo import run as run_demo
 from latticework.ownpaths_client import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE
 from latticework.server import Settings, run as run_server
@@ -30,24 +31,25 @@ def main() -> None:
               help="SQLite state file [default: $LATTICEWORK_STATE or ~/.local/share/latticework/state.db].")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=lambda: os.environ.get("LATTICEWORK_CONFIG"), help="Accounts file (TOML).")
-@click.option("--fabric", "fabric_range", default=fabric.DEFAULT_RANGE, show_default=True,
-              help="Loopback range VPC address blocks are carved from (one per server on a host).")
+@click.option("--fabric", "fabric_range", default=None,
+              help=f"Loopback range VPC address blocks are carved from; it must overlap no other running server's "
+                   f"[default: the range this state file used last, else {fabric.DEFAULT_RANGE}, else a free one].")
 @click.option("--dns-port", default=53, show_default=True, type=click.IntRange(0, 65535),
               help="Port of every VPC's DNS resolver (exec needs 53).")
 @click.option("--no-dataplane", is_flag=True, help="Serve the APIs only: no listeners, resolvers or health checks.")
-def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str, dns_port: int,
+def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str | None, dns_port: int,
        no_dataplane: bool) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     try:
         directory = config.load_directory(config_file)
-        addresses = fabric.Fabric.parse(fabric_range)
+        addresses = fabric.Fabric.parse(fabric_range) if fabric_range else None
     except (config.ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     settings = Settings(host, port, state or config.default_state_path(), directory, not no_dataplane, addresses,
                         dns_port)
     try:
         sys.exit(run_server(settings))
-    except StoreLocked as exc:
+    except (StoreLocked, leases.LeaseError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -58,9 +60,9 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
 @click.option("--requests", "count", default=1000, show_default=True, type=click.IntRange(1, 100000),
               help="Requests to send through the blue/green split.")
 @click.option("--keep", is_flag=True, help="Leave the demo's resources in place.")
-@click.option("--fabric", "fabric_range", default="127.120.0.0/16", show_default=True,
-              help="Loopback range of the server the demo starts when none answers.")
-def demo(endpoint: str, count: int, keep: bool, fabric_range: str) -> None:
+@click.option("--fabric", "fabric_range", default=None,
+              help="Loopback range of the server the demo starts when none answers [default: a free one].")
+def demo(endpoint: str, count: int, keep: bool, fabric_range: str | None) -> None:
     """Build the payment-service example end to end and send traffic through it."""
     sys.exit(run_demo(endpoint, count, keep, fabric_range))
 

@@ -1,7 +1,7 @@
 """``latticework demo``: the classic Lattice example, built and exercised end to end.
 
 1. Uses the server at ``--endpoint`` if one answers, else starts one (a
-   temporary state file, its own fabric range) and stops it afterwards.
+   temporary state file, a free fabric range unless ``--fabric`` names one) and stops it afterwards.
 2. Starts three target processes (``latticework.targets.echo``): two "blue",
    one "green".
 3. Through the APIs, as any client would (botocore, account ``test``):
@@ -41,7 +41,6 @@ from latticework.vpcclient import NameNotFound, VpcClient
 READY = re.compile(r"ready (\S+) on ([\d.]+):(\d+)")
 SERVER_READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 REGION = "us-east-1"
-DEMO_FABRIC = "127.120.0.0/16"  # the demo's own server, beside one on the default range
 
 
 def say(text: str = "") -> None:
@@ -67,10 +66,11 @@ def start_target(name: str) -> tuple[subprocess.Popen, int]:
     return process, int(_wait_line(process, READY, f"target {name}").group(3))
 
 
-def start_server(state_dir: Path, fabric: str) -> tuple[subprocess.Popen, str]:
+def start_server(state_dir: Path, fabric: str | None) -> tuple[subprocess.Popen, str]:
     dns_port = "53" if os.geteuid() == 0 else "10053"  # resolvers answer there; without root 53 is out of reach
     process = subprocess.Popen([sys.executable, "-m", "latticework", "up", "--port", "0", "--state",
-                                str(state_dir / "state.db"), "--fabric", fabric, "--dns-port", dns_port],
+                                str(state_dir / "state.db"), *(["--fabric", fabric] if fabric else []),
+                                "--dns-port", dns_port],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, _wait_line(process, SERVER_READY, "the server").group(1)
 
@@ -224,7 +224,7 @@ def report(demo: Demo, built: dict, count: int) -> None:
     client.close()
 
 
-def run(endpoint: str, count: int, keep: bool, fabric: str = DEMO_FABRIC) -> int:
+def run(endpoint: str, count: int, keep: bool, fabric: str | None = None) -> int:
     port = 443 if os.geteuid() == 0 else 8443
     with ExitStack() as stack:
         if not _answers(endpoint):

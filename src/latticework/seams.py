@@ -38,7 +38,7 @@ class Settler(Protocol):
 
 class Introspection(Protocol):
     def status(self) -> dict:
-        """The served revision and recent compile times."""
+        """The served revision, recent compile times and the fabric range."""
 
     def ca_pem(self) -> str:
         """The local certificate authority, PEM."""

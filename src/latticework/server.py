@@ -4,6 +4,10 @@ This is the composition root: the only module that knows every part. The
 control plane (``Dispatcher`` and ``Settlement``) and the data plane
 (``DataPlane``) never import each other; each gets what it needs of the
 other here, as the Protocols of ``seams``.
+
+A server with a data plane runs on a fabric range it leases host-wide
+(``fabric.leases``) once its state file is its own, and gives the range back
+when it stops; without a data plane it leases nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import logging
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uvicorn
@@ -24,7 +29,7 @@ from latticework.api.ownpaths import OwnPaths
 from latticework.api.settle import Settlement
 from latticework.config import Directory
 from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
-from latticework.fabric import Fabric
+from latticework.fabric import Fabric, leases
 from latticework.services import build_apis, repair, settlers
 from latticework.store import Store
 from latticework.store.sql import SqlStore
@@ -37,7 +42,7 @@ class Settings:
     state: Path
     directory: Directory
     dataplane: bool = True
-    fabric: Fabric = field(default_factory=Fabric)
+    fabric: Fabric | None = None  # None: a free range, leased at start (``fabric.leases``)
     dns_port: int = 53
 
 
@@ -60,17 +65,30 @@ class _Parts:
             await self.dataplane.close()
 
 
-def build_app(settings: Settings) -> tuple[Gateway, SqlStore]:
-    store = SqlStore.sqlite(settings.state)
+def build_app(settings: Settings, store: SqlStore) -> Gateway:
     apis = build_apis()
     settlement = Settlement(store, settlers(apis))
     dataplane = None
     if settings.dataplane:
-        dataplane = DataPlane(store, settlement, DataPlaneSettings(settings.state.parent, settings.fabric,
-                                                                   settings.dns_port))
+        dataplane = DataPlane(store, settlement, DataPlaneSettings(settings.state.parent,
+                                                                   settings.fabric or Fabric(), settings.dns_port))
     dispatcher = Dispatcher(settings.directory, store, apis, settlement, applier=dataplane,
                             state_dir=settings.state.parent)
-    return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane)), store
+    return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane))
+
+
+@contextlib.contextmanager
+def leased(settings: Settings) -> Iterator[Settings]:
+    """The settings with the fabric range this server leased (held for the block); unchanged without a data plane.
+
+    Raises ``leases.LeaseError`` (``FabricTaken`` when ``--fabric`` overlaps another server's range)."""
+    if not settings.dataplane:
+        yield settings
+        return
+    with leases.held(settings.state, settings.fabric.range if settings.fabric else None) as taken:
+        if moved := taken.moved():
+            logging.getLogger("latticework").warning(moved)
+        yield replace(settings, fabric=Fabric(taken.lease.range))
 
 
 class _Server(uvicorn.Server):
@@ -102,20 +120,27 @@ class _Server(uvicorn.Server):
         if self.should_exit:
             return
         host, port = self.servers[0].sockets[0].getsockname()[:2]
-        print(f"Latticework ready on http://{host}:{port} (state: {self.settings.state})", flush=True)
+        fabric = f", fabric: {self.settings.fabric.range}" if self.settings.fabric and self.settings.dataplane else ""
+        print(f"Latticework ready on http://{host}:{port} (state: {self.settings.state}{fabric})", flush=True)
 
 
 def run(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM. Raises ``StoreLocked`` or ``leases.LeaseError`` before serving."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app, store = build_app(settings)
+    store = SqlStore.sqlite(settings.state)  # first: a state file another server holds touches no lease
+    try:
+        with leased(settings) as settings:
+            return _serve(settings, build_app(settings, store))
+    finally:
+        store.close()
+
+
+def _serve(settings: Settings, app: Gateway) -> int:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", access_log=False,
         log_level="warning", http="httptools", loop="uvloop" if sys.platform != "win32" else "asyncio",
         timeout_graceful_shutdown=5,
     )
     server = _Server(config, settings)
-    try:
-        server.run()
-    finally:
-        store.close()
+    server.run()
     return 0 if server.started else 1

@@ -3,7 +3,8 @@
 ``/_latticework/health``
     the server answers and the store's revision;
 ``/_latticework/dataplane``
-    the revision the data plane serves and its compile times;
+    the revision the data plane serves, its compile times and the loopback
+    fabric range its VPC addresses come from (``fabric``);
 ``/_latticework/ca.pem``
     the local certificate authority HTTPS listeners' certificates chain to;
 ``/_latticework/vpcs/<vpc-id>``

@@ -190,7 +190,7 @@ class DataPlane:
     # -- introspection (the /_latticework endpoints and the CLI) -----------------------
     def status(self) -> dict:
         times = sorted(self.compile_seconds) or [0.0]
-        return {"appliedRevision": self.applied_revision,
+        return {"appliedRevision": self.applied_revision, "fabric": str(self.settings.fabric.range),
                 "compileMillisecondsMedian": round(times[len(times) // 2] * 1000, 3),
                 "compileMillisecondsMax": round(times[-1] * 1000, 3),
                 **self.loop_lag.figures()}

@@ -2,8 +2,10 @@
 
 Addressing is data, decided here and stored with the control plane's
 records; a backend only realises it. The ``loopback`` backend (the default,
-no root needed) gives each VPC its own /24 of 127.0.0.0/8, carved from
-``127.64.0.0/10`` by default (16,384 VPCs; ``--fabric`` picks another range), so the destination address of a
+no root needed) gives each VPC its own /24 of 127.0.0.0/8, carved from the
+server's range: ``127.64.0.0/10`` by default (16,384 VPCs), another free one
+when a server on the host holds that (``leases``: servers lease their ranges
+host-wide), or the one ``--fabric`` names. The destination address of a
 connection names the VPC the client is in:
 
 =========  ===========================================================
@@ -17,9 +19,11 @@ address    role
 
 A VPC's block index is allocated when the VPC is created (the lowest free
 one across every account and region) and kept in the VPC record
-(``records.ec2.Vpc.fabric_index``), so addresses survive restarts and clients that cached a
-resolver address keep working. Indexes beyond a smaller ``--fabric`` range
-get no addresses (the VPC has no data plane until the range grows).
+(``records.ec2.Vpc.fabric_index``); a server takes the range its state file
+used last time while it is free, so addresses survive restarts and clients
+that cached a resolver address keep working. Indexes beyond a smaller range
+(a /13 holds 2,048 VPCs, a /16 256) get no addresses (the VPC has no data
+plane until the range grows).
 
 On Linux every 127.0.0.0/8 address is local without configuration; other
 systems need an alias per address (``ifconfig lo0 alias ...`` on macOS).
@@ -66,7 +70,7 @@ class VpcBlock:
 
 @dataclass(frozen=True)
 class Fabric:
-    """The loopback range VPC blocks are carved from (``--fabric``; two servers on one host need two ranges)."""
+    """The loopback range VPC blocks are carved from (``--fabric``, else leased: see ``leases``)."""
 
     range: ipaddress.IPv4Network = ipaddress.IPv4Network(DEFAULT_RANGE)
 
