@@ -104,7 +104,7 @@ class Balancer:
         groups = forward.groups
         if len(groups) == 1:
             return groups[0].target_group_id if groups[0].weight > 0 else None
-        total = sum(g.weight for g in groups)
+        total = forward.total_weight
         if total <= 0:
             return None
         point = self._rng.randrange(total)

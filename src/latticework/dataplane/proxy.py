@@ -210,7 +210,7 @@ def outbound_headers(headers: Headers, conn: Connection, vpc: VpcView, route: Ro
     """The request's headers as the target sees them (reference §6.3)."""
     kept = [(n, v) for n, v in headers if n not in REPLACED and not n.startswith("x-amzn-lattice-")]
     chain = [v for n, v in headers if n == "x-forwarded-for" and v]
-    target = f"ServiceArn={route.service.arn}; ServiceNetworkArn={route.network.arn}; TargetGroupArn={group.arn}"
+    target = route.lattice_target_prefix + group.arn
     return kept + [
         ("x-forwarded-for", ", ".join([*chain, conn.client[0]])),
         ("x-forwarded-port", str(conn.port)),

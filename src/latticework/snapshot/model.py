@@ -24,6 +24,7 @@ plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 HTTP, HTTPS, TLS_PASSTHROUGH = "HTTP", "HTTPS", "TLS_PASSTHROUGH"
@@ -84,6 +85,11 @@ class WeightedTargetGroup:
 @dataclass(frozen=True)
 class Forward:
     groups: tuple[WeightedTargetGroup, ...]
+
+    @cached_property
+    def total_weight(self) -> int:
+        """Computed once per snapshot object, not per request (the data plane's hot path reads it)."""
+        return sum(g.weight for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,11 @@ class Route:
 
     service: Service
     network: ServiceNetwork
+
+    @cached_property
+    def lattice_target_prefix(self) -> str:
+        """``x-amzn-lattice-target`` up to the target group's ARN, made once per route object."""
+        return f"ServiceArn={self.service.arn}; ServiceNetworkArn={self.network.arn}; TargetGroupArn="
 
 
 @dataclass(frozen=True)
