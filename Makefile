@@ -28,8 +28,12 @@ test: install-test typecheck
 typecheck: install-test
 	$(BIN)/python -m mypy
 
+# The benchmark suite (bench/suite.py, bench/README.md): every section against its reference, measured in the
+# same run, one table of ratios; results in bench/results/latest.json. ARGS="--quick" for a smoke run,
+# ARGS="--only l7" (tls, control, propagation, scale) for one section. HAProxy, wrk and h2load come from
+# Debian's packages (installed when missing and run as root), moto from the test extras.
 bench: install-test
-	$(BIN)/python bench/api_throughput.py $(ARGS)
+	$(BIN)/python bench/suite.py $(ARGS)
 
 stubs: install
 	$(BIN)/python -m latticework.tools.genstubs --write

@@ -43,6 +43,8 @@ from pathlib import Path
 import boto3
 import botocore.config
 
+from common import DNS_PORT, Goal, Row, cpu_seconds, fabric
+
 READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 REGION = "us-east-1"
 PER_ACCOUNT = 40  # creates per account before a thread moves on (quota: 50)
@@ -110,7 +112,8 @@ def start_latticework(work: Path, accounts: int) -> Server:
     for stale in work.glob("latticework.db*"):
         stale.unlink()
     cmd = [sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(state),
-           "--config", str(write_accounts(work / "accounts.toml", accounts))]
+           "--config", str(write_accounts(work / "accounts.toml", accounts)), "--fabric", fabric(3),
+           "--dns-port", str(DNS_PORT)]
     cmd = _profiled(cmd)
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return Server("latticework", _wait_ready_line(process, log), process, log)
@@ -278,15 +281,6 @@ class Outcome:
         return None if self.server_cpu is None or not self.calls else self.server_cpu / self.calls * 1000
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), or None where unavailable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _collect(procs: list, results, deadline: float) -> list[tuple]:
     """Every client process's result; fails fast when one of them died."""
     got = []
@@ -380,23 +374,54 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def measure(args, work: Path) -> dict[str, dict[str, Outcome]]:
     servers = args.server or ["latticework", "moto"]
     rows: dict[str, dict[str, Outcome]] = {}
+    for mix_name in args.mix or list(MIXES):
+        for round_no in range(args.rounds):
+            # Alternate which server goes first, so a change in background load hits both alike.
+            for server_name in servers if round_no % 2 == 0 else servers[::-1]:
+                out = phase(server_name, work, args, mix_name)
+                best = rows.setdefault(mix_name, {}).get(server_name)
+                if best is None or out.rate > best.rate:
+                    rows[mix_name][server_name] = out
+                print(f"  {mix_name:<8} {server_name:<12} round {round_no + 1}: {out.rate:9.1f} calls/s, "
+                      f"server CPU {out.cpu_ms_per_call or 0:.2f} ms/call ({out.errors} errors)",
+                      file=sys.stderr, flush=True)
+    return rows
+
+
+def run(ctx) -> list[Row]:
+    """The suite's control-plane section: every mix, both servers, 2 client processes x 2 threads."""
+    calls = 300 if ctx.quick else 1200
+    args = parse_args(["--calls", str(calls), "--threads", "2", "--processes", "2", "--duration", "60"])
+    work = ctx.work / "control"
+    work.mkdir(parents=True, exist_ok=True)
+    outcomes = measure(args, work)
+    ctx.raw["control plane"] = {mix: {server: {"calls": o.calls, "errors": o.errors, "seconds": round(o.seconds, 3),
+                                               "calls_per_second": round(o.rate, 1),
+                                               "server_cpu_ms_per_call": o.cpu_ms_per_call}
+                                      for server, o in by_server.items()}
+                                for mix, by_server in outcomes.items()}
+    rows = []
+    for mix, by_server in outcomes.items():
+        lw, moto = by_server["latticework"], by_server["moto"]
+        errors = lw.errors + moto.errors
+        cycle = f" ({'+'.join(MIXES[mix])})" if len(MIXES[mix]) > 1 else ""
+        rows.append(Row("control plane", f"server CPU per call, {mix}{cycle}: moto / Latticework (x lower)",
+                        lw.cpu_ms_per_call, moto.cpu_ms_per_call, "ms", Goal(">=", 3),
+                        f"{errors} errors" if errors else "",
+                        ratio=moto.cpu_ms_per_call / lw.cpu_ms_per_call
+                        if lw.cpu_ms_per_call and moto.cpu_ms_per_call else None))
+        rows.append(Row("control plane", f"calls/s, {mix}: Latticework / moto", lw.rate, moto.rate, "calls/s"))
+    return rows
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp:
-        for mix_name in args.mix or list(MIXES):
-            for round_no in range(args.rounds):
-                # Alternate which server goes first, so a change in background load hits both alike.
-                for server_name in servers if round_no % 2 == 0 else servers[::-1]:
-                    out = phase(server_name, Path(tmp), args, mix_name)
-                    best = rows.setdefault(mix_name, {}).get(server_name)
-                    if best is None or out.rate > best.rate:
-                        rows[mix_name][server_name] = out
-                    print(f"{mix_name:<8} {server_name:<12} round {round_no + 1}: {out.rate:9.1f} calls/s, "
-                          f"server CPU {out.cpu_ms_per_call or 0:.2f} ms/call ({out.errors} errors)",
-                          file=sys.stderr, flush=True)
-    if len(servers) == 2:
+        rows = measure(args, Path(tmp))
+    if len(args.server or ["latticework", "moto"]) == 2:
         report(rows, args)
     return 0
 

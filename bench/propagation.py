@@ -1,115 +1,118 @@
-"""Config propagation: how long from an API write until traffic follows it.
+"""Config propagation: how long from an API write until traffic follows it, with 10 and 1,000 services.
 
-One run starts a Latticework server (a temporary state file, its own fabric
-range), one echo target process, and a service reachable from a client VPC
-on an HTTP listener. Then, ``--updates`` times, it flips the listener's
-default action between "forward to the target" (200) and "fixed response
-404" with UpdateListener, and sends requests to the service until the answer
-reflects the new action. The time from sending the write to the first
-request that follows it is the propagation latency.
+Each of the two fixtures (built by ``build``, shared with scale.py) is a server
+of its own, one echo target (``latticework.targets.echo``) and a service
+reachable from a client VPC on an HTTP listener (8080) forwarding to it, plus
+more services in the same service network, so that the client VPC reaches
+every one of them (``topology.add_services``: a listener, three rules and a
+target group each; 10,000 targets in all at 1,000 services). ``--quick``
+builds 100 services instead of 1,000.
 
-The reference, measured in the same run against the same server, is a
-read-only API round trip (GetListener): the floor any write -> traffic
-sequence pays for one API call and one request. ``--seed N`` first creates
-N more services, each with a listener and rules (not associated), so the
-compile works on a store of realistic size.
-
-Usage: python bench/propagation.py [--updates 300] [--seed 0]
+The measurement flips the listener's default action between "forward to the
+target" (200) and "fixed response 404" with UpdateListener, ``updates`` times,
+and sends requests (``VpcClient``: through the VPC's resolver and Lattice
+address, keep-alive) until the answer follows; the time from sending the write
+to that answer is the propagation latency. The reference, measured in the
+same run against the same server, is a read (GetListener) plus one request:
+the floor of any API call followed by a request.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import re
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+import urllib.request
+from dataclasses import dataclass
 
+from common import Goal, Row, percentile, say, wait_for_line
 from latticework.ownpaths_client import vpc_info
 from latticework.vpcclient import VpcClient
-from topology import one_service, start, start_server
+from topology import Server, Topology, add_services, client, one_service, start_server
 
 TARGET_READY = re.compile(r"ready \S+ on [\d.]+:(\d+)")
 PORT = 8080
-FABRIC = "127.121.0.0/16"
-DNS_PORT = 5399
+TARGETS_PER_SERVICE = 10
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+@dataclass
+class Fleet:
+    server: Server
+    topology: Topology
+    client: VpcClient
+    services: int
+    targets: int
+    seconds: float  # to build it through the API
 
 
-def seed_services(lattice, count: int) -> None:
-    fixed = {"fixedResponse": {"statusCode": 404}}
-    for n in range(count):
-        svc = lattice.create_service(name=f"seed-{n}")["id"]
-        listener = lattice.create_listener(serviceIdentifier=svc, name="seed-listener", protocol="HTTP", port=80,
-                                           defaultAction=fixed)["id"]
-        for p in range(1, 4):
-            lattice.create_rule(serviceIdentifier=svc, listenerIdentifier=listener, name=f"seed-rule-{p}", priority=p,
-                                match={"httpMatch": {"pathMatch": {"match": {"prefix": f"/{p}"}}}}, action=fixed)
+def build(ctx, name: str, services: int, fabric: str) -> Fleet:
+    directory = ctx.work / name
+    server = start_server(ctx.processes, directory, fabric)
+    log = directory / "target.log"
+    target = ctx.processes.start([sys.executable, "-m", "latticework.targets.echo", "--port", "0", "--name", "t"], log)
+    port = int(wait_for_line(target, log, TARGET_READY).group(1))
+    started = time.monotonic()
+    topology = one_service(server.url, port, PORT)
+    targets = services * TARGETS_PER_SERVICE - 1  # the first service has its one echo target
+    add_services(topology, services - 1, targets)
+    seconds = time.monotonic() - started
+    say(f"  {name}: {services} services, {targets + 1} targets built through the API in {seconds:.0f} s")
+    return Fleet(server, topology, VpcClient(vpc_info(server.url, topology.vpc)), services, targets + 1, seconds)
 
 
-def measure(lattice, client: VpcClient, url: str, svc: str, listener: str, forward: dict, updates: int):
-    actions = [({"fixedResponse": {"statusCode": 404}}, 404), (forward, 200)]
+def measure(fleet: Fleet, updates: int) -> dict:
+    lattice = client(fleet.server.url, "vpc-lattice")
+    t = fleet.topology
+    url = f"http://{t.name}:{PORT}/"
+    svc, listener = t.service["id"], t.listeners["HTTP"]
+    actions = [({"fixedResponse": {"statusCode": 404}}, 404), (t.default_action, 200)]
     latencies, probes, reads = [], [], []
+    fleet.client.get(url)  # the connection is open before the first write
     for n in range(updates):
         action, wanted = actions[n % 2]
         started = time.perf_counter()
         lattice.update_listener(serviceIdentifier=svc, listenerIdentifier=listener, defaultAction=action)
         tries = 1
-        while client.get(url).status != wanted:
+        while fleet.client.get(url).status != wanted:
             tries += 1
         latencies.append(time.perf_counter() - started)
         probes.append(tries)
         started = time.perf_counter()
         lattice.get_listener(serviceIdentifier=svc, listenerIdentifier=listener)
-        client.get(url)
+        fleet.client.get(url)
         reads.append(time.perf_counter() - started)
-    return latencies, probes, reads
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0, help="extra services (listener + 3 rules each)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lw-bench-") as state:
-        server, endpoint = start_server(Path(state), FABRIC, DNS_PORT)
-        target, found = start([sys.executable, "-m", "latticework.targets.echo", "--port", "0", "--name", "t"],
-                              TARGET_READY)
-        try:
-            built = one_service(endpoint, int(found.group(1)), PORT)
-            seed_services(built.lattice, args.seed)
-            client = VpcClient(vpc_info(endpoint, built.vpc))
-            latencies, probes, reads = measure(built.lattice, client, f"http://{built.name}:{PORT}/",
-                                               built.service["id"], built.listener, built.forward, args.updates)
-            report(latencies, probes, reads, endpoint, args)
-        finally:
-            for process in (target, server):
-                process.terminate()
-                process.wait(timeout=10)
-    return 0
-
-
-def report(latencies: list[float], probes: list[int], reads: list[float], endpoint: str, args) -> None:
-    import json
-    import urllib.request
-
-    with urllib.request.urlopen(f"{endpoint}/_latticework/dataplane") as answer:
+    with urllib.request.urlopen(f"{fleet.server.url}/_latticework/dataplane", timeout=10) as answer:
         plane = json.load(answer)
-    ms = lambda v: f"{v * 1000:7.2f} ms"
-    print(f"updates: {args.updates}, seeded services: {args.seed}, compile median/max: "
-          f"{plane['compileMillisecondsMedian']} / {plane['compileMillisecondsMax']} ms")
-    print(f"{'':28s} {'p50':>10s} {'p99':>10s} {'max':>10s}")
-    for label, values in (("write -> traffic follows", latencies), ("reference: read + request", reads)):
-        print(f"{label:28s} {ms(statistics.median(values))} {ms(percentile(values, 99))} {ms(max(values))}")
-    print(f"ratio p99 (write/reference): {percentile(latencies, 99) / percentile(reads, 99):.2f}x; "
-          f"requests needed to see the change: max {max(probes)} (1 = the first request after the write)")
+    ms = lambda values, p: round(percentile(values, p) * 1000, 3)
+    return {"services": fleet.services, "targets": fleet.targets, "updates": updates,
+            "write_p50_ms": ms(latencies, 50), "write_p99_ms": ms(latencies, 99),
+            "write_max_ms": round(max(latencies) * 1000, 3),
+            "reference_p50_ms": ms(reads, 50), "reference_p99_ms": ms(reads, 99),
+            "requests_to_see_max": max(probes), "build_seconds": round(fleet.seconds, 1),
+            "compile_ms_median": plane.get("compileMillisecondsMedian"),
+            "compile_ms_max": plane.get("compileMillisecondsMax")}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(ctx) -> list[Row]:
+    updates = 60 if ctx.quick else 300
+    section = "propagation"
+    ctx.raw[section] = raw = {}
+    rows = []
+    for name in ("small", "fleet"):
+        fleet: Fleet = ctx.fixture(name)
+        m = raw[name] = measure(fleet, updates)
+        say(f"  {section} {fleet.services:5d} services: write -> traffic p50 {m['write_p50_ms']} ms, p99 "
+            f"{m['write_p99_ms']} ms (reference p99 {m['reference_p99_ms']} ms); compile median "
+            f"{m['compile_ms_median']} ms; requests to see a write: max {m['requests_to_see_max']}")
+        big = name == "fleet"
+        note = f"{updates} writes" + ("" if m["requests_to_see_max"] == 1 else
+                                      f"; up to {m['requests_to_see_max']} requests to see one")
+        label = f"{fleet.services:,} services"
+        rows += [
+            Row(section, f"write -> traffic follows, p50, {label}: / read + request", m["write_p50_ms"],
+                m["reference_p50_ms"], "ms"),
+            Row(section, f"write -> traffic follows, p99, {label}: / read + request", m["write_p99_ms"],
+                m["reference_p99_ms"], "ms", Goal("<", 50, on="value", unit="ms") if big else None, note),
+        ]
+    return rows
