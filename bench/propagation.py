@@ -110,9 +110,9 @@ def run(ctx) -> list[Row]:
                                       f"; up to {m['requests_to_see_max']} requests to see one")
         label = f"{fleet.services:,} services"
         rows += [
-            Row(section, f"write -> traffic follows, p50, {label}: / read + request", m["write_p50_ms"],
+            Row(section, f"p50, {label}: write -> traffic follows / read + request", m["write_p50_ms"],
                 m["reference_p50_ms"], "ms"),
-            Row(section, f"write -> traffic follows, p99, {label}: / read + request", m["write_p99_ms"],
+            Row(section, f"p99, {label}: write -> traffic follows / read + request", m["write_p99_ms"],
                 m["reference_p99_ms"], "ms", Goal("<", 50, on="value", unit="ms") if big else None, note),
         ]
     return rows

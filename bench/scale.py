@@ -197,8 +197,9 @@ def run(ctx) -> list[Row]:
     for label in large["one_change_ms"]:
         rows.append(Row(section, f"one-change compile ({label}), {big:,} services / 10 services",
                         large["one_change_ms"][label], small["one_change_ms"][label], "ms"))
-    rows.append(Row(section, f"one-change compile (a rule), {big:,} services / full compile of them",
-                    large["one_change_ms"]["a rule"], large["full_compile_ms"], "ms"))
+    rows.append(Row(section, f"full compile / one-change compile (a rule), {big:,} services (x faster)",
+                    large["one_change_ms"]["a rule"], large["full_compile_ms"], "ms",
+                    ratio=large["full_compile_ms"] / large["one_change_ms"]["a rule"]))
     rows += rss_rows(ctx, section, raw)
     return rows
 
