@@ -30,7 +30,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 
-from common import DNS_PORT, Processes, wait_for_line
+from common import DNS_PORT, Processes, say, wait_for_line
 
 READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 REGION = "us-east-1"
@@ -57,13 +57,21 @@ def write_config(path: Path) -> Path:
 
 
 def start_server(processes: Processes, directory: Path, fabric: str, extra: list[str] = ()) -> Server:
+    """``latticework up`` on ``fabric``; should another server on the host hold a range overlapping it (the
+    fabric lease refuses it), on whatever free range the server leases itself."""
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "server.log"
     cmd = [sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(directory / "state.db"),
-           "--fabric", fabric, "--dns-port", str(DNS_PORT), "--config", str(write_config(directory / "accounts.toml")),
-           *extra]
-    process = processes.start(cmd, log)
-    found = wait_for_line(process, log, READY)
+           "--dns-port", str(DNS_PORT), "--config", str(write_config(directory / "accounts.toml")), *extra]
+    process = processes.start([*cmd, "--fabric", fabric], log)
+    try:
+        found = wait_for_line(process, log, READY)
+    except RuntimeError:
+        if process.poll() is None or "overlaps" not in log.read_text(errors="replace"):
+            raise
+        say(f"  fabric range {fabric} is taken by another server on this host; letting the server lease a free one")
+        process = processes.start(cmd, log)
+        found = wait_for_line(process, log, READY)
     return Server(found.group(1), process, log)
 
 
