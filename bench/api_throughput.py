@@ -43,7 +43,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 
-from common import DNS_PORT, Goal, Row, cpu_seconds, fabric
+from common import DNS_PORT, Goal, Row, cpu_seconds, fabric, plural
 
 READY = re.compile(r"Latticework ready on (http://[\d.]+:\d+)")
 REGION = "us-east-1"
@@ -410,7 +410,7 @@ def run(ctx) -> list[Row]:
         cycle = f" ({'+'.join(MIXES[mix])})" if len(MIXES[mix]) > 1 else ""
         rows.append(Row("control plane", f"server CPU per call, {mix}{cycle}: moto / Latticework (x lower)",
                         lw.cpu_ms_per_call, moto.cpu_ms_per_call, "ms", Goal(">=", 3),
-                        f"{errors} errors" if errors else "",
+                        plural(errors, "error") if errors else "",
                         ratio=moto.cpu_ms_per_call / lw.cpu_ms_per_call
                         if lw.cpu_ms_per_call and moto.cpu_ms_per_call else None))
         rows.append(Row("control plane", f"calls/s, {mix}: Latticework / moto", lw.rate, moto.rate, "calls/s"))

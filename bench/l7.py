@@ -45,7 +45,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BENCH, Goal, Load, Processes, Row, free_port, h2load, say, skipped, wait_port, wrk
+from common import BENCH, Goal, Load, Processes, Row, free_port, h2load, plural, say, skipped, wait_port, wrk
 from latticework.ownpaths_client import vpc_info
 from topology import Server, Topology, routed_service, start_server
 
@@ -263,7 +263,7 @@ def http_rows(section: str, loads: dict, paced: dict, pace: float, floor_note: s
     rows = []
     for c in (32, 256):
         errors = lw(c).errors + loads[("haproxy", c)].errors
-        note = f"{errors} errors" if errors else ""
+        note = plural(errors, "error") if errors else ""
         rows += [
             Row(section, f"req/s, {c} connections: Latticework / HAProxy", lw(c).rate, loads[("haproxy", c)].rate,
                 "req/s", Goal(">=", 0.8) if c == 32 else None, note),
@@ -317,7 +317,7 @@ def run_tls(ctx) -> list[Row]:
         errors = loads["latticework"].errors + loads["haproxy"].errors
         short = kind.split(",")[0]
         rows += [Row(section, f"req/s, {kind}: Latticework / HAProxy", loads["latticework"].rate,
-                     loads["haproxy"].rate, "req/s", Goal(">=", 0.6), f"{errors} errors" if errors else ""),
+                     loads["haproxy"].rate, "req/s", Goal(">=", 0.6), plural(errors, "error") if errors else ""),
                  Row(section, f"p99, {short}: Latticework / HAProxy", loads["latticework"].p99, loads["haproxy"].p99,
                      "ms")]
     return rows
