@@ -13,6 +13,7 @@ when it stops; without a data plane it leases nothing.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -59,6 +60,11 @@ class _Parts:
             self.settlement.settle_all()
         else:
             await self.dataplane.start()
+        # What start-up loaded (the API models, the first snapshot) lives as long as the server. Left in
+        # the collector's oldest generation, each full collection walks all of it, on the loop that serves
+        # traffic: tens of milliseconds every few seconds under load (`make bench`: p99 53 ms -> 4 ms).
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         if self.dataplane is not None:
