@@ -274,6 +274,13 @@ def aim(lattice: Lattice, address, protocol: str = "HTTP") -> None:
     lattice.plane.snapshot = replace(snapshot, target_groups={**snapshot.target_groups, "tg-dead": aimed})
 
 
+def get_dead(lattice: Lattice) -> http.client.HTTPResponse:
+    """GET / of the dead service (aimed at a scripted target): the response, its body unread."""
+    conn = http.client.HTTPConnection("127.0.0.1", lattice.port, timeout=10)
+    conn.request("GET", "/", headers={"Host": DEAD})
+    return conn.getresponse()
+
+
 def test_a_target_failing_mid_body_cuts_the_response(lattice):
     def script(sock, n):
         read_head(sock)
@@ -281,9 +288,7 @@ def test_a_target_failing_mid_body_cuts_the_response(lattice):
     target = ScriptedTarget(script)
     aim(lattice, target.address)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", lattice.port, timeout=10)
-        conn.request("GET", "/", headers={"Host": DEAD})
-        response = conn.getresponse()
+        response = get_dead(lattice)
         assert response.status == 200
         with pytest.raises((http.client.IncompleteRead, ConnectionError)):
             response.read()
@@ -333,9 +338,7 @@ def test_a_response_head_reaches_the_client_before_the_body_does(lattice):
     target = ScriptedTarget(script)
     aim(lattice, target.address)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", lattice.port, timeout=10)
-        conn.request("GET", "/", headers={"Host": DEAD})
-        response = conn.getresponse()  # returns at the head: the target still holds half the body
+        response = get_dead(lattice)  # returns at the head: the target still holds half the body
         assert response.status == 200 and response.getheader("x-long") == "poll" and not release.is_set()
         release.set()
         assert response.read() == b"first-last"

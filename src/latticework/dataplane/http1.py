@@ -85,6 +85,7 @@ from typing import NoReturn
 import httptools
 
 from latticework.dataplane import proxy
+from latticework.dataplane.deadline import Deadline
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Headers, Request, field_lines
 from latticework.dataplane.plane import Limits, Plane
 
@@ -100,9 +101,9 @@ CHUNK_FRAMING = 16 * 1024  # chunk-extension and trailer bytes allowed per messa
 CHUNK_LINE = 32  # ... plus this much per chunk for its size line and CRLFs
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LOCAL_FIELDS = frozenset({"host", "expect", "content-length"})  # consumed here: the upstream writes its own
-WRITTEN_HERE = HOP_BY_HOP | {"content-length"}
+WRITTEN_HERE = HOP_BY_HOP | {"content-length"}  # response fields the front end writes itself, if at all
 NOT_PASSED = HOP_BY_HOP | LOCAL_FIELDS  # request fields the proxy does not pass on
-FRAMING_FIELDS = frozenset({"host", "transfer-encoding", "content-length", "expect", "connection"})  # response fields the front end writes itself, if at all
+FRAMING_FIELDS = frozenset({"host", "transfer-encoding", "content-length", "expect", "connection"})  # read here
 
 DIGITS = re.compile(r"[0-9]+")
 HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(:[0-9]*)?")
@@ -438,8 +439,7 @@ class Http1Server(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._out: list[bytes] = []  # bytes for the client, sent together by _flush
-        self._idle_deadline: float | None = None  # loop time at which an idle connection closes
-        self._idle_timer_at = 0.0
+        self._idle: Deadline  # closes an idle connection; set by connection_made
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._failure: Reject | None = None  # answered once the requests before it are done
         self._rejected = False  # nothing more is parsed
@@ -453,6 +453,7 @@ class Http1Server(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         loop = self._loop = asyncio.get_running_loop()
+        self._idle = Deadline(loop, self._idle_expired)
         opened = self.conn.opened or loop.time()
         self._timers["lifetime"] = loop.call_at(opened + self.plane.limits.max_connection_duration, self.drain)
         self._next()
@@ -460,7 +461,7 @@ class Http1Server(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering or self._rejected:
             return
-        self._idle_deadline = None
+        self._idle.set(None)
         try:
             events, reject = self.reader.feed(data), None
         except Reject as refused:
@@ -486,6 +487,7 @@ class Http1Server(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = self._lingering = True
+        self._idle.cancel()
         for name in list(self._timers):
             self._cancel(name)
         self._writable.set()
@@ -530,7 +532,7 @@ class Http1Server(asyncio.Protocol):
 
     def _begin(self, ex: _Exchange) -> None:
         self.active = ex
-        self._idle_deadline = None
+        self._idle.set(None)
         ex.task = asyncio.get_running_loop().create_task(
             proxy.handle(self.plane, self.conn, ex.request, ex.responder))
         ex.task.add_done_callback(lambda task: self._finish(ex, task))
@@ -599,23 +601,10 @@ class Http1Server(asyncio.Protocol):
         self._reject(Reject(408, "request head not received in time"))
 
     def _idle_from_now(self) -> None:
-        """Close the connection if nothing happens for the idle timeout; the timer is armed only
-        when none is, or when the one armed fires too late."""
-        deadline = self._idle_deadline = self._loop.time() + self.idle_timeout
-        if "idle" not in self._timers or self._idle_timer_at > deadline:
-            self._idle_timer_at = deadline
-            self._cancel("idle")
-            self._timers["idle"] = self._loop.call_at(deadline, self._idle_check)
+        """Close the connection if nothing happens for the idle timeout."""
+        self._idle.set(self._loop.time() + self.idle_timeout)
 
-    def _idle_check(self) -> None:
-        self._timers.pop("idle", None)
-        deadline = self._idle_deadline
-        if deadline is None:
-            return  # busy since: re-armed when idle again
-        if self._loop.time() < deadline:
-            self._idle_timer_at = deadline
-            self._timers["idle"] = self._loop.call_at(deadline, self._idle_check)
-            return
+    def _idle_expired(self) -> None:
         if self.active is None and not self.queue:
             self._flush()
             self._closed = self._lingering = True
@@ -669,6 +658,7 @@ class Http1Server(asyncio.Protocol):
             return
         self._flush()
         self._lingering = True
+        self._idle.cancel()
         for name in list(self._timers):
             self._cancel(name)
         if self.client_eof or not self.transport.can_write_eof():

@@ -64,6 +64,7 @@ from typing import Callable
 import httptools
 
 from latticework.dataplane import router
+from latticework.dataplane.deadline import Deadline
 from latticework.dataplane.exchange import (
     HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError, field_lines,
 )
@@ -231,9 +232,7 @@ class TargetConnection(asyncio.Protocol):
         self._waiter: asyncio.Future | None = None  # the exchange waiting for the next event
         self._writable = asyncio.Event()
         self._writable.set()
-        self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._deadline = Deadline(self._loop, lambda: self.fail(TimeoutError("no response event before the deadline")))
 
     # -- Protocol --
 
@@ -259,9 +258,7 @@ class TargetConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._deadline = None
-        if self._timer is not None:
-            self._timer.cancel()
+        self._deadline.cancel()
         self.fail(exc or ConnectionResetError("the target closed the connection"))
         self._writable.set()
         self._lost(self)
@@ -286,26 +283,8 @@ class TargetConnection(asyncio.Protocol):
 
     def expect_by(self, deadline: float | None) -> None:
         """The loop time by which the next response event must arrive (None: no deadline). Past it,
-        the exchange fails with ``TimeoutError``. Moving the deadline later arms no timer: the one
-        timer re-arms itself when it fires early."""
-        self._deadline = deadline
-        if deadline is not None and (self._timer is None or self._timer_at > deadline):
-            if self._timer is not None:
-                self._timer.cancel()
-            self._arm(deadline)
-
-    def _arm(self, when: float) -> None:
-        self._timer_at = when
-        self._timer = self._loop.call_at(when, self._deadline_reached)
-
-    def _deadline_reached(self) -> None:
-        self._timer = None
-        deadline = self._deadline
-        if deadline is None:
-            return
-        if self._loop.time() < deadline:
-            return self._arm(deadline)
-        self.fail(TimeoutError("no response event before the deadline"))
+        the exchange fails with ``TimeoutError``."""
+        self._deadline.set(deadline)
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None  # connection_made ran before anyone got this protocol
@@ -355,7 +334,7 @@ class TargetConnection(asyncio.Protocol):
 
     def park(self) -> None:
         self.busy = False
-        self._deadline = None
+        self._deadline.set(None)
         self.parked_at = self._loop.time()
 
     def close(self) -> None:
@@ -440,6 +419,11 @@ def body_framing(method: str, length: int | None, first: bytes) -> str:
 def _fields(headers: Headers) -> bytes:
     """Header lines, without those written here and any that would break the framing."""
     return field_lines(headers, NOT_FORWARDED).encode("latin-1", "replace")
+
+
+def _write_head(conn: TargetConnection, request: Request, framing: str) -> None:
+    host = request.authority or "%s:%d" % conn.key[:2]
+    conn.write(request_head(request, host, framing, request.content_length or 0))
 
 
 def _chunk(data: bytes) -> bytes:
@@ -575,17 +559,14 @@ class Http1Upstream:
             conn.abort()
 
     def _write_bodiless(self, conn: TargetConnection, sending: _Sending) -> None:
-        request = sending.request
-        framing = body_framing(request.method, 0, b"")
-        conn.write(request_head(request, request.authority or "%s:%d" % conn.key[:2], framing, 0))
+        _write_head(conn, sending.request, body_framing(sending.request.method, 0, b""))
         sending.done = True
 
     async def _write_request(self, conn: TargetConnection, sending: _Sending) -> None:
         request = sending.request
         first = await sending.read() if request.content_length is None else b""
         framing = body_framing(request.method, request.content_length, first)
-        host = request.authority or "%s:%d" % conn.key[:2]
-        conn.write(request_head(request, host, framing, request.content_length or 0))
+        _write_head(conn, request, framing)
         sent = await self._write_body(conn, sending, framing, first)
         if framing == "length" and sent != (request.content_length or 0):
             raise UpstreamError(400, "the request body does not match its content-length")
