@@ -8,6 +8,11 @@ the accounts file's per-account ``quotas`` table): ``clients_with_quotas``
 hands one out, so a test reaches a quota with a handful of creates.
 Readiness is the server's ready line, never a sleep.
 
+The data plane serves from worker processes (``--workers``, default the
+number of CPUs). Black-box data-plane tests run against a server with one
+worker and against one with two: such a module takes ``server_by_workers``
+as its ``server`` (see ``tests/test_dataplane.py``).
+
 Servers start without ``--fabric``: each leases a free loopback range
 host-wide (``latticework.fabric.leases``), so servers of parallel test
 processes, of another test run on the same host and a user's own server
@@ -33,7 +38,7 @@ import re
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -94,6 +99,7 @@ class Server:
     state: Path
     config: Path
     ready: str = ""  # the ready line
+    output: list[str] = field(default_factory=list)  # every line the server printed after its ready line
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:
@@ -112,12 +118,13 @@ class Server:
 
 
 def start_server(state: Path, config: Path | None = None, port: int = 0, timeout: float = 60,
-                 fabric: str | None = None, extra: list[str] = ()) -> Server:
+                 fabric: str | None = None, extra: list[str] = (), workers: int | None = None) -> Server:
     """Start ``latticework up`` and return once its ready line names the address.
 
-    Without ``fabric`` the server leases a free range itself."""
+    Without ``fabric`` the server leases a free range itself; without ``workers`` it runs its default
+    number of data-plane workers (one per CPU)."""
     cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state),
-           *(["--fabric", fabric] if fabric else []), *extra]
+           *(["--fabric", fabric] if fabric else []), *(["--workers", str(workers)] if workers else []), *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -126,17 +133,19 @@ def start_server(state: Path, config: Path | None = None, port: int = 0, timeout
         lines.append(line)
         found = READY.search(line)
         if found:
-            _drain(process)
-            return Server(found.group(1), process, state, config, line)
+            started = Server(found.group(1), process, state, config, line)
+            _drain(process, started.output)
+            return started
     raise RuntimeError("server did not start:\n" + "".join(lines))
 
 
-def _drain(process: subprocess.Popen) -> None:
-    """Keep reading the server's output so it never blocks on a full pipe."""
+def _drain(process: subprocess.Popen, output: list[str]) -> None:
+    """Keep reading the server's output (into ``output``) so it never blocks on a full pipe."""
     import threading
 
     def pump():
         for line in process.stdout:
+            output.append(line)
             sys.stderr.write("[server] " + line)
 
     threading.Thread(target=pump, daemon=True).start()
@@ -146,6 +155,19 @@ def _drain(process: subprocess.Popen) -> None:
 def server(tmp_path_factory) -> Server:
     base = tmp_path_factory.mktemp("server")
     srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS))
+    yield srv
+    srv.stop()
+
+
+WORKER_COUNTS = (1, 2)
+
+
+@pytest.fixture(scope="session", params=WORKER_COUNTS, ids=lambda n: f"{n}-worker{'s' if n > 1 else ''}")
+def server_by_workers(request, tmp_path_factory) -> Server:
+    """A server whose data plane runs in one, then in two worker processes (the tests run once with each)."""
+    base = tmp_path_factory.mktemp(f"server-{request.param}-workers")
+    srv = start_server(base / "state.db", write_accounts(base / "accounts.toml", ACCOUNTS, QUOTA_ACCOUNTS),
+                       workers=request.param)
     yield srv
     srv.stop()
 

@@ -44,7 +44,14 @@ class EchoTarget:
 
     def requests_read(self) -> int:
         """How many requests the target has read, this direct probe included."""
-        return VpcClient(None).get(f"http://127.0.0.1:{self.port}/probe").json()["count"]
+        return self.probe()["count"]
+
+    def health_checks(self) -> int:
+        """How many health checks (``GET /health``) the target has answered."""
+        return self.probe()["health_checks"]
+
+    def probe(self) -> dict:
+        return VpcClient(None).get(f"http://127.0.0.1:{self.port}/probe").json()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -28,6 +28,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="listeners on ports 80
 
 
 @pytest.fixture(scope="module")
+def server(server_by_workers):
+    """Every test here runs against a data plane of one worker process, then of two."""
+    return server_by_workers
+
+
+@pytest.fixture(scope="module")
 def payment(server):
     topo = Topology.fresh(server)
     targets = {name: EchoTarget(name) for name in ("blue-1", "blue-2", "green-1")}

@@ -116,11 +116,21 @@ def test_ca_is_created_once_and_reused(tmp_path: Path):
     again = CertificateAuthority.load_or_create(tmp_path / "ca")
     assert key_mode == 0o600
     assert again.pem == first.pem == ca_pem(tmp_path / "ca")
-    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.key", "ca.pem"]
+    assert sorted(p.name for p in (tmp_path / "ca").iterdir()) == ["ca.key", "ca.pem", "leaf.key"]
+    assert stat.S_IMODE((tmp_path / "ca" / "leaf.key").stat().st_mode) == 0o600
     constraints = first.cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     lifetime = first.cert.not_valid_after_utc - first.cert.not_valid_before_utc
     assert constraints.ca and lifetime > datetime.timedelta(days=3600)
     assert first.key.key_size == 2048
+
+
+def test_every_process_loading_the_ca_issues_leaves_with_the_same_key(tmp_path: Path):
+    """Data-plane workers load the CA the server created: their certificates share the server's leaf key."""
+    created = CertificateAuthority.load_or_create(tmp_path / "ca")
+    loaded = CertificateAuthority.load_from(tmp_path / "ca")
+    mine, theirs = (x509.load_pem_x509_certificate(ca.issue(["a.example"])[0].encode()) for ca in (created, loaded))
+    assert mine.public_key().public_numbers() == theirs.public_key().public_numbers()
+    assert CertificateAuthority.load_or_create(tmp_path / "ca").issue(["b.example"])[1] == loaded.issue(["c.example"])[1]
 
 
 def test_leaf_verifies_against_the_ca_for_its_names_only(ca: CertificateAuthority, serve):

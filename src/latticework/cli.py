@@ -36,9 +36,11 @@ def main() -> None:
                    f"[default: the range this state file used last, else {fabric.DEFAULT_RANGE}, else a free one].")
 @click.option("--dns-port", default=53, show_default=True, type=click.IntRange(0, 65535),
               help="Port of every VPC's DNS resolver (exec needs 53).")
+@click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the number of CPUs",
+              type=click.IntRange(1, 256), help="Processes serving data-plane traffic (they share each listener).")
 @click.option("--no-dataplane", is_flag=True, help="Serve the APIs only: no listeners, resolvers or health checks.")
 def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str | None, dns_port: int,
-       no_dataplane: bool) -> None:
+       workers: int, no_dataplane: bool) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     try:
         directory = config.load_directory(config_file)
@@ -46,7 +48,7 @@ def up(host: str, port: int, state: Path | None, config_file: Path | None, fabri
     except (config.ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     settings = Settings(host, port, state or config.default_state_path(), directory, not no_dataplane, addresses,
-                        dns_port)
+                        dns_port, workers)
     try:
         sys.exit(run_server(settings))
     except (StoreLocked, leases.LeaseError) as exc:

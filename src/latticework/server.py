@@ -45,6 +45,7 @@ class Settings:
     dataplane: bool = True
     fabric: Fabric | None = None  # None: a free range, leased at start (``fabric.leases``)
     dns_port: int = 53
+    workers: int = 1  # data-plane processes
 
 
 class _Parts:
@@ -76,8 +77,8 @@ def build_app(settings: Settings, store: SqlStore) -> Gateway:
     settlement = Settlement(store, settlers(apis))
     dataplane = None
     if settings.dataplane:
-        dataplane = DataPlane(store, settlement, DataPlaneSettings(settings.state.parent,
-                                                                   settings.fabric or Fabric(), settings.dns_port))
+        dataplane = DataPlane(store, settlement, DataPlaneSettings(
+            settings.state.parent, settings.fabric or Fabric(), settings.dns_port, workers=settings.workers))
     dispatcher = Dispatcher(settings.directory, store, apis, settlement, applier=dataplane,
                             state_dir=settings.state.parent)
     return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane))
@@ -126,7 +127,8 @@ class _Server(uvicorn.Server):
         if self.should_exit:
             return
         host, port = self.servers[0].sockets[0].getsockname()[:2]
-        fabric = f", fabric: {self.settings.fabric.range}" if self.settings.fabric and self.settings.dataplane else ""
+        fabric = (f", fabric: {self.settings.fabric.range}, data-plane workers: {self.settings.workers}"
+                  if self.settings.fabric and self.settings.dataplane else "")
         print(f"Latticework ready on http://{host}:{port} (state: {self.settings.state}{fabric})", flush=True)
 
 

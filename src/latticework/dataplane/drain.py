@@ -2,7 +2,8 @@
 
 DeregisterTargets marks a target ``DRAINING``; from the snapshot holding that
 mark on, the balancer sends it no new request. The ``Drainer`` then waits for
-the target's requests in flight (``Balancer.wait_idle``) for at most the
+the target's requests in flight (``InFlight.wait_idle``: the balancer of one
+process, or every worker's, ``workers.WorkerPool``) for at most the
 drain time, ``limits.drain_seconds`` (Lattice's default draining time is one
 minute: TargetSummary in the API reference,
 https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_TargetSummary.html;
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
-from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.plane import Limits
 from latticework.records import lattice
 from latticework.records.lattice import draining_since
@@ -35,14 +36,21 @@ log = logging.getLogger("latticework.dataplane.drain")
 Key = tuple[str, str]  # (target group id, target key)
 
 
+class InFlight(Protocol):
+    """Where requests to targets are counted."""
+
+    async def wait_idle(self, group_id: str, target_key: str) -> None:
+        """Return once no request is in flight to the target (at once if none is)."""
+
+
 def _draining(snapshot: Snapshot) -> dict[Key, TargetGroup]:
     return {(g.id, t.key): g for g in snapshot.target_groups.values() for t in g.targets if t.draining}
 
 
 class Drainer:
-    def __init__(self, store: Store, balancer: Balancer, limits: Limits):
+    def __init__(self, store: Store, in_flight: InFlight, limits: Limits):
         self._store = store
-        self._balancer = balancer  # its in-flight counts are what a drain waits on
+        self._in_flight = in_flight  # what a drain waits on
         self._limits = limits
         self._tasks: dict[Key, asyncio.Task] = {}
 
@@ -88,11 +96,10 @@ class Drainer:
             return  # already gone, or re-registered since the snapshot was compiled
         try:
             async with asyncio.timeout(self._limits.drain_seconds):
-                await self._balancer.wait_idle(*key)
+                await self._in_flight.wait_idle(*key)
         except TimeoutError:
-            log.info("target %s of %s: drain time over with %d requests in flight",
-                     lattice.TargetRecord(record).target_id,
-                     group.id, self._balancer.in_flight(*key))
+            log.info("target %s of %s: drain time over with requests still in flight",
+                     lattice.TargetRecord(record).target_id, group.id)
         self._deregister(group, key[1], record.created_rev)
 
     def _deregister(self, group: TargetGroup, target_key: str, generation: int) -> None:

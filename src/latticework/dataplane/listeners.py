@@ -105,6 +105,7 @@ class Listeners:
         self.unbound: set[tuple[str, int]] = set()
         self._pruned_at = 64
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
+        self.accepted = 0  # client connections handed to a front end, since start
 
     async def apply(self, snapshot: Snapshot) -> None:
         wanted = wanted_sockets(snapshot)
@@ -134,6 +135,7 @@ class Listeners:
         return FrontDoor(self.plane, self._opened)
 
     def _opened(self, front: FrontEnd, transport: asyncio.Transport) -> None:
+        self.accepted += 1
         if len(self.fronts) >= 2 * self._pruned_at:  # forget closed ones now and then, not per accept
             self._prune()
         self.fronts[transport] = front
@@ -216,6 +218,8 @@ def _listening_socket(address: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Every data-plane worker binds the same address and port; the kernel spreads connections over them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((address, port))
         sock.listen(1024)
         sock.setblocking(False)

@@ -1,18 +1,23 @@
-"""The data plane's life: follow the store, compile, swap, realise.
+"""The data plane's life: follow the store, compile, relay to the workers, realise.
 
-``DataPlane`` runs in the server's event loop. Every commit wakes it
-(``Store.subscribe``); it compiles the newest revision into a ``Snapshot``
-(skipping revisions that piled up meanwhile: one compile serves them all),
-swaps it into the ``Plane`` atomically (a plain attribute assignment: a
-request keeps the object it read), then realises it:
+``DataPlane`` runs in the server's (the control process's) event loop; the
+traffic itself is served by worker processes (``workers.WorkerPool``, one
+per core by default), so nothing here runs on a loop that serves requests.
+Every commit wakes it (``Store.subscribe``); it compiles the newest
+revision into a ``Snapshot`` (skipping revisions that piled up meanwhile:
+one compile serves them all), relays the same records to every worker
+(``feed``: the store's change journal is the feed; each worker compiles its
+own copy), and once every worker serves the revision:
 
-1. listening sockets: one per (VPC Lattice address, listener port) that some
-   reachable service uses (``Listeners``);
-2. DNS resolvers per VPC, health checkers per target, drains of deregistered
-   targets;
-3. the control plane's pending statuses: what the API created or deleted is
+1. DNS resolvers per VPC, health checkers per target (run here, once per
+   target, their states sent to the workers), drains of deregistered
+   targets (waiting on every worker's requests in flight);
+2. the control plane's pending statuses: what the API created or deleted is
    now served, so it settles (the ``seams.Settler`` given at construction),
    and writes waiting in ``applied(revision)`` are answered.
+
+Compiling and settling (a store write) run on a thread beside the loop, so
+API calls, DNS answers and health checks keep their pace meanwhile.
 
 It is the control plane's ``seams.Applier``, ``seams.Introspection`` and a
 ``seams.Lifecycle``; it never imports the control plane.
@@ -29,22 +34,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from latticework.dataplane.balancer import Balancer
+from latticework.dataplane import feed
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
-from latticework.dataplane.listeners import Listeners
 from latticework.dataplane.looplag import LoopLag
-from latticework.dataplane.plane import Limits, Plane
-from latticework.dataplane.tls import CertificateAuthority, Certificates
-from latticework.dataplane.upstream_http1 import Http1Upstream
-from latticework.dataplane.upstream_http2 import Http2Upstream
+from latticework.dataplane.plane import Limits
+from latticework.dataplane.tls import CertificateAuthority
+from latticework.dataplane.workers import PoolSettings, WorkerPool
 from latticework.dns.resolver import Resolvers
 from latticework.fabric import Fabric
 from latticework.records import lattice
 from latticework.seams import Settler
-from latticework.snapshot import KINDS, Inconsistent, Snapshot
+from latticework.snapshot import EMPTY, KINDS, Inconsistent, Snapshot
 from latticework.snapshot.compile import Compiler
-from latticework.store import Store
+from latticework.store import Record, Store, StoreView
 
 log = logging.getLogger("latticework.dataplane")
 
@@ -60,6 +63,8 @@ class DataPlaneSettings:
     fabric: Fabric = field(default_factory=Fabric)
     dns_port: int = 53
     limits: Limits = field(default_factory=Limits)
+    workers: int = 1  # processes serving traffic
+    drain_seconds: float = 10.0  # at shutdown, open connections get this long to finish their requests
 
 
 class DataPlane:
@@ -67,9 +72,9 @@ class DataPlane:
         self.store = store
         self.settler = settler
         self.settings = settings
-        self.plane = Plane(limits=settings.limits)
+        self.snapshot: Snapshot = EMPTY
         self.applied_revision = -1
-        self.loop_lag = LoopLag()
+        self.loop_lag = LoopLag()  # this loop's: API calls, DNS answers and health checks wait on it
         self.compile_seconds: list[float] = []  # recent compile times, for /_latticework/dataplane
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._wake = asyncio.Event()
@@ -82,19 +87,18 @@ class DataPlane:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         limits, state_dir = self.settings.limits, self.settings.state_dir
-        self.health = HealthMonitor(self.store, limits)
-        self.plane.balancer = Balancer(self.health)
-        self.plane.upstreams = {"HTTP1": Http1Upstream(limits), "HTTP2": Http2Upstream(limits)}
-        self.ca = CertificateAuthority.load_or_create(state_dir / "ca")
-        self.plane.certificates = Certificates(self.ca, state_dir / "certificates")
-        self.listeners = Listeners(self.plane)
+        self.ca = CertificateAuthority.load_or_create(state_dir / "ca")  # before any worker needs it
+        self.workers = WorkerPool(
+            PoolSettings(self.settings.workers, str(state_dir), str(self.settings.fabric.range), limits),
+            current_load=lambda: feed.load(*_everything(self.store)), health_states=lambda: self.health.states())
+        self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
-        self.drainer = Drainer(self.store, self.plane.balancer, limits)
+        self.drainer = Drainer(self.store, self.workers, limits)
         self.loop_lag.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
-        await self._apply()
-        self.settler.settle_all(skip_kinds=DRAINED_BY_DATA_PLANE)
+        await self._apply(first=True)
+        await asyncio.to_thread(self.settler.settle_all, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._started = True
         self._task = asyncio.create_task(self._follow(), name="latticework-dataplane")
 
@@ -105,10 +109,9 @@ class DataPlane:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for part in (self.listeners, self.resolvers, self.health, self.drainer):
+        await self.workers.close(self.settings.drain_seconds)
+        for part in (self.resolvers, self.health, self.drainer):
             await part.close()
-        for upstream in self.plane.upstreams.values():
-            await upstream.close()
 
     # -- the control plane's side ----------------------------------------------------
     async def applied(self, revision: int) -> None:
@@ -145,36 +148,40 @@ class DataPlane:
                 self._compiler = None
                 self._release_waiters(self.store.revision())
 
-    def _compile(self) -> Snapshot:
-        """The newest snapshot: the changes since the last one, or everything after a gap or a failure."""
+    def _compile(self) -> tuple[Snapshot, feed.Message]:
+        """The newest snapshot and the feed message that makes it: the changes since the last one, or
+        everything (a ``load``) after a gap or a failure. Runs on a thread: only ``_follow`` calls it."""
         changes = self.store.changes(self._compiler.revision, KINDS) if self._compiler else None
         if self._compiler is None or changes is None:
             self._compiler = Compiler(self.settings.fabric)
-            return self._compiler.load(self.store.view(KINDS))
-        return self._compiler.update(*changes)
+            revision, records = _everything(self.store)
+            return self._compiler.load(StoreView(revision, records)), feed.load(revision, records)
+        return self._compiler.update(*changes), feed.changes(*changes)
 
-    async def _apply(self) -> None:
+    async def _apply(self, first: bool = False) -> None:
         started = time.perf_counter()
         self._dirty = False
         try:
-            snapshot = self._compile()
+            snapshot, message = await asyncio.to_thread(self._compile)
         except Inconsistent as exc:
             self._compiler = None  # its state took the bad revision in; start over next time
             revision = self.store.revision()
             log.error("revision %s not applied: %s", revision, exc)
+            if first:  # the workers start empty, and load everything with the next revision that compiles
+                await self.workers.start(feed.load(0, {}))
             self._release_waiters(revision)
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
-        rebuilt = self._compiler.rebuilt_services if self._compiler is not None else set()
-        changed = (snapshot.services[i] for i in rebuilt if i in snapshot.services)
-        self.plane.certificates.warm(changed)  # certificates before a handshake needs them
-        self.plane.snapshot = snapshot
-        await self.listeners.apply(snapshot)
+        if first:
+            await self.workers.start(message)
+        else:
+            await self.workers.apply(message)
+        self.snapshot = snapshot
         await self.resolvers.apply(snapshot)
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
         self.applied_revision = snapshot.revision
-        self.settler.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
+        await asyncio.to_thread(self.settler.settle_applied, snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._release_waiters(snapshot.revision)
 
     def _release_waiters(self, revision: int) -> None:
@@ -190,20 +197,27 @@ class DataPlane:
     # -- introspection (the /_latticework endpoints and the CLI) -----------------------
     def status(self) -> dict:
         times = sorted(self.compile_seconds) or [0.0]
+        control = {f"control{name[0].upper()}{name[1:]}": value for name, value in self.loop_lag.figures().items()}
         return {"appliedRevision": self.applied_revision, "fabric": str(self.settings.fabric.range),
                 "compileMillisecondsMedian": round(times[len(times) // 2] * 1000, 3),
                 "compileMillisecondsMax": round(times[-1] * 1000, 3),
-                **self.loop_lag.figures()}
+                **self.workers.status(), **control}
 
     def ca_pem(self) -> str:
         return self.ca.pem
 
     def vpc_info(self, vpc_id: str) -> dict | None:
-        vpc = self.plane.snapshot.vpcs.get(vpc_id)
+        vpc = self.snapshot.vpcs.get(vpc_id)
         if vpc is None:
             return None
         return {"vpcId": vpc.vpc_id, "account": vpc.account, "region": vpc.region, "resolver": vpc.resolver,
                 "resolverPort": self.settings.dns_port, "lattice": vpc.lattice,
                 "services": sorted({r.service.id for r in vpc.routes.values()}),
                 "names": sorted(vpc.routes), "ports": sorted(vpc.ports()),
-                "unboundPorts": sorted(p for (a, p) in self.listeners.unbound if a == vpc.lattice)}
+                "unboundPorts": sorted(p for (a, p) in self.workers.unbound() if a == vpc.lattice)}
+
+
+def _everything(store: Store) -> tuple[int, dict[str, list[Record]]]:
+    """Every record the snapshot reads, and the revision they are at."""
+    view = store.view(KINDS)
+    return view.revision, view.records

@@ -71,6 +71,7 @@ KEY_SIZE = 2048
 MAX_COMMON_NAME = 64  # ub-common-name (RFC 5280 appendix A)
 
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
+LEAF_KEY = "leaf.key"  # the key every leaf shares, kept beside the CA so that every worker uses the same one
 USER_CERT, USER_KEY, USER_CHAIN = "certificate.pem", "private_key.pem", "certificate_chain.pem"
 CERTIFICATE_ID = re.compile(r"^[0-9A-Za-z-]+$")  # ACM certificate ids; anything else is never a path
 
@@ -86,6 +87,12 @@ def _new_key() -> rsa.RSAPrivateKey:
 def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
+
+
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)  # what this module wrote
+    return key
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -119,30 +126,42 @@ class Leaf:
 class CertificateAuthority:
     """A local CA persisted in a directory; issues server certificates for DNS names."""
 
-    def __init__(self, cert: x509.Certificate, key: rsa.RSAPrivateKey):
+    def __init__(self, cert: x509.Certificate, key: rsa.RSAPrivateKey, leaf_key: rsa.RSAPrivateKey | None = None):
         self.cert = cert
         self.key = key
         self._leaves: dict[tuple[str, ...], Leaf] = {}
-        # Every leaf of this process shares one key: issuing is then one signature (about a
-        # millisecond) rather than an RSA key generation (50-100 ms, inside a handshake or a
-        # snapshot apply). The keys would all sit in the same process and state directory
-        # anyway, so separate keys would protect nothing.
-        self._leaf_key: rsa.RSAPrivateKey | None = None
+        # Every leaf shares one key: issuing is then one signature (about a millisecond) rather than an
+        # RSA key generation (50-100 ms, inside a handshake or a snapshot apply). The keys would all sit in
+        # the same state directory anyway, so separate keys would protect nothing. Kept on disk
+        # (``LEAF_KEY``) so that the data plane's worker processes present the same key.
+        self._leaf_key = leaf_key
 
     @classmethod
     def load_or_create(cls, directory: Path) -> CertificateAuthority:
+        """The CA of ``directory`` (created on first use), with its leaf key (created too when missing)."""
         directory = Path(directory)
         cert_path, key_path = directory / CA_CERT, directory / CA_KEY
-        if cert_path.exists() and key_path.exists():
-            return cls.load(cert_path, key_path)
-        return cls.create(directory)
+        ca = cls.load(cert_path, key_path) if cert_path.exists() and key_path.exists() else cls.create(directory)
+        leaf_path = directory / LEAF_KEY
+        if leaf_path.exists():
+            ca._leaf_key = _read_key(leaf_path)
+        else:
+            ca._leaf_key = _new_key()
+            _write_private(leaf_path, _key_pem(ca._leaf_key), 0o600)
+        return ca
+
+    @classmethod
+    def load_from(cls, directory: Path) -> CertificateAuthority:
+        """The CA ``load_or_create`` made in ``directory``, read only (``FileNotFoundError`` if there is none)."""
+        directory = Path(directory)
+        ca = cls.load(directory / CA_CERT, directory / CA_KEY)
+        ca._leaf_key = _read_key(directory / LEAF_KEY)
+        return ca
 
     @classmethod
     def load(cls, cert_path: Path, key_path: Path) -> CertificateAuthority:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)  # the key create() wrote
-        return cls(cert, key)
+        return cls(cert, _read_key(key_path))
 
     @classmethod
     def create(cls, directory: Path) -> CertificateAuthority:

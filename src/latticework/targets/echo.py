@@ -10,6 +10,7 @@ request bodies are decoded. Every request is answered with JSON::
      "headers": [[name, value], ...],      # as received, in order, names as sent
      "body_length": ..., "body_sha256": ...,
      "count": N,                           # the Nth request this process answered
+     "health_checks": M,                   # GET /health requests answered so far
      "peer": [host, port]}                 # the connection it came on (connection reuse shows here)
 
 ``count`` goes up only once a request has been read in full, so a request
@@ -48,6 +49,7 @@ class EchoServer(ThreadingHTTPServer):
         self.name = name
         self.health_status = health_status
         self._count = 0
+        self.health_checks = 0
         self._lock = threading.Lock()
 
     def next_count(self) -> int:
@@ -83,6 +85,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         if url.path == "/health" and self.command == "GET":
+            with self.server._lock:
+                self.server.health_checks += 1
             return self._send(self.server.health_status, b"ok", "text/plain")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         count = self.server.next_count()
@@ -97,7 +101,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         return {"target": self.server.name, "method": self.command, "path": self.path,
                 "headers": [[n, v] for n, v in self.headers.items()], "body_length": len(body),
                 "body_sha256": hashlib.sha256(body).hexdigest(), "count": count,
-                "peer": list(self.client_address[:2])}
+                "health_checks": self.server.health_checks, "peer": list(self.client_address[:2])}
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
