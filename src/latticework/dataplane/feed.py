@@ -21,14 +21,17 @@ Control -> worker:
 - ``health``: target states that changed (``set``) or are back to the
   default INITIAL (``clear``), as the control process's checkers decided.
 - ``idle?``: ask to be told (``idle`` with the same ``id``) once no request
-  is in flight to one target: what draining waits on.
+  is in flight to one target: what draining waits on (asked only of workers
+  that said the target is ``busy``).
 - ``stop``: stop accepting, let open connections finish within ``drain``
   seconds, then exit.
 
 Worker -> control:
 
-- ``serving``: the revision now served, the sockets that could not be bound
-  and the loop-lag figures; after every ``load``/``changes``.
+- ``serving``: the revision now served, the draining targets that still have
+  requests in flight (``busy``; the others stay idle, as a draining target
+  gets no new request), the sockets that could not be bound and the loop-lag
+  figures; after every ``load``/``changes``.
 - ``idle``: the answer to ``idle?``.
 - ``lag``: loop-lag figures and connections accepted, every ``LAG_EVERY`` seconds.
 """
@@ -46,6 +49,7 @@ from latticework.store import Record
 
 LAG_EVERY = 1.0  # seconds between a worker's loop-lag reports
 MAX_MESSAGE = 1 << 30  # a load of every record of a large store stays far below
+DECODE_ASIDE = 1 << 20  # messages this large are decoded on a thread, beside the loop that serves traffic
 _LENGTH = struct.Struct(">I")
 
 Message = dict[str, Any]
@@ -110,19 +114,24 @@ class Channel:
         reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
         return cls(reader, writer)
 
-    def send(self, message: Message) -> None:
-        """Queue ``message``; a closed channel drops it (its peer is gone and is dealt with by whoever waits)."""
+    def send(self, message: Message | bytes) -> None:
+        """Queue ``message`` (or a ``frame`` of one, for a message sent to many); a closed channel drops it
+        (its peer is gone and is dealt with by whoever waits)."""
         if not self._writer.is_closing():
-            self._writer.write(frame(message))
+            self._writer.write(message if isinstance(message, bytes) else frame(message))
 
     async def receive(self) -> Message:
         try:
             (length,) = _LENGTH.unpack(await self._reader.readexactly(_LENGTH.size))
             if length > MAX_MESSAGE:
                 raise ChannelClosed(f"feed message of {length} bytes")
-            return json.loads(await self._reader.readexactly(length))
+            body = await self._reader.readexactly(length)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ChannelClosed(str(exc)) from None
+        try:
+            return json.loads(body) if length < DECODE_ASIDE else await asyncio.to_thread(json.loads, body)
+        except ValueError as exc:  # not JSON: not a peer of ours
+            raise ChannelClosed(f"undecodable feed message: {exc}") from None
 
     async def drain(self) -> None:
         try:

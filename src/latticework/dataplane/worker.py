@@ -119,27 +119,30 @@ class Worker:
     # -- snapshots -------------------------------------------------------------------
 
     async def _apply(self, message: feed.Message) -> None:
-        snapshot = await asyncio.to_thread(self._compile, message)
+        snapshot, draining = await asyncio.to_thread(self._compile, message)
         self.plane.snapshot = snapshot
         await self.listeners.apply(snapshot)
-        self.channel.send({"t": "serving", "revision": snapshot.revision,
+        # From this snapshot on no new request goes to a draining target: the ones idle now stay idle.
+        busy = [key for key in draining if self.plane.balancer.in_flight(*key)]
+        self.channel.send({"t": "serving", "revision": snapshot.revision, "busy": busy,
                            "unbound": sorted(self.listeners.unbound), **self._figures()})
 
-    def _compile(self, message: feed.Message) -> Snapshot:
-        """On a thread: the next snapshot, its new services' certificates warmed."""
+    def _compile(self, message: feed.Message) -> tuple[Snapshot, list[Key]]:
+        """On a thread: the next snapshot (its new services' certificates warmed) and its draining targets."""
         if message["t"] == "load" or self.compiler is None:
             self.compiler = Compiler(self.fabric)
             records = feed.loaded_records(message)
             snapshot = self.compiler.load(StoreView(message["revision"], {k: records.get(k, []) for k in KINDS}))
             self.plane.certificates.warm(snapshot.services.values())
-            return snapshot
-        # A worker that joined late got a ``load`` newer than some relayed changes: content is always
-        # the newest, so only the revision must not go back.
-        revision = max(message["revision"], self.compiler.revision)
-        snapshot = self.compiler.update(revision, feed.changed_records(message))
-        rebuilt = self.compiler.rebuilt_services
-        self.plane.certificates.warm(snapshot.services[i] for i in rebuilt if i in snapshot.services)
-        return snapshot
+        else:
+            # A worker that joined late got a ``load`` newer than some relayed changes: content is always
+            # the newest, so only the revision must not go back.
+            revision = max(message["revision"], self.compiler.revision)
+            snapshot = self.compiler.update(revision, feed.changed_records(message))
+            rebuilt = self.compiler.rebuilt_services
+            self.plane.certificates.warm(snapshot.services[i] for i in rebuilt if i in snapshot.services)
+        draining = [(g.id, t.key) for g in snapshot.target_groups.values() for t in g.targets if t.draining]
+        return snapshot, draining
 
     # -- draining and reports ----------------------------------------------------------
 

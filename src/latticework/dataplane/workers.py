@@ -14,7 +14,11 @@ carries the feed (``feed``), and keeps them running:
   (``health_changed``; coalesced to one message per loop iteration) and a
   restarted worker gets all of them after its ``load``.
 - ``wait_idle(group, target)`` resolves once no worker has a request in
-  flight to that target: the ``drain.Drainer`` waits on it. A worker that
+  flight to that target: the ``drain.Drainer`` waits on it, once every
+  worker serves a snapshot where the target is draining. Each worker's
+  ``serving`` lists the draining targets it is still busy with; only those
+  workers are asked (``idle?``), so a target nothing is in flight to
+  leaves at once, before the API answers its deregistration. A worker that
   dies has nothing in flight any more.
 - A worker that exits unasked is logged and restarted (after a pause that
   grows while it keeps failing). One that fails before its first ``serving``
@@ -65,6 +69,7 @@ class _Worker:
     channel: feed.Channel
     exited: asyncio.Future  # its exit status, once it is gone
     revision: int = -1  # the newest revision it said it serves
+    busy: frozenset[Key] = frozenset()  # draining targets it still had requests in flight to, then
     unbound: frozenset[tuple[str, int]] = frozenset()
     lag: dict = field(default_factory=dict)
     idle: dict[int, asyncio.Future] = field(default_factory=dict)  # ``idle?`` ids waiting for an answer
@@ -129,9 +134,9 @@ class WorkerPool:
 
     async def apply(self, message: feed.Message) -> None:
         """Relay a ``load``/``changes`` to every worker; return once each serves its revision."""
-        revision = message["revision"]
+        revision, framed = message["revision"], feed.frame(message)
         for w in self._workers.values():
-            w.channel.send(message)
+            w.channel.send(framed)
         try:
             async with asyncio.timeout(ACK_SECONDS):
                 await self._wait(lambda: all(w.revision >= revision for w in self._workers.values()))
@@ -152,6 +157,8 @@ class WorkerPool:
         """Return once no worker has a request in flight to the target."""
         asked = []
         for w in self._workers.values():
+            if (group_id, target_key) not in w.busy:
+                continue
             query = next(self._ids)
             w.idle[query] = asyncio.get_running_loop().create_future()
             w.channel.send({"t": "idle?", "id": query, "group": group_id, "target": target_key})
@@ -214,6 +221,7 @@ class WorkerPool:
         kind = message.pop("t")
         if kind == "serving":
             worker.unbound = frozenset((a, p) for a, p in message.pop("unbound"))
+            worker.busy = frozenset((g, k) for g, k in message.pop("busy"))
             worker.revision = max(worker.revision, message.pop("revision"))
             worker.lag = message
             async with self._progress:
@@ -268,7 +276,7 @@ class WorkerPool:
         if not changed and not cleared:
             return
         self._sent_health = dict(states)
-        message = _health_message(changed, cleared)
+        message = feed.frame(_health_message(changed, cleared))
         for w in self._workers.values():
             w.channel.send(message)
 
