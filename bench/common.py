@@ -104,12 +104,18 @@ def wait_port(host: str, port: int, timeout: float = 15) -> None:
 # -- /proc ------------------------------------------------------------------------------------------
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, from /proc/<pid>/stat (None where unavailable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its descendants (a server's data-plane workers compile every
+    write too), from /proc/<pid>/stat (None where unavailable). Descendants that exited are not counted."""
+    total = 0.0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if p == pid:
+                return None
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def descendants(pid: int) -> list[int]:

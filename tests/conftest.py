@@ -11,7 +11,8 @@ Readiness is the server's ready line, never a sleep.
 The data plane serves from worker processes (``--workers``, default the
 number of CPUs). Black-box data-plane tests run against a server with one
 worker and against one with two: such a module takes ``server_by_workers``
-as its ``server`` (see ``tests/test_dataplane.py``).
+as its ``server`` (see ``tests/test_dataplane.py``). ``LATTICEWORK_TEST_WORKERS=N``
+runs every other server of the suite with N workers.
 
 Servers start without ``--fabric``: each leases a free loopback range
 host-wide (``latticework.fabric.leases``), so servers of parallel test
@@ -123,6 +124,7 @@ def start_server(state: Path, config: Path | None = None, port: int = 0, timeout
 
     Without ``fabric`` the server leases a free range itself; without ``workers`` it runs its default
     number of data-plane workers (one per CPU)."""
+    workers = workers or int(os.environ.get("LATTICEWORK_TEST_WORKERS") or 0)
     cmd = [sys.executable, "-m", "latticework", "up", "--port", str(port), "--state", str(state),
            *(["--fabric", fabric] if fabric else []), *(["--workers", str(workers)] if workers else []), *extra]
     if config is not None:

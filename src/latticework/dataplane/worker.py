@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -108,7 +109,13 @@ class Worker:
 
     async def _handle(self, kind: str, message: feed.Message) -> None:
         if kind in ("load", "changes"):
+            first = self.compiler is None
             await self._apply(message)
+            if first:
+                # What the first load built lives as long as the worker: out of the cyclic collector's
+                # reach, full collections stop walking it on the loop that serves traffic (as the server does).
+                gc.collect()
+                gc.freeze()
         elif kind == "health":
             self.health.update(message)
         elif kind == "idle?":
