@@ -176,3 +176,23 @@ def test_an_incremental_compile_equals_a_fresh_one(order, cut, removed):
     final = compiler.update(3, gone)
     fresh = compile_snapshot(_view_of({k: v for k, v in everything.items() if k not in gone}, 3))
     assert final == fresh
+
+
+def test_serves_alike_tells_writes_traffic_cannot_see_from_those_it_can():
+    compiler = Compiler()
+    old = compiler.load(topology())
+    # A second network nothing is associated with: nothing served changes.
+    quiet = compiler.update(8, {("servicenetwork", "sn-2"): rec("servicenetwork", "sn-2", {"name": "other"})})
+    assert compiler.serves_alike(old, quiet)
+    # A rule of a reachable service, a target, a VPC joining the network: each changes what is served.
+    for key, record in [(("rule", "r-30"), rule("r-30", "l-1", 30, {"method": "PUT"},
+                                                 {"fixedResponse": {"statusCode": 418}})),
+                        (("target", "tg-2/009"), target("tg-2", "10.0.0.9", n=9)),
+                        (("snva", "snva-2"), rec("snva", "snva-2", {"vpcId": "vpc-c"}, parent="sn-1"))]:
+        before = quiet
+        quiet = compiler.update(9, {key: record})
+        assert not compiler.serves_alike(before, quiet), key
+    # Deleting what nothing served is quiet again.
+    before = quiet
+    after = compiler.update(10, {("servicenetwork", "sn-2"): None})
+    assert compiler.serves_alike(before, after)

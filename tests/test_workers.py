@@ -96,6 +96,8 @@ def test_a_crashed_worker_is_restarted_and_logged_while_the_other_serves(two_wor
     status = two_workers.dataplane()
     victim = status["workers"][0]["pid"]
     os.kill(victim, signal.SIGKILL)
+    # Connections the dying worker had accepted, or that the kernel queued on its socket, are reset with it.
+    wait_for(lambda: not _alive(victim), timeout=10, what="the killed worker to be gone")
     client = topo.client()
     url = f"http://{topo.name}/"
     for _ in range(20):  # new connections land on the worker still running, or on the restarted one

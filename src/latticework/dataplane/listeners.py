@@ -107,8 +107,9 @@ class Listeners:
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
 
-    async def apply(self, snapshot: Snapshot) -> None:
-        wanted = wanted_sockets(snapshot)
+    async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
+        """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
+        wanted = wanted_sockets(snapshot) if wanted is None else wanted
         for key, (mode, server) in list(self.servers.items()):
             if wanted.get(key) != mode:
                 await self._stop(key)

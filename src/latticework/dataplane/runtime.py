@@ -16,8 +16,15 @@ own copy), and once every worker serves the revision:
    now served, so it settles (the ``seams.Settler`` given at construction),
    and writes waiting in ``applied(revision)`` are answered.
 
-Compiling and settling (a store write) run on a thread beside the loop, so
-API calls, DNS answers and health checks keep their pace meanwhile.
+A revision that changes nothing the workers serve (a service network
+nothing is associated with yet, a tag) is not relayed: its records go with
+the next revision that does, and the write is answered at once.
+
+A full compile (at start, or after a gap in the journal), or one of changes
+that may rebuild whole VPC views (``snapshot.compile.wide``), runs on a
+thread beside the loop, so API calls, DNS answers and health checks keep
+their pace meanwhile; other changes compile in place, faster than a
+hand-over to a thread.
 
 It is the control plane's ``seams.Applier``, ``seams.Introspection`` and a
 ``seams.Lifecycle``; it never imports the control plane.
@@ -46,7 +53,7 @@ from latticework.fabric import Fabric
 from latticework.records import lattice
 from latticework.seams import Settler
 from latticework.snapshot import EMPTY, KINDS, Inconsistent, Snapshot
-from latticework.snapshot.compile import Compiler
+from latticework.snapshot.compile import Compiler, wide
 from latticework.store import Record, Store, StoreView
 
 log = logging.getLogger("latticework.dataplane")
@@ -82,6 +89,7 @@ class DataPlane:
         self._neutral_revision = -1  # the newest revision written by a neutral operation
         self._task: asyncio.Task | None = None
         self._compiler: Compiler | None = None
+        self._unrelayed: dict[tuple[str, str], Record | None] = {}  # changes not sent to the workers yet
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -148,21 +156,35 @@ class DataPlane:
                 self._compiler = None
                 self._release_waiters(self.store.revision())
 
-    def _compile(self) -> tuple[Snapshot, feed.Message]:
-        """The newest snapshot and the feed message that makes it: the changes since the last one, or
-        everything (a ``load``) after a gap or a failure. Runs on a thread: only ``_follow`` calls it."""
-        changes = self.store.changes(self._compiler.revision, KINDS) if self._compiler else None
+    def _compile(self, changes) -> tuple[Snapshot, feed.Message | None]:
+        """The newest snapshot and the feed message that makes it: ``changes`` (``Store.changes`` since the
+        last one), or everything (a ``load``) after a gap or a failure; None when the workers would serve
+        exactly what they serve now (the changes wait for the next message)."""
         if self._compiler is None or changes is None:
             self._compiler = Compiler(self.settings.fabric)
+            self._unrelayed = {}
             revision, records = _everything(self.store)
             return self._compiler.load(StoreView(revision, records)), feed.load(revision, records)
-        return self._compiler.update(*changes), feed.changes(*changes)
+        revision, changed = changes
+        snapshot = self._compiler.update(revision, changed)
+        # Records carry their newest content, so later changes simply replace earlier ones of the same key.
+        self._unrelayed.update(changed)
+        if self._compiler.serves_alike(self.snapshot, snapshot):
+            return snapshot, None
+        message, self._unrelayed = feed.changes(revision, self._unrelayed), {}
+        return snapshot, message
 
     async def _apply(self, first: bool = False) -> None:
         started = time.perf_counter()
         self._dirty = False
+        changes = self.store.changes(self._compiler.revision, KINDS) if self._compiler else None
         try:
-            snapshot, message = await asyncio.to_thread(self._compile)
+            # A full compile, or changes that may rebuild whole VPC views, run beside the loop; others compile
+            # here, in less time than a hand-over to a thread takes.
+            if changes is None or wide(changes[1]):
+                snapshot, message = await asyncio.to_thread(self._compile, changes)
+            else:
+                snapshot, message = self._compile(changes)
         except Inconsistent as exc:
             self._compiler = None  # its state took the bad revision in; start over next time
             revision = self.store.revision()
@@ -173,15 +195,16 @@ class DataPlane:
             return
         self.compile_seconds = [*self.compile_seconds[-99:], time.perf_counter() - started]
         if first:
+            assert message is not None  # the first compile is a load
             await self.workers.start(message)
-        else:
+        elif message is not None:
             await self.workers.apply(message)
         self.snapshot = snapshot
         await self.resolvers.apply(snapshot)
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
         self.applied_revision = snapshot.revision
-        await asyncio.to_thread(self.settler.settle_applied, snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
+        self.settler.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._release_waiters(snapshot.revision)
 
     def _release_waiters(self, revision: int) -> None:

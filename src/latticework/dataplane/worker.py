@@ -11,11 +11,16 @@ once every worker has said so.
 What a worker does not do, so that its loop only serves traffic: health
 checks (the control process runs them once per target and sends the
 states: ``HealthView``), store writes, DNS. Compiling and warming TLS
-certificates run on a thread beside the loop (the loop only swaps the
-result in), so a large change slows requests a little instead of stalling
-them. A worker leaves when told (``stop``: stop accepting, finish open
-requests, exit) and as soon as its feed closes: the control process is
-gone, and a worker never serves alone.
+certificates for a full ``load``, or for changes that may rebuild whole VPC
+views (``snapshot.compile.wide``: associations, VPCs...), run on a thread
+beside the loop (the loop only swaps the result in), so they slow requests
+a little instead of stalling them; other changes compile in place, since
+they rebuild only what they touched (well under a millisecond for a rule
+at 1,000 services).
+
+A worker leaves when told (``stop``: stop accepting, finish open requests,
+exit) and as soon as its feed closes: the control process is gone, and a
+worker never serves alone.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ except ImportError:  # Windows: asyncio's own loop
 from latticework.dataplane import feed
 from latticework.dataplane.balancer import Balancer
 from latticework.dataplane.health import INITIAL
-from latticework.dataplane.listeners import Listeners
+from latticework.dataplane.listeners import Listeners, wanted_sockets
 from latticework.dataplane.looplag import LoopLag
 from latticework.dataplane.plane import Plane
 from latticework.dataplane.tls import CertificateAuthority, Certificates
@@ -44,7 +49,7 @@ from latticework.dataplane.upstream_http1 import Http1Upstream
 from latticework.dataplane.upstream_http2 import Http2Upstream
 from latticework.fabric import Fabric
 from latticework.snapshot import KINDS, Snapshot
-from latticework.snapshot.compile import Compiler
+from latticework.snapshot.compile import Compiler, wide
 from latticework.store import StoreView
 
 log = logging.getLogger("latticework.dataplane.worker")
@@ -126,16 +131,22 @@ class Worker:
     # -- snapshots -------------------------------------------------------------------
 
     async def _apply(self, message: feed.Message) -> None:
-        snapshot, draining = await asyncio.to_thread(self._compile, message)
+        # A load, or changes that may rebuild whole VPC views, compile beside the loop. Other changes rebuild
+        # only what they touched, in less time than a hand-over to a thread and back takes when the loop is busy.
+        if message["t"] == "load" or wide((kind, id) for kind, id, _ in message["records"]):
+            snapshot, sockets, draining = await asyncio.to_thread(self._compile, message)
+        else:
+            snapshot, sockets, draining = self._compile(message)
         self.plane.snapshot = snapshot
-        await self.listeners.apply(snapshot)
+        await self.listeners.apply(snapshot, sockets)
         # From this snapshot on no new request goes to a draining target: the ones idle now stay idle.
         busy = [key for key in draining if self.plane.balancer.in_flight(*key)]
         self.channel.send({"t": "serving", "revision": snapshot.revision, "busy": busy,
                            "unbound": sorted(self.listeners.unbound), **self._figures()})
 
-    def _compile(self, message: feed.Message) -> tuple[Snapshot, list[Key]]:
-        """On a thread: the next snapshot (its new services' certificates warmed) and its draining targets."""
+    def _compile(self, message: feed.Message) -> tuple[Snapshot, dict[tuple[str, int], str], list[Key]]:
+        """On a thread: the next snapshot (its new services' certificates warmed), the sockets it needs and
+        its draining targets."""
         if message["t"] == "load" or self.compiler is None:
             self.compiler = Compiler(self.fabric)
             records = feed.loaded_records(message)
@@ -149,7 +160,7 @@ class Worker:
             rebuilt = self.compiler.rebuilt_services
             self.plane.certificates.warm(snapshot.services[i] for i in rebuilt if i in snapshot.services)
         draining = [(g.id, t.key) for g in snapshot.target_groups.values() for t in g.targets if t.draining]
-        return snapshot, draining
+        return snapshot, wanted_sockets(snapshot), draining
 
     # -- draining and reports ----------------------------------------------------------
 
