@@ -136,10 +136,10 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and its descendants (VmRSS, /proc/<pid>/status)."""
+def rss_bytes(pid: int, children: bool = True) -> int:
+    """Resident memory of a process and (unless ``children`` is false) its descendants (VmRSS, /proc/<pid>/status)."""
     total = 0
-    for p in descendants(pid):
+    for p in descendants(pid) if children else [pid]:
         try:
             status = Path(f"/proc/{p}/status").read_text()
         except OSError:

@@ -36,7 +36,7 @@ import random
 import statistics
 import time
 
-from common import Goal, Row, rss_bytes, say, timed
+from common import Goal, Row, descendants, rss_bytes, say, timed
 from latticework.dataplane import router
 from latticework.fabric import Fabric
 from latticework.records.ec2 import FABRIC_INDEX
@@ -242,12 +242,19 @@ def run(ctx) -> list[Row]:
 
 
 def rss_rows(ctx, section: str, raw: dict) -> list[Row]:
+    """The whole server (its process and its data-plane workers) held to the goal; the parts beside it."""
     small, fleet = ctx.fixture("small"), ctx.fixture("fleet")
     ours, reference = rss_bytes(fleet.server.process.pid), rss_bytes(small.server.process.pid)
-    raw["rss"] = {"fleet": {"services": fleet.services, "targets": fleet.targets, "rss_bytes": ours},
+    alone = rss_bytes(fleet.server.process.pid, children=False)
+    workers = len(descendants(fleet.server.process.pid)) - 1
+    raw["rss"] = {"fleet": {"services": fleet.services, "targets": fleet.targets, "rss_bytes": ours,
+                            "server_process_rss_bytes": alone, "workers": workers},
                   "small": {"services": small.services, "targets": small.targets, "rss_bytes": reference}}
-    say(f"  {section} server RSS: {ours / 2**20:.1f} MB at {fleet.services} services / {fleet.targets} targets, "
+    say(f"  {section} server RSS: {ours / 2**20:.1f} MB at {fleet.services} services / {fleet.targets} targets "
+        f"({alone / 2**20:.1f} MB in the server process, the rest in {workers} workers), "
         f"{reference / 2**20:.1f} MB at {small.services} services")
-    return [Row(section, f"server RSS, {fleet.services:,} services & {fleet.targets:,} targets / "
-                         f"{small.services} services", ours / 2**20, reference / 2**20, "MB",
-                Goal("<=", 150, on="value", unit="MB"))]
+    label = f"{fleet.services:,} services & {fleet.targets:,} targets"
+    return [Row(section, f"server RSS with its {workers} workers, {label} / {small.services} services",
+                ours / 2**20, reference / 2**20, "MB", Goal("<=", 150, on="value", unit="MB")),
+            Row(section, f"RSS of the server process alone, {label} / all of it (for scale)", alone / 2**20,
+                ours / 2**20, "MB")]
