@@ -278,21 +278,17 @@ def _checked(snapshot: Snapshot) -> Iterator[tuple[Key, TargetGroup, Target]]:
 class HealthMonitor:
     """Health checkers for the targets of a snapshot, and their verdicts for the balancer."""
 
-    def __init__(self, store: Store, limits: Limits, on_change: Callable[[], None] | None = None):
+    def __init__(self, store: Store, limits: Limits, on_change: Callable[[Key], None] | None = None):
         self._store = store
         self._head_limit = limits.max_headers  # a check's status line may not exceed a request's header limit
         self._checkers: dict[Key, _Checker] = {}
         self.generation = 0  # changes with every state change: the balancer caches on it
-        self._on_change = on_change  # told after every change of ``generation`` (the workers learn the states)
+        self._on_change = on_change  # told which target's state may have changed (the workers learn the states)
 
     def state(self, group_id: str, target_key: str) -> str:
         """INITIAL until a checker has a verdict (and for targets not checked at all)."""
         checker = self._checkers.get((group_id, target_key))
         return checker.health.status if checker is not None else INITIAL
-
-    def states(self) -> dict[Key, str]:
-        """Every checked target's state but INITIAL (the state of any other target)."""
-        return {key: c.health.status for key, c in self._checkers.items() if c.health.status != INITIAL}
 
     def apply(self, snapshot: Snapshot) -> None:
         """Reconcile the checkers with ``snapshot``; call it on the event loop at every swap."""
@@ -326,18 +322,18 @@ class HealthMonitor:
         checker.task = asyncio.get_running_loop().create_task(self._run(checker), name=f"health {key[1]}")
         checker.task.add_done_callback(_report_crash)
         self._checkers[key] = checker
-        self._changed()
+        self._changed(key)
 
     def _stop(self, key: Key) -> None:
         checker = self._checkers.pop(key)
         if checker.task is not None:
             checker.task.cancel()
-        self._changed()
+        self._changed(key)
 
-    def _changed(self) -> None:
+    def _changed(self, key: Key) -> None:
         self.generation += 1
         if self._on_change is not None:
-            self._on_change()
+            self._on_change(key)
 
     # -- checking ----------------------------------------------------------------
 
@@ -360,7 +356,7 @@ class HealthMonitor:
         checker.health = observe(checker.health, outcome.passed, checker.spec.check)
         if checker.health.status == before:
             return
-        self._changed()
+        self._changed((checker.group.id, checker.target.key))
         log.info("target %s of %s: %s -> %s (%s)", checker.target.id, checker.group.id, before,
                  checker.health.status, outcome.detail)
         self._write(checker, checker.health.status)

@@ -98,7 +98,7 @@ class DataPlane:
         self.ca = CertificateAuthority.load_or_create(state_dir / "ca")  # before any worker needs it
         self.workers = WorkerPool(
             PoolSettings(self.settings.workers, str(state_dir), str(self.settings.fabric.range), limits),
-            current_load=lambda: feed.load(*_everything(self.store)), health_states=lambda: self.health.states())
+            current_load=lambda: feed.load(*_everything(self.store)), health_state=lambda group, key: self.health.state(group, key))
         self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.workers, limits)

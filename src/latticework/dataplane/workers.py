@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from latticework.dataplane import feed
+from latticework.dataplane.health import INITIAL
 from latticework.dataplane.plane import Limits
 
 log = logging.getLogger("latticework.dataplane.workers")
@@ -77,17 +78,17 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, settings: PoolSettings, current_load: Callable[[], feed.Message],
-                 health_states: Callable[[], dict[Key, str]]):
+                 health_state: Callable[[str, str], str]):
         """``current_load``: a ``load`` message of the store now (for a restarted worker);
-        ``health_states``: every target state the checkers hold now."""
+        ``health_state(group id, target key)``: a target's state as the checkers hold it now."""
         self.settings = settings
         self._current_load = current_load
-        self._health_states = health_states
+        self._health_state = health_state
         self._workers: dict[int, _Worker] = {}
         self._supervisors: list[asyncio.Task] = []
         self._progress = asyncio.Condition()
-        self._sent_health: dict[Key, str] = {}
-        self._health_pending = False
+        self._sent_health: dict[Key, str] = {}  # every state but INITIAL, as the workers have it
+        self._health_pending: set[Key] = set()
         self._ids = itertools.count()
         self._closing = False
         self.restarts = 0
@@ -147,11 +148,11 @@ class WorkerPool:
                               w.slot, w.process.pid, revision, ACK_SECONDS)
                     w.process.kill()
 
-    def health_changed(self) -> None:
-        """The checkers' states changed: tell every worker, once this loop iteration is over."""
+    def health_changed(self, key: Key) -> None:
+        """A target's state may have changed: tell every worker, once this loop iteration is over."""
         if not self._health_pending:
-            self._health_pending = True
             asyncio.get_running_loop().call_soon(self._push_health)
+        self._health_pending.add(key)
 
     async def wait_idle(self, group_id: str, target_key: str) -> None:
         """Return once no worker has a request in flight to the target."""
@@ -269,16 +270,19 @@ class WorkerPool:
             await self._progress.wait_for(done)
 
     def _push_health(self) -> None:
-        self._health_pending = False
-        states = self._health_states()
-        changed = {k: s for k, s in states.items() if self._sent_health.get(k) != s}
-        cleared = {k: s for k, s in self._sent_health.items() if k not in states}
-        if not changed and not cleared:
-            return
-        self._sent_health = dict(states)
-        message = feed.frame(_health_message(changed, cleared))
-        for w in self._workers.values():
-            w.channel.send(message)
+        pending, self._health_pending = self._health_pending, set()
+        changed, cleared = {}, {}
+        for key in pending:
+            status = self._health_state(*key)
+            if status == INITIAL:
+                if self._sent_health.pop(key, None) is not None:
+                    cleared[key] = status
+            elif self._sent_health.get(key) != status:
+                changed[key] = self._sent_health[key] = status
+        if changed or cleared:
+            message = feed.frame(_health_message(changed, cleared))
+            for w in self._workers.values():
+                w.channel.send(message)
 
 
 def _health_message(changed: dict[Key, str], cleared: dict[Key, str]) -> feed.Message:
