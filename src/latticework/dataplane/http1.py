@@ -436,6 +436,7 @@ class Http1Server(asyncio.Protocol):
         self.queue: deque[_Exchange] = deque()  # parsed requests; the first one is being served
         self.active: _Exchange | None = None
         self.idle_timeout = DEFAULT_IDLE
+        self._timeout_of: tuple[object, str | None] = (None, None)  # (snapshot, authority) idle_timeout is for
         self.closing = False  # close at the next request boundary
         self.client_eof = False
         self._writable = asyncio.Event()
@@ -537,7 +538,8 @@ class Http1Server(asyncio.Protocol):
         self._idle.set(None)
         if ex.complete and ex.chunks:  # the whole body is here: it travels with the head
             ex.request.body = WholeBody(ex.take_body(), ex.trailers)
-            self._flow()
+            if self._reading_paused:
+                self._flow()
         try:
             ex.handle = proxy.serve(self.plane, self.conn, ex.request, ex.responder, ex.finished)
         except Exception as error:  # a fault of ours: this request fails, the connection goes on
@@ -549,7 +551,7 @@ class Http1Server(asyncio.Protocol):
             log.error("%s %s failed", ex.request.method, ex.request.target, exc_info=error)
         self.queue.popleft()
         self.active = None
-        self.idle_timeout = proxy.idle_timeout_for(self.plane, self.conn, ex.request.authority) or self.idle_timeout
+        self._learn_idle_timeout(ex.request.authority)
         if self._closed:
             return
         if ex.failed is not None:
@@ -558,8 +560,17 @@ class Http1Server(asyncio.Protocol):
             return self._answer(ex, Reject(500, "the request could not be completed"))
         if not (ex.complete and ex.keep_alive) or self.closing:
             return self._close()
-        self._flow()
+        if self._reading_paused:  # fewer requests wait now: reading may resume
+            self._flow()
         self._next()
+
+    def _learn_idle_timeout(self, authority: str | None) -> None:
+        """The idle timeout is the last service's: looked up again only when the service or snapshot may differ."""
+        snapshot = self.plane.snapshot
+        if snapshot is self._timeout_of[0] and authority == self._timeout_of[1]:
+            return
+        self._timeout_of = (snapshot, authority)
+        self.idle_timeout = proxy.idle_timeout_for(self.plane, self.conn, authority) or self.idle_timeout
 
     def _answer(self, ex: _Exchange, reject: Reject) -> None:
         """A request that failed: its own error answer if nothing was sent yet, else a cut connection."""
@@ -699,7 +710,7 @@ class _Exchange:
         self.buffered = 0
         self.complete = not head.has_body
         self.trailers: Headers = []
-        self.arrived = asyncio.Event()
+        self.arrived = asyncio.Event() if head.has_body else None  # set when body bytes or the end arrive
         self.failed: Reject | None = None
         self.handle: Cancellable | None = None  # cancels the exchange while it runs
         self.over = False
@@ -711,11 +722,13 @@ class _Exchange:
     def push(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
-        self.arrived.set()
+        if self.arrived is not None:
+            self.arrived.set()
 
     def finish_body(self, trailers: Headers) -> None:
         self.complete, self.trailers = True, trailers
-        self.arrived.set()
+        if self.arrived is not None:
+            self.arrived.set()
 
     def take_body(self) -> bytes:
         data, self.buffered = b"".join(self.chunks), 0
@@ -740,12 +753,14 @@ class _RequestBody:
 
     async def read(self) -> bytes:
         ex, server = self._ex, self._ex.server
+        arrived = ex.arrived
+        assert arrived is not None  # only requests with a body have a _RequestBody
         while not ex.chunks and not ex.complete:
             server.send_continue(ex)
-            ex.arrived.clear()
+            arrived.clear()
             try:
                 async with asyncio.timeout(server.idle_timeout):
-                    await ex.arrived.wait()
+                    await arrived.wait()
             except TimeoutError:
                 ex.failed = Reject(408, "request body not received in time")
                 raise ClientGone("the request body stalled") from None
