@@ -1,7 +1,7 @@
 """What the front ends (HTTP/1.1, HTTP/2) and the upstreams exchange.
 
 A front end parses a client connection into ``Request``s and hands each to
-``proxy.handle`` with a ``Responder`` that writes back in its own protocol.
+``proxy.handle`` (or ``proxy.serve``) with a ``Responder`` that writes back in its own protocol.
 The proxy routes the request (``router``), picks a target (``balancer``),
 rewrites headers and calls an ``Upstream`` for the target group's protocol
 version, which streams the target's answer into the same ``Responder``. So

@@ -39,8 +39,12 @@ Refused, with the status, ``Connection: close``, and no byte parsed after:
 
 ``Http1Server`` is the asyncio driver, one ``Protocol`` per client
 connection. Requests are served one at a time, in order (pipelined requests
-wait, parsed, in a bounded queue); each is handed to ``proxy.handle`` as a
-task with a ``Responder`` that writes HTTP/1.1 back.
+wait, parsed, in a bounded queue); each is handed to ``proxy.serve`` with a
+responder that writes HTTP/1.1 back, by plain calls or awaited. Answers given
+by the proxy and exchanges over pooled target connections run without a
+task; the proxy starts one only where something must be awaited (a streamed
+body, a new target connection). A body received whole before its request is
+served travels with it (``WholeBody``).
 
 Decisions where Lattice says nothing
 ------------------------------------

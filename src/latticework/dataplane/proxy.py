@@ -2,7 +2,10 @@
 
 ``handle(plane, conn, request, responder)`` is the whole path of a request,
 whatever protocol the client and the target speak (the front end and the
-upstream deal with that):
+upstream deal with that). ``serve`` is the same path for front ends whose
+responder also takes plain calls (HTTP/1.1): it needs no task for answers
+given here nor for upstreams that run an exchange on callbacks (``start``),
+and reports the end through a callback. Both share ``decide``:
 
 1. **Route** (``resolve``): the VPC's view in the current snapshot (it may be
    newer than the connection's), then the service: by TLS server name on

@@ -45,10 +45,16 @@ in a pool and runs exchanges over them.
   idle). After the response has started, a failure aborts it.
 
 The hot path allocates little per request: a connection keeps its response
-parser from one response to the next, a request without a body is written
-inline (no task), and the response deadline is one timer per connection
-that moves by assignment (``TargetConnection.expect_by``) rather than a
-timer armed and cancelled per event.
+parser from one response to the next, and the response deadline is one
+timer per connection that moves by assignment
+(``TargetConnection.expect_by``) rather than a timer armed and cancelled
+per event. ``start`` runs the common exchange without a task or a future: a
+request whose body is all here (or that has none), to a target with an idle
+pooled connection, is written whole and its response handed to the front
+end's ``Sink`` from the connection's own callbacks (``_Relay``). A coroutine
+takes over only to wait: for a client that stopped reading, or for a fresh
+connection replacing a dead pooled one. ``forward`` is the general path
+(streamed bodies, new connections, HTTP/2 front ends).
 """
 
 from __future__ import annotations
@@ -185,9 +191,14 @@ class ResponseReader:
             return
         fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
         version = self._parser.get_http_version()
-        tokens = {t.strip().lower() for n, v in fields if n == "connection" for t in v.split(",")}
+        tokens: set[str] = set()
+        framed = False
+        for name, value in fields:  # one pass for what decides reuse and framing
+            if name == "connection":
+                tokens.update(t.strip().lower() for t in value.split(","))
+            elif name == "content-length" or name == "transfer-encoding":
+                framed = True
         keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
-        framed = any(n in ("content-length", "transfer-encoding") for n, _ in fields)
         self._until_eof = not framed and not self.head_only and status not in (204, 304)
         headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in tokens]
         self._in_body = True
