@@ -14,6 +14,7 @@ import http.client
 import json
 import socket
 import ssl
+import struct
 import threading
 import time
 from dataclasses import replace
@@ -546,3 +547,145 @@ def test_an_h2c_upgrade_with_a_body_keeps_its_body_and_the_next_request(lattice,
         second, after = stream.response()
     assert first.status == 200 and json.loads(echoed)["body_sha256"] == hashlib.sha256(b"hello").hexdigest()
     assert json.loads(after)["path"] == "/next"
+
+
+# -- over pooled connections: every outcome, and in-flight counts that come back to zero ----------------------
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def none_in_flight(lattice: Lattice) -> bool:
+    return not any(lattice.plane.balancer.in_flight.values())
+
+
+def test_requests_over_pooled_connections_are_counted_in_flight_exactly(lattice):
+    with connect(lattice) as sock:
+        stream = Stream(sock)
+        for method, path in [("GET", "/a"), ("GET", "/b"), ("HEAD", "/c"), ("GET", "/d"), ("POST", "/refunds"),
+                             ("GET", "/v2/e"), ("GET", "/f"), ("GET", "/g")]:
+            sock.sendall(head(method, path, *(["Content-Length: 0"] if method == "POST" else [])))
+            response, body = stream.response(method)
+            assert response.status == (404 if path == "/refunds" else 200)
+            assert (body == b"") == (method != "GET")
+    tracked = lattice.plane.balancer.tracked
+    assert sum(tracked.values()) == 7 and tracked[("tg-green", "tg-green-t0")] == 1
+    assert wait_for(lambda: none_in_flight(lattice))
+
+
+def test_a_pooled_connection_whose_target_stays_silent_is_504(lattice):
+    for _ in range(2):  # both targets of the slow service's group get a pooled connection
+        assert request(lattice.port, "GET", "/", host=SLOW)[0].status == 200
+    started = time.monotonic()
+    response, body, _ = request(lattice.port, "GET", "/?delay=3", host=SLOW)
+    assert response.status == 504 and b"did not answer within 1 s" in body
+    assert 0.9 < time.monotonic() - started < 2.5
+    assert wait_for(lambda: none_in_flight(lattice))
+
+
+def test_small_bodies_over_pooled_connections_keep_their_framing(lattice):
+    with connect(lattice) as sock:
+        stream = Stream(sock)
+        for _ in range(2):
+            sock.sendall(head("GET", "/warm"))
+            stream.response()
+        sock.sendall(head("POST", "/small", "Content-Length: 5") + b"hello"
+                     + head("POST", "/chunked", "Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n"
+                     + head("PUT", "/zero", "Content-Length: 0"))
+        answers = [json.loads(stream.response()[1]) for _ in range(3)]
+    digest = hashlib.sha256(b"hello").hexdigest()
+    assert [(a["path"], a["body_sha256"] if a["body_length"] else "") for a in answers] == [
+        ("/small", digest), ("/chunked", digest), ("/zero", "")]
+    assert dict(answers[0]["headers"])["content-length"] == "5"
+    assert dict(answers[1]["headers"])["transfer-encoding"] == "chunked"
+    assert dict(answers[2]["headers"])["content-length"] == "0"
+
+
+def scripted_second_answer(second):
+    """A target that answers the first request of each connection with ``ok`` and the second with ``second``."""
+    def script(sock, n):
+        read_head(sock)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if read_head(sock):
+            second(sock)
+    return ScriptedTarget(script)
+
+
+def test_a_pooled_connection_answering_garbage_is_502(lattice):
+    target = scripted_second_answer(lambda sock: sock.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"))
+    aim(lattice, target.address)
+    try:
+        assert request(lattice.port, "GET", "/", host=DEAD)[:2][1] == b"ok"
+        response, body, _ = request(lattice.port, "GET", "/", host=DEAD)
+    finally:
+        target.close()
+    assert response.status == 502 and b"sent an invalid response" in body
+    assert wait_for(lambda: none_in_flight(lattice))
+
+
+def test_a_pooled_connection_failing_mid_body_cuts_the_response(lattice):
+    target = scripted_second_answer(lambda sock: sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"))
+    aim(lattice, target.address)
+    try:
+        assert request(lattice.port, "GET", "/", host=DEAD)[1] == b"ok"
+        response = get_dead(lattice)
+        assert response.status == 200
+        with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+            response.read()
+    finally:
+        target.close()
+    assert wait_for(lambda: none_in_flight(lattice))
+
+
+def test_a_client_gone_while_a_pooled_exchange_waits_releases_the_target(lattice):
+    held, released = threading.Event(), threading.Event()
+
+    def second(sock):
+        held.set()
+        sock.settimeout(20)
+        try:
+            released.set() if sock.recv(1) == b"" else None
+        except ConnectionError:
+            released.set()
+    target = scripted_second_answer(second)
+    aim(lattice, target.address)
+    try:
+        assert request(lattice.port, "GET", "/", host=DEAD)[1] == b"ok"
+        with connect(lattice) as sock:
+            sock.sendall(head("GET", "/hold", host=DEAD))
+            assert held.wait(10) and not none_in_flight(lattice)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, not a half-close
+        assert released.wait(10)  # the target's connection is closed: it cannot be reused mid-exchange
+        assert wait_for(lambda: none_in_flight(lattice))
+    finally:
+        target.close()
+
+
+def test_a_client_that_stops_reading_stops_a_pooled_target(lattice):
+    sent = [0]
+
+    def second(sock):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(TOTAL // PIECE):
+            sock.sendall(b"%x\r\n%s\r\n" % (PIECE, b"x" * PIECE))
+            sent[0] += PIECE
+        sock.sendall(b"0\r\n\r\n")
+    target = scripted_second_answer(second)
+    aim(lattice, target.address)
+    try:
+        with connect(lattice) as sock:
+            stream = Stream(sock)
+            sock.sendall(head("GET", "/", host=DEAD))
+            assert stream.response()[1] == b"ok"
+            sock.sendall(head("GET", "/", host=DEAD))
+            stalled = settled(lambda: sent[0], "what the target could send")
+            response, body = stream.response()
+    finally:
+        target.close()
+    assert stalled < TOTAL // 2 and response.status == 200 and len(body) == TOTAL
+    assert wait_for(lambda: none_in_flight(lattice))

@@ -1,7 +1,7 @@
 """What the front ends (HTTP/1.1, HTTP/2) and the upstreams exchange.
 
 A front end parses a client connection into ``Request``s and hands each to
-``proxy.handle`` with a ``Responder`` that writes back in its own protocol.
+``proxy.handle`` (or ``proxy.serve``) with a ``Responder`` that writes back in its own protocol.
 The proxy routes the request (``router``), picks a target (``balancer``),
 rewrites headers and calls an ``Upstream`` for the target group's protocol
 version, which streams the target's answer into the same ``Responder``. So
@@ -17,7 +17,7 @@ front ends and upstreams add their own framing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from latticework.snapshot.model import Target, TargetGroup, VpcView
 
@@ -75,6 +75,23 @@ class EmptyBody:
         return b""
 
 
+class WholeBody:
+    """A request body that had fully arrived before the request was forwarded: its bytes at hand."""
+
+    __slots__ = ("data", "trailers", "_read")
+
+    def __init__(self, data: bytes, trailers: Headers):
+        self.data = data
+        self.trailers = trailers
+        self._read = False
+
+    async def read(self) -> bytes:
+        if self._read:
+            return b""
+        self._read = True
+        return self.data
+
+
 @dataclass
 class Request:
     method: str
@@ -115,6 +132,33 @@ class Responder(Protocol):
 
     def abort(self) -> None:
         """Stop the response mid-way (reset the stream or close the connection)."""
+
+
+class Sink(Responder, Protocol):
+    """A responder that also takes the response by plain calls, for exchanges driven by protocol
+    callbacks (no task to await in). Nothing waits for the client there: ``writable`` tells whether
+    it is reading, and ``drained`` is for the coroutine that takes over when it is not."""
+
+    request_id: str | None  # x-amzn-requestid for the response, unless the target's answer has its own
+
+    def send_head(self, status: int, headers: Headers) -> None: ...
+
+    def send_data(self, chunk: bytes) -> None: ...
+
+    def send_end(self, trailers: Headers | None = None) -> None: ...
+
+    @property
+    def writable(self) -> bool: ...
+
+    async def drained(self) -> None:
+        """Return once the client reads again (raises when it is gone)."""
+
+
+Finished = Callable[[BaseException | None], None]  # told once an exchange is over: None, or what failed it
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> object: ...
 
 
 class UpstreamError(Exception):

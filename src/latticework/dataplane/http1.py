@@ -39,8 +39,12 @@ Refused, with the status, ``Connection: close``, and no byte parsed after:
 
 ``Http1Server`` is the asyncio driver, one ``Protocol`` per client
 connection. Requests are served one at a time, in order (pipelined requests
-wait, parsed, in a bounded queue); each is handed to ``proxy.handle`` as a
-task with a ``Responder`` that writes HTTP/1.1 back.
+wait, parsed, in a bounded queue); each is handed to ``proxy.serve`` with a
+responder that writes HTTP/1.1 back, by plain calls or awaited. Answers given
+by the proxy and exchanges over pooled target connections run without a
+task; the proxy starts one only where something must be awaited (a streamed
+body, a new target connection). A body received whole before its request is
+served travels with it (``WholeBody``).
 
 Decisions where Lattice says nothing
 ------------------------------------
@@ -86,7 +90,9 @@ import httptools
 
 from latticework.dataplane import proxy
 from latticework.dataplane.deadline import Deadline
-from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Headers, Request, field_lines
+from latticework.dataplane.exchange import (
+    HOP_BY_HOP, Cancellable, Connection, Headers, Request, WholeBody, field_lines,
+)
 from latticework.dataplane.plane import Limits, Plane
 
 log = logging.getLogger(__name__)
@@ -434,6 +440,7 @@ class Http1Server(asyncio.Protocol):
         self.queue: deque[_Exchange] = deque()  # parsed requests; the first one is being served
         self.active: _Exchange | None = None
         self.idle_timeout = DEFAULT_IDLE
+        self._timeout_of: tuple[object, str | None] = (None, None)  # (snapshot, authority) idle_timeout is for
         self.closing = False  # close at the next request boundary
         self.client_eof = False
         self._writable = asyncio.Event()
@@ -492,8 +499,8 @@ class Http1Server(asyncio.Protocol):
             self._cancel(name)
         self._writable.set()
         for ex in self.queue:
-            if ex.task is not None:
-                ex.task.cancel()
+            if ex.handle is not None:
+                ex.handle.cancel()
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -533,27 +540,41 @@ class Http1Server(asyncio.Protocol):
     def _begin(self, ex: _Exchange) -> None:
         self.active = ex
         self._idle.set(None)
-        ex.task = asyncio.get_running_loop().create_task(
-            proxy.handle(self.plane, self.conn, ex.request, ex.responder))
-        ex.task.add_done_callback(lambda task: self._finish(ex, task))
+        if ex.complete and ex.chunks:  # the whole body is here: it travels with the head
+            ex.request.body = WholeBody(ex.take_body(), ex.trailers)
+            if self._reading_paused:
+                self._flow()
+        try:
+            ex.handle = proxy.serve(self.plane, self.conn, ex.request, ex.responder, ex.finished)
+        except Exception as error:  # a fault of ours: this request fails, the connection goes on
+            ex.finished(error)
 
-    def _finish(self, ex: _Exchange, task: asyncio.Task) -> None:
-        error = None if task.cancelled() else task.exception()
+    def _finish(self, ex: _Exchange, error: BaseException | None) -> None:
+        """The exchange is over (``error``: what failed it, None when it ran to its end or was cancelled)."""
         if error is not None and not isinstance(error, ClientGone):
             log.error("%s %s failed", ex.request.method, ex.request.target, exc_info=error)
         self.queue.popleft()
         self.active = None
-        self.idle_timeout = proxy.idle_timeout_for(self.plane, self.conn, ex.request.authority) or self.idle_timeout
+        self._learn_idle_timeout(ex.request.authority)
         if self._closed:
             return
         if ex.failed is not None:
             return self._answer(ex, ex.failed)
-        if error is not None or task.cancelled() or not ex.responder.ended:
+        if error is not None or not ex.responder.ended:
             return self._answer(ex, Reject(500, "the request could not be completed"))
         if not (ex.complete and ex.keep_alive) or self.closing:
             return self._close()
-        self._flow()
+        if self._reading_paused:  # fewer requests wait now: reading may resume
+            self._flow()
         self._next()
+
+    def _learn_idle_timeout(self, authority: str | None) -> None:
+        """The idle timeout is the last service's: looked up again only when the service or snapshot may differ."""
+        snapshot = self.plane.snapshot
+        if snapshot is self._timeout_of[0] and authority == self._timeout_of[1]:
+            return
+        self._timeout_of = (snapshot, authority)
+        self.idle_timeout = proxy.idle_timeout_for(self.plane, self.conn, authority) or self.idle_timeout
 
     def _answer(self, ex: _Exchange, reject: Reject) -> None:
         """A request that failed: its own error answer if nothing was sent yet, else a cut connection."""
@@ -569,8 +590,8 @@ class Http1Server(asyncio.Protocol):
         broken = self.queue[-1] if self.queue and not self.queue[-1].complete else None
         if broken is not None and broken is self.active:
             broken.failed = reject
-            assert broken.task is not None  # the active exchange is being served
-            broken.task.cancel()
+            assert broken.handle is not None  # the active exchange is being served: it awaits the body
+            broken.handle.cancel()
             return
         if broken is not None:
             self.queue.pop()
@@ -693,9 +714,10 @@ class _Exchange:
         self.buffered = 0
         self.complete = not head.has_body
         self.trailers: Headers = []
-        self.arrived = asyncio.Event()
+        self.arrived = asyncio.Event() if head.has_body else None  # set when body bytes or the end arrive
         self.failed: Reject | None = None
-        self.task: asyncio.Task | None = None
+        self.handle: Cancellable | None = None  # cancels the exchange while it runs
+        self.over = False
         self.continued = False
         self.responder = _Responder(server, self)
         if head.has_body:
@@ -704,11 +726,23 @@ class _Exchange:
     def push(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
-        self.arrived.set()
+        if self.arrived is not None:
+            self.arrived.set()
 
     def finish_body(self, trailers: Headers) -> None:
         self.complete, self.trailers = True, trailers
-        self.arrived.set()
+        if self.arrived is not None:
+            self.arrived.set()
+
+    def take_body(self) -> bytes:
+        data, self.buffered = b"".join(self.chunks), 0
+        self.chunks.clear()
+        return data
+
+    def finished(self, error: BaseException | None) -> None:
+        if not self.over:  # once, whoever reports it
+            self.over = True
+            self.server._finish(self, error)
 
 
 class _RequestBody:
@@ -723,12 +757,14 @@ class _RequestBody:
 
     async def read(self) -> bytes:
         ex, server = self._ex, self._ex.server
+        arrived = ex.arrived
+        assert arrived is not None  # only requests with a body have a _RequestBody
         while not ex.chunks and not ex.complete:
             server.send_continue(ex)
-            ex.arrived.clear()
+            arrived.clear()
             try:
                 async with asyncio.timeout(server.idle_timeout):
-                    await ex.arrived.wait()
+                    await arrived.wait()
             except TimeoutError:
                 ex.failed = Reject(408, "request body not received in time")
                 raise ClientGone("the request body stalled") from None
@@ -741,29 +777,34 @@ class _RequestBody:
 
 
 class _Responder:
-    """``exchange.Responder`` writing one HTTP/1.1 response to the client."""
+    """``exchange.Sink`` writing one HTTP/1.1 response to the client. The plain calls write; the
+    coroutines write, then wait while the client is not reading."""
 
     def __init__(self, server: Http1Server, ex: _Exchange):
         self._server = server
         self._ex = ex
+        self.request_id: str | None = None
         self.started = False
         self.ended = False
         self._framing = "none"
         self._remaining = 0
 
-    async def start(self, status: int, headers: Headers) -> None:
+    def send_head(self, status: int, headers: Headers) -> None:
         if self.started:
             raise RuntimeError("response already started")
         ex, server = self._ex, self._server
-        head = response_head(status, headers, ex.request.method, ex.head.http10,
-                             ex.head.keep_alive and not server.closing and not server.client_eof)
+        head = response_head(status, proxy.with_request_id(headers, self.request_id), ex.request.method,
+                             ex.head.http10, ex.head.keep_alive and not server.closing and not server.client_eof)
         self.started = True
         self._framing, self._remaining = head.framing, head.length or 0
         ex.keep_alive = head.keep_alive
         server._write(head.data)
-        await server.wait_writable()
 
-    async def data(self, chunk: bytes) -> None:
+    async def start(self, status: int, headers: Headers) -> None:
+        self.send_head(status, headers)
+        await self._server.wait_writable()
+
+    def send_data(self, chunk: bytes) -> None:
         if not chunk or self._framing == "none" or self.ended:
             return
         if self._framing == "length":
@@ -772,9 +813,20 @@ class _Responder:
         elif self._framing == "chunked":
             chunk = b"".join((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
         self._server._write(chunk)
+
+    async def data(self, chunk: bytes) -> None:
+        if chunk and self._framing != "none" and not self.ended:
+            self.send_data(chunk)
+            await self._server.wait_writable()
+
+    @property
+    def writable(self) -> bool:
+        return self._server._writable.is_set()
+
+    async def drained(self) -> None:
         await self._server.wait_writable()
 
-    async def end(self, trailers: Headers | None = None) -> None:
+    def send_end(self, trailers: Headers | None = None) -> None:
         if self.ended:
             return
         self.ended = True
@@ -782,6 +834,9 @@ class _Responder:
             self._server._write(b"0\r\n\r\n")
         elif self._framing == "length" and self._remaining:
             self._server._abort()  # shorter than announced: the client would wait for the rest forever
+
+    async def end(self, trailers: Headers | None = None) -> None:
+        self.send_end(trailers)
 
     def abort(self) -> None:
         self.ended = True

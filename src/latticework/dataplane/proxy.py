@@ -2,7 +2,10 @@
 
 ``handle(plane, conn, request, responder)`` is the whole path of a request,
 whatever protocol the client and the target speak (the front end and the
-upstream deal with that):
+upstream deal with that). ``serve`` is the same path for front ends whose
+responder also takes plain calls (HTTP/1.1): it needs no task for answers
+given here nor for upstreams that run an exchange on callbacks (``start``),
+and reports the end through a callback. Both share ``decide``:
 
 1. **Route** (``resolve``): the VPC's view in the current snapshot (it may be
    newer than the connection's), then the service: by TLS server name on
@@ -61,12 +64,16 @@ can quote it. The ids are a random prefix per process and a counter
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from latticework.dataplane import router
-from latticework.dataplane.exchange import Connection, Headers, Request, Responder, UpstreamError
+from latticework.dataplane.exchange import (
+    Cancellable, Connection, Finished, Headers, Request, Responder, Sink, Upstream, UpstreamError,
+)
 from latticework.dataplane.plane import Plane
 from latticework.snapshot.model import FixedResponse, Forward, Listener, Route, Snapshot, Target, TargetGroup, VpcView
 
@@ -105,17 +112,106 @@ request_ids = RequestIds()
 
 
 async def handle(plane: Plane, conn: Connection, request: Request, responder: Responder) -> None:
-    snapshot = plane.snapshot  # once: the request keeps this snapshot to the end
     request_id = next(request_ids)
     responder = RequestIdResponder(responder, request_id)
+    decided = decide(plane, conn, request, request_id)
+    if isinstance(decided, Refusal):
+        return await send_text(responder, decided.status, decided.message)
+    if isinstance(decided, FixedResponse):
+        return await send_fixed(responder, decided.status)
+    group, target, timeout = decided
+    upstream = plane.upstream_for(group.protocol_version)
+    with plane.balancer.track(group.id, target):
+        try:
+            await upstream.forward(target, group, request, responder, timeout)
+        except UpstreamError as error:
+            await fail(responder, error.status, error.message)
+
+
+def serve(plane: Plane, conn: Connection, request: Request, responder: Sink, finished: Finished) -> Cancellable | None:
+    """``handle`` for a front end whose responder takes plain calls (HTTP/1.1), without a task where none
+    is needed: answers given here are written at once, and an upstream that can run the exchange on
+    its connection's callbacks (``start``) does; otherwise the forwarding runs as a task. ``finished``
+    is called once the exchange is over (maybe before this returns); what is returned cancels it."""
+    request_id = responder.request_id = next(request_ids)
+    decided = decide(plane, conn, request, request_id)
+    if isinstance(decided, Refusal):
+        send_text_now(responder, decided.status, decided.message)
+        finished(None)
+        return None
+    if isinstance(decided, FixedResponse):
+        responder.send_head(decided.status, [("content-length", "0")])
+        responder.send_end()
+        finished(None)
+        return None
+    group, target, timeout = decided
+    upstream = plane.upstream_for(group.protocol_version)
+    tracked = plane.balancer.track(group.id, target)
+    tracked.__enter__()
+    forwarding = _Forwarding(responder, tracked, finished)
+    start = getattr(upstream, "start", None)  # only some upstreams can run an exchange on callbacks
+    started = start(target, group, request, responder, timeout, forwarding.done) if start is not None else None
+    if started is not None:
+        return started
+    task = asyncio.get_running_loop().create_task(
+        _forward(upstream, target, group, request, responder, timeout, tracked))
+    task.add_done_callback(forwarding.task_done)
+    return task
+
+
+def decide(plane: Plane, conn: Connection, request: Request, request_id: str) \
+        -> Refusal | FixedResponse | tuple[TargetGroup, Target, float]:
+    """What answers the request: a refusal, a rule's fixed response, or a target (the request's headers
+    then rewritten in place, as the target will see them) and the response timeout."""
+    snapshot = plane.snapshot  # once: the request keeps this snapshot to the end
     routed = resolve(snapshot, conn, request)
     if isinstance(routed, Refusal):
-        return await send_text(responder, routed.status, routed.message)
+        return routed
     # Auth policies (service network, then service; reference §5.4) belong here: after routing, before rules.
     rule = router.match_rule(routed.listener, request.method, request.target, request.header_map())
     if isinstance(rule.action, FixedResponse):
-        return await send_fixed(responder, rule.action.status)
-    await forward(plane, snapshot, conn, request, responder, routed, rule.action, request_id)
+        return rule.action
+    choice = choose(plane, snapshot, request, rule.action)
+    if isinstance(choice, Refusal):
+        return choice
+    group, target = choice
+    request.headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
+    return group, target, routed.route.service.idle_timeout
+
+
+async def _forward(upstream: Upstream, target: Target, group: TargetGroup, request: Request, responder: Responder,
+                   timeout: float, tracked: AbstractContextManager) -> None:
+    try:
+        await upstream.forward(target, group, request, responder, timeout)
+    except UpstreamError as error:
+        await fail(responder, error.status, error.message)
+    finally:
+        tracked.__exit__(None, None, None)  # entered by serve
+
+
+class _Forwarding:
+    """A request forwarded by ``serve``: counted in flight until its exchange is over, then finished."""
+
+    __slots__ = ("responder", "tracked", "finished")
+
+    def __init__(self, responder: Sink, tracked: AbstractContextManager, finished: Finished):
+        self.responder = responder
+        self.tracked = tracked
+        self.finished = finished
+
+    def done(self, error: BaseException | None) -> None:
+        """The upstream's exchange is over; an ``UpstreamError`` is answered here."""
+        try:
+            if isinstance(error, UpstreamError):
+                fail_now(self.responder, error.status, error.message)
+                error = None  # answered
+        finally:
+            self.tracked.__exit__(None, None, None)
+        self.finished(error)
+
+    def task_done(self, task: asyncio.Task) -> None:
+        """The forwarding task ended (and its ``with tracked`` with it)."""
+        self.finished(None if task.cancelled() else task.exception())
 
 
 # -- routing --------------------------------------------------------------------------------------
@@ -158,22 +254,6 @@ def idle_timeout_for(plane: Plane, conn: Connection, authority: str | None) -> f
 
 
 # -- forwarding -----------------------------------------------------------------------------------
-
-async def forward(plane: Plane, snapshot: Snapshot, conn: Connection, request: Request, responder: Responder,
-                  routed: Routed, action: Forward, request_id: str) -> None:
-    choice = choose(plane, snapshot, request, action)
-    if isinstance(choice, Refusal):
-        return await send_text(responder, choice.status, choice.message)
-    group, target = choice
-    # The request is this exchange's own: rewritten in place, as the target will see it.
-    request.headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
-    upstream = plane.upstream_for(group.protocol_version)
-    with plane.balancer.track(group.id, target):
-        try:
-            await upstream.forward(target, group, request, responder, routed.route.service.idle_timeout)
-        except UpstreamError as error:
-            await fail(responder, error.status, error.message)
-
 
 def choose(plane: Plane, snapshot: Snapshot, request: Request, action: Forward) -> tuple[TargetGroup, Target] | Refusal:
     group_id = plane.balancer.choose_group(action)
@@ -231,6 +311,21 @@ async def send_text(responder: Responder, status: int, message: str) -> None:
     await responder.end()
 
 
+def send_text_now(responder: Sink, status: int, message: str) -> None:
+    body = (message + "\n").encode("utf-8")
+    responder.send_head(status, [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))])
+    responder.send_data(body)
+    responder.send_end()
+
+
+def fail_now(responder: Sink, status: int, message: str) -> None:
+    """``fail`` by plain calls."""
+    if responder.started:
+        responder.abort()
+    else:
+        send_text_now(responder, status, message)
+
+
 async def send_fixed(responder: Responder, status: int) -> None:
     """A rule's fixed response: the status and an empty body."""
     await responder.start(status, [("content-length", "0")])
@@ -243,6 +338,16 @@ async def fail(responder: Responder, status: int, message: str) -> None:
         responder.abort()
     else:
         await send_text(responder, status, message)
+
+
+def with_request_id(headers: Headers, request_id: str | None) -> Headers:
+    """The response's headers with ``x-amzn-requestid``, unless the target's answer has its own."""
+    if request_id is None:
+        return headers
+    for name, _ in headers:
+        if name == REQUEST_ID:
+            return headers
+    return [*headers, (REQUEST_ID, request_id)]
 
 
 class RequestIdResponder:
@@ -264,9 +369,4 @@ class RequestIdResponder:
         return self._inner.started
 
     async def start(self, status: int, headers: Headers) -> None:
-        for name, _ in headers:
-            if name == REQUEST_ID:
-                break
-        else:
-            headers = [*headers, (REQUEST_ID, self.request_id)]
-        await self._inner.start(status, headers)
+        await self._inner.start(status, with_request_id(headers, self.request_id))

@@ -45,10 +45,16 @@ in a pool and runs exchanges over them.
   idle). After the response has started, a failure aborts it.
 
 The hot path allocates little per request: a connection keeps its response
-parser from one response to the next, a request without a body is written
-inline (no task), and the response deadline is one timer per connection
-that moves by assignment (``TargetConnection.expect_by``) rather than a
-timer armed and cancelled per event.
+parser from one response to the next, and the response deadline is one
+timer per connection that moves by assignment
+(``TargetConnection.expect_by``) rather than a timer armed and cancelled
+per event. ``start`` runs the common exchange without a task or a future: a
+request whose body is all here (or that has none), to a target with an idle
+pooled connection, is written whole and its response handed to the front
+end's ``Sink`` from the connection's own callbacks (``_Relay``). A coroutine
+takes over only to wait: for a client that stopped reading, or for a fresh
+connection replacing a dead pooled one. ``forward`` is the general path
+(streamed bodies, new connections, HTTP/2 front ends).
 """
 
 from __future__ import annotations
@@ -59,14 +65,14 @@ import os
 import ssl
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Coroutine
 
 import httptools
 
 from latticework.dataplane import router
 from latticework.dataplane.deadline import Deadline
 from latticework.dataplane.exchange import (
-    HOP_BY_HOP, EmptyBody, Headers, Request, Responder, UpstreamError, field_lines,
+    HOP_BY_HOP, EmptyBody, Finished, Headers, Request, Responder, Sink, UpstreamError, WholeBody, field_lines,
 )
 from latticework.dataplane.plane import Limits
 from latticework.snapshot.model import HTTPS, Target, TargetGroup
@@ -185,9 +191,14 @@ class ResponseReader:
             return
         fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
         version = self._parser.get_http_version()
-        tokens = {t.strip().lower() for n, v in fields if n == "connection" for t in v.split(",")}
+        tokens: set[str] = set()
+        framed = False
+        for name, value in fields:  # one pass for what decides reuse and framing
+            if name == "connection":
+                tokens.update(t.strip().lower() for t in value.split(","))
+            elif name == "content-length" or name == "transfer-encoding":
+                framed = True
         keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
-        framed = any(n in ("content-length", "transfer-encoding") for n, _ in fields)
         self._until_eof = not framed and not self.head_only and status not in (204, 304)
         headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in tokens]
         self._in_body = True
@@ -230,6 +241,7 @@ class TargetConnection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future | None = None  # the exchange waiting for the next event
+        self.sink: _Relay | None = None  # the exchange taking events by callback instead (then nothing waits)
         self._writable = asyncio.Event()
         self._writable.set()
         self._deadline = Deadline(self._loop, lambda: self.fail(TimeoutError("no response event before the deadline")))
@@ -280,6 +292,7 @@ class TargetConnection(asyncio.Protocol):
         self.busy = True
         self.error = None
         self._events.clear()
+        self._buffered = 0
 
     def expect_by(self, deadline: float | None) -> None:
         """The loop time by which the next response event must arrive (None: no deadline). Past it,
@@ -318,6 +331,8 @@ class TargetConnection(asyncio.Protocol):
     def fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
+        if self.sink is not None:
+            return self.sink.on_error(self.error)
         self._wake()
 
     def _wake(self) -> None:
@@ -346,6 +361,10 @@ class TargetConnection(asyncio.Protocol):
             self.transport.abort()
 
     def _push(self, events: list[TargetEvent]) -> None:
+        if self.sink is not None:
+            if events:
+                self.sink.on_events(events)  # last: the sink may end the exchange and start the next one
+            return
         for event in events:
             self._events.append(event)
             if isinstance(event, TargetData):
@@ -450,15 +469,42 @@ class Http1Upstream:
                       timeout: float) -> None:
         key = pool_key(target, group, request)
         address = f"{key[0]}:{key[1]}"
-        for attempt in (1, 2):
-            conn = self._checkout(key) if attempt == 1 else None  # a retry always gets a fresh connection
-            pooled = conn is not None
-            conn = conn or await self._connect(key, timeout)
+        conn = self._checkout(key)
+        if conn is not None:
             try:
                 return await self._exchange(conn, request, responder, timeout, address)
             except _Dead as dead:
-                if attempt == 2 or not pooled or dead.args[0]:
+                if dead.args[0]:  # a body byte was taken from the client: the request cannot be sent again
                     raise UpstreamError(502, f"target {address} closed the connection without answering") from None
+        await self._fresh(key, request, responder, timeout)
+
+    async def _fresh(self, key: PoolKey, request: Request, responder: Responder, timeout: float) -> None:
+        """The exchange on a new connection: the first try without an idle one, or the one retry."""
+        conn = await self._connect(key, timeout)
+        address = f"{key[0]}:{key[1]}"
+        try:
+            await self._exchange(conn, request, responder, timeout, address)
+        except _Dead:
+            raise UpstreamError(502, f"target {address} closed the connection without answering") from None
+
+    def start(self, target: Target, group: TargetGroup, request: Request, responder: Sink, timeout: float,
+              done: Finished) -> _Relay | None:
+        """``forward`` without a task, where it can be: a request whose body is all here (or that has
+        none), to a target with an idle pooled connection, runs on that connection's callbacks and
+        reports to ``done`` (an ``UpstreamError`` when nothing was sent). None: call ``forward``."""
+        body = request.body
+        if type(body) is WholeBody:
+            data = body.data
+        elif type(body) is EmptyBody and not request.content_length:
+            data = b""
+        else:
+            return None
+        conn = self._checkout(pool_key(target, group, request))
+        if conn is None:
+            return None
+        relay = _Relay(self, conn, request, responder, timeout, done)
+        relay.begin(data)
+        return relay
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -588,15 +634,12 @@ class Http1Upstream:
         sending.await_head(True)
         try:
             event = await conn.next_event()
-        except TimeoutError:
-            raise UpstreamError(504, f"target {address} did not answer within {sending.timeout:g} s") from None
-        except InvalidResponse as error:
-            raise UpstreamError(502, f"target {address} sent an invalid response: {error}") from None
-        except OSError:
+        except (OSError, InvalidResponse) as error:  # TimeoutError included
             assert conn.reader is not None  # begin() gave this exchange its reader
-            if not conn.reader.started:
+            failure = head_failure(error, conn.reader.started, address, sending.timeout)
+            if failure is None:
                 raise _Dead(sending.consumed) from None
-            raise UpstreamError(502, f"target {address} closed the connection mid-response") from None
+            raise failure from None
         finally:
             sending.await_head(False)
         assert isinstance(event, TargetHead)  # the reader's first event is always the head
@@ -619,6 +662,156 @@ class Http1Upstream:
                 return True
             assert isinstance(event, TargetData)  # the head was the first event, _head took it
             await responder.data(event.data)
+
+
+def head_failure(error: BaseException, started: bool, address: str, timeout: float) -> UpstreamError | None:
+    """The answer to an exchange that failed before the response head; None when the connection died
+    before any response byte (a pooled one may then be replaced)."""
+    if isinstance(error, TimeoutError):
+        return UpstreamError(504, f"target {address} did not answer within {timeout:g} s")
+    if isinstance(error, InvalidResponse):
+        return UpstreamError(502, f"target {address} sent an invalid response: {error}")
+    if not started:
+        return None
+    return UpstreamError(502, f"target {address} closed the connection mid-response")
+
+
+class _Relay:
+    """One exchange over a pooled connection, driven by the connection's callbacks: the request is
+    written whole, and the response goes to the responder as it is parsed, with no task and no future.
+
+    A coroutine takes over only where something must be waited for: the client stopped reading
+    (``Http1Upstream._relay`` streams the rest, with backpressure), or the pooled connection was
+    found dead before any response byte and a request without a body is sent again on a fresh one.
+    ``done`` is called once, when the exchange is over; ``cancel`` ends it early (the client is gone).
+    """
+
+    __slots__ = ("upstream", "conn", "request", "responder", "timeout", "done", "replayable", "head", "task", "over")
+
+    def __init__(self, upstream: Http1Upstream, conn: TargetConnection, request: Request, responder: Sink,
+                 timeout: float, done: Finished):
+        self.upstream = upstream
+        self.conn = conn
+        self.request = request
+        self.responder = responder
+        self.timeout = timeout
+        self.done = done
+        self.replayable = True
+        self.head: TargetHead | None = None
+        self.task: asyncio.Task | None = None
+        self.over = False
+
+    @property
+    def address(self) -> str:
+        return "%s:%d" % self.conn.key[:2]
+
+    def begin(self, data: bytes) -> None:
+        conn, request = self.conn, self.request
+        conn.begin(request.method == "HEAD", self.upstream.limits.max_headers)
+        conn.sink = self
+        self.replayable = not data
+        framing = body_framing(request.method, request.content_length, data)
+        head = request_head(request, request.authority or self.address, framing, len(data))
+        if framing == "chunked":
+            conn.write(b"".join((head, _chunk(data), b"0\r\n", _fields(request.body.trailers), b"\r\n")))
+        else:
+            conn.write(head + data if data else head)
+        conn.expect_by(conn._loop.time() + self.timeout)
+
+    # -- from the connection --
+
+    def on_events(self, events: list[TargetEvent]) -> None:
+        responder = self.responder
+        try:
+            for event in events:
+                if isinstance(event, TargetData):
+                    responder.send_data(event.data)
+                elif isinstance(event, TargetHead):
+                    self.head = event
+                    responder.send_head(event.status, event.headers)
+                else:
+                    responder.send_end(event.trailers)
+                    return self._settle()
+        except Exception as error:  # a fault of ours: this exchange fails, the connection cannot be trusted
+            self.conn.sink = None
+            self.conn.abort()
+            return self._finish(error)
+        if not responder.writable:
+            self._take_over(self._relay_rest())
+        else:
+            self.conn.expect_by(self.conn._loop.time() + self.timeout)  # the target is not idle
+
+    def on_error(self, error: BaseException) -> None:
+        conn = self.conn
+        conn.sink = None
+        conn.abort()
+        if self.head is not None:  # the response started: it can only be cut
+            self.responder.abort()
+            return self._finish(None)
+        assert conn.reader is not None  # begin() gave this exchange its reader
+        failure = head_failure(error, conn.reader.started, self.address, self.timeout)
+        if failure is not None:
+            return self._finish(failure)
+        if not self.replayable:
+            return self._finish(UpstreamError(502, f"target {self.address} closed the connection without answering"))
+        self._take_over(self.upstream._fresh(conn.key, self.request, self.responder, self.timeout))
+
+    # -- for the front end --
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        elif not self.over:
+            self.conn.sink = None
+            self.conn.abort()  # mid-exchange: it cannot serve another request
+            self._finish(None)
+
+    # -- ending --
+
+    def _settle(self) -> None:
+        conn = self.conn
+        conn.sink = None
+        assert self.head is not None  # the end comes after the head
+        if self.head.keep_alive and conn.reusable:
+            self.upstream._checkin(conn)
+        else:
+            conn.close()
+        self._finish(None)
+
+    def _finish(self, error: BaseException | None) -> None:
+        if not self.over:
+            self.over = True
+            self.done(error)
+
+    def _take_over(self, step: Coroutine[None, None, None]) -> None:
+        self.conn.sink = None
+        self.conn.expect_by(None)
+        self.task = asyncio.get_running_loop().create_task(self._run(step))
+
+    async def _run(self, step: Coroutine[None, None, None]) -> None:
+        try:
+            await step
+        except asyncio.CancelledError:
+            self._finish(None)
+        except Exception as error:
+            self._finish(error)
+        else:
+            self._finish(None)
+
+    async def _relay_rest(self) -> None:
+        """The rest of the response, once the client reads again."""
+        conn, responder = self.conn, self.responder
+        try:
+            await responder.drained()
+            complete = await self.upstream._relay(conn, responder, self.timeout)
+        except BaseException:
+            conn.abort()
+            raise
+        assert self.head is not None  # taken over after the head
+        if complete and self.head.keep_alive and conn.reusable:
+            self.upstream._checkin(conn)
+        else:
+            conn.close()
 
 
 async def _stop(sender: asyncio.Task | None) -> None:
