@@ -8,7 +8,7 @@ carries the feed (``feed``), and keeps them running:
   returns once each serves that revision (or a newer one). A worker started
   meanwhile counts too: it got a ``load`` of the store as it was then, and the
   relayed changes after it, so the answer to a write always means "every
-  worker serves it". A worker that does not answer within ``ACK_SECONDS`` is
+  worker serves it". A worker that does not answer within ``ack_seconds`` is
   killed (and restarted), so a hung process cannot hold up writes for ever.
 - Health states decided by the control process's checkers reach every worker
   (``health_changed``; coalesced to one message per loop iteration) and a
@@ -43,8 +43,6 @@ from latticework.dataplane.plane import Limits
 
 log = logging.getLogger("latticework.dataplane.workers")
 
-ACK_SECONDS = 30.0  # a worker that takes longer to serve a revision is taken for hung
-START_SECONDS = 60.0  # to the first ``serving`` at start-up
 RESTART_PAUSE = (0.1, 10.0)  # seconds before restarting a crashed worker: first, and at most (doubling)
 STEADY_SECONDS = 30.0  # a worker that ran this long before crashing is restarted after the shortest pause
 
@@ -57,6 +55,8 @@ class PoolSettings:
     state_dir: str
     fabric: str
     limits: Limits = field(default_factory=Limits)
+    ack_seconds: float = 30.0  # a worker that takes longer to serve a revision is taken for hung
+    start_seconds: float = 60.0  # to the first ``serving`` at start-up
 
 
 class WorkerFailed(RuntimeError):
@@ -102,10 +102,10 @@ class WorkerPool:
         started = [self._spawn(slot, first) for slot in range(self.settings.count)]
         workers = await asyncio.gather(*started)
         try:
-            async with asyncio.timeout(START_SECONDS):
+            async with asyncio.timeout(self.settings.start_seconds):
                 await self._wait(lambda: all(w.revision >= first["revision"] or w.exited.done() for w in workers))
         except TimeoutError:
-            raise WorkerFailed(f"data-plane workers not serving after {START_SECONDS:g} s") from None
+            raise WorkerFailed(f"data-plane workers not serving after {self.settings.start_seconds:g} s") from None
         failed = [w for w in workers if w.exited.done()]
         if failed:
             raise WorkerFailed(f"data-plane worker {failed[0].slot} exited with status "
@@ -139,13 +139,13 @@ class WorkerPool:
         for w in self._workers.values():
             w.channel.send(framed)
         try:
-            async with asyncio.timeout(ACK_SECONDS):
+            async with asyncio.timeout(self.settings.ack_seconds):
                 await self._wait(lambda: all(w.revision >= revision for w in self._workers.values()))
         except TimeoutError:
             for w in self._workers.values():
                 if w.revision < revision:
                     log.error("data-plane worker %d (pid %d) did not serve revision %d within %g s; killed",
-                              w.slot, w.process.pid, revision, ACK_SECONDS)
+                              w.slot, w.process.pid, revision, self.settings.ack_seconds)
                     w.process.kill()
 
     def health_changed(self, key: Key) -> None:
