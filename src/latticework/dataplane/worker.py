@@ -20,7 +20,9 @@ at 1,000 services).
 
 A worker leaves when told (``stop``: stop accepting, finish open requests,
 exit) and as soon as its feed closes: the control process is gone, and a
-worker never serves alone.
+worker never serves alone. It ignores SIGINT and SIGTERM, which reach it
+with the whole process group (Ctrl-C in a terminal): the control process
+handles them and tells it.
 """
 
 from __future__ import annotations
@@ -203,8 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channel", type=int, required=True, help="file descriptor of the feed socket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
-    # Ctrl-C reaches the whole process group: the control process decides when workers stop.
+    # Ctrl-C, and SIGTERM sent to the whole process group (timeout(1), kill -- -PGID), reach the workers
+    # too: the control process decides when they stop (``stop``), so that they drain in order with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     run_loop(serve(args.channel))
 
 
