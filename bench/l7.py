@@ -123,10 +123,14 @@ class Proxies:
     floor: int | None
     floor_note: str
     routing: dict = field(default_factory=dict)  # what check_routing saw
+    single: tuple[str, str] | None = None  # (Lattice address, service name) of a server with one worker
 
     @property
     def name(self) -> str:
         return self.topology.name
+
+
+SINGLE = "lw 1 worker"  # the label of the one-worker server's runs
 
 
 def start_haproxy(processes: Processes, work: Path, name: str, config: str, ports: list[int]) -> None:
@@ -142,7 +146,9 @@ def start_haproxy(processes: Processes, work: Path, name: str, config: str, port
         raise RuntimeError(f"haproxy ({name}) exited: {(work / f'{name}.log').read_text()[-2000:]}")
 
 
-def build(processes: Processes, work: Path, fabric: str) -> Proxies:
+def build(processes: Processes, work: Path, fabric: str, single_fabric: str | None = None) -> Proxies:
+    """Targets, Latticework (its default workers: one per CPU), HAProxy, the python floor; with
+    ``single_fabric``, a second Latticework with one worker, for scale."""
     from latticework.dataplane.tls import CertificateAuthority
 
     work.mkdir(parents=True, exist_ok=True)
@@ -170,6 +176,12 @@ def build(processes: Processes, work: Path, fabric: str) -> Proxies:
         note = f"no python floor: {FLOOR} is absent (it lives outside the repository)"
     proxies = Proxies(targets, server, topology, lattice, haproxy, floor, note)
     proxies.routing = check_routing(proxies)
+    if single_fabric is not None:
+        one = start_server(processes, work / "latticework-1-worker", single_fabric, ["--workers", "1"])
+        routed = routed_service(one.url, [targets["blue-1"], targets["blue-2"]], [targets["green-1"]], HTTP_PORT,
+                                HTTPS_PORT)
+        proxies.single = (vpc_info(one.url, routed.vpc).lattice, routed.name)
+        wait_port(proxies.single[0], HTTP_PORT)
     return proxies
 
 
@@ -206,6 +218,8 @@ def paths(p: Proxies) -> dict[str, tuple[str, str | None]]:
     if p.floor:
         out["python floor"] = (f"http://127.0.0.1:{p.floor}/", p.name)
     out["latticework"] = (f"http://{p.lattice}:{HTTP_PORT}/", p.name)
+    if p.single:
+        out[SINGLE] = (f"http://{p.single[0]}:{HTTP_PORT}/", p.single[1])
     return out
 
 
@@ -240,15 +254,16 @@ def run_http(ctx) -> list[Row]:
         wrk(url, 1, 32, host)
     loads: dict[tuple[str, int], Load] = {}
     for connections in (32, 256):
-        best, every = best_of(rounds, list(targets), lambda label: wrk(targets[label][0], seconds, connections,
-                                                                      targets[label][1]), faster)
+        labels = [label for label in targets if connections == 32 or label != SINGLE]
+        best, every = best_of(rounds, labels, lambda label: wrk(targets[label][0], seconds, connections,
+                                                                targets[label][1]), faster)
         for label, load in best.items():
             loads[(label, connections)] = load
             raw["runs"][f"{label} c={connections}"] = every[label]
             say(f"  {section} {label:13s} c={connections:<4d} {load.rate:9.0f} req/s  p50 {load.p50:7.2f} ms  "
                 f"p99 {load.p99:7.2f} ms  errors {load.errors}  (best of {rounds})")
     pace = loads[("haproxy", 32)].rate / 2
-    proxies = [k for k in targets if k != "direct"]
+    proxies = [k for k in targets if k not in ("direct", SINGLE)]
     paced, every = best_of(rounds, proxies, lambda label: wrk(targets[label][0], seconds, 32, targets[label][1],
                                                              script="paced.lua", rate=pace), steadier)
     for label, load in paced.items():
@@ -273,6 +288,9 @@ def http_rows(section: str, loads: dict, paced: dict, pace: float, floor_note: s
             Row(section, f"req/s, {c} connections: Latticework / direct to target", lw(c).rate,
                 loads[("direct", c)].rate, "req/s"),
         ]
+        if (SINGLE, c) in loads:
+            rows.append(Row(section, f"req/s, {c} connections: Latticework, workers per CPU / one worker (for scale)",
+                            lw(c).rate, loads[(SINGLE, c)].rate, "req/s"))
         if ("python floor", c) in loads:
             rows.append(Row(section, f"req/s, {c} connections: Latticework / python floor", lw(c).rate,
                             loads[("python floor", c)].rate, "req/s"))

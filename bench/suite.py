@@ -90,7 +90,7 @@ class Context:
 
 def _proxies(ctx: Context):
     import l7
-    return l7.build(ctx.processes, ctx.work / "l7", fabric(0))
+    return l7.build(ctx.processes, ctx.work / "l7", fabric(0), fabric(4))
 
 
 def _small(ctx: Context):
