@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from h2.errors import ErrorCodes
 from hypothesis import given, strategies as st
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import DataReceived, StreamEnded
+from h2.settings import SettingCodes, Settings
 from hyperframe.frame import SettingsFrame
 
 from h2_env import LATTICE, NAME, Client
@@ -456,6 +460,114 @@ def test_a_stream_in_progress_keeps_an_idle_connection_open():
         await client.close()
         server.close()
     run(scenario())
+
+# -- writes and transport backpressure, without sockets ----------------------------------------
+
+class FakeTransport(asyncio.Transport):
+    """Collects what the server writes; pauses its protocol past ``high`` unread bytes, as a socket would."""
+
+    def __init__(self, protocol: asyncio.Protocol, high: int = 256 * 1024):
+        super().__init__()
+        self.protocol, self.high = protocol, high
+        self.unread = bytearray()
+        self.writes = 0
+        self.paused = self.closed = False
+
+    def write(self, data) -> None:
+        self.writes += 1
+        self.unread += data
+        if len(self.unread) > self.high and not self.paused:
+            self.paused = True
+            self.protocol.pause_writing()
+
+    def take(self) -> bytes:
+        """What the client reads: the buffer empties, and writing resumes."""
+        data, self.unread = bytes(self.unread), bytearray()
+        if self.paused:
+            self.paused = False
+            self.protocol.resume_writing()
+        return data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+
+class SansIoClient:
+    """An h2 client connection fed straight into an ``Http2Server`` over a ``FakeTransport``."""
+
+    def __init__(self, handled: Handled):
+        plane = Plane(snapshot=snapshot(), limits=Limits())
+        conn = Connection(vpc=plane.snapshot.vpcs["vpc-1"], client=("127.0.0.9", 40000), local=(LATTICE, 443),
+                          scheme="https", alpn="h2", opened=asyncio.get_running_loop().time())
+        self.server = Http2Server(plane, conn, make_handler(handled))
+        self.transport = FakeTransport(self.server)
+        self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding="latin-1"))
+        self.h2.local_settings = Settings(client=True, initial_values={SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        self.h2.initiate_connection()
+        self.h2.increment_flow_control_window(2**31 - 1 - 65_535)  # the client never holds the server back
+        self.server.connection_made(self.transport)
+        self.send()
+        self.events: list = []
+
+    def send(self) -> None:
+        self.server.data_received(self.h2.data_to_send())
+
+    def receive(self) -> list:
+        events = self.h2.receive_data(self.transport.take())
+        self.events += events
+        return events
+
+    def get(self, path: str) -> int:
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":authority", NAME), (":path", path)],
+                             end_stream=True)
+        self.send()
+        return sid
+
+
+async def _turns(n: int = 50) -> None:
+    """Let the loop run ``n`` iterations (no clock involved): whatever can make progress does."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def test_a_client_that_stops_reading_holds_the_response_back():
+    """The client's windows are wide open, but it reads nothing: the server stops once the transport is
+    full (pause_writing), rather than buffering the whole response."""
+    async def scenario():
+        client = SansIoClient(Handled())
+        client.receive()
+        sid = client.get("/big?size=20000000")
+        await _turns()
+        assert 0 < len(client.transport.unread) < 2_000_000
+        assert not any(isinstance(e, StreamEnded) for e in client.receive())
+        while not any(isinstance(e, StreamEnded) for e in client.events):
+            client.receive()
+            await _turns(1)
+        assert sum(len(e.data) for e in client.events if isinstance(e, DataReceived) and e.stream_id == sid) == 20_000_000
+    run(scenario())
+
+
+def test_a_response_leaves_in_one_write():
+    """Head, body and end of a response the handler gives at once go out together: one TLS record, one send."""
+    async def scenario():
+        client = SansIoClient(Handled())
+        await _turns()
+        client.receive()
+        before = client.transport.writes
+        sids = [client.get("/early") for _ in range(4)]  # several streams in one go: still one write
+        await _turns()
+        assert client.transport.writes - before == 1
+        ended = {e.stream_id for e in client.receive() if isinstance(e, StreamEnded)}
+        assert ended == set(sids)
+    run(scenario())
+
 
 # -- the HTTP/2 upstream, against this front end as the target --------------------------------
 

@@ -31,6 +31,11 @@ toward the target is the proxy's); at the maximum connection duration (10
 minutes from accept) the server sends GOAWAY, accepts no new streams, and
 closes once the open ones finish. ``drain()`` does the same on demand (shutdown).
 
+Frames for the client leave together: what every stream queued during one
+loop iteration goes out in one write (one TLS record, one send) at its end,
+or at once past ``WRITE_AT`` bytes so that a large body still meets the
+transport's backpressure promptly.
+
 The h2 connection itself (settings, windows, graceful GOAWAY, header
 conversion) is the one the HTTP/2 upstream uses too: ``http2common``.
 """
@@ -60,6 +65,8 @@ from latticework.dataplane.router import route_for
 log = logging.getLogger("latticework.dataplane.http2")
 
 DEFAULT_IDLE_TIMEOUT = 60.0  # Lattice's default idleTimeoutSeconds
+LINGER = 2.0  # seconds a closed connection still drops what the client sends (``_close``)
+WRITE_AT = 64 * 1024  # queued bytes for the client are written at once from this size on
 
 Handler = Callable[[Plane, Connection, Request, "StreamResponder"], Awaitable[None]]
 
@@ -206,6 +213,9 @@ class Http2Server(asyncio.Protocol):
         self._last_activity = 0.0
         self._lifetime: asyncio.TimerHandle | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []  # frames for the client, written together (``_flush``)
+        self._out_size = 0
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -239,7 +249,7 @@ class Http2Server(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        for timer in (self._lifetime, self._idle):
+        for timer in (self._lifetime, self._idle, self._linger):
             if timer is not None:
                 timer.cancel()
         for stream in list(self.streams.values()):
@@ -410,9 +420,23 @@ class Http2Server(asyncio.Protocol):
             stream.writable.set()
 
     def _flush(self) -> None:
+        """Queue what h2 has for the client: it leaves at the end of this loop iteration, every stream's
+        frames in one write (one TLS record, one send), or at once past ``WRITE_AT`` bytes, so the
+        transport sees a large body soon enough to push back (``pause_writing``)."""
         data = self.h2.data_to_send()
-        if data and self.transport is not None and not self._closed:
-            self.transport.write(data)
+        if not data or self._closed:
+            return
+        if not self._out:
+            self.loop.call_soon(self._write_out)
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= WRITE_AT:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        out, self._out, self._out_size = self._out, [], 0
+        if out and self.transport is not None and not self._closed:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     # -- connection lifetime ----------------------------------------------------------------
     def _expire(self) -> None:
@@ -444,9 +468,19 @@ class Http2Server(asyncio.Protocol):
         self.drain()
 
     def _close(self) -> None:
+        """Write what is queued (the GOAWAY last), then half-close and drop what still arrives until the
+        client closes, for up to ``LINGER`` seconds: bytes left unread would make the kernel answer
+        with a reset, which can destroy the GOAWAY in flight. A transport without half-close (TLS)
+        closes at once, as the HTTP/1.1 front end does."""
         if self._closed:
             return
         self._flush()
+        self._write_out()
         self._closed = True
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if not self.transport.can_write_eof():
             self.transport.close()
+            return
+        self.transport.write_eof()
+        self._linger = self.loop.call_later(LINGER, self.transport.close)
