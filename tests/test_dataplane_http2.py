@@ -20,12 +20,15 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.events import DataReceived, StreamEnded
 from h2.settings import SettingCodes, Settings
+from h2.utilities import HeaderValidationFlags, normalize_outbound_headers, validate_outbound_headers
+from hpack import NeverIndexedHeaderTuple
 from hyperframe.frame import SettingsFrame
 
 from h2_env import LATTICE, NAME, Client
 
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Request
 from latticework.dataplane.http2 import Http2Server, request_from_headers
+from latticework.dataplane.http2common import encode_headers
 from latticework.dataplane.plane import Limits, Plane
 from latticework.snapshot.model import HTTPS, Listener, Route, Service, ServiceNetwork, Snapshot, VpcView
 
@@ -110,7 +113,20 @@ async def early(handled: Handled, request: Request, responder, query: str) -> No
     await responder.end()
 
 
-ROUTES = {"/echo": echo, "/hold": hold, "/big": big, "/fail": fail, "/early": early}
+UNTIDY = [("X-Upper", "Case"), ("x-padded", "  value \t"), ("connection", "x-upper"), ("keep-alive", "5"),
+          ("transfer-encoding", "chunked"), ("te", "gzip"), ("upgrade", "h2c"), ("host", "elsewhere"),
+          (":status", "500"), ("x-split", "a\r\nx-injected: 1"), ("x-nul", "a\0b"), ("authorization", "secret"),
+          ("cookie", "short=1"), ("cookie", "long=" + "x" * 40)]
+
+
+async def untidy(handled: Handled, request: Request, responder, query: str) -> None:
+    """Answers with fields HTTP/2 must not carry as they are (the way a target's HTTP/1.1 answer may)."""
+    await responder.start(200, UNTIDY)
+    await responder.data(b"ok")
+    await responder.end(UNTIDY)
+
+
+ROUTES = {"/echo": echo, "/hold": hold, "/big": big, "/fail": fail, "/early": early, "/untidy": untidy}
 
 
 async def start_server(handled: Handled, limits: Limits = Limits(), tls: ssl.SSLContext | None = None,
@@ -320,6 +336,44 @@ def test_an_early_response_stops_the_request_body_without_error():
         await client.close()
         server.close()
     run(scenario())
+
+
+def test_response_fields_leave_as_http2_carries_them():
+    """The client validates what it receives (h2's checks): fields are lower-cased and trimmed, and the
+    connection-specific, pseudo and unsafe ones are dropped."""
+    async def scenario():
+        server, port = await start_server(Handled())
+        client = await Client().connect(port)
+        reply = await client.request("GET", "/untidy")
+        expected = {"x-upper": "Case", "x-padded": "value", "authorization": "secret",
+                    "cookie": "short=1; long=" + "x" * 40}  # the client joins cookie fields
+        assert (reply.status, reply.reset, bytes(reply.body)) == (200, None, b"ok")
+        assert reply.headers == expected and reply.trailers == expected
+        await client.close()
+        server.close()
+    run(scenario())
+
+
+FIELD_NAMES = st.sampled_from(["x-a", "X-Upper", " x-padded ", "content-type", "connection", "keep-alive",
+                               "transfer-encoding", "te", "upgrade", "host", ":status", ":path", "authorization",
+                               "cookie", ""])
+FIELD_VALUES = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=24)
+RESPONSE = HeaderValidationFlags(is_client=False, is_trailer=False, is_response_header=True, is_push_promise=False)
+
+
+@given(st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=12))
+def test_encoded_fields_need_no_normalizing_or_validating_by_h2(headers):
+    """``encode_headers`` already does what h2's outbound normalization and validation would (the data
+    plane's h2 connections have both off): h2's normalization changes nothing, its validation passes,
+    and credentials stay out of the HPACK tables."""
+    fields = encode_headers(headers)
+    assert list(normalize_outbound_headers(fields, None)) == fields
+    list(validate_outbound_headers([(b":status", b"200"), *fields], RESPONSE))
+    assert all(n and not n.startswith(b":") and n != b"host" for n, _ in fields)
+    assert not any(c in n + v for n, v in fields for c in (b"\r", b"\n", b"\0"))
+    for field in fields:
+        if field[0] == b"authorization" or (field[0] == b"cookie" and len(field[1]) < 20):
+            assert isinstance(field, NeverIndexedHeaderTuple)
 
 
 def test_too_many_headers_answer_431():

@@ -25,6 +25,7 @@ from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.events import ConnectionTerminated
 from h2.settings import SettingCodes, Settings
+from hpack import NeverIndexedHeaderTuple
 
 from latticework.dataplane.exchange import HOP_BY_HOP, Headers
 
@@ -32,6 +33,7 @@ MAX_CONCURRENT_STREAMS = 128
 STREAM_WINDOW = 256 * 1024
 CONNECTION_WINDOW = MAX_CONCURRENT_STREAMS * STREAM_WINDOW
 DEFAULT_WINDOW = 65_535  # every HTTP/2 window starts here (RFC 9113 §6.9.2)
+
 
 
 # -- h2 with graceful GOAWAY ---------------------------------------------------------------
@@ -85,8 +87,14 @@ async def _send_window(h2: H2Connection, stream_id: int, wanted: int, writable: 
 
 def h2_connection(client_side: bool, max_header_list_size: int) -> GracefulConnection:
     """A connection with this data plane's settings; ``initiate_connection`` not yet called."""
+    # h2's outbound normalization and validation, and its inbound cookie joining, are off: this data plane
+    # does that work itself, once, while converting. Outbound fields come only from ``encode_headers``
+    # (lower-case, trimmed, without connection-specific fields, credentials never indexed) after
+    # pseudo-headers this code writes; split cookie fields are joined where a request is built
+    # (``http2.request_from_headers``). Inbound validation stays on: peers' header blocks are h2's to check.
     config = H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=True,
-                             validate_outbound_headers=True, normalize_inbound_headers=True)
+                             normalize_inbound_headers=False, normalize_outbound_headers=False,
+                             validate_outbound_headers=False)
     h2 = GracefulConnection(config)
     h2.local_settings = Settings(client=client_side, initial_values={
         SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
@@ -111,15 +119,28 @@ def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
 
 
 def encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Header fields as HTTP/2 carries them: no hop-by-hop ones, no ``host``, no surrounding whitespace.
+    """Header fields as HTTP/2 carries them: lower-case names, no hop-by-hop fields, no ``host``, no
+    pseudo-header, no surrounding whitespace; credentials never indexed by HPACK (as h2's own outbound
+    normalization, which this replaces, does: ``h2_connection``).
 
     A field HTTP/2 cannot carry (CR, LF or NUL inside) is dropped rather than
     failing the whole message.
     """
-    fields = ((n.lower(), v.strip()) for n, v in headers)
-    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in fields
-            if n and n not in HOP_BY_HOP and n != "host" and not n.startswith(":") and _carriable(n + v)]
+    fields: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        name, value = name.strip().lower(), value.strip()
+        if not name or name in HOP_BY_HOP or name == "host" or name[0] == ":" or not _carriable(name + value):
+            continue
+        field = (name.encode("latin-1"), value.encode("latin-1"))
+        fields.append(NeverIndexedHeaderTuple(*field) if _secret(name, value) else field)
+    return fields
 
 
 def _carriable(text: str) -> bool:
     return "\r" not in text and "\n" not in text and "\0" not in text
+
+
+def _secret(name: str, value: str) -> bool:
+    """Fields kept out of the HPACK tables, so compression cannot reveal them (the rule of h2, nghttp2 and
+    Firefox: credentials, and cookies short enough to guess)."""
+    return name == "authorization" or (name == "cookie" and len(value) < 20)
