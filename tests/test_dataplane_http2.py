@@ -21,14 +21,14 @@ from h2.connection import H2Connection
 from h2.events import DataReceived, StreamEnded
 from h2.settings import SettingCodes, Settings
 from h2.utilities import HeaderValidationFlags, normalize_outbound_headers, validate_outbound_headers
-from hpack import NeverIndexedHeaderTuple
+from hpack import Decoder, NeverIndexedHeaderTuple
 from hyperframe.frame import SettingsFrame
 
 from h2_env import LATTICE, NAME, Client
 
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Request
 from latticework.dataplane.http2 import Http2Server, request_from_headers
-from latticework.dataplane.http2common import encode_headers
+from latticework.dataplane.http2common import LiteralEncoder, encode_headers, h2_connection
 from latticework.dataplane.plane import Limits, Plane
 from latticework.snapshot.model import HTTPS, Listener, Route, Service, ServiceNetwork, Snapshot, VpcView
 
@@ -356,7 +356,7 @@ def test_response_fields_leave_as_http2_carries_them():
 
 FIELD_NAMES = st.sampled_from(["x-a", "X-Upper", " x-padded ", "content-type", "connection", "keep-alive",
                                "transfer-encoding", "te", "upgrade", "host", ":status", ":path", "authorization",
-                               "cookie", ""])
+                               "cookie", "x-amzn-requestid", ""])
 FIELD_VALUES = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=24)
 RESPONSE = HeaderValidationFlags(is_client=False, is_trailer=False, is_response_header=True, is_push_promise=False)
 
@@ -372,8 +372,17 @@ def test_encoded_fields_need_no_normalizing_or_validating_by_h2(headers):
     assert all(n and not n.startswith(b":") and n != b"host" for n, _ in fields)
     assert not any(c in n + v for n, v in fields for c in (b"\r", b"\n", b"\0"))
     for field in fields:
-        if field[0] == b"authorization" or (field[0] == b"cookie" and len(field[1]) < 20):
+        if field[0] in (b"authorization", b"x-amzn-requestid") or (field[0] == b"cookie" and len(field[1]) < 20):
             assert isinstance(field, NeverIndexedHeaderTuple)
+    assert Decoder().decode(LiteralEncoder().encode(fields), raw=True) == [tuple(f) for f in fields]
+
+
+def test_request_ids_stay_out_of_the_hpack_table():
+    """Each response's request id is new: indexed, it would push reusable fields out of the table."""
+    h2 = h2_connection(client_side=False, max_header_list_size=65536)
+    for n in range(100):
+        h2.encoder.encode(encode_headers([("content-type", "text/plain"), ("x-amzn-requestid", f"id-{n:032d}")]))
+    assert list(h2.encoder.header_table.dynamic_entries) == [(b"content-type", b"text/plain")]
 
 
 def test_too_many_headers_answer_431():
