@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable, cast
+from typing import Awaitable, Callable, Iterable, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -77,13 +77,15 @@ class StreamClosed(ConnectionResetError):
 
 # -- header conversion ----------------------------------------------------------------------
 
-def request_from_headers(headers: Headers, body) -> Request:
-    """An ``exchange.Request`` from a request header block (pseudo-headers included)."""
+def request_from_headers(fields: Iterable[tuple[bytes, bytes]], body) -> Request:
+    """An ``exchange.Request`` from a request header block as h2 delivers it (bytes, pseudo-headers
+    included), decoded (latin-1) and sorted in one pass."""
     pseudo: dict[str, str] = {}
     regular: Headers = []
     cookies: list[str] = []
-    host = None
-    for name, value in headers:
+    host = length = None
+    for raw_name, raw_value in fields:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         if name.startswith(":"):
             pseudo.setdefault(name, value)
         elif name == "host":
@@ -92,18 +94,13 @@ def request_from_headers(headers: Headers, body) -> Request:
             cookies.append(value)
         elif name not in HOP_BY_HOP:
             regular.append((name, value))
+            if name == "content-length" and length is None:
+                length = int(value)  # h2 has already refused a non-numeric one
     if cookies:  # RFC 9113 §8.2.3: split cookie fields are joined with "; " for HTTP/1.1 and for matching
         regular.append(("cookie", "; ".join(cookies)))
     return Request(method=pseudo.get(":method", ""), target=pseudo.get(":path", ""),
                    authority=pseudo.get(":authority") or host, headers=regular, version="2", body=body,
-                   content_length=_content_length(regular))
-
-
-def _content_length(headers: Headers) -> int | None:
-    for name, value in headers:
-        if name == "content-length":
-            return int(value)  # h2 has already refused a non-numeric one
-    return None
+                   content_length=length)
 
 
 # -- one stream -----------------------------------------------------------------------------
@@ -210,6 +207,7 @@ class Http2Server(asyncio.Protocol):
         self._goaway_sent: int | None = None  # last stream id announced in our GOAWAY
         self._draining = False  # no new streams; close once the open ones finish
         self._idle_timeout = DEFAULT_IDLE_TIMEOUT
+        self._noted: tuple[int, str | None] | None = None  # (snapshot revision, authority) of the last lookup
         self._last_activity = 0.0
         self._lifetime: asyncio.TimerHandle | None = None
         self._idle: asyncio.TimerHandle | None = None
@@ -285,11 +283,10 @@ class Http2Server(asyncio.Protocol):
             self._reset_id(sid, ErrorCodes.REFUSED_STREAM)  # the client may retry it on a new connection
             return
         stream = self.streams[sid] = _Stream(self, sid)
-        headers = decode_headers(event.headers)
         ended = event.stream_ended is not None
-        request = request_from_headers(headers, EmptyBody() if ended else stream.body)
+        request = request_from_headers(event.headers, EmptyBody() if ended else stream.body)
         self._note_service(request)
-        work = self._refuse(stream, 431) if len(headers) > self.plane.limits.max_header_count else \
+        work = self._refuse(stream, 431) if len(event.headers) > self.plane.limits.max_header_count else \
             self.handler(self.plane, self.conn, request, stream.responder)
         stream.task = self.loop.create_task(self._serve(stream, work))
 
@@ -362,7 +359,12 @@ class Http2Server(asyncio.Protocol):
             stream.task.cancel()
 
     def _note_service(self, request: Request) -> None:
-        """The idle timeout becomes that of the service this request reaches."""
+        """The idle timeout becomes that of the service this request reaches (looked up again only when the
+        authority or the snapshot changes: clients send the same one on every stream, as a rule)."""
+        noted = (self.plane.snapshot.revision, request.authority)
+        if noted == self._noted:
+            return
+        self._noted = noted
         vpc = self.plane.snapshot.vpcs.get(self.conn.vpc.vpc_id, self.conn.vpc)
         route = route_for(vpc, request.authority or self.conn.sni)
         if route is not None and route.service.idle_timeout != self._idle_timeout:

@@ -66,6 +66,12 @@ async def send_windowed(h2: H2Connection, stream_id: int, chunk: bytes, writable
     paused); ``writable`` is set whenever either answer may have changed (WINDOW_UPDATE, SETTINGS,
     ``resume_writing``); ``flush()`` writes out what h2 queued.
     """
+    if not chunk:
+        return
+    if ready() and len(chunk) <= min(h2.local_flow_control_window(stream_id), h2.max_outbound_frame_size):
+        h2.send_data(stream_id, chunk)  # the rule for small chunks: one frame, nothing to wait for
+        flush()
+        return
     view = memoryview(chunk)
     while view:
         size = await _send_window(h2, stream_id, len(view), writable, ready)
