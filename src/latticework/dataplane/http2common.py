@@ -13,6 +13,10 @@ going after a NO_ERROR GOAWAY, in both directions.
 
 Header fields travel as latin-1 text inside the data plane
 (``decode_headers``) and leave without hop-by-hop fields (``encode_headers``).
+``encode_headers`` also does what h2's outbound normalization and validation
+would redo on every block, so those are off (inbound validation stays on);
+HPACK literals go out without Huffman coding (``LiteralEncoder``), and the
+request id, new in every message, is never indexed.
 """
 
 from __future__ import annotations
