@@ -16,12 +16,19 @@ from pathlib import Path
 import pytest
 from h2.errors import ErrorCodes
 from hypothesis import given, strategies as st
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import DataReceived, StreamEnded
+from h2.settings import SettingCodes, Settings
+from h2.utilities import HeaderValidationFlags, normalize_outbound_headers, validate_outbound_headers
+from hpack import Decoder, NeverIndexedHeaderTuple
 from hyperframe.frame import SettingsFrame
 
 from h2_env import LATTICE, NAME, Client
 
 from latticework.dataplane.exchange import HOP_BY_HOP, Connection, Request
 from latticework.dataplane.http2 import Http2Server, request_from_headers
+from latticework.dataplane.http2common import LiteralEncoder, encode_headers, h2_connection
 from latticework.dataplane.plane import Limits, Plane
 from latticework.snapshot.model import HTTPS, Listener, Route, Service, ServiceNetwork, Snapshot, VpcView
 
@@ -106,7 +113,20 @@ async def early(handled: Handled, request: Request, responder, query: str) -> No
     await responder.end()
 
 
-ROUTES = {"/echo": echo, "/hold": hold, "/big": big, "/fail": fail, "/early": early}
+UNTIDY = [("X-Upper", "Case"), ("x-padded", "  value \t"), ("connection", "x-upper"), ("keep-alive", "5"),
+          ("transfer-encoding", "chunked"), ("te", "gzip"), ("upgrade", "h2c"), ("host", "elsewhere"),
+          (":status", "500"), ("x-split", "a\r\nx-injected: 1"), ("x-nul", "a\0b"), ("authorization", "secret"),
+          ("cookie", "short=1"), ("cookie", "long=" + "x" * 40)]
+
+
+async def untidy(handled: Handled, request: Request, responder, query: str) -> None:
+    """Answers with fields HTTP/2 must not carry as they are (the way a target's HTTP/1.1 answer may)."""
+    await responder.start(200, UNTIDY)
+    await responder.data(b"ok")
+    await responder.end(UNTIDY)
+
+
+ROUTES = {"/echo": echo, "/hold": hold, "/big": big, "/fail": fail, "/early": early, "/untidy": untidy}
 
 
 async def start_server(handled: Handled, limits: Limits = Limits(), tls: ssl.SSLContext | None = None,
@@ -180,7 +200,7 @@ def test_over_tls_with_alpn_h2(tmp_path: Path):
                                            ":path", ":authority", ":scheme"]),
                           st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8)), max_size=12))
 def test_request_conversion_drops_framing_headers(headers):
-    request = request_from_headers(headers, body=None)
+    request = request_from_headers([(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers], body=None)
     names = [n for n, _ in request.headers]
     assert not any(n.startswith(":") or n == "host" or n in HOP_BY_HOP for n in names)
     assert names.count("cookie") <= 1
@@ -316,6 +336,53 @@ def test_an_early_response_stops_the_request_body_without_error():
         await client.close()
         server.close()
     run(scenario())
+
+
+def test_response_fields_leave_as_http2_carries_them():
+    """The client validates what it receives (h2's checks): fields are lower-cased and trimmed, and the
+    connection-specific, pseudo and unsafe ones are dropped."""
+    async def scenario():
+        server, port = await start_server(Handled())
+        client = await Client().connect(port)
+        reply = await client.request("GET", "/untidy")
+        expected = {"x-upper": "Case", "x-padded": "value", "authorization": "secret",
+                    "cookie": "short=1; long=" + "x" * 40}  # the client joins cookie fields
+        assert (reply.status, reply.reset, bytes(reply.body)) == (200, None, b"ok")
+        assert reply.headers == expected and reply.trailers == expected
+        await client.close()
+        server.close()
+    run(scenario())
+
+
+FIELD_NAMES = st.sampled_from(["x-a", "X-Upper", " x-padded ", "content-type", "connection", "keep-alive",
+                               "transfer-encoding", "te", "upgrade", "host", ":status", ":path", "authorization",
+                               "cookie", "x-amzn-requestid", ""])
+FIELD_VALUES = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=24)
+RESPONSE = HeaderValidationFlags(is_client=False, is_trailer=False, is_response_header=True, is_push_promise=False)
+
+
+@given(st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=12))
+def test_encoded_fields_need_no_normalizing_or_validating_by_h2(headers):
+    """``encode_headers`` already does what h2's outbound normalization and validation would (the data
+    plane's h2 connections have both off): h2's normalization changes nothing, its validation passes,
+    and credentials stay out of the HPACK tables."""
+    fields = encode_headers(headers)
+    assert list(normalize_outbound_headers(fields, None)) == fields
+    list(validate_outbound_headers([(b":status", b"200"), *fields], RESPONSE))
+    assert all(n and not n.startswith(b":") and n != b"host" for n, _ in fields)
+    assert not any(c in n + v for n, v in fields for c in (b"\r", b"\n", b"\0"))
+    for field in fields:
+        if field[0] in (b"authorization", b"x-amzn-requestid") or (field[0] == b"cookie" and len(field[1]) < 20):
+            assert isinstance(field, NeverIndexedHeaderTuple)
+    assert Decoder().decode(LiteralEncoder().encode(fields), raw=True) == [tuple(f) for f in fields]
+
+
+def test_request_ids_stay_out_of_the_hpack_table():
+    """Each response's request id is new: indexed, it would push reusable fields out of the table."""
+    h2 = h2_connection(client_side=False, max_header_list_size=65536)
+    for n in range(100):
+        h2.encoder.encode(encode_headers([("content-type", "text/plain"), ("x-amzn-requestid", f"id-{n:032d}")]))
+    assert list(h2.encoder.header_table.dynamic_entries) == [(b"content-type", b"text/plain")]
 
 
 def test_too_many_headers_answer_431():
@@ -456,6 +523,114 @@ def test_a_stream_in_progress_keeps_an_idle_connection_open():
         await client.close()
         server.close()
     run(scenario())
+
+# -- writes and transport backpressure, without sockets ----------------------------------------
+
+class FakeTransport(asyncio.Transport):
+    """Collects what the server writes; pauses its protocol past ``high`` unread bytes, as a socket would."""
+
+    def __init__(self, protocol: asyncio.Protocol, high: int = 256 * 1024):
+        super().__init__()
+        self.protocol, self.high = protocol, high
+        self.unread = bytearray()
+        self.writes = 0
+        self.paused = self.closed = False
+
+    def write(self, data) -> None:
+        self.writes += 1
+        self.unread += data
+        if len(self.unread) > self.high and not self.paused:
+            self.paused = True
+            self.protocol.pause_writing()
+
+    def take(self) -> bytes:
+        """What the client reads: the buffer empties, and writing resumes."""
+        data, self.unread = bytes(self.unread), bytearray()
+        if self.paused:
+            self.paused = False
+            self.protocol.resume_writing()
+        return data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+
+class SansIoClient:
+    """An h2 client connection fed straight into an ``Http2Server`` over a ``FakeTransport``."""
+
+    def __init__(self, handled: Handled):
+        plane = Plane(snapshot=snapshot(), limits=Limits())
+        conn = Connection(vpc=plane.snapshot.vpcs["vpc-1"], client=("127.0.0.9", 40000), local=(LATTICE, 443),
+                          scheme="https", alpn="h2", opened=asyncio.get_running_loop().time())
+        self.server = Http2Server(plane, conn, make_handler(handled))
+        self.transport = FakeTransport(self.server)
+        self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding="latin-1"))
+        self.h2.local_settings = Settings(client=True, initial_values={SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        self.h2.initiate_connection()
+        self.h2.increment_flow_control_window(2**31 - 1 - 65_535)  # the client never holds the server back
+        self.server.connection_made(self.transport)
+        self.send()
+        self.events: list = []
+
+    def send(self) -> None:
+        self.server.data_received(self.h2.data_to_send())
+
+    def receive(self) -> list:
+        events = self.h2.receive_data(self.transport.take())
+        self.events += events
+        return events
+
+    def get(self, path: str) -> int:
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":authority", NAME), (":path", path)],
+                             end_stream=True)
+        self.send()
+        return sid
+
+
+async def _turns(n: int = 50) -> None:
+    """Let the loop run ``n`` iterations (no clock involved): whatever can make progress does."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def test_a_client_that_stops_reading_holds_the_response_back():
+    """The client's windows are wide open, but it reads nothing: the server stops once the transport is
+    full (pause_writing), rather than buffering the whole response."""
+    async def scenario():
+        client = SansIoClient(Handled())
+        client.receive()
+        sid = client.get("/big?size=20000000")
+        await _turns()
+        assert 0 < len(client.transport.unread) < 2_000_000
+        assert not any(isinstance(e, StreamEnded) for e in client.receive())
+        while not any(isinstance(e, StreamEnded) for e in client.events):
+            client.receive()
+            await _turns(1)
+        assert sum(len(e.data) for e in client.events if isinstance(e, DataReceived) and e.stream_id == sid) == 20_000_000
+    run(scenario())
+
+
+def test_a_response_leaves_in_one_write():
+    """Head, body and end of a response the handler gives at once go out together: one TLS record, one send."""
+    async def scenario():
+        client = SansIoClient(Handled())
+        await _turns()
+        client.receive()
+        before = client.transport.writes
+        sids = [client.get("/early") for _ in range(4)]  # several streams in one go: still one write
+        await _turns()
+        assert client.transport.writes - before == 1
+        ended = {e.stream_id for e in client.receive() if isinstance(e, StreamEnded)}
+        assert ended == set(sids)
+    run(scenario())
+
 
 # -- the HTTP/2 upstream, against this front end as the target --------------------------------
 

@@ -31,6 +31,11 @@ toward the target is the proxy's); at the maximum connection duration (10
 minutes from accept) the server sends GOAWAY, accepts no new streams, and
 closes once the open ones finish. ``drain()`` does the same on demand (shutdown).
 
+Frames for the client leave together: what every stream queued during one
+loop iteration goes out in one write (one TLS record, one send) at its end,
+or at once past ``WRITE_AT`` bytes so that a large body still meets the
+transport's backpressure promptly.
+
 The h2 connection itself (settings, windows, graceful GOAWAY, header
 conversion) is the one the HTTP/2 upstream uses too: ``http2common``.
 """
@@ -40,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable, cast
+from typing import Awaitable, Callable, Iterable, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -60,6 +65,8 @@ from latticework.dataplane.router import route_for
 log = logging.getLogger("latticework.dataplane.http2")
 
 DEFAULT_IDLE_TIMEOUT = 60.0  # Lattice's default idleTimeoutSeconds
+LINGER = 2.0  # seconds a closed connection still drops what the client sends (``_close``)
+WRITE_AT = 64 * 1024  # queued bytes for the client are written at once from this size on
 
 Handler = Callable[[Plane, Connection, Request, "StreamResponder"], Awaitable[None]]
 
@@ -70,13 +77,15 @@ class StreamClosed(ConnectionResetError):
 
 # -- header conversion ----------------------------------------------------------------------
 
-def request_from_headers(headers: Headers, body) -> Request:
-    """An ``exchange.Request`` from a request header block (pseudo-headers included)."""
+def request_from_headers(fields: Iterable[tuple[bytes, bytes]], body) -> Request:
+    """An ``exchange.Request`` from a request header block as h2 delivers it (bytes, pseudo-headers
+    included), decoded (latin-1) and sorted in one pass."""
     pseudo: dict[str, str] = {}
     regular: Headers = []
     cookies: list[str] = []
-    host = None
-    for name, value in headers:
+    host = length = None
+    for raw_name, raw_value in fields:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         if name.startswith(":"):
             pseudo.setdefault(name, value)
         elif name == "host":
@@ -85,18 +94,13 @@ def request_from_headers(headers: Headers, body) -> Request:
             cookies.append(value)
         elif name not in HOP_BY_HOP:
             regular.append((name, value))
+            if name == "content-length" and length is None:
+                length = int(value)  # h2 has already refused a non-numeric one
     if cookies:  # RFC 9113 §8.2.3: split cookie fields are joined with "; " for HTTP/1.1 and for matching
         regular.append(("cookie", "; ".join(cookies)))
     return Request(method=pseudo.get(":method", ""), target=pseudo.get(":path", ""),
                    authority=pseudo.get(":authority") or host, headers=regular, version="2", body=body,
-                   content_length=_content_length(regular))
-
-
-def _content_length(headers: Headers) -> int | None:
-    for name, value in headers:
-        if name == "content-length":
-            return int(value)  # h2 has already refused a non-numeric one
-    return None
+                   content_length=length)
 
 
 # -- one stream -----------------------------------------------------------------------------
@@ -203,9 +207,13 @@ class Http2Server(asyncio.Protocol):
         self._goaway_sent: int | None = None  # last stream id announced in our GOAWAY
         self._draining = False  # no new streams; close once the open ones finish
         self._idle_timeout = DEFAULT_IDLE_TIMEOUT
+        self._noted: tuple[int, str | None] | None = None  # (snapshot revision, authority) of the last lookup
         self._last_activity = 0.0
         self._lifetime: asyncio.TimerHandle | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []  # frames for the client, written together (``_flush``)
+        self._out_size = 0
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -239,7 +247,7 @@ class Http2Server(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        for timer in (self._lifetime, self._idle):
+        for timer in (self._lifetime, self._idle, self._linger):
             if timer is not None:
                 timer.cancel()
         for stream in list(self.streams.values()):
@@ -275,11 +283,10 @@ class Http2Server(asyncio.Protocol):
             self._reset_id(sid, ErrorCodes.REFUSED_STREAM)  # the client may retry it on a new connection
             return
         stream = self.streams[sid] = _Stream(self, sid)
-        headers = decode_headers(event.headers)
         ended = event.stream_ended is not None
-        request = request_from_headers(headers, EmptyBody() if ended else stream.body)
+        request = request_from_headers(event.headers, EmptyBody() if ended else stream.body)
         self._note_service(request)
-        work = self._refuse(stream, 431) if len(headers) > self.plane.limits.max_header_count else \
+        work = self._refuse(stream, 431) if len(event.headers) > self.plane.limits.max_header_count else \
             self.handler(self.plane, self.conn, request, stream.responder)
         stream.task = self.loop.create_task(self._serve(stream, work))
 
@@ -352,7 +359,12 @@ class Http2Server(asyncio.Protocol):
             stream.task.cancel()
 
     def _note_service(self, request: Request) -> None:
-        """The idle timeout becomes that of the service this request reaches."""
+        """The idle timeout becomes that of the service this request reaches (looked up again only when the
+        authority or the snapshot changes: clients send the same one on every stream, as a rule)."""
+        noted = (self.plane.snapshot.revision, request.authority)
+        if noted == self._noted:
+            return
+        self._noted = noted
         vpc = self.plane.snapshot.vpcs.get(self.conn.vpc.vpc_id, self.conn.vpc)
         route = route_for(vpc, request.authority or self.conn.sni)
         if route is not None and route.service.idle_timeout != self._idle_timeout:
@@ -410,9 +422,23 @@ class Http2Server(asyncio.Protocol):
             stream.writable.set()
 
     def _flush(self) -> None:
+        """Queue what h2 has for the client: it leaves at the end of this loop iteration, every stream's
+        frames in one write (one TLS record, one send), or at once past ``WRITE_AT`` bytes, so the
+        transport sees a large body soon enough to push back (``pause_writing``)."""
         data = self.h2.data_to_send()
-        if data and self.transport is not None and not self._closed:
-            self.transport.write(data)
+        if not data or self._closed:
+            return
+        if not self._out:
+            self.loop.call_soon(self._write_out)
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= WRITE_AT:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        out, self._out, self._out_size = self._out, [], 0
+        if out and self.transport is not None and not self._closed:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     # -- connection lifetime ----------------------------------------------------------------
     def _expire(self) -> None:
@@ -444,9 +470,19 @@ class Http2Server(asyncio.Protocol):
         self.drain()
 
     def _close(self) -> None:
+        """Write what is queued (the GOAWAY last), then half-close and drop what still arrives until the
+        client closes, for up to ``LINGER`` seconds: bytes left unread would make the kernel answer
+        with a reset, which can destroy the GOAWAY in flight. A transport without half-close (TLS)
+        closes at once, as the HTTP/1.1 front end does."""
         if self._closed:
             return
         self._flush()
+        self._write_out()
         self._closed = True
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if not self.transport.can_write_eof():
             self.transport.close()
+            return
+        self.transport.write_eof()
+        self._linger = self.loop.call_later(LINGER, self.transport.close)
