@@ -83,6 +83,7 @@ HIGH_WATER = 256 * 1024  # response bytes waiting for the client above which the
 LOW_WATER = 64 * 1024
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+FRAMING_LINES = {"none": "", "chunked": "transfer-encoding: chunked\r\n"}
 
 PoolKey = tuple[str, int, bool, str | None]  # host, port, TLS, server name
 
@@ -91,19 +92,19 @@ class InvalidResponse(Exception):
     """The target's bytes are not a well-formed HTTP/1.x response."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetHead:
     status: int
     headers: Headers
     keep_alive: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetData:
     data: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetEnd:
     trailers: Headers
 
@@ -421,9 +422,15 @@ class _Sending:
 
 def request_head(request: Request, host: str, framing: str, length: int) -> bytes:
     """Request line and fields toward the target; ``framing`` is none | length | chunked."""
-    start = f"{request.method} {request.target} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1", "replace")
-    framed = {"chunked": b"transfer-encoding: chunked\r\n", "length": b"content-length: %d\r\n" % length}
-    return start + _fields(request.headers) + framed.get(framing, b"") + b"\r\n"
+    prewritten = request.prewritten
+    if prewritten is None:
+        fields = field_lines(request.headers, NOT_FORWARDED)
+    else:  # Lattice's fields were written (and checked) by the proxy: only the client's are left
+        count, lines = prewritten
+        fields = field_lines(request.headers[:count], NOT_FORWARDED) + lines if count else lines
+    framed = FRAMING_LINES[framing] if framing != "length" else f"content-length: {length}\r\n"
+    return f"{request.method} {request.target} HTTP/1.1\r\nhost: {host}\r\n{fields}{framed}\r\n".encode(
+        "latin-1", "replace")
 
 
 def body_framing(method: str, length: int | None, first: bytes) -> str:
