@@ -296,27 +296,37 @@ class RequestReader:
     # -- the head, checked --
 
     def _head(self) -> Head:
-        version = self._parser.get_http_version()
-        if version not in ("1.0", "1.1"):
+        parser = self._parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
             self._fail(505, f"HTTP/{version} is not supported")
-        method = self._parser.get_method().decode("ascii")
+        method = parser.get_method().decode("ascii")
         if method == "CONNECT":
             self._fail(405, "CONNECT is not supported")
         http10 = version == "1.0"
-        fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
-        framing: dict[str, list[str]] = {}  # the fields that decide framing, collected in one pass
-        for name, value in fields:
-            if name in FRAMING_FIELDS:
+        hosts: list[str] = []
+        framing: dict[str, list[str]] = {}  # the other fields that decide framing
+        headers: Headers = []  # what is passed on (before the Connection header's options are dropped)
+        for raw_name, raw_value in self._fields:  # one pass: decoded, sorted out
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
+            if name == "host":
+                hosts.append(value)
+            elif name in FRAMING_FIELDS:
                 framing.setdefault(name, []).append(value)
+            elif name not in NOT_PASSED:
+                headers.append((name, value))
         target, absolute = self._target(method)
-        host = self._host(framing.get("host", []), http10)
-        self._chunked, self._length = self._body_framing(framing, http10)
-        expect = self._expect(framing.get("expect", []), http10)
-        connection = framing.get("connection")
-        tokens = connection_tokens(connection) if connection else NO_TOKENS
+        host = self._host(hosts, http10)
+        if framing:
+            self._chunked, self._length = self._body_framing(framing, http10)
+            expect = self._expect(framing.get("expect", []), http10)
+            connection = framing.get("connection")
+            tokens = connection_tokens(connection) if connection else NO_TOKENS
+        else:  # the rule for a request without a body
+            self._chunked, self._length, expect, tokens = False, 0, False, NO_TOKENS
         keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
-        dropped = NOT_PASSED | tokens if tokens else NOT_PASSED
-        headers = [(n, v) for n, v in fields if n not in dropped]
+        if tokens:
+            headers = [(n, v) for n, v in headers if n not in tokens]
         request = Request(method, target, absolute or host, headers, "1.1",
                           content_length=None if self._chunked else self._length)
         return Head(request, keep_alive, expect, self._chunked or self._length > 0, http10)
@@ -722,16 +732,17 @@ class _Exchange:
         self.keep_alive = head.keep_alive  # lowered by the response when it must close
         self.chunks: deque[bytes] = deque()
         self.buffered = 0
-        self.complete = not head.has_body
         self.trailers: Headers = []
-        self.arrived = asyncio.Event() if head.has_body else None  # set when body bytes or the end arrive
         self.failed: Reject | None = None
         self.handle: Cancellable | None = None  # cancels the exchange while it runs
-        self.over = False
-        self.continued = False
+        self.over = self.continued = False
         self.responder = _Responder(server, self)
         if head.has_body:
+            self.complete = False
+            self.arrived: asyncio.Event | None = asyncio.Event()  # set when body bytes or the end arrive
             self.request.body = _RequestBody(self)
+        else:
+            self.complete, self.arrived = True, None
 
     def push(self, data: bytes) -> None:
         self.chunks.append(data)

@@ -190,18 +190,24 @@ class ResponseReader:
         if status < 200:
             self._informational = True  # 100, 102, 103: nothing for the client of a proxy that never asked
             return
-        fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
-        version = self._parser.get_http_version()
         tokens: set[str] = set()
         framed = False
-        for name, value in fields:  # one pass for what decides reuse and framing
-            if name == "connection":
-                tokens.update(t.strip().lower() for t in value.split(","))
-            elif name == "content-length" or name == "transfer-encoding":
+        headers: Headers = []
+        for raw_name, raw_value in self._fields:  # one pass: decoded, and what decides reuse and framing
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
+            if name in HOP_BY_HOP:
+                if name == "connection":
+                    tokens.update(t.strip().lower() for t in value.split(","))
+                elif name == "transfer-encoding":
+                    framed = True
+                continue
+            if name == "content-length":
                 framed = True
-        keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
+            headers.append((name, value))
+        if tokens:  # the fields the Connection header names are hop-by-hop too
+            headers = [(n, v) for n, v in headers if n not in tokens]
+        keep_alive = "close" not in tokens and (self._parser.get_http_version() == "1.1" or "keep-alive" in tokens)
         self._until_eof = not framed and not self.head_only and status not in (204, 304)
-        headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in tokens]
         self._in_body = True
         # After HEAD, llhttp still expects the announced body: a fresh connection is safer than trusting
         # a target never to send one (its bytes would be taken for the next client's response).
