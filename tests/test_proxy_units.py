@@ -322,6 +322,30 @@ def test_request_head_writes_host_first_and_its_own_framing():
         b"transfer-encoding: chunked\r\n\r\n")
 
 
+def fields_of(head: bytes) -> list[tuple[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")[2:-2]  # after the request line and host, before the blank line
+    return [tuple(line.split(": ", 1)) for line in lines]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("client", [
+    [],
+    [("accept", "*/*"), ("x-forwarded-for", "192.0.2.1"), ("x-amzn-lattice-identity", "forged"), ("x-a", "1")],
+    [("x-forwarded-for", "192.0.2.1\r\nx-smuggled: 1"), ("x-a", "1")],
+    [("x-amzn-requestid", "forged"), ("x-forwarded-for", ""), ("user-agent", "curl/8")],
+])
+def test_a_target_of_http1_gets_exactly_the_outbound_headers(client):
+    """decide writes Lattice's fields for HTTP/1.1 targets once (cached per route): the head carries the same
+    fields, in the same order, as outbound_headers; a field that would break the framing is still dropped."""
+    plane = Plane(snapshot=SNAPSHOT, balancer=FakeBalancer())
+    for _ in range(2):  # the second time from the cache
+        request = make_request("GET", "/pay", headers=client)
+        group, _, _ = proxy.decide(plane, connection(), request, "req-1")
+        expected = proxy.outbound_headers(client, connection(), VPC, ROUTE, group, "req-1")
+        assert request.headers == expected
+        wanted = [(n, v) for n, v in expected if "\r" not in v and "\n" not in v]
+        assert fields_of(request_head(request, PAYMENT, "none", 0)) == wanted
+
+
 # -- responses from targets ------------------------------------------------------------------------
 
 def events(data: bytes, head_only: bool = False, eof: bool = False):

@@ -33,6 +33,8 @@ def field_lines(headers: Headers, excluded: frozenset[str]) -> str:
 
     Checked on the joined text first: a clean block (the rule) costs two counts, not a scan per field.
     """
+    if not headers:
+        return ""
     kept = [f"{n}: {v}\r\n" for n, v in headers if n not in excluded]
     text = "".join(kept)
     if text.count("\r") == text.count("\n") == len(kept) and "\0" not in text:
@@ -101,6 +103,9 @@ class Request:
     version: str  # "1.1" | "2"
     body: Body = field(default_factory=EmptyBody)
     content_length: int | None = None  # when the client declared one
+    # (n, lines): the headers after the first n of ``headers``, already written as HTTP/1.1 field lines
+    # by the proxy that added them (Lattice's own), so an HTTP/1.1 upstream writes only the first n itself
+    prewritten: tuple[int, str] | None = None
 
     def values(self, name: str) -> list[str]:
         return [v for n, v in self.headers if n == name]

@@ -109,6 +109,7 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LOCAL_FIELDS = frozenset({"host", "expect", "content-length"})  # consumed here: the upstream writes its own
 WRITTEN_HERE = HOP_BY_HOP | {"content-length"}  # response fields the front end writes itself, if at all
 NOT_PASSED = HOP_BY_HOP | LOCAL_FIELDS  # request fields the proxy does not pass on
+NO_TOKENS: frozenset[str] = frozenset()
 FRAMING_FIELDS = frozenset({"host", "transfer-encoding", "content-length", "expect", "connection"})  # read here
 
 DIGITS = re.compile(r"[0-9]+")
@@ -130,7 +131,7 @@ class ClientGone(Exception):
     """The client stopped sending or reading; the request in progress cannot finish."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Head:
     request: Request
     keep_alive: bool  # what the client asked for
@@ -139,12 +140,12 @@ class Head:
     http10: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class BodyData:
     data: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class End:
     trailers: Headers
 
@@ -295,26 +296,37 @@ class RequestReader:
     # -- the head, checked --
 
     def _head(self) -> Head:
-        version = self._parser.get_http_version()
-        if version not in ("1.0", "1.1"):
+        parser = self._parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
             self._fail(505, f"HTTP/{version} is not supported")
-        method = self._parser.get_method().decode("ascii")
+        method = parser.get_method().decode("ascii")
         if method == "CONNECT":
             self._fail(405, "CONNECT is not supported")
         http10 = version == "1.0"
-        fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
-        framing: dict[str, list[str]] = {}  # the fields that decide framing, collected in one pass
-        for name, value in fields:
-            if name in FRAMING_FIELDS:
+        hosts: list[str] = []
+        framing: dict[str, list[str]] = {}  # the other fields that decide framing
+        headers: Headers = []  # what is passed on (before the Connection header's options are dropped)
+        for raw_name, raw_value in self._fields:  # one pass: decoded, sorted out
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
+            if name == "host":
+                hosts.append(value)
+            elif name in FRAMING_FIELDS:
                 framing.setdefault(name, []).append(value)
+            elif name not in NOT_PASSED:
+                headers.append((name, value))
         target, absolute = self._target(method)
-        host = self._host(framing.get("host", []), http10)
-        self._chunked, self._length = self._body_framing(framing, http10)
-        expect = self._expect(framing.get("expect", []), http10)
-        tokens = connection_tokens(framing.get("connection", []))
+        host = self._host(hosts, http10)
+        if framing:
+            self._chunked, self._length = self._body_framing(framing, http10)
+            expect = self._expect(framing.get("expect", []), http10)
+            connection = framing.get("connection")
+            tokens = connection_tokens(connection) if connection else NO_TOKENS
+        else:  # the rule for a request without a body
+            self._chunked, self._length, expect, tokens = False, 0, False, NO_TOKENS
         keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
-        dropped = NOT_PASSED | tokens if tokens else NOT_PASSED
-        headers = [(n, v) for n, v in fields if n not in dropped]
+        if tokens:
+            headers = [(n, v) for n, v in headers if n not in tokens]
         request = Request(method, target, absolute or host, headers, "1.1",
                           content_length=None if self._chunked else self._length)
         return Head(request, keep_alive, expect, self._chunked or self._length > 0, http10)
@@ -384,7 +396,7 @@ def _refusal(error: httptools.HttpParserError) -> Reject:
 
 # -- responses ----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ResponseHead:
     data: bytes
     framing: str  # none | length | chunked | close
@@ -392,27 +404,29 @@ class ResponseHead:
     keep_alive: bool
 
 
-def response_head(status: int, headers: Headers, method: str, http10: bool, keep_alive: bool) -> ResponseHead:
-    """The status line and fields of a response, and how its body is framed."""
+def response_head(status: int, headers: Headers, method: str, http10: bool, keep_alive: bool,
+                  request_id: str | None = None) -> ResponseHead:
+    """The status line and fields of a response, and how its body is framed; ``x-amzn-requestid: request_id``
+    is added unless the headers carry their own."""
     bodiless = method == "HEAD" or status in (204, 304) or status < 200
-    lengths = {v for n, v in headers if n == "content-length"}
-    length = int(next(iter(lengths))) if len(lengths) == 1 and DIGITS.fullmatch(next(iter(lengths))) else None
+    lengths = [v for n, v in headers if n == "content-length"]
+    length = int(lengths[0]) if lengths and lengths.count(lengths[0]) == len(lengths) \
+        and DIGITS.fullmatch(lengths[0]) else None
     framing = "none" if bodiless else "length" if length is not None else "close" if http10 else "chunked"
     keep_alive = keep_alive and framing != "close"
-    lines = [_status_line(status), field_lines(headers, WRITTEN_HERE)]
-    if length is not None and status != 204 and status >= 200:
-        lines.append(f"content-length: {length}\r\n")
-    if framing == "chunked":
-        lines.append("transfer-encoding: chunked\r\n")
-    if not keep_alive:
-        lines.append("connection: close\r\n")
-    elif http10:
-        lines.append("connection: keep-alive\r\n")
-    lines.append("\r\n")
-    return ResponseHead("".join(lines).encode("latin-1", "replace"), framing, length, keep_alive)
+    fields = field_lines(headers, WRITTEN_HERE)
+    if request_id is not None and not any(n == proxy.REQUEST_ID for n, _ in headers):
+        fields += f"{proxy.REQUEST_ID}: {request_id}\r\n"
+    sized = f"content-length: {length}\r\n" if length is not None and status != 204 and status >= 200 else ""
+    text = f"{_status_line(status)}{fields}{sized}{ENDINGS[framing == 'chunked', keep_alive, http10]}"
+    return ResponseHead(text.encode("latin-1", "replace"), framing, length, keep_alive)
 
 
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in http.HTTPStatus}
+ENDINGS = {  # (chunked, keep_alive, http10) -> the framing fields the front end writes, and the blank line
+    (chunked, keep, http10): ("transfer-encoding: chunked\r\n" if chunked else "")
+    + ("connection: close\r\n" if not keep else "connection: keep-alive\r\n" if http10 else "") + "\r\n"
+    for chunked in (False, True) for keep in (False, True) for http10 in (False, True)}
 
 
 def _status_line(status: int) -> str:
@@ -517,11 +531,12 @@ class Http1Server(asyncio.Protocol):
     # -- requests in order --
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, Head):
+        if type(event) is Head:
             self.queue.append(_Exchange(self, event))
-        elif isinstance(event, BodyData):
+        elif type(event) is BodyData:
             self.queue[-1].push(event.data)
         else:
+            assert type(event) is End
             self.queue[-1].finish_body(event.trailers)
 
     def _next(self) -> None:
@@ -659,9 +674,11 @@ class Http1Server(asyncio.Protocol):
 
     def _flow(self) -> None:
         """Backpressure on the client: stop reading while too much of what it sent waits here."""
-        if self._lingering:
-            return
-        buffered = sum(ex.buffered for ex in self.queue)
+        queue = self.queue
+        if self._lingering or not self._reading_paused and len(queue) <= 1 \
+                and (not queue or queue[0].buffered <= HIGH_WATER):
+            return  # the rule: reading, and at most one request here
+        buffered = sum(ex.buffered for ex in queue)
         crowded = buffered > HIGH_WATER or len(self.queue) > MAX_PIPELINE
         if crowded and not self._reading_paused:
             self._reading_paused = True
@@ -705,6 +722,9 @@ class Http1Server(asyncio.Protocol):
 class _Exchange:
     """One request of the connection: its body as it arrives, and its response."""
 
+    __slots__ = ("server", "head", "request", "keep_alive", "chunks", "buffered", "complete", "trailers", "arrived",
+                 "failed", "handle", "over", "continued", "responder")
+
     def __init__(self, server: Http1Server, head: Head):
         self.server = server
         self.head = head
@@ -712,16 +732,17 @@ class _Exchange:
         self.keep_alive = head.keep_alive  # lowered by the response when it must close
         self.chunks: deque[bytes] = deque()
         self.buffered = 0
-        self.complete = not head.has_body
         self.trailers: Headers = []
-        self.arrived = asyncio.Event() if head.has_body else None  # set when body bytes or the end arrive
         self.failed: Reject | None = None
         self.handle: Cancellable | None = None  # cancels the exchange while it runs
-        self.over = False
-        self.continued = False
+        self.over = self.continued = False
         self.responder = _Responder(server, self)
         if head.has_body:
+            self.complete = False
+            self.arrived: asyncio.Event | None = asyncio.Event()  # set when body bytes or the end arrive
             self.request.body = _RequestBody(self)
+        else:
+            self.complete, self.arrived = True, None
 
     def push(self, data: bytes) -> None:
         self.chunks.append(data)
@@ -780,6 +801,8 @@ class _Responder:
     """``exchange.Sink`` writing one HTTP/1.1 response to the client. The plain calls write; the
     coroutines write, then wait while the client is not reading."""
 
+    __slots__ = ("_server", "_ex", "request_id", "started", "ended", "_framing", "_remaining")
+
     def __init__(self, server: Http1Server, ex: _Exchange):
         self._server = server
         self._ex = ex
@@ -793,8 +816,8 @@ class _Responder:
         if self.started:
             raise RuntimeError("response already started")
         ex, server = self._ex, self._server
-        head = response_head(status, proxy.with_request_id(headers, self.request_id), ex.request.method,
-                             ex.head.http10, ex.head.keep_alive and not server.closing and not server.client_eof)
+        head = response_head(status, headers, ex.request.method, ex.head.http10,
+                             ex.head.keep_alive and not server.closing and not server.client_eof, self.request_id)
         self.started = True
         self._framing, self._remaining = head.framing, head.length or 0
         ex.keep_alive = head.keep_alive

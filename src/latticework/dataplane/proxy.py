@@ -72,7 +72,7 @@ from dataclasses import dataclass
 
 from latticework.dataplane import router
 from latticework.dataplane.exchange import (
-    Cancellable, Connection, Finished, Headers, Request, Responder, Sink, Upstream, UpstreamError,
+    Cancellable, Connection, Finished, Headers, Request, Responder, Sink, Upstream, UpstreamError, field_lines,
 )
 from latticework.dataplane.plane import Plane
 from latticework.snapshot.model import FixedResponse, Forward, Listener, Route, Snapshot, Target, TargetGroup, VpcView
@@ -81,7 +81,7 @@ REQUEST_ID = "x-amzn-requestid"
 REPLACED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-source-vpc", REQUEST_ID})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Routed:
     vpc: VpcView
     route: Route
@@ -175,7 +175,7 @@ def decide(plane: Plane, conn: Connection, request: Request, request_id: str) \
     if isinstance(choice, Refusal):
         return choice
     group, target = choice
-    request.headers = outbound_headers(request.headers, conn, routed.vpc, routed.route, group, request_id)
+    request.headers, request.prewritten = outbound(request.headers, conn, routed.vpc, routed.route, group, request_id)
     return group, target, routed.route.service.idle_timeout
 
 
@@ -288,18 +288,45 @@ def version_refusal(request: Request, group: TargetGroup) -> Refusal | None:
 def outbound_headers(headers: Headers, conn: Connection, vpc: VpcView, route: Route, group: TargetGroup,
                      request_id: str) -> Headers:
     """The request's headers as the target sees them (reference §6.3)."""
+    return outbound(headers, conn, vpc, route, group, request_id)[0]
+
+
+def outbound(headers: Headers, conn: Connection, vpc: VpcView, route: Route, group: TargetGroup,
+             request_id: str) -> tuple[Headers, tuple[int, str] | None]:
+    """``outbound_headers``, and Lattice's part of them as HTTP/1.1 field lines (``Request.prewritten``;
+    None when a client's ``x-forwarded-for`` value would break the framing: the upstream then checks
+    every field). What does not vary per request is made once per route, target group, port and scheme."""
     kept = [(n, v) for n, v in headers if n not in REPLACED and not n.startswith("x-amzn-lattice-")]
-    chain = [v for n, v in headers if n == "x-forwarded-for" and v]
-    target = route.lattice_target_prefix + group.arn
-    return kept + [
-        ("x-forwarded-for", ", ".join([*chain, conn.client[0]])),
-        ("x-forwarded-port", str(conn.port)),
-        ("x-forwarded-proto", conn.scheme),
-        ("x-amzn-source-vpc", vpc.vpc_id),
-        ("x-amzn-lattice-network", f"SourceVpcArn={vpc.arn}"),
-        ("x-amzn-lattice-target", target),
-        (REQUEST_ID, request_id),
-    ]
+    if len(kept) == len(headers):  # the rule: nothing to replace, so no x-forwarded-for from the client
+        forwarded = conn.client[0]
+        safe = True
+    else:
+        forwarded = ", ".join([*[v for n, v in headers if n == "x-forwarded-for" and v], conn.client[0]])
+        safe = "\r" not in forwarded and "\n" not in forwarded and "\0" not in forwarded
+    pairs, lines = lattice_fields(conn, vpc, route, group)
+    full = [*kept, ("x-forwarded-for", forwarded), *pairs, (REQUEST_ID, request_id)]
+    if not safe:
+        return full, None
+    return full, (len(kept), f"x-forwarded-for: {forwarded}\r\n{lines}{REQUEST_ID}: {request_id}\r\n")
+
+
+def lattice_fields(conn: Connection, vpc: VpcView, route: Route, group: TargetGroup) \
+        -> tuple[tuple[tuple[str, str], ...], str]:
+    """Lattice's headers between ``x-forwarded-for`` and the request id, as pairs and field lines."""
+    port, scheme = conn.port, conn.scheme
+    cache = route.lattice_fields
+    key = (vpc.vpc_id, vpc.arn, group.arn, port, scheme)
+    found = cache.get(key)
+    if found is None:
+        pairs = (
+            ("x-forwarded-port", str(port)),
+            ("x-forwarded-proto", scheme),
+            ("x-amzn-source-vpc", vpc.vpc_id),
+            ("x-amzn-lattice-network", f"SourceVpcArn={vpc.arn}"),
+            ("x-amzn-lattice-target", route.lattice_target_prefix + group.arn),
+        )
+        found = cache[key] = (pairs, field_lines(list(pairs), frozenset()))
+    return found
 
 
 # -- answers given here ---------------------------------------------------------------------------

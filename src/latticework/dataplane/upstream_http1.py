@@ -83,6 +83,7 @@ HIGH_WATER = 256 * 1024  # response bytes waiting for the client above which the
 LOW_WATER = 64 * 1024
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+FRAMING_LINES = {"none": "", "chunked": "transfer-encoding: chunked\r\n"}
 
 PoolKey = tuple[str, int, bool, str | None]  # host, port, TLS, server name
 
@@ -91,19 +92,19 @@ class InvalidResponse(Exception):
     """The target's bytes are not a well-formed HTTP/1.x response."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetHead:
     status: int
     headers: Headers
     keep_alive: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetData:
     data: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class TargetEnd:
     trailers: Headers
 
@@ -189,18 +190,24 @@ class ResponseReader:
         if status < 200:
             self._informational = True  # 100, 102, 103: nothing for the client of a proxy that never asked
             return
-        fields = [(n.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for n, v in self._fields]
-        version = self._parser.get_http_version()
         tokens: set[str] = set()
         framed = False
-        for name, value in fields:  # one pass for what decides reuse and framing
-            if name == "connection":
-                tokens.update(t.strip().lower() for t in value.split(","))
-            elif name == "content-length" or name == "transfer-encoding":
+        headers: Headers = []
+        for raw_name, raw_value in self._fields:  # one pass: decoded, and what decides reuse and framing
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
+            if name in HOP_BY_HOP:
+                if name == "connection":
+                    tokens.update(t.strip().lower() for t in value.split(","))
+                elif name == "transfer-encoding":
+                    framed = True
+                continue
+            if name == "content-length":
                 framed = True
-        keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
+            headers.append((name, value))
+        if tokens:  # the fields the Connection header names are hop-by-hop too
+            headers = [(n, v) for n, v in headers if n not in tokens]
+        keep_alive = "close" not in tokens and (self._parser.get_http_version() == "1.1" or "keep-alive" in tokens)
         self._until_eof = not framed and not self.head_only and status not in (204, 304)
-        headers = [(n, v) for n, v in fields if n not in HOP_BY_HOP and n not in tokens]
         self._in_body = True
         # After HEAD, llhttp still expects the announced body: a fresh connection is safer than trusting
         # a target never to send one (its bytes would be taken for the next client's response).
@@ -421,9 +428,15 @@ class _Sending:
 
 def request_head(request: Request, host: str, framing: str, length: int) -> bytes:
     """Request line and fields toward the target; ``framing`` is none | length | chunked."""
-    start = f"{request.method} {request.target} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1", "replace")
-    framed = {"chunked": b"transfer-encoding: chunked\r\n", "length": b"content-length: %d\r\n" % length}
-    return start + _fields(request.headers) + framed.get(framing, b"") + b"\r\n"
+    prewritten = request.prewritten
+    if prewritten is None:
+        fields = field_lines(request.headers, NOT_FORWARDED)
+    else:  # Lattice's fields were written (and checked) by the proxy: only the client's are left
+        count, lines = prewritten
+        fields = field_lines(request.headers[:count], NOT_FORWARDED) + lines if count else lines
+    framed = FRAMING_LINES[framing] if framing != "length" else f"content-length: {length}\r\n"
+    return f"{request.method} {request.target} HTTP/1.1\r\nhost: {host}\r\n{fields}{framed}\r\n".encode(
+        "latin-1", "replace")
 
 
 def body_framing(method: str, length: int | None, first: bytes) -> str:

@@ -183,6 +183,12 @@ class Route:
         """``x-amzn-lattice-target`` up to the target group's ARN, made once per route object."""
         return f"ServiceArn={self.service.arn}; ServiceNetworkArn={self.network.arn}; TargetGroupArn="
 
+    @cached_property
+    def lattice_fields(self) -> dict[tuple, tuple[tuple[tuple[str, str], ...], str]]:
+        """Lattice's headers toward targets that do not vary per request, filled by the data plane per
+        (VPC, target group, port, scheme): as pairs and as HTTP/1.1 field lines, made once per route object."""
+        return {}
+
 
 @dataclass(frozen=True)
 class VpcView:
