@@ -9,6 +9,7 @@ server with boto3 and the aws CLI.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
@@ -127,6 +128,39 @@ def test_tampering_is_detected(directory, change):
     assert rejected(directory, signed(), **change).code == "InvalidSignatureException"
 
 
+def test_a_body_hash_header_is_checked_against_the_body_received(directory):
+    """Signers put x-amz-content-sha256 in the canonical request as given: a body changed on the way must
+    not verify under the original's hash."""
+    claimed = hashlib.sha256(BODY).hexdigest()
+    request = signed(headers={"X-Amz-Content-SHA256": claimed})
+    assert verify(directory, request)  # the body it hashed
+    error = rejected(directory, request, body=b'{"name": "attacker"}')
+    assert (error.code, error.status) == ("InvalidSignatureException", 403)
+
+
+def test_a_body_hash_header_that_is_not_the_bodys_hash_fails(directory):
+    wrong = hashlib.sha256(b"another body").hexdigest()
+    assert rejected(directory, signed(headers={"X-Amz-Content-SHA256": wrong})).code == "InvalidSignatureException"
+
+
+@pytest.mark.parametrize("value", ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"])
+def test_streaming_payloads_are_not_taken(directory, value):
+    assert rejected(directory, signed(headers={"X-Amz-Content-SHA256": value})).code == "InvalidSignatureException"
+
+
+def test_an_unsigned_payload_leaves_the_body_out_of_the_signature(directory):
+    request = signed(headers={"X-Amz-Content-SHA256": sigv4.UNSIGNED_PAYLOAD})
+    assert verify(directory, request, body=b'{"name": "anything"}')
+
+
+def test_runs_of_spaces_in_header_values_are_collapsed(directory):
+    """The canonical form trims a value and collapses each run of spaces to one, on both sides."""
+    request = signed(headers={"X-Custom": "  a   b    c  "})
+    assert verify(directory, request)
+    assert verify(directory, request, headers={"x-custom": "a b c"})  # a proxy normalised the spaces
+    assert rejected(directory, request, headers={"x-custom": "a bc"}).code == "InvalidSignatureException"
+
+
 def test_signed_header_missing(directory):
     request = signed(headers={"X-Custom": "1"})
     prepared = request.prepare()
@@ -155,6 +189,11 @@ def test_clock_skew_within_five_minutes(directory):
     ("AWS4-HMAC-SHA256 Credential=AKIDUNIT/20240101/us-east-1/vpc-lattice/aws4_request", "IncompleteSignatureException"),
     ("AWS4-HMAC-SHA256 Credential=AKIDUNIT/20240101/us-east-1, SignedHeaders=host, Signature=ab",
      "IncompleteSignatureException"),
+    # a credential scope must end in aws4_request
+    ("AWS4-HMAC-SHA256 Credential=AKIDUNIT/20240101/us-east-1/vpc-lattice/aws4_requests, SignedHeaders=host, "
+     "Signature=ab", "IncompleteSignatureException"),
+    ("AWS4-HMAC-SHA256 Credential=AKIDUNIT/20240101/us-east-1/vpc-lattice/aws5_request, SignedHeaders=host, "
+     "Signature=ab", "IncompleteSignatureException"),
 ])
 def test_malformed_authorization_header(directory, authorization, code):
     headers = {"authorization": authorization, "x-amz-date": "20240101T000000Z", "host": "h"}

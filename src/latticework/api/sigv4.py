@@ -135,9 +135,24 @@ def _canonical_path(raw_path: str) -> str:
     return quote(normalize_url_path(raw_path or "/"), safe="/~")
 
 
+def payload_hash(headers: dict[str, str], body: bytes) -> str:
+    """The payload line of the canonical request: the hash of the body as received.
+
+    A client may say what it hashed in ``x-amz-content-sha256``, and signers put that value in the
+    canonical request; trusting it would let a body changed on the way verify. So the hash is always
+    computed here: a claim that does not match the body makes the signature not match (AWS answers such a
+    request ``InvalidSignatureException``). The one claim taken as is is ``UNSIGNED-PAYLOAD`` (the body is
+    then outside the signature, as the client asked). Streaming values (``STREAMING-...``, aws-chunked
+    bodies) are S3's: the APIs served here do not take them, and they fail as any other mismatch.
+    """
+    if headers.get("x-amz-content-sha256") == UNSIGNED_PAYLOAD:
+        return UNSIGNED_PAYLOAD
+    return hashlib.sha256(body).hexdigest()
+
+
 def canonical_request(method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,
                       signed: SignedRequest) -> str:
-    payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload = payload_hash(headers, body)
     return "\n".join([
         method,
         _canonical_path(raw_path),
