@@ -120,6 +120,14 @@ class Topology:
         """A topology of a test account no other test uses."""
         return cls.for_account(server, next(_accounts))
 
+    def one_service(self, name: str) -> "Topology":
+        """A client VPC (10.0.0.0/16), a service network and service ``name`` in it; listeners, target
+        groups and ``join`` are the caller's."""
+        self.client_vpc = self.vpc("10.0.0.0/16")
+        self.network = self.lattice.create_service_network(name=f"{name}-net")
+        self.service = self.lattice.create_service(name=name)
+        return self
+
     def vpc(self, cidr: str) -> str:
         return self.ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
 

@@ -190,9 +190,7 @@ def test_the_data_plane_status_shows_the_served_revision_and_the_loop_lag(server
 def three_targets(server):
     topo = Topology.fresh(server)
     targets = [EchoTarget(f"t-{i}") for i in range(3)]
-    topo.client_vpc = topo.vpc("10.0.0.0/16")
-    topo.network = topo.lattice.create_service_network(name="health-net")
-    topo.service = topo.lattice.create_service(name="health")
+    topo.one_service("health")
     tg = topo.group("pool", targets, topo.client_vpc)
     topo.listener("http", "HTTP", 80, forward((tg, 100)))
     topo.join()
@@ -274,9 +272,7 @@ def test_when_every_target_is_unhealthy_traffic_fails_open(server):
     topo = Topology.fresh(server)
     sick = [EchoTarget(f"sick-{i}", 0, "--health-status", "503") for i in range(2)]
     try:
-        topo.client_vpc = topo.vpc("10.0.0.0/16")
-        topo.network = topo.lattice.create_service_network(name="open-net")
-        topo.service = topo.lattice.create_service(name="fail-open")
+        topo.one_service("fail-open")
         tg = topo.group("sick", sick, topo.client_vpc)
         topo.listener("http", "HTTP", 80, forward((tg, 100)))
         topo.join()

@@ -467,16 +467,21 @@ TOTAL = 64 << 20
 PIECE = 64 << 10
 
 
+def send_large_chunked(sock, sent: list[int]) -> None:
+    """A 200 with TOTAL bytes of chunked body, PIECE at a time; ``sent[0]`` counts what the socket took."""
+    sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(TOTAL // PIECE):
+        sock.sendall(b"%x\r\n%s\r\n" % (PIECE, b"x" * PIECE))
+        sent[0] += PIECE
+    sock.sendall(b"0\r\n\r\n")
+
+
 def test_a_client_that_stops_reading_stops_the_target(lattice):
     sent = [0]
 
     def script(sock, n):
         read_head(sock)
-        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        for _ in range(TOTAL // PIECE):
-            sock.sendall(b"%x\r\n%s\r\n" % (PIECE, b"x" * PIECE))
-            sent[0] += PIECE
-        sock.sendall(b"0\r\n\r\n")
+        send_large_chunked(sock, sent)
     target = ScriptedTarget(script)
     aim(lattice, target.address)
     try:
@@ -669,13 +674,7 @@ def test_a_client_gone_while_a_pooled_exchange_waits_releases_the_target(lattice
 def test_a_client_that_stops_reading_stops_a_pooled_target(lattice):
     sent = [0]
 
-    def second(sock):
-        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        for _ in range(TOTAL // PIECE):
-            sock.sendall(b"%x\r\n%s\r\n" % (PIECE, b"x" * PIECE))
-            sent[0] += PIECE
-        sock.sendall(b"0\r\n\r\n")
-    target = scripted_second_answer(second)
+    target = scripted_second_answer(lambda sock: send_large_chunked(sock, sent))
     aim(lattice, target.address)
     try:
         with connect(lattice) as sock:

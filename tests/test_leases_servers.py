@@ -38,9 +38,7 @@ def first(tmp_path):
 def reachable_service(server) -> Topology:
     """A VPC of the server's default account that reaches one service through a service network."""
     topo = Topology.for_account(server, None)
-    topo.client_vpc = topo.vpc("10.0.0.0/16")
-    topo.network = topo.lattice.create_service_network(name="lease-net")
-    topo.service = topo.lattice.create_service(name="leased")
+    topo.one_service("leased")
     topo.join()
     return topo
 

@@ -143,9 +143,7 @@ def test_stopping_the_server_lets_requests_in_flight_finish(tmp_path):
     target = EchoTarget("slow")
     try:
         topo = Topology.for_account(server, None)
-        topo.client_vpc = topo.vpc("10.0.0.0/16")
-        topo.network = topo.lattice.create_service_network(name="stop-net")
-        topo.service = topo.lattice.create_service(name="stopping")
+        topo.one_service("stopping")
         tg = topo.group("pool", [target], topo.client_vpc, enabled=False)
         topo.listener("http", "HTTP", 8080, forward((tg, 100)))
         topo.join()

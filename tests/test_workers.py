@@ -37,9 +37,7 @@ def blue_green(two_workers):
     """A service whose HTTP listener sends everything to blue (green: weight 0); targets without health checks."""
     topo = Topology.fresh(two_workers)
     targets = {name: EchoTarget(name) for name in ("blue", "green")}
-    topo.client_vpc = topo.vpc("10.0.0.0/16")
-    topo.network = topo.lattice.create_service_network(name="workers-net")
-    topo.service = topo.lattice.create_service(name="workers")
+    topo.one_service("workers")
     for name, target in targets.items():
         topo.group(name, [target], topo.client_vpc, enabled=False)
     topo.listener("http", "HTTP", 80, forward((topo.groups["blue"], 100), (topo.groups["green"], 0)))
@@ -76,9 +74,7 @@ def test_health_checks_run_once_per_target_not_once_per_worker(two_workers):
     topo = Topology.fresh(two_workers)
     target = EchoTarget("checked")
     try:
-        topo.client_vpc = topo.vpc("10.0.0.0/16")
-        topo.network = topo.lattice.create_service_network(name="checks-net")
-        topo.service = topo.lattice.create_service(name="checks")
+        topo.one_service("checks")
         group = topo.group("checked", [target], topo.client_vpc)  # checked every 5 s
         topo.listener("http", "HTTP", 80, forward((group, 100)))
         topo.join()
@@ -122,9 +118,7 @@ def test_stopping_the_server_lets_requests_in_flight_finish_on_every_worker(tmp_
     target = EchoTarget("slow")
     try:
         topo = Topology.for_account(server, 0)
-        topo.client_vpc = topo.vpc("10.0.0.0/16")
-        topo.network = topo.lattice.create_service_network(name="stop-net")
-        topo.service = topo.lattice.create_service(name="stop")
+        topo.one_service("stop")
         group = topo.group("slow", [target], topo.client_vpc, enabled=False)
         topo.listener("http", "HTTP", 80, forward((group, 100)))
         topo.join()
