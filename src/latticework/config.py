@@ -37,10 +37,12 @@ change it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from latticework import formats
 from latticework.quotas import BY_CODE, QUOTAS, Quota
@@ -58,21 +60,54 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who signs with a credential, as IAM policies and Lattice's identity headers see the caller.
+
+    Credentials of the accounts file carry none (``Credential.identity`` is ``None``): they act
+    for the account itself, like its root user, and pass every identity-based check. IAM users'
+    access keys and STS sessions carry one, built from the IAM records of their account.
+    """
+
+    arn: str  # as policies name the caller: ...:user/u, arn:aws:sts::A:assumed-role/R/session, ...:root
+    type: str  # aws:PrincipalType: "Account" | "User" | "AssumedRole"
+    user_id: str  # aws:userid: "AIDA..." for a user, "AROA...:session" for a session, the account id for root
+    account: str
+    session_name: str | None = None
+    role_arn: str | None = None  # an assumed-role session's role: a Principal naming the role matches its sessions
+    tags: tuple[tuple[str, str], ...] = ()  # principal tags (a session's tags win over its role's)
+    policies: tuple[str, ...] = ()  # identity-based policy documents (JSON): inline, attached managed, session
+    org_id: str | None = None  # aws:PrincipalOrgID, from the accounts file
+    org_path: str | None = None  # aws:PrincipalOrgPaths entry, e.g. "o-a1b2c3/r-ab12/ou-ab12-11111111/"
+
+
+@dataclass(frozen=True)
 class Credential:
     access_key: str
     secret_key: str
     account_id: str
     session_token: str | None = None
     user: str | None = None
+    identity: Identity | None = None  # None: the account's own credential (see ``Identity``)
+    expires: dt.datetime | None = None  # temporary (STS) credentials: not valid after this instant (UTC)
 
     @property
     def principal_arn(self) -> str:
+        if self.identity is not None:
+            return self.identity.arn
         # IAM is global: its ARNs name no Region. Accounts live in the aws partition.
         return formats.arn("aws", "iam", "", self.account_id, f"user/{self.user}" if self.user else "root")
 
     @property
     def user_id(self) -> str:
+        if self.identity is not None:
+            return self.identity.user_id
         return self.access_key if self.user else self.account_id
+
+
+class Credentials(Protocol):
+    """Where a verifier finds the secret (and the caller) of an access key."""
+
+    def credential(self, access_key: str) -> Credential | None: ...
 
 
 @dataclass

@@ -78,7 +78,7 @@ class Dispatcher:
         api = self._guess_api(request)
         try:
             verified = sigv4.verify(self.directory, request.method, request.raw_path, request.raw_query,
-                                    request.headers, request.body)
+                                    request.headers, request.body, query_protocol=api.protocol == "query")
             found = self.apis.get(verified.service)
             if found is None:
                 return self._unknown_api(verified.service, request_id)
