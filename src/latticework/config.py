@@ -29,6 +29,32 @@ The codes are those of the Service Quotas console
 quota AWS does not let you adjust (auth policy size, security groups per
 association), is a ``ConfigError``.
 
+Accounts may belong to an AWS Organization, which fills the organization
+condition keys of their callers (``aws:PrincipalOrgID``,
+``aws:PrincipalOrgPaths``). An ``[[organizations]]`` table declares one (its
+id ``o-`` and 10 to 32 lowercase letters or digits, its root ``r-`` and 4 to
+32), and an account joins it with ``organization``, optionally inside
+organizational units (``ou_path``, from the root down)::
+
+    [[organizations]]
+    id = "o-a1b2c3d4e5"
+    root = "r-ab12"
+    management_account = "111111111111"   # optional
+
+    [[accounts]]
+    id = "222222222222"
+    organization = "o-a1b2c3d4e5"
+    ou_path = ["ou-ab12-11111111", "ou-ab12-22222222"]
+    # its callers' aws:PrincipalOrgPaths: o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/
+
+Membership is kept per account (``Directory.memberships``), so other features
+(sharing with an organization or an OU) can read it the same way.
+
+Credentials of this file act for their account itself, like its root user
+(``Identity.type`` is ``"Account"``): identity-based policies do not limit
+them. IAM users' access keys and STS sessions, made through the IAM and STS
+APIs, are the principals whose policies count (``snapshot.identities``).
+
 Declaring accounts replaces the default one unless ``include_default = true``
 is set at the top level. State defaults to ``$XDG_DATA_HOME/latticework/state.db``
 (``~/.local/share/latticework/state.db``); ``--state`` or ``$LATTICEWORK_STATE``
@@ -39,6 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +90,18 @@ class ConfigError(ValueError):
 class Identity:
     """Who signs with a credential, as IAM policies and Lattice's identity headers see the caller.
 
-    Credentials of the accounts file carry none (``Credential.identity`` is ``None``): they act
-    for the account itself, like its root user, and pass every identity-based check. IAM users'
-    access keys and STS sessions carry one, built from the IAM records of their account.
+    ``snapshot.identities.Identities`` builds one for every credential it answers:
+
+    - the accounts file's credentials: ``type`` ``"Account"``; they act for the account itself, like
+      its root user, and pass every identity-based check (``policies`` stays empty and means nothing).
+      A ``Credential`` built elsewhere may carry no identity at all (``None``): it means the same.
+    - an IAM user's access key: ``type`` ``"User"``; ``policies`` are the user's inline policies and the
+      default versions of its attached managed policies.
+    - an STS session (``AssumeRole``): ``type`` ``"AssumedRole"``; ``policies`` are the role's (inline
+      and attached), and ``session_policy`` the policy passed to ``AssumeRole``, if any. A session policy
+      only limits (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session):
+      a request is allowed by identity when ``policies`` allow it AND, if there is a ``session_policy``,
+      that allows it too; an explicit deny in either denies.
     """
 
     arn: str  # as policies name the caller: ...:user/u, arn:aws:sts::A:assumed-role/R/session, ...:root
@@ -75,9 +111,15 @@ class Identity:
     session_name: str | None = None
     role_arn: str | None = None  # an assumed-role session's role: a Principal naming the role matches its sessions
     tags: tuple[tuple[str, str], ...] = ()  # principal tags (a session's tags win over its role's)
-    policies: tuple[str, ...] = ()  # identity-based policy documents (JSON): inline, attached managed, session
+    policies: tuple[str, ...] = ()  # identity-based policy documents (JSON): inline and attached managed
     org_id: str | None = None  # aws:PrincipalOrgID, from the accounts file
     org_path: str | None = None  # aws:PrincipalOrgPaths entry, e.g. "o-a1b2c3/r-ab12/ou-ab12-11111111/"
+    session_policy: str | None = None  # an STS session's own policy (JSON): intersected with ``policies``
+
+    @property
+    def acts_as_account(self) -> bool:
+        """Whether identity-based policies do not apply (the accounts file's credentials)."""
+        return self.type == "Account"
 
 
 @dataclass(frozen=True)
@@ -110,13 +152,35 @@ class Credentials(Protocol):
     def credential(self, access_key: str) -> Credential | None: ...
 
 
+ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
+ORG_ROOT = re.compile(r"r-[0-9a-z]{4,32}")
+ORG_UNIT = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str  # o-...
+    root: str  # r-...
+    management_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An account's place in its organization: the organizational units from the root down."""
+
+    organization: str
+    ou_path: tuple[str, ...] = ()
+
+
 @dataclass
 class Directory:
-    """Accounts and the credentials that sign for them."""
+    """Accounts, the credentials that sign for them, and the organizations they belong to."""
 
     accounts: dict[str, str] = field(default_factory=dict)  # id -> name
     credentials: dict[str, Credential] = field(default_factory=dict)
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # id -> quota code -> value
+    organizations: dict[str, Organization] = field(default_factory=dict)  # by id
+    memberships: dict[str, Membership] = field(default_factory=dict)  # account id -> membership
 
     def credential(self, access_key: str) -> Credential | None:
         return self.credentials.get(access_key)
@@ -131,6 +195,35 @@ class Directory:
             if cred.access_key in self.credentials:
                 raise ConfigError(f"access key {cred.access_key!r} is declared twice")
             self.credentials[cred.access_key] = cred
+
+    def organization_of(self, account_id: str) -> tuple[str, str] | None:
+        """(``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths`` entry) of an account, None outside any."""
+        member = self.memberships.get(account_id)
+        if member is None:
+            return None
+        org = self.organizations[member.organization]
+        return org.id, "/".join((org.id, org.root, *member.ou_path)) + "/"
+
+    # -- as data, for processes that never read the file (data-plane workers) --------------
+    def to_json(self) -> dict:
+        return {
+            "accounts": self.accounts,
+            "credentials": [[c.access_key, c.secret_key, c.account_id, c.session_token, c.user]
+                            for c in self.credentials.values()],
+            "quotas": self.quotas,
+            "organizations": [[o.id, o.root, o.management_account] for o in self.organizations.values()],
+            "memberships": {a: [m.organization, list(m.ou_path)] for a, m in self.memberships.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Directory":
+        return cls(
+            accounts=dict(data["accounts"]),
+            credentials={c[0]: Credential(*c) for c in data["credentials"]},
+            quotas={a: dict(q) for a, q in data["quotas"].items()},
+            organizations={o[0]: Organization(*o) for o in data["organizations"]},
+            memberships={a: Membership(m[0], tuple(m[1])) for a, m in data["memberships"].items()},
+        )
 
 
 def default_directory() -> Directory:
@@ -179,6 +272,41 @@ def _quotas(account_id: str, raw: object) -> dict[str, int]:
     return {code: _quota_override(account_id, code, value) for code, value in raw.items()}
 
 
+def _organization(raw: dict) -> Organization:
+    org_id, root = str(raw.get("id", "")), str(raw.get("root", ""))
+    if not ORG_ID.fullmatch(org_id):
+        raise ConfigError(f"organization id must be o- and 10 to 32 lowercase letters or digits, got {org_id!r}")
+    if not ORG_ROOT.fullmatch(root):
+        raise ConfigError(f"organization {org_id}: root must be r- and 4 to 32 lowercase letters or digits, "
+                          f"got {root!r}")
+    manager = raw.get("management_account")
+    return Organization(org_id, root, str(manager) if manager is not None else None)
+
+
+def _membership(account_id: str, raw: dict, organizations: dict[str, Organization]) -> Membership | None:
+    org_id = raw.get("organization")
+    if org_id is None:
+        if "ou_path" in raw:
+            raise ConfigError(f"account {account_id}: ou_path needs an organization")
+        return None
+    if org_id not in organizations:
+        raise ConfigError(f"account {account_id}: unknown organization {org_id!r} (declare it in [[organizations]])")
+    path = raw.get("ou_path", [])
+    if not isinstance(path, list) or not all(isinstance(u, str) and ORG_UNIT.fullmatch(u) for u in path):
+        raise ConfigError(f"account {account_id}: ou_path must be a list of OU ids (ou-xxxx-xxxxxxxx)")
+    return Membership(org_id, tuple(path))
+
+
+def _organizations(data: dict) -> dict[str, Organization]:
+    found: dict[str, Organization] = {}
+    for raw in data.get("organizations", []):
+        org = _organization(raw)
+        if org.id in found:
+            raise ConfigError(f"organization {org.id} is declared twice")
+        found[org.id] = org
+    return found
+
+
 def load_directory(path: Path | None) -> Directory:
     """Accounts from ``path`` (TOML), or the default account when there is no file."""
     if path is None:
@@ -188,11 +316,15 @@ def load_directory(path: Path | None) -> Directory:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     directory = default_directory() if data.get("include_default") else Directory()
+    directory.organizations = _organizations(data)
     for account in data.get("accounts", []):
         account_id = str(account.get("id", ""))
         creds = [_credential(account_id, c) for c in account.get("credentials", [])]
         quotas = _quotas(account_id, account.get("quotas", {}))
         directory.add(account_id, str(account.get("name", account_id)), creds, quotas)
+        member = _membership(account_id, account, directory.organizations)
+        if member is not None:
+            directory.memberships[account_id] = member
     if not directory.credentials:
         raise ConfigError(f"{path}: no credentials declared")
     return directory

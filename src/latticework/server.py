@@ -32,6 +32,7 @@ from latticework.config import Directory
 from latticework.dataplane.runtime import DataPlane, DataPlaneSettings
 from latticework.fabric import Fabric, leases
 from latticework.services import build_apis, repair, settlers
+from latticework.snapshot.identities import FollowedIdentities
 from latticework.store import Store
 from latticework.store.sql import SqlStore
 
@@ -78,9 +79,11 @@ def build_app(settings: Settings, store: SqlStore) -> Gateway:
     dataplane = None
     if settings.dataplane:
         dataplane = DataPlane(store, settlement, DataPlaneSettings(
-            settings.state.parent, settings.fabric or Fabric(), settings.dns_port, workers=settings.workers))
+            settings.state.parent, settings.fabric or Fabric(), settings.dns_port, workers=settings.workers,
+            accounts=settings.directory.to_json()))
     dispatcher = Dispatcher(settings.directory, store, apis, settlement, applier=dataplane,
-                            state_dir=settings.state.parent)
+                            state_dir=settings.state.parent,
+                            credentials=FollowedIdentities(store, settings.directory))
     return Gateway(dispatcher, OwnPaths(store, dataplane), _Parts(store, settlement, dataplane))
 
 

@@ -35,11 +35,18 @@ class AwsApi:
     """Base: model lookup and the provider's method for an operation."""
 
     protocol = ""
+    # Global services (IAM, STS) keep their records in no Region: their calls' transactions are scoped to
+    # the region "" whichever Region signed the request (``records.iam.GLOBAL``).
+    global_service = False
 
     def __init__(self, name: str, provider: Any, model: ServiceModel | None = None):
         self.name = name
         self.model = model or service_model(name)
         self.provider = provider
+
+    def store_region(self, region: str) -> str:
+        """The region a call's transaction is scoped to."""
+        return "" if self.global_service else region
 
     def method_for(self, op: OperationModel):
         return getattr(self.provider, xform_name(op.name), None)

@@ -40,7 +40,7 @@ from latticework.api.wire import Response
 from latticework.api.awsapi import AwsApi, HttpRequest
 from latticework.api.settle import Settlement
 from latticework.api.validate import validate
-from latticework.config import Directory
+from latticework.config import Credentials, Directory
 from latticework.seams import Applier
 from latticework.store import Store, Transaction
 
@@ -64,8 +64,11 @@ def _fingerprint(params: dict, token_member: str) -> str:
 
 class Dispatcher:
     def __init__(self, directory: Directory, store: Store, apis: dict[str, AwsApi], settlement: Settlement,
-                 applier: Applier | None = None, state_dir: Path | None = None):
+                 applier: Applier | None = None, state_dir: Path | None = None,
+                 credentials: Credentials | None = None):
         self.directory = directory
+        # Who signs with which key: the accounts file's credentials, IAM users' keys and STS sessions.
+        self.credentials: Credentials = credentials or directory
         self.store = store
         self.apis = apis
         self.settlement = settlement
@@ -77,7 +80,7 @@ class Dispatcher:
         request_id = str(uuid.uuid4())
         api = self._guess_api(request)
         try:
-            verified = sigv4.verify(self.directory, request.method, request.raw_path, request.raw_query,
+            verified = sigv4.verify(self.credentials, request.method, request.raw_path, request.raw_query,
                                     request.headers, request.body, query_protocol=api.protocol == "query")
             found = self.apis.get(verified.service)
             if found is None:
@@ -123,7 +126,7 @@ class Dispatcher:
         token_member = _token_member(op)
         token = params.get(token_member) if token_member else None
         fingerprint = _fingerprint(params, token_member) if token_member and token is not None else ""
-        with self.store.transaction(ctx.account, ctx.region, op.name) as tx:
+        with self.store.transaction(ctx.account, api.store_region(ctx.region), op.name) as tx:
             ctx.tx = tx
             if token is not None:
                 replay = self._replay(api, op, tx, token, fingerprint)
@@ -141,7 +144,7 @@ class Dispatcher:
     def _read(self, api: AwsApi, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
         """Run a reading operation against committed state (it cannot write)."""
         method = self._method(api, op)
-        ctx.tx = self.store.reader(ctx.account, ctx.region, op.name)
+        ctx.tx = self.store.reader(ctx.account, api.store_region(ctx.region), op.name)
         return method(ctx, params) or {}
 
     def _method(self, api: AwsApi, op: OperationModel):

@@ -13,7 +13,8 @@ fields (``encode_record``/``decode_record``).
 
 Control -> worker:
 
-- ``hello``: the settings (state directory, fabric range, limits); first, once.
+- ``hello``: the settings (state directory, fabric range, limits) and the accounts file's accounts and
+  credentials (``config.Directory.to_json``: workers never read the file); first, once.
 - ``load``: every record the snapshot reads, at ``revision`` (at start, after
   a journal gap, or to a restarted worker).
 - ``changes``: records written since the previous ``load``/``changes``
@@ -88,8 +89,8 @@ def changed_records(message: Message) -> dict[tuple[str, str], Record | None]:
     return {(kind, id): decode_record(f) if f is not None else None for kind, id, f in message["records"]}
 
 
-def hello(state_dir: str, fabric: str, limits: Limits) -> Message:
-    return {"t": "hello", "stateDir": state_dir, "fabric": fabric, "limits": asdict(limits)}
+def hello(state_dir: str, fabric: str, limits: Limits, accounts: dict | None = None) -> Message:
+    return {"t": "hello", "stateDir": state_dir, "fabric": fabric, "limits": asdict(limits), "accounts": accounts}
 
 
 def limits_of(message: Message) -> Limits:

@@ -54,6 +54,7 @@ from latticework.records import lattice
 from latticework.seams import Settler
 from latticework.snapshot import EMPTY, KINDS, Inconsistent, Snapshot
 from latticework.snapshot.compile import Compiler, wide
+from latticework.snapshot.identities import Identities
 from latticework.store import Record, Store, StoreView
 
 log = logging.getLogger("latticework.dataplane")
@@ -72,6 +73,7 @@ class DataPlaneSettings:
     limits: Limits = field(default_factory=Limits)
     workers: int = 1  # processes serving traffic
     drain_seconds: float = 10.0  # at shutdown, open connections get this long to finish their requests
+    accounts: dict | None = None  # the accounts file's directory as data (``config.Directory.to_json``)
 
 
 class DataPlane:
@@ -97,7 +99,8 @@ class DataPlane:
         limits, state_dir = self.settings.limits, self.settings.state_dir
         self.ca = CertificateAuthority.load_or_create(state_dir / "ca")  # before any worker needs it
         self.workers = WorkerPool(
-            PoolSettings(self.settings.workers, str(state_dir), str(self.settings.fabric.range), limits),
+            PoolSettings(self.settings.workers, str(state_dir), str(self.settings.fabric.range), limits,
+                         accounts=self.settings.accounts),
             current_load=lambda: feed.load(*_everything(self.store)), health_state=lambda group, key: self.health.state(group, key))
         self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
@@ -161,7 +164,7 @@ class DataPlane:
         last one), or everything (a ``load``) after a gap or a failure; None when the workers would serve
         exactly what they serve now (the changes wait for the next message)."""
         if self._compiler is None or changes is None:
-            self._compiler = Compiler(self.settings.fabric)
+            self._compiler = Compiler(self.settings.fabric, Identities.from_accounts(self.settings.accounts))
             self._unrelayed = {}
             revision, records = _everything(self.store)
             return self._compiler.load(StoreView(revision, records)), feed.load(revision, records)

@@ -52,6 +52,7 @@ from latticework.dataplane.upstream_http2 import Http2Upstream
 from latticework.fabric import Fabric
 from latticework.snapshot import KINDS, Snapshot
 from latticework.snapshot.compile import Compiler, wide
+from latticework.snapshot.identities import Identities
 from latticework.store import StoreView
 
 log = logging.getLogger("latticework.dataplane.worker")
@@ -85,6 +86,7 @@ class Worker:
         self.channel = channel
         state_dir = Path(hello["stateDir"])
         self.fabric = Fabric.parse(hello["fabric"])
+        self.accounts = hello.get("accounts")  # the accounts file's credentials: the snapshot's identities start there
         self.plane = Plane(limits=feed.limits_of(hello))
         self.health = HealthView()
         self.plane.balancer = Balancer(self.health)
@@ -150,7 +152,7 @@ class Worker:
         """On a thread: the next snapshot (its new services' certificates warmed), the sockets it needs and
         its draining targets."""
         if message["t"] == "load" or self.compiler is None:
-            self.compiler = Compiler(self.fabric)
+            self.compiler = Compiler(self.fabric, Identities.from_accounts(self.accounts))
             records = feed.loaded_records(message)
             snapshot = self.compiler.load(StoreView(message["revision"], {k: records.get(k, []) for k in KINDS}))
             self.plane.certificates.warm(snapshot.services.values())

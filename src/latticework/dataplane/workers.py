@@ -57,6 +57,7 @@ class PoolSettings:
     limits: Limits = field(default_factory=Limits)
     ack_seconds: float = 30.0  # a worker that takes longer to serve a revision is taken for hung
     start_seconds: float = 60.0  # to the first ``serving`` at start-up
+    accounts: dict | None = None  # the accounts file's directory as data (``config.Directory.to_json``)
 
 
 class WorkerFailed(RuntimeError):
@@ -197,7 +198,8 @@ class WorkerPool:
             theirs.close()
         worker = _Worker(slot, process, await feed.Channel.over(ours), asyncio.get_running_loop().create_future())
         self._workers[slot] = worker
-        worker.channel.send(feed.hello(self.settings.state_dir, self.settings.fabric, self.settings.limits))
+        worker.channel.send(feed.hello(self.settings.state_dir, self.settings.fabric, self.settings.limits,
+                                       self.settings.accounts))
         worker.channel.send(load)
         if self._sent_health:
             worker.channel.send(_health_message(self._sent_health, {}))

@@ -8,6 +8,7 @@ from latticework.records import lattice as lattice_records
 from latticework.services.ec2 import Ec2Api
 from latticework.services.ec2.vpcs import assign_fabric_blocks
 from latticework.services.elbv2 import ElbV2Api
+from latticework.services.iam import IamApi
 from latticework.services.lattice import LatticeApi
 from latticework.services.sts import StsApi
 from latticework.store import Store
@@ -15,7 +16,7 @@ from latticework.store import Store
 
 def build_apis() -> dict[str, AwsApi]:
     """Every API the endpoint serves, keyed by SigV4 signing name."""
-    apis: list[AwsApi] = [LatticeApi(), StsApi(), Ec2Api(), ElbV2Api()]
+    apis: list[AwsApi] = [LatticeApi(), StsApi(), Ec2Api(), ElbV2Api(), IamApi()]
     return {a.name: a for a in apis}
 
 

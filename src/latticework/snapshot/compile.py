@@ -34,6 +34,7 @@ from typing import Callable, Iterable, Mapping
 from latticework import formats
 from latticework.fabric import Fabric
 from latticework.records import ec2, lattice
+from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
     HTTP, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener, Match, PathMatch, Route, Rule, Service,
     ServiceNetwork, Snapshot, Target, TargetGroup, VpcView, WeightedTargetGroup,
@@ -42,7 +43,7 @@ from latticework.store import Record, StoreView
 
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
-         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT)
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, *IDENTITY_KINDS)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -77,8 +78,10 @@ LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
 class Compiler:
     """Keeps a snapshot up to date from changed records."""
 
-    def __init__(self, fabric: Fabric = Fabric()):
+    def __init__(self, fabric: Fabric = Fabric(), identities: Identities | None = None):
         self.fabric = fabric
+        # Who signs with which key (IAM users, STS sessions, the accounts file): see ``identities``.
+        self.identities = identities or Identities()
         self.revision = 0
         self.records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
         self.children: dict[str, dict[str, set[str]]] = {kind: {} for kind in KINDS}  # kind -> parent -> ids
@@ -102,11 +105,13 @@ class Compiler:
             if kind in self.records:
                 self._store(kind, id, record, dirty)
         self._rebuild(dirty)
+        self.identities = self.identities.updated(changed)
         self.rebuilt_services = dirty.services
         self.rebuilt_groups, self.rebuilt_vpcs = dirty.groups, dirty.vpcs | dirty.patched_vpcs
         self.revision = revision
         snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
-                            target_groups=dict(self.groups), by_address=dict(self.by_address))
+                            target_groups=dict(self.groups), by_address=dict(self.by_address),
+                            identities=self.identities)
         # Patched views only swapped routes to services checked above for ones of the same names.
         check(snapshot, dirty.services, dirty.vpcs)
         return snapshot
@@ -119,7 +124,8 @@ class Compiler:
         return (all(old.services.get(i) == new.services.get(i) for i in self.rebuilt_services)
                 and all(old.target_groups.get(i) == new.target_groups.get(i) for i in self.rebuilt_groups)
                 and all(old.vpcs.get(i) == new.vpcs.get(i) for i in self.rebuilt_vpcs)
-                and (not self.rebuilt_vpcs or old.by_address == new.by_address))
+                and (not self.rebuilt_vpcs or old.by_address == new.by_address)
+                and old.identities is new.identities)
 
     def load(self, view: StoreView) -> Snapshot:
         """Start from every record of ``view``."""

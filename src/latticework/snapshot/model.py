@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
+from latticework.snapshot.identities import Identities
+
 HTTP, HTTPS, TLS_PASSTHROUGH = "HTTP", "HTTPS", "TLS_PASSTHROUGH"
 
 
@@ -214,6 +216,8 @@ class Snapshot:
     by_address: Mapping[str, str] = field(default_factory=dict)  # fabric address -> VPC id
     services: Mapping[str, Service] = field(default_factory=dict)  # by id
     target_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # by id
+    # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
+    identities: Identities = field(default_factory=Identities)
 
     def vpc_at(self, address: str) -> VpcView | None:
         vpc_id = self.by_address.get(address)

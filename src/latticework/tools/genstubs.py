@@ -64,6 +64,7 @@ TARGETS = {
     "ec2": Target("latticework.services.ec2.provider", "Ec2Provider", "services/ec2/api_types.py"),
     "elbv2": Target("latticework.services.elbv2.provider", "ElbV2Provider", "services/elbv2/api_types.py"),
     "sts": Target("latticework.services.sts", "StsProvider", "services/sts_api_types.py"),
+    "iam": Target("latticework.services.iam.provider", "IamProvider", "services/iam/api_types.py"),
 }
 
 
