@@ -92,7 +92,7 @@ def _request_keys(caller: Identity, params: Any) -> dict[str, tuple[str, ...]]:
 def _trust(role: iam.RoleRecord, caller: Identity, action: str, keys: dict, account: str | None) -> str:
     also = (caller.role_arn,) if caller.role_arn else ()
     request = access.Request(action, role.arn, caller.arn, account, also, keys)
-    return access.evaluate(role.trust_policy, "resource", request)
+    return access.evaluate(role.trust_policy, "trust", request)
 
 
 def _authorize(role: iam.RoleRecord, caller: Identity, action: str, keys: dict) -> None:

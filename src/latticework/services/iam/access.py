@@ -20,6 +20,7 @@ identity policies must allow ``sts:AssumeRole`` on the role too, and a session's
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -43,7 +44,8 @@ class Request:
 
 
 def evaluate(document: str, kind: str, request: Request) -> str:
-    """The decision of one policy document (``kind``: "resource" or "identity") for ``request``."""
+    """The decision of one policy document for ``request``; ``kind``: "identity", "resource", or "trust"
+    (a role's trust policy: a resource policy that names no resource, the role being it)."""
     parsed = _parsed(document, kind)
     if parsed is None:
         return NOT_APPLICABLE
@@ -56,14 +58,23 @@ def evaluate(document: str, kind: str, request: Request) -> str:
 @functools.lru_cache(maxsize=1024)
 def _parsed(document: str, kind: str) -> PolicyDocument | None:
     try:
-        return parse_policy(document, require_principal=kind == "resource")
-    except PolicyError:
+        text = _with_any_resource(document) if kind == "trust" else document
+        return parse_policy(text, require_principal=kind != "identity")
+    except (PolicyError, ValueError):
         return None  # stored documents were checked when saved; a broken one grants nothing
+
+
+def _with_any_resource(document: str) -> str:
+    """A trust policy as the resource policy of its role: each statement's resource is the role (``*``)."""
+    raw = json.loads(document)
+    statements = raw.get("Statement")
+    listed = statements if isinstance(statements, list) else [statements]
+    return json.dumps({**raw, "Statement": [{**s, "Resource": "*"} for s in listed]})
 
 
 def _applies(s: Statement, kind: str, r: Request) -> bool:
     return (_matches_action(s, r.action) and _matches_resource(s, r.resource)
-            and (kind != "resource" or _matches_principal(s, r)) and all(_holds(c, r.keys) for c in s.conditions))
+            and (kind == "identity" or _matches_principal(s, r)) and all(_holds(c, r.keys) for c in s.conditions))
 
 
 def _like(pattern: str, value: str, case: bool = True) -> bool:
@@ -78,8 +89,6 @@ def _matches_action(s: Statement, action: str) -> bool:
 
 
 def _matches_resource(s: Statement, resource: str) -> bool:
-    if s.resources is None and s.not_resources is None:
-        return True  # trust policies name no resource: the role is it
     if s.resources is not None:
         return any(_like(p, resource) for p in s.resources)
     return not any(_like(p, resource) for p in s.not_resources or ())
