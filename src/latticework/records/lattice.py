@@ -68,6 +68,14 @@ class ServiceNetworkRecord(GuardedRecord):
     pass
 
 
+class AuthPolicyRecord(RecordView):
+    """An auth policy: its id is the id of the network, service or resource configuration it guards."""
+
+    @property
+    def policy(self) -> str:
+        return self.body["policy"]
+
+
 class ServiceRecord(GuardedRecord):
     @property
     def dns_name(self) -> str:
@@ -84,6 +92,10 @@ class ServiceRecord(GuardedRecord):
     @property
     def idle_timeout(self) -> float:
         return float(self.body.get("idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT))
+
+    @property
+    def tags(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self.body.get("tags", {}).items()))
 
 
 class ServicePartRecord(NamedRecord):

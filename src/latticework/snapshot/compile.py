@@ -31,7 +31,7 @@ import dataclasses
 import ipaddress
 from typing import Callable, Iterable, Mapping
 
-from latticework import formats
+from latticework import formats, httppath
 from latticework.fabric import Fabric
 from latticework.records import ec2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
@@ -43,7 +43,7 @@ from latticework.store import Record, StoreView
 
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
-         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, *IDENTITY_KINDS)
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, *IDENTITY_KINDS)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -178,6 +178,11 @@ class Compiler:
             dirty.groups.add(lattice.TargetRecord(r).parent)
         elif kind == lattice.SERVICE_NETWORK:
             dirty.networks.add(r.id)
+        elif kind == lattice.AUTH_POLICY:  # its id is the guarded resource's (resource configurations: none here)
+            if r.id in self.records[lattice.SERVICE]:
+                dirty.services.add(r.id)
+            elif r.id in self.records[lattice.SERVICE_NETWORK]:
+                dirty.networks.add(r.id)
         elif kind == lattice.SN_SERVICE_ASSOCIATION:
             dirty.networks.add(lattice.ServiceAssociationRecord(r).parent)
         elif kind == lattice.SN_VPC_ASSOCIATION:
@@ -216,7 +221,7 @@ class Compiler:
         record = self.records[lattice.SERVICE].get(id)
         if record is not None:
             listeners = [self._listener(l) for l in self._kids(lattice.LISTENER, id)]
-            self.services[id] = _service(lattice.ServiceRecord(record), listeners)
+            self.services[id] = _service(lattice.ServiceRecord(record), listeners, self._auth_policy(id))
         new = self.services.get(id)
         self._count_references(old, new, dirty)
         networks = {lattice.ServiceAssociationRecord(a).parent
@@ -248,8 +253,12 @@ class Compiler:
         record = self.records[lattice.SERVICE_NETWORK].get(id)
         self.networks.pop(id, None)
         if record is not None:
-            self.networks[id] = _network(lattice.ServiceNetworkRecord(record))
+            self.networks[id] = _network(lattice.ServiceNetworkRecord(record), self._auth_policy(id))
         dirty.vpcs.update(self._vpcs_of(id))
+
+    def _auth_policy(self, guarded_id: str) -> str | None:
+        record = self.records[lattice.AUTH_POLICY].get(guarded_id)
+        return lattice.AuthPolicyRecord(record).policy if record is not None else None
 
     def _vpcs_of(self, network_id: str) -> set[str]:
         """VPCs joined to a network: by association, or through a service-network endpoint."""
@@ -348,11 +357,12 @@ def compile_snapshot(view: StoreView, fabric: Fabric = Fabric()) -> Snapshot:
 
 # -- services, listeners, rules ------------------------------------------------------
 
-def _service(s: lattice.ServiceRecord, listeners: Iterable[Listener]) -> Service:
+def _service(s: lattice.ServiceRecord, listeners: Iterable[Listener], auth_policy: str | None) -> Service:
     r = s.record
     return Service(id=r.id, arn=s.arn, name=s.name, account=r.account, region=r.region, dns_name=s.dns_name,
                    custom_domain=s.custom_domain, certificate_arn=s.certificate_arn, auth_type=s.auth_type,
-                   idle_timeout=s.idle_timeout, listeners={l.port: l for l in listeners})
+                   idle_timeout=s.idle_timeout, listeners={l.port: l for l in listeners}, auth_policy=auth_policy,
+                   tags=s.tags)
 
 
 def _listener(listener: lattice.ListenerRecord, rules: Iterable[Rule]) -> Listener:
@@ -370,7 +380,8 @@ def _rule(rule: lattice.RuleRecord) -> Rule:
 
 def _match(rule: lattice.RuleRecord) -> Match:
     found = rule.path_match
-    path = PathMatch(found.kind, found.value, found.case_sensitive) if found else None
+    # Requests are matched in normalized form (httppath): so are the values they are matched against.
+    path = PathMatch(found.kind, httppath.rule_value(found.kind, found.value), found.case_sensitive) if found else None
     headers = tuple(HeaderMatch(h.name.lower(), h.kind, h.value, h.case_sensitive) for h in rule.header_matches())
     return Match(method=rule.method, path=path, headers=headers)
 
@@ -476,9 +487,10 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
                    region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
 
 
-def _network(network: lattice.ServiceNetworkRecord) -> ServiceNetwork:
+def _network(network: lattice.ServiceNetworkRecord, auth_policy: str | None) -> ServiceNetwork:
     r = network.record
-    return ServiceNetwork(id=r.id, arn=network.arn, name=network.name, account=r.account, auth_type=network.auth_type)
+    return ServiceNetwork(id=r.id, arn=network.arn, name=network.name, account=r.account, auth_type=network.auth_type,
+                          auth_policy=auth_policy)
 
 
 # -- consistency -----------------------------------------------------------------------

@@ -158,6 +158,8 @@ class Service:
     auth_type: str  # NONE | AWS_IAM
     idle_timeout: float  # seconds
     listeners: Mapping[int, Listener] = field(default_factory=dict)  # by port
+    auth_policy: str | None = None  # the auth policy's JSON text (in force while auth_type is AWS_IAM)
+    tags: tuple[tuple[str, str], ...] = ()  # for aws:ResourceTag/<key> in auth policies
 
     def names(self) -> tuple[str, ...]:
         """Host names the service answers to, lower-case."""
@@ -171,6 +173,7 @@ class ServiceNetwork:
     name: str
     account: str
     auth_type: str
+    auth_policy: str | None = None  # the auth policy's JSON text (in force while auth_type is AWS_IAM)
 
 
 @dataclass(frozen=True)
