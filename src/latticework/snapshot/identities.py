@@ -58,6 +58,12 @@ class Identities:
         """From a directory sent as data (``Directory.to_json``), as data-plane workers get it."""
         return cls(Directory.from_json(accounts) if accounts else None)
 
+    def __eq__(self, other: object) -> bool:
+        """The same credentials: the same directory and the same records (snapshots compare by value)."""
+        if not isinstance(other, Identities):
+            return NotImplemented
+        return self is other or (self.directory == other.directory and self._records == other._records)
+
     # -- Credentials --------------------------------------------------------------------
     def credential(self, access_key: str) -> Credential | None:
         found = self._accounts.get(access_key)
