@@ -15,7 +15,7 @@ For every VPC Lattice operation:
   message, extra members and status.
 
 The query protocol gets the same treatment through STS, and for every
-operation the EC2 and ELBv2 providers implement (a method named after it):
+operation the EC2, ELBv2 and IAM providers implement (a method named after it):
 
 * input: botocore's ``ec2`` (EC2) or ``query`` (ELBv2) serializer builds the
   form-encoded body a client sends; ``Ec2Api.parse``/``QueryApi.parse``
@@ -63,6 +63,7 @@ from latticework.services.ec2 import common as ec2_common
 from latticework.services.ec2.common import Ec2Error
 from latticework.services.ec2.kinds import KINDS
 from latticework.services.elbv2 import common as elbv2_common
+from latticework.services.iam import common as iam_common
 
 LATTICE = service_model("vpc-lattice")
 STS = service_model("sts")
@@ -252,10 +253,10 @@ def test_sts_error_round_trip(ours, theirs):
 # -- ec2 and query (EC2, ELBv2): every implemented operation ---------------------
 
 SERVICES = build_apis()
-EC2_SERVICE, ELBV2_SERVICE = SERVICES["ec2"], SERVICES["elasticloadbalancing"]
+EC2_SERVICE, ELBV2_SERVICE, IAM_SERVICE = SERVICES["ec2"], SERVICES["elasticloadbalancing"], SERVICES["iam"]
 # (service, operation) pairs, with the botocore protocol that serializes and parses them.
 FORM_OPS = [pytest.param(svc, name, id=f"{svc.model.service_name}-{name}")
-            for svc in (EC2_SERVICE, ELBV2_SERVICE) for name in svc.implemented()]
+            for svc in (EC2_SERVICE, ELBV2_SERVICE, IAM_SERVICE) for name in svc.implemented()]
 FORM_ITEMS = 2  # list and map sizes: EC2's shapes are many and nested, bulk adds nothing
 FORM_EXAMPLES = settings(modelgen.DETERMINISTIC, max_examples=4)
 
@@ -272,6 +273,7 @@ def test_every_served_form_operation_is_covered():
     assert len(EC2_SERVICE.model.operation_names) > 700  # the whole EC2 model, not a slice of it
     assert {"CreateVpc", "DescribeVpcs", "CreateVpcEndpoint"} <= set(EC2_SERVICE.implemented())
     assert {"CreateLoadBalancer", "DescribeLoadBalancers"} <= set(ELBV2_SERVICE.implemented())
+    assert {"CreateRole", "GetPolicyVersion", "ListAttachedRolePolicies"} <= set(IAM_SERVICE.implemented())
 
 
 NOTHING = object()  # what a value that puts no parameter on the wire comes back as
@@ -403,6 +405,25 @@ def test_elbv2_error_round_trip(shape, data):
     # An empty <Message/> comes back as None from botocore: the wire has no "" to give.
     assert {**parsed["Error"], "Message": parsed["Error"]["Message"] or ""} == {
         "Code": shape.error_code, "Message": value.get("Message", ""),
+        "Type": "Sender" if meta.get("senderFault") else "Receiver"}
+
+
+# IAM declares its errors too; each as its providers raise it (``iam.common.error``).
+IAM_ERRORS = [s for s in IAM_SERVICE.model.error_shapes if "httpStatusCode" in s.metadata.get("error", {})]
+
+
+@pytest.mark.parametrize("shape", IAM_ERRORS, ids=[s.name for s in IAM_ERRORS])
+@FEW
+@given(data=st.data())
+def test_iam_error_round_trip(shape, data):
+    value = data.draw(modelgen.valid(shape, xml=True), label="error")
+    error = iam_common.error(shape.error_code, value.get("message", ""))
+    response = query.serialize_error(IAM_SERVICE.model, error, REQUEST_ID)
+    meta = shape.metadata["error"]
+    assert response.status == meta["httpStatusCode"]
+    parsed = _parse_output("query", response, IAM_SERVICE.model.operation_model("GetRole").output_shape)
+    assert {**parsed["Error"], "Message": parsed["Error"]["Message"] or ""} == {
+        "Code": shape.error_code, "Message": value.get("message", ""),
         "Type": "Sender" if meta.get("senderFault") else "Receiver"}
 
 
