@@ -1,7 +1,9 @@
-"""IAM-style policies: documents (``document``) now, their evaluation later.
+"""IAM-style policies: documents (``document``) and their evaluation (``evaluate``).
 
 ``parse_policy`` turns the JSON text of an auth policy or resource policy into
 an immutable ``PolicyDocument`` or raises ``PolicyError`` saying what is wrong.
+``compile_policy`` compiles a document once into a ``CompiledPolicy`` whose
+``evaluate(Query)`` answers a ``Decision`` with the statements that decided it.
 """
 
 from latticework.policy.document import (
@@ -12,5 +14,7 @@ from latticework.policy.document import (
     Statement,
     parse_policy,
 )
+from latticework.policy.evaluate import Caller, CompiledPolicy, Decision, Query, Reason, compile_policy, evaluate_all
 
-__all__ = ["Condition", "PolicyDocument", "PolicyError", "Principal", "Statement", "parse_policy"]
+__all__ = ["Caller", "CompiledPolicy", "Condition", "Decision", "PolicyDocument", "PolicyError", "Principal", "Query",
+           "Reason", "Statement", "compile_policy", "evaluate_all", "parse_policy"]
