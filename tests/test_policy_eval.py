@@ -161,7 +161,9 @@ def test_numeric_operators(operator, values, context, expected):
     ("DateLessThanEquals", "2024-05-01T00:00:00Z", "1714521600", True),
     ("DateGreaterThan", "2024-05-01T00:00:00Z", "1714521601", True),
     ("DateGreaterThan", "2024-05-01T00:00:00Z", "1714521600", False),
+    ("DateGreaterThanEquals", "2024-05-01T00:00:00Z", "2024-05-01T02:00:00+02:00", True),  # the same moment
     ("DateGreaterThanEquals", "2024-05-01T00:00:00Z", "2024-05-01T00:00:00-00:01", True),
+    ("DateGreaterThanEquals", "2024-05-01T00:00:00Z", "2024-04-30T23:59:59.9Z", False),
     ("DateGreaterThanEquals", "2024-05-01T00:00:00Z", "yesterday", False),
     ("DateGreaterThan", "2024-05-01", None, False),
 ])
