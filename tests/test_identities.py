@@ -289,7 +289,7 @@ def test_trust_principals(principal, caller, account, also, expected):
 
 
 def test_trust_conditions_and_explicit_deny():
-    keys = {"sts:externalid": ("abc",), "aws:principalorgid": ("o-abcdefghij",)}
+    keys = {"sts:ExternalId": "abc", "aws:PrincipalOrgID": "o-abcdefghij"}
     request = access.Request("sts:AssumeRole", "arn:aws:iam::1:role/r", "arn:aws:iam::1:user/u", "1", (), keys)
     allow = _trust("*", Condition={"StringEquals": {"sts:ExternalId": "abc"}, "StringLike": {"aws:PrincipalOrgID": "o-*"}})
     assert access.evaluate(allow, "trust", request) == "Allow"

@@ -76,20 +76,21 @@ def _role(ctx: RequestContext, caller: Identity, role_arn: str) -> Record:
     return record
 
 
-def _request_keys(caller: Identity, params: Any) -> dict[str, tuple[str, ...]]:
+def _request_keys(caller: Identity, params: Any) -> dict[str, access.ContextValue]:
+    """The condition keys of the request (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html)."""
     keys = access.caller_keys(caller)
-    keys["sts:rolesessionname"] = (params["RoleSessionName"],)
+    keys["sts:RoleSessionName"] = params["RoleSessionName"]
     if params.get("ExternalId") is not None:
-        keys["sts:externalid"] = (params["ExternalId"],)
+        keys["sts:ExternalId"] = params["ExternalId"]
     tags = params.get("Tags") or []
     for tag in tags:
-        keys[f"aws:requesttag/{tag['Key'].lower()}"] = (tag["Value"],)
+        keys[f"aws:RequestTag/{tag['Key']}"] = tag["Value"]
     if tags:
-        keys["aws:tagkeys"] = tuple(t["Key"] for t in tags)
+        keys["aws:TagKeys"] = tuple(t["Key"] for t in tags)
     return keys
 
 
-def _trust(role: iam.RoleRecord, caller: Identity, action: str, keys: dict, account: str | None) -> str:
+def _trust(role: iam.RoleRecord, caller: Identity, action: str, keys: dict, account: str) -> str:
     also = (caller.role_arn,) if caller.role_arn else ()
     request = access.Request(action, role.arn, caller.arn, account, also, keys)
     return access.evaluate(role.trust_policy, "trust", request)
