@@ -12,6 +12,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+import conftest
 from conftest import client_for, error_code, status_of
 
 TRUST_ACCOUNT = "arn:aws:iam::{account}:root"
@@ -335,8 +336,6 @@ def test_iam_is_global(clients):
 
 
 def test_accounts_do_not_see_each_others_iam(iam, server):
-    import conftest
-
     iam.create_user(UserName="mine")
     n = next(conftest._accounts)
     theirs = client_for(server, "iam", n)
