@@ -42,6 +42,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# awscrt is a test dependency (the SigV4A signer of test_sigv4a). Installed, it would make every botocore
+# client of the suite sign through the CRT; they keep botocore's own signer, the one tests patch
+# (botocore.auth.get_current_datetime). test_sigv4a takes the CRT signers by name. Set before botocore loads.
+os.environ.setdefault("BOTO_DISABLE_CRT", "true")
+
 import boto3
 import botocore.config
 import pytest

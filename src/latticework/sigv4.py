@@ -1,5 +1,10 @@
 """SigV4 request verification (Authorization header and presigned-query forms), for every front door.
 
+Both algorithms are verified: SigV4 (``AWS4-HMAC-SHA256``, an HMAC with a key for one Region) and
+SigV4A (``AWS4-ECDSA-P256-SHA256``, an ECDSA signature good for a set of Regions, ``latticework.sigv4a``).
+They share the canonical request; they differ in the credential scope (SigV4A's names no Region), the
+region set SigV4A signs, the string to sign's first line and the signature check.
+
 The API and the data plane verify with this one module: the API maps its
 refusals (``SignatureError``) to the error shape of the API called (``api.sigv4``), the
 data plane to a 403 answer.
@@ -34,6 +39,7 @@ from urllib.parse import parse_qsl, quote
 
 from botocore.utils import normalize_url_path
 
+from latticework import sigv4a
 from latticework.config import Credential, Credentials
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -84,17 +90,28 @@ class SignedRequest:
     amz_date: str
     expires: int | None  # presigned URLs only
     token: str | None
+    algorithm: str = ALGORITHM
+    region_set: tuple[str, ...] | None = None  # SigV4A only (its scope names no Region: ``region`` is '')
 
 
 @dataclass(frozen=True)
 class Verified:
     credential: Credential
-    region: str
+    region: str  # '' for SigV4A: see ``region_set``
     service: str
+    region_set: tuple[str, ...] | None = None  # the Regions a SigV4A signature is good for
+
+    def signed_for(self, region: str) -> bool:
+        """Whether the signature is good in ``region``: SigV4's scope names it, or SigV4A's region set covers it."""
+        if self.region_set is None:
+            return self.region == region
+        return sigv4a.region_set_covers(self.region_set, region)
 
 
-def _scope_parts(credential: str) -> list[str]:
+def _scope_parts(credential: str, algorithm: str = ALGORITHM) -> list[str]:
     parts = credential.split("/")
+    if algorithm == sigv4a.ALGORITHM:  # key/date/service/aws4_request: the Regions are signed apart
+        parts = parts[:2] + [""] + parts[2:] if len(parts) == 4 else []
     if len(parts) != 5 or parts[4] != "aws4_request":
         raise _incomplete(
             f"Credential should be scoped to a valid region and service, not '{credential}'. "
@@ -104,7 +121,7 @@ def _scope_parts(credential: str) -> list[str]:
 
 def _from_header(value: str, headers: dict[str, str]) -> SignedRequest:
     algorithm, _, rest = value.partition(" ")
-    if algorithm != ALGORITHM:
+    if algorithm not in (ALGORITHM, sigv4a.ALGORITHM):
         raise _incomplete(f"Unsupported authorization algorithm '{algorithm}'")
     fields = {}
     for item in rest.split(","):
@@ -117,25 +134,36 @@ def _from_header(value: str, headers: dict[str, str]) -> SignedRequest:
             "Authorization header requires 'Credential', 'SignedHeaders', 'Signature' parameters "
             "and an 'X-Amz-Date' header. Authorization=" + value[:64]
         )
-    key, date, region, service, _ = _scope_parts(fields["Credential"])
+    key, date, region, service, _ = _scope_parts(fields["Credential"], algorithm)
+    signed_headers = tuple(fields["SignedHeaders"].split(";"))
+    region_set = None
+    if algorithm == sigv4a.ALGORITHM:
+        if sigv4a.REGION_SET_HEADER not in signed_headers or sigv4a.REGION_SET_HEADER not in headers:
+            raise _incomplete(f"{algorithm} requires a signed 'X-Amz-Region-Set' header. "
+                              "Authorization=" + value[:64])
+        region_set = sigv4a.parse_region_set(headers[sigv4a.REGION_SET_HEADER])
     return SignedRequest(
-        key, date, region, service, tuple(fields["SignedHeaders"].split(";")), fields["Signature"],
-        amz_date, None, headers.get("x-amz-security-token"),
+        key, date, region, service, signed_headers, fields["Signature"],
+        amz_date, None, headers.get("x-amz-security-token"), algorithm=algorithm, region_set=region_set,
     )
 
 
 def _from_query(query: dict[str, str]) -> SignedRequest:
-    needed = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature")
-    if query.get("X-Amz-Algorithm") != ALGORITHM or any(not query.get(k) for k in needed):
+    needed: tuple[str, ...] = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature")
+    algorithm = query.get("X-Amz-Algorithm", "")
+    if algorithm == sigv4a.ALGORITHM:
+        needed += (sigv4a.REGION_SET_PARAM,)
+    if algorithm not in (ALGORITHM, sigv4a.ALGORITHM) or any(not query.get(k) for k in needed):
         raise _incomplete("Presigned request is missing a required X-Amz-* parameter")
-    key, date, region, service, _ = _scope_parts(query["X-Amz-Credential"])
+    key, date, region, service, _ = _scope_parts(query["X-Amz-Credential"], algorithm)
     try:
         expires = int(query.get("X-Amz-Expires", "0"))
     except ValueError:
         raise _incomplete("X-Amz-Expires must be an integer") from None
+    region_set = sigv4a.parse_region_set(query[sigv4a.REGION_SET_PARAM]) if algorithm == sigv4a.ALGORITHM else None
     return SignedRequest(
         key, date, region, service, tuple(query["X-Amz-SignedHeaders"].split(";")), query["X-Amz-Signature"],
-        query["X-Amz-Date"], expires, query.get("X-Amz-Security-Token"),
+        query["X-Amz-Date"], expires, query.get("X-Amz-Security-Token"), algorithm=algorithm, region_set=region_set,
     )
 
 
@@ -260,7 +288,9 @@ def _check_token(credential: Credential, token: str | None) -> None:
 
 def verify(credentials: Credentials, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
            body: bytes | None, now: dt.datetime | None = None) -> Verified:
-    """Verify a request's SigV4 signature; return the credential it was signed with.
+    """Verify a request's SigV4 or SigV4A signature; return the credential it was signed with.
+
+    A SigV4A signature verifies whatever Regions it names: the caller checks its own with ``Verified.signed_for``.
 
     ``body`` is ``None`` when the caller does not hold it: only an ``UNSIGNED-PAYLOAD`` request
     verifies then.
@@ -274,10 +304,15 @@ def verify(credentials: Credentials, method: str, raw_path: str, raw_query: str,
     if credential.expires is not None and now >= credential.expires:
         raise _expired_token()
     canonical = canonical_request(method, raw_path, raw_query, headers, body, signed)
-    scope = f"{signed.date}/{signed.region}/{signed.service}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    expected = hmac.new(_signing_key(credential.secret_key, signed), to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signed.signature):
-        raise _mismatch()
+    if signed.algorithm == sigv4a.ALGORITHM:
+        to_sign = sigv4a.string_to_sign(signed.amz_date, signed.date, signed.service, canonical)
+        if not sigv4a.signature_matches(credential.access_key, credential.secret_key, to_sign, signed.signature):
+            raise _mismatch()
+    else:
+        scope = f"{signed.date}/{signed.region}/{signed.service}/aws4_request"
+        to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        expected = hmac.new(_signing_key(credential.secret_key, signed), to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signed.signature):
+            raise _mismatch()
     _check_time(signed, now)
-    return Verified(credential, signed.region, signed.service)
+    return Verified(credential, signed.region, signed.service, signed.region_set)
