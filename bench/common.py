@@ -257,13 +257,15 @@ class Load:
 
 
 def wrk(url: str, seconds: float, connections: int, host: str | None = None, script: str = "mix.lua",
-        rate: float | None = None) -> Load:
-    """``wrk -t1`` (keep-alive) with one of bench/lua's request scripts; ``rate`` paces it (paced.lua)."""
+        rate: float | None = None, signed: Path | None = None) -> Load:
+    """``wrk -t1`` (keep-alive) with one of bench/lua's request scripts; ``rate`` paces it (paced.lua);
+    ``signed`` names the requests signed.lua sends."""
     cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
            "-s", str(LUA / script), url]
     if host:
         cmd[1:1] = ["-H", f"Host: {host}"]
-    env = {**os.environ, **({"BENCH_RATE": f"{rate:.1f}"} if rate else {})}
+    env = {**os.environ, **({"BENCH_RATE": f"{rate:.1f}"} if rate else {}),
+           **({"BENCH_SIGNED": str(signed)} if signed else {})}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, env=env)
     out = done.stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)

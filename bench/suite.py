@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, Processes, Row, ensure_tools, fabric, say, skipped, write_json  # noqa: E402
 
-SECTIONS = ("l7", "tls", "control", "propagation", "scale")
-TITLES = {"l7": "L7 HTTP", "tls": "HTTPS/h2", "control": "control plane", "propagation": "propagation",
-          "scale": "scale"}  # as the sections name themselves in the table
-NEEDS = {"l7": ("haproxy", "wrk"), "tls": ("haproxy", "h2load")}
-FIXTURES = {"proxies": ("l7", "tls"), "small": ("propagation", "scale"), "fleet": ("propagation", "scale")}
+SECTIONS = ("l7", "auth", "tls", "control", "propagation", "scale")
+TITLES = {"l7": "L7 HTTP", "auth": "L7 auth", "tls": "HTTPS/h2", "control": "control plane",
+          "propagation": "propagation", "scale": "scale"}  # as the sections name themselves in the table
+NEEDS = {"l7": ("haproxy", "wrk"), "auth": ("haproxy", "wrk"), "tls": ("haproxy", "h2load")}
+FIXTURES = {"proxies": ("l7", "auth", "tls"), "small": ("propagation", "scale"), "fleet": ("propagation", "scale")}
 
 
 class OutOfTime(Exception):
@@ -113,6 +113,9 @@ def run_section(name: str, ctx: Context) -> list[Row]:
     if name == "l7":
         import l7
         return l7.run_http(ctx)
+    if name == "auth":
+        import auth
+        return auth.run(ctx)
     if name == "tls":
         import l7
         return l7.run_tls(ctx)
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
     signal.alarm(int(args.budget))
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     say(f"Latticework benchmark suite: {', '.join(sections)}{' (quick)' if args.quick else ''}; work directory {work}")
-    tools = ensure_tools(work / "apt.log") if {"l7", "tls"} & set(sections) else {}
+    tools = ensure_tools(work / "apt.log") if {"l7", "auth", "tls"} & set(sections) else {}
     ctx = Context(work, args.quick, tools)
     rows: list[Row] = []
     failed = False

@@ -109,22 +109,22 @@ class Topology:
         return self.service["dnsEntry"]["domainName"]
 
 
-def client_vpc(endpoint: str) -> tuple[str, str]:
+def client_vpc(endpoint: str, network_name: str = "bench-net") -> tuple[str, str]:
     """A VPC joined to a new service network: (vpc id, network id)."""
     lattice, ec2 = client(endpoint, "vpc-lattice"), client(endpoint, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    network = lattice.create_service_network(name="bench-net")["id"]
+    network = lattice.create_service_network(name=network_name)["id"]
     lattice.create_service_network_vpc_association(serviceNetworkIdentifier=network, vpcIdentifier=vpc)
     return vpc, network
 
 
 def routed_service(endpoint: str, blue: list[int], green: list[int], http_port: int,
-                   https_port: int | None = None) -> Topology:
+                   https_port: int | None = None, name: str = "bench") -> Topology:
     lattice = client(endpoint, "vpc-lattice")
-    vpc, network = client_vpc(endpoint)
-    svc = lattice.create_service(name="bench")
-    groups = {name: target_group(lattice, name, vpc, ports[0], [("127.0.0.1", p) for p in ports])
-              for name, ports in (("blue", blue), ("green", green))}
+    vpc, network = client_vpc(endpoint, f"{name}-net")
+    svc = lattice.create_service(name=name)
+    groups = {group: target_group(lattice, f"{name}-{group}", vpc, ports[0], [("127.0.0.1", p) for p in ports])
+              for group, ports in (("blue", blue), ("green", green))}
     default = forward((groups["blue"]["id"], 80), (groups["green"]["id"], 20))
     to_green = forward((groups["green"]["id"], 100))
     listeners = {}

@@ -41,7 +41,8 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"fabric", "ownpaths_client", "vpcclient", "targets", "config"},
     "server": {"api", "services", "dataplane", "store", "config", "fabric", "seams", "snapshot"},
     "cli_dataplane": {"fabric", "ownpaths_client", "config"},
-    "cli": {"config", "fabric", "cli_dataplane", "demo", "ownpaths_client", "server", "store"},
+    "cli_explain": {"cli_dataplane", "ownpaths_client"},
+    "cli": {"config", "fabric", "cli_dataplane", "cli_explain", "demo", "ownpaths_client", "server", "store"},
     "__main__": {"cli"},
 }
 

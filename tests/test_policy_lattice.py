@@ -191,3 +191,19 @@ def test_allowed_exactly_when_every_evaluated_layer_allows(caller, policies, net
     if not verdict.allowed:
         assert verdict.message.startswith("AccessDeniedException: User: ")
         assert (caller is None) is ("User: anonymous " in verdict.message)
+
+
+# -- session policies: they only limit what the role's policies allow ----------------------------
+
+@pytest.mark.parametrize("role,session,allowed,reason", [
+    ((ID_ALLOW,), ID_ALLOW, True, None),
+    ((ID_ALLOW,), ID_OTHER, False, NO_IDENTITY),  # the role allows, the session policy does not
+    ((ID_OTHER,), ID_ALLOW, False, NO_IDENTITY),  # a session policy grants nothing by itself
+    ((ID_ALLOW,), ID_DENY, False, DENY_IDENTITY),
+    ((ID_DENY,), ID_ALLOW, False, DENY_IDENTITY),
+])
+def test_a_session_policy_limits_the_role(role, session, allowed, reason):
+    verdict = authorize(query(SESSION), role, SKIP, ALLOW_ALL, session=session)
+    assert verdict.allowed is allowed
+    if reason:
+        assert verdict.layer == "identity" and verdict.message.endswith(reason)

@@ -10,6 +10,7 @@ import click
 
 from latticework import __version__, config, fabric
 from latticework.cli_dataplane import register
+from latticework.cli_explain import explain_command
 from latticework.fabric import leases
 from latticework.demo import run as run_demo
 from latticework.ownpaths_client import DEFAULT_ENDPOINT, ENDPOINT_VARIABLE
@@ -70,6 +71,7 @@ def demo(endpoint: str, count: int, keep: bool, fabric_range: str | None) -> Non
 
 
 register(main)  # vpc resolver, exec, ca export
+main.add_command(explain_command)
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,8 @@
 - ``GET /_latticework/vpcs/<vpc-id>``: the VPC's resolver and Lattice
   addresses (``vpc_info``);
 - ``GET /_latticework/ca.pem``: the local CA that signs the certificates of
-  HTTPS listeners (``ca_pem``).
+  HTTPS listeners (``ca_pem``);
+- ``POST /_latticework/explain``: an auth decision and its reasons (``explain``).
 
 The ``latticework`` commands for clients of the data plane, ``latticework
 demo``, tests and benchmarks ask the running server through it. A server
@@ -31,11 +32,13 @@ class ServerError(Exception):
     """The server could not be reached or refused the request."""
 
 
-def fetch(endpoint: str, path: str) -> bytes:
-    """GET ``path`` from the server's introspection endpoints."""
+def fetch(endpoint: str, path: str, payload: dict | None = None) -> bytes:
+    """GET ``path`` from the server's introspection endpoints (POST ``payload`` as JSON when given)."""
     url = endpoint.rstrip("/") + path
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
         raise ServerError(_message(exc)) from None
@@ -56,6 +59,11 @@ def vpc_info(endpoint: str, vpc_id: str) -> VpcInfo:
     """The fabric addresses of a VPC, from a running server."""
     body = json.loads(fetch(endpoint, "/_latticework/vpcs/" + urllib.parse.quote(vpc_id, safe="")))
     return VpcInfo.from_json(body)
+
+
+def explain(endpoint: str, description: dict) -> dict:
+    """The auth decision the data plane would take on a described request (``dataplane.explain``)."""
+    return json.loads(fetch(endpoint, "/_latticework/explain", description))
 
 
 def ca_pem(endpoint: str) -> str:

@@ -46,6 +46,10 @@ class Introspection(Protocol):
     def vpc_info(self, vpc_id: str) -> dict | None:
         """What the data plane serves for one VPC: addresses, reachable names, bound ports (None: no VPC)."""
 
+    def explain(self, description: dict) -> dict:
+        """The auth decision the data plane would take on a described request, with its reasons; raises
+        ``ValueError`` (its message for the client) when the description names nothing served."""
+
 
 class Lifecycle(Protocol):
     async def start(self) -> None: ...

@@ -74,7 +74,7 @@ class Gateway:
                                        "message": "Request body too large"})
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         if raw_path.startswith(PREFIX):
-            return self.own.answer(scope["method"], raw_path)
+            return self.own.answer(scope["method"], raw_path, body)
         request = HttpRequest(scope["method"], raw_path, scope.get("query_string", b"").decode("latin-1"),
                               _headers(scope), body)
         return await self.dispatcher.handle(request)

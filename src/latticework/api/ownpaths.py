@@ -9,9 +9,13 @@
     the local certificate authority HTTPS listeners' certificates chain to;
 ``/_latticework/vpcs/<vpc-id>``
     what the data plane serves for one VPC (its resolver and Lattice
-    addresses, the names it reaches, the ports bound).
+    addresses, the names it reaches, the ports bound);
+``POST /_latticework/explain``
+    the auth decision the data plane would take on a request described in
+    the JSON body, with the statements that made it
+    (``dataplane.explain``; ``latticework explain`` prints it).
 
-Only GET and HEAD. The data plane's paths ask it through
+Only GET and HEAD, but for ``explain``. The data plane's paths ask it through
 ``seams.Introspection``; without a data plane they are 404.
 """
 
@@ -38,13 +42,24 @@ class OwnPaths:
         self.store = store
         self.dataplane = dataplane
 
-    def answer(self, method: str, path: str) -> Response:
+    def answer(self, method: str, path: str, body: bytes = b"") -> Response:
+        if path == PREFIX + "explain" and method == "POST" and self.dataplane is not None:
+            return self._explain(self.dataplane, body)
         if method not in ("GET", "HEAD"):
             return json_response(405, {"message": f"{method} is not allowed on {path}"})
         if path == PREFIX + "health":
             return json_response(200, {"status": "ok", "revision": self.store.revision()})
         found = self._dataplane_path(self.dataplane, path) if self.dataplane is not None else None
         return found or json_response(404, {"message": f"No such Latticework path: {path}"})
+
+    def _explain(self, plane: Introspection, body: bytes) -> Response:
+        try:
+            description = json.loads(body or b"{}")
+            if not isinstance(description, dict):
+                raise ValueError("the body must be a JSON object describing the request")
+            return json_response(200, plane.explain(description))
+        except (ValueError, KeyError, TypeError) as bad:  # JSONDecodeError is a ValueError
+            return json_response(400, {"message": str(bad)})
 
     def _dataplane_path(self, plane: Introspection, path: str) -> Response | None:
         if path == PREFIX + "dataplane":

@@ -12,9 +12,16 @@ and reports the end through a callback. Both share ``decide``:
    HTTPS listeners (SNI picks the service, as in Lattice; a Host naming
    another service the VPC reaches is a misdirected request), by Host on
    HTTP ones; then that service's listener on the connection's port.
-2. Auth policies are evaluated between routing and rules, once they exist.
-3. **Rule** (``router.match_rule``): a fixed response is answered at once.
-4. **Forward**: the balancer picks a target group by weight, the
+2. **Path**: the request target is brought to its one canonical form
+   (``httppath.normalize``; a path no reading of which is safe is a 400),
+   which auth policies, rules and the target all see.
+3. **Auth** (``auth.authorize``): where the network or the service has
+   ``authType`` ``AWS_IAM``, the caller (SigV4-signed or anonymous) must be
+   let in by the auth policies in force, else 403 with AWS's text. A signed
+   payload hash needs the whole body: the request then waits for it
+   (``NEEDS_BODY``), which only ``handle`` can do (``serve`` hands over to it).
+4. **Rule** (``router.match_rule``): a fixed response is answered at once.
+5. **Forward**: the balancer picks a target group by weight, the
    protocol-version matrix is checked, the balancer picks a target (round
    robin) and counts the request in flight while the upstream of the group's
    protocol version streams the target's answer back.
@@ -23,8 +30,11 @@ Status codes of the answers given here (Lattice documents none; Elastic
 Load Balancing's where it has one), each with a short text/plain body:
 
 =====  ======================================================================
+400    a request path no reading of which is safe (``httppath``)
+403    denied by an auth policy, or a signature that does not verify (auth)
 404    no service by that name reachable from the VPC, or no listener on the port
 421    the Host names another service than the TLS server name
+413    a body whose hash is signed is over ``auth.MAX_SIGNED_BODY``
 405    a non-POST HTTP/2 request for a GRPC target group (gRPC is POST only)
 415    a gRPC request for an HTTP1 target group
 502    the target refused, reset or garbled the exchange; a target without address
@@ -70,9 +80,11 @@ import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from latticework.dataplane import router
+from latticework import httppath
+from latticework.dataplane import auth, router
 from latticework.dataplane.exchange import (
-    Cancellable, Connection, Finished, Headers, Request, Responder, Sink, Upstream, UpstreamError, field_lines,
+    Body, Cancellable, Connection, Finished, Headers, Request, Responder, Sink, Upstream, UpstreamError, WholeBody,
+    field_lines,
 )
 from latticework.dataplane.plane import Plane
 from latticework.snapshot.model import FixedResponse, Forward, Listener, Route, Snapshot, Target, TargetGroup, VpcView
@@ -115,6 +127,12 @@ async def handle(plane: Plane, conn: Connection, request: Request, responder: Re
     request_id = next(request_ids)
     responder = RequestIdResponder(responder, request_id)
     decided = decide(plane, conn, request, request_id)
+    if decided is auth.NEEDS_BODY:
+        decided = await _with_body(plane, conn, request, request_id)
+    await _answer(plane, request, responder, decided)
+
+
+async def _answer(plane: Plane, request: Request, responder: Responder, decided: Decided) -> None:
     if isinstance(decided, Refusal):
         return await send_text(responder, decided.status, decided.message)
     if isinstance(decided, FixedResponse):
@@ -135,6 +153,8 @@ def serve(plane: Plane, conn: Connection, request: Request, responder: Sink, fin
     is called once the exchange is over (maybe before this returns); what is returned cancels it."""
     request_id = responder.request_id = next(request_ids)
     decided = decide(plane, conn, request, request_id)
+    if decided is auth.NEEDS_BODY:
+        return _handle_later(plane, conn, request, responder, finished)
     if isinstance(decided, Refusal):
         send_text_now(responder, decided.status, decided.message)
         finished(None)
@@ -159,24 +179,73 @@ def serve(plane: Plane, conn: Connection, request: Request, responder: Sink, fin
     return task
 
 
-def decide(plane: Plane, conn: Connection, request: Request, request_id: str) \
-        -> Refusal | FixedResponse | tuple[TargetGroup, Target, float]:
+Decided = Refusal | FixedResponse | tuple[TargetGroup, Target, float]
+
+
+def decide(plane: Plane, conn: Connection, request: Request, request_id: str) -> Decided | auth.NeedsBody:
     """What answers the request: a refusal, a rule's fixed response, or a target (the request's headers
-    then rewritten in place, as the target will see them) and the response timeout."""
+    then rewritten in place, as the target will see them) and the response timeout; or ``auth.NEEDS_BODY``
+    when the request's signature cannot be checked before its whole body is here."""
     snapshot = plane.snapshot  # once: the request keeps this snapshot to the end
     routed = resolve(snapshot, conn, request)
     if isinstance(routed, Refusal):
         return routed
-    # Auth policies (service network, then service; reference §5.4) belong here: after routing, before rules.
-    rule = router.match_rule(routed.listener, request.method, request.target, request.header_map())
+    try:
+        target = httppath.normalize(request.target)
+    except httppath.BadPath as bad:
+        return Refusal(400, f"invalid request path: {bad}")
+    identity: auth.IdentityHeaders = ()
+    if auth.guarded(routed.route):
+        checked = auth.authorize(snapshot, conn, request, routed.route, target)
+        if isinstance(checked, auth.Denied):
+            return Refusal(checked.status, checked.message)
+        if checked is auth.NEEDS_BODY:
+            return auth.NEEDS_BODY
+        identity = checked
+    request.target = target
+    rule = router.match_rule(routed.listener, request.method, target, request.header_map())
     if isinstance(rule.action, FixedResponse):
         return rule.action
     choice = choose(plane, snapshot, request, rule.action)
     if isinstance(choice, Refusal):
         return choice
-    group, target = choice
-    request.headers, request.prewritten = outbound(request.headers, conn, routed.vpc, routed.route, group, request_id)
-    return group, target, routed.route.service.idle_timeout
+    group, chosen = choice
+    request.headers, request.prewritten = outbound(request.headers, conn, routed.vpc, routed.route, group, request_id,
+                                                   identity)
+    return group, chosen, routed.route.service.idle_timeout
+
+
+async def _with_body(plane: Plane, conn: Connection, request: Request, request_id: str) -> Decided:
+    """``decide`` again once the whole body is here (bounded: ``auth.MAX_SIGNED_BODY``)."""
+    data = await _read_whole(request.body, auth.MAX_SIGNED_BODY)
+    if data is None:
+        return Refusal(413, f"a request whose body is signed may carry at most {auth.MAX_SIGNED_BODY} bytes")
+    request.body = WholeBody(data, request.body.trailers)
+    decided = decide(plane, conn, request, request_id)
+    assert decided is not auth.NEEDS_BODY  # the body is at hand now
+    return decided
+
+
+async def _read_whole(body: Body, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while chunk := await body.read():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _handle_later(plane: Plane, conn: Connection, request: Request, responder: Sink, finished: Finished) \
+        -> Cancellable:
+    """``serve`` for a request that must wait for its body: the rest of ``handle`` in a task."""
+    async def later() -> None:
+        decided = await _with_body(plane, conn, request, responder.request_id or "")
+        await _answer(plane, request, responder, decided)
+
+    task = asyncio.get_running_loop().create_task(later())
+    task.add_done_callback(lambda t: finished(None if t.cancelled() else t.exception()))
+    return task
 
 
 async def _forward(upstream: Upstream, target: Target, group: TargetGroup, request: Request, responder: Responder,
@@ -292,7 +361,7 @@ def outbound_headers(headers: Headers, conn: Connection, vpc: VpcView, route: Ro
 
 
 def outbound(headers: Headers, conn: Connection, vpc: VpcView, route: Route, group: TargetGroup,
-             request_id: str) -> tuple[Headers, tuple[int, str] | None]:
+             request_id: str, identity: auth.IdentityHeaders = ()) -> tuple[Headers, tuple[int, str] | None]:
     """``outbound_headers``, and Lattice's part of them as HTTP/1.1 field lines (``Request.prewritten``;
     None when a client's ``x-forwarded-for`` value would break the framing: the upstream then checks
     every field). What does not vary per request is made once per route, target group, port and scheme."""
@@ -304,9 +373,11 @@ def outbound(headers: Headers, conn: Connection, vpc: VpcView, route: Route, gro
         forwarded = ", ".join([*[v for n, v in headers if n == "x-forwarded-for" and v], conn.client[0]])
         safe = "\r" not in forwarded and "\n" not in forwarded and "\0" not in forwarded
     pairs, lines = lattice_fields(conn, vpc, route, group)
-    full = [*kept, ("x-forwarded-for", forwarded), *pairs, (REQUEST_ID, request_id)]
+    full = [*kept, ("x-forwarded-for", forwarded), *pairs, *identity, (REQUEST_ID, request_id)]
     if not safe:
         return full, None
+    if identity:
+        lines += field_lines(list(identity), frozenset())
     return full, (len(kept), f"x-forwarded-for: {forwarded}\r\n{lines}{REQUEST_ID}: {request_id}\r\n")
 
 

@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from latticework.dataplane import feed
+from latticework.dataplane import explain, feed
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.looplag import LoopLag
@@ -241,6 +241,10 @@ class DataPlane:
                 "services": sorted({r.service.id for r in vpc.routes.values()}),
                 "names": sorted(vpc.routes), "ports": sorted(vpc.ports()),
                 "unboundPorts": sorted(p for (a, p) in self.workers.unbound() if a == vpc.lattice)}
+
+
+    def explain(self, description: dict) -> dict:
+        return explain.explain(self.snapshot, description)
 
 
 def _everything(store: Store) -> tuple[int, dict[str, list[Record]]]:

@@ -103,17 +103,19 @@ def layer_policy(auth_type: str, policy: CompiledPolicy | None) -> LayerPolicy:
 
 
 def authorize(query: Query, identity: Identity = (), network: LayerPolicy = SKIP,
-              service: LayerPolicy = SKIP) -> Verdict:
+              service: LayerPolicy = SKIP, session: CompiledPolicy | None = None) -> Verdict:
     """May ``query.principal`` perform ``query.action`` on ``query.resource`` through these layers?
 
     ``identity``: the caller's identity policies (ignored for anonymous callers), or ``ADMIN``.
+    ``session``: a role session's session policy, which only limits what ``identity`` allows
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session).
     ``network``/``service``: the compiled auth policy, ``None`` (``AWS_IAM`` without a
     policy: nothing is allowed) or ``SKIP`` (auth type ``NONE``).
     """
     if network is SKIP and service is SKIP:
         return OPEN
     mine, network_decision, service_decision = (
-        _identity(query, identity), _layer(network, query), _layer(service, query))
+        _identity(query, identity, session), _layer(network, query), _layer(service, query))
     layers: tuple[tuple[Layer, Decision | None], ...] = (
         ("identity", mine), ("network", network_decision), ("service", service_decision))
     for explicit in (True, False):  # an explicit deny anywhere is the answer before any missing allow
@@ -124,12 +126,19 @@ def authorize(query: Query, identity: Identity = (), network: LayerPolicy = SKIP
     return Verdict(True, None, mine, network_decision, service_decision)
 
 
-def _identity(query: Query, identity: Identity) -> Decision | None:
+def _identity(query: Query, identity: Identity, session: CompiledPolicy | None) -> Decision | None:
     if query.principal is None:
         return None
     if identity is ADMIN:
         return ADMIN_ALLOW
-    return evaluate_all(identity, query)
+    decided = evaluate_all(identity, query)
+    if session is None or decided.denied:
+        return decided
+    limit = session.evaluate(query)
+    if limit.denied or not decided.allowed:
+        return limit if limit.denied else decided
+    # Allowed by the role's policies: the session policy must allow too (the intersection).
+    return decided if limit.allowed else Decision("NotApplicable", (), ())
 
 
 def _layer(policy: LayerPolicy, query: Query) -> Decision | None:

@@ -76,6 +76,24 @@ class Identities:
             self._built[access_key] = built
         return built
 
+    def principal(self, arn: str) -> Credential | None:
+        """Credentials standing for the principal ``arn`` names, for questions asked about it rather than
+        by it (``latticework explain``): an account's root, an IAM user, a role (a session of it named
+        ``explain``) or an assumed-role session. Their keys are not for signing: they hold no secret."""
+        for credential in self._accounts.values():
+            if credential.principal_arn == arn:
+                return credential
+        for record in self._records[iam.USER].values():
+            if record.arn == arn:
+                return Credential("", "", record.account, identity=self._user_identity(iam.UserRecord(record)))
+        for record in self._records[iam.SESSION].values():
+            if iam.SessionRecord(record).assumed_role_arn == arn:
+                return self._session(iam.SessionRecord(record))
+        for record in self._records[iam.ROLE].values():
+            if record.arn == arn:
+                return Credential("", "", record.account, identity=self._role_identity(record, "explain"))
+        return None
+
     # -- updates ------------------------------------------------------------------------
     def updated(self, changed: Mapping[Key, Record | None]) -> "Identities":
         """The identities after ``changed`` (records by (kind, id); None: deleted); ``self`` if none is IAM's."""
@@ -125,11 +143,22 @@ class Identities:
         user = self._records[iam.USER].get(key.user_id)
         if not key.active or user is None:
             return None
-        view = iam.UserRecord(user)
-        org_id, org_path = self._organization(user.account)
-        identity = Identity(arn=view.arn, type="User", user_id=view.unique_id, account=user.account,
-                            tags=view.tags, policies=self.policies_of(view), org_id=org_id, org_path=org_path)
-        return Credential(key.key_id, key.secret, user.account, identity=identity)
+        return Credential(key.key_id, key.secret, user.account, identity=self._user_identity(iam.UserRecord(user)))
+
+    def _user_identity(self, view: iam.UserRecord) -> Identity:
+        org_id, org_path = self._organization(view.record.account)
+        return Identity(arn=view.arn, type="User", user_id=view.unique_id, account=view.record.account,
+                        tags=view.tags, policies=self.policies_of(view), org_id=org_id, org_path=org_path)
+
+    def _role_identity(self, role: Record, session_name: str) -> Identity:
+        """A session of ``role`` with no session policy or tags of its own."""
+        view = iam.RoleRecord(role)
+        org_id, org_path = self._organization(role.account)
+        partition = (role.arn or "arn:aws").split(":")[1]
+        return Identity(arn=f"arn:{partition}:sts::{role.account}:assumed-role/{view.name}/{session_name}",
+                        type="AssumedRole", user_id=f"{view.unique_id}:{session_name}", account=role.account,
+                        session_name=session_name, role_arn=role.arn, tags=view.tags, policies=self.policies_of(view),
+                        org_id=org_id, org_path=org_path)
 
     def _session(self, session: iam.SessionRecord) -> Credential:
         account = session.record.account
