@@ -85,12 +85,17 @@ def secret_key(n: int) -> str:
     return f"secret-{n}"
 
 
+ORGANIZATION, ORG_ROOT, ORG_UNIT = "o-lwtest0001", "r-lw01", "ou-lw01-teams001"
+
+
 def write_accounts(path: Path, count: int = ACCOUNTS, quota_accounts: int = 0) -> Path:
-    """Accounts 0..count-1 with AWS's quotas, then ``quota_accounts`` more with ``LOW_QUOTAS``."""
-    lines = ["include_default = true"]
+    """Accounts 0..count-1 with AWS's quotas, then ``quota_accounts`` more with ``LOW_QUOTAS``; all of them in
+    one organization (``ORGANIZATION``, in the unit ``ORG_UNIT``), the default account in none."""
+    lines = ["include_default = true", "[[organizations]]", f'id = "{ORGANIZATION}"', f'root = "{ORG_ROOT}"']
     low = ", ".join(f'"{code}" = {value}' for code, value in LOW_QUOTAS.items())
     for n in range(count + quota_accounts):
-        lines += ["[[accounts]]", f'id = "{account_id(n)}"', f'name = "test-{n}"']
+        lines += ["[[accounts]]", f'id = "{account_id(n)}"', f'name = "test-{n}"',
+                  f'organization = "{ORGANIZATION}"', f'ou_path = ["{ORG_UNIT}"]']
         lines += [f"quotas = {{ {low} }}"] if n >= count else []
         lines += ["[[accounts.credentials]]", f'access_key_id = "{access_key(n)}"',
                   f'secret_access_key = "{secret_key(n)}"']

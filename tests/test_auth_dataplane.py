@@ -15,8 +15,9 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.crt.auth import CrtSigV4AsymAuth
 
-from conftest import access_key, account_id, secret_key
+from conftest import ORG_ROOT, ORG_UNIT, ORGANIZATION, access_key, account_id, client_for, secret_key
 from dataplane_env import EchoTarget, Topology, forward
 from latticework.ownpaths_client import vpc_info
 from latticework.vpcclient import VpcClient
@@ -43,13 +44,18 @@ class Caller:
     region: str = "us-east-1"
     service: str = "vpc-lattice-svcs"
     payload: str = "unsigned"  # "unsigned": x-amz-content-sha256 UNSIGNED-PAYLOAD; "hashed": the body's hash
+    region_set: str | None = None  # sign with SigV4A for this region set
 
 
 def sign(caller: Caller, method: str, url: str, headers: dict[str, str], body: bytes | None) -> dict[str, str]:
     request = AWSRequest(method, url, data=body or b"", headers=dict(headers))
     if caller.payload == "unsigned":
         request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-    SigV4Auth(Credentials(caller.key, caller.secret, caller.token), caller.service, caller.region).add_auth(request)
+    credentials = Credentials(caller.key, caller.secret, caller.token)
+    if caller.region_set is not None:
+        CrtSigV4AsymAuth(credentials, caller.service, caller.region_set).add_auth(request)
+    else:
+        SigV4Auth(credentials, caller.service, caller.region).add_auth(request)
     return dict(request.headers.items())
 
 
@@ -153,9 +159,10 @@ def test_allowed_anonymous_caller_reaches_the_target_without_identity_headers(wo
 
 def test_allowed_signed_caller_is_named_to_the_target(world):
     world.guard(service=policy(ALLOW_ALL))
-    answer, seen = world.call(owner(world), headers={"x-amzn-lattice-identity-tags": "principal=forged"})
+    outsider = Caller("test", "test")  # the default account: in no organization
+    answer, seen = world.call(outsider, headers={"x-amzn-lattice-identity-tags": "principal=forged"})
     assert answer.status == 200
-    root = f"arn:aws:iam::{account_id(world.n)}:root"
+    root = "arn:aws:iam::000000000000:root"
     assert identity_of(seen) == {"x-amzn-lattice-identity": f"Principal={root}; Type=AWS_IAM",
                                  "x-amzn-lattice-identity-tags": f"principal={root}"}
 
@@ -177,6 +184,17 @@ def test_the_signature_must_name_lattices_signing_name_and_the_services_region(w
     answer, _ = world.call(owner(world, service="vpc-lattice"))
     assert (answer.status, answer.body.decode().split(":")[0]) == (403, "InvalidSignatureException")
     answer, _ = world.call(owner(world, region="eu-west-1"))
+    assert (answer.status, answer.body.decode().split(":")[0]) == (403, "InvalidSignatureException")
+
+
+def test_sigv4a_signatures_are_good_for_the_regions_of_their_set(world):
+    world.guard(service=policy({**ALLOW_ALL, "Principal": {"AWS": account_id(world.n)}}))
+    for region_set in ("us-east-1", "*", "us-*"):
+        answer, seen = world.call(owner(world, region_set=region_set))
+        assert answer.status == 200, (region_set, answer.body)
+    answer, _ = world.call(owner(world, region_set="eu-west-1"))
+    assert (answer.status, answer.body.decode().split(":")[0]) == (403, "InvalidSignatureException")
+    answer, _ = world.call(Caller(access_key(world.n), "wrong", region_set="*"))
     assert (answer.status, answer.body.decode().split(":")[0]) == (403, "InvalidSignatureException")
 
 
@@ -292,3 +310,141 @@ def test_a_principal_of_another_account_is_let_in_only_by_name(world):
     answer, _ = world.call(caller)
     assert answer.status == 403
     assert f"User: arn:aws:iam::{account_id(stranger)}:root is not authorized" in answer.body.decode()
+
+
+# -- IAM users and role sessions --------------------------------------------------------------------------
+
+@dataclass
+class Principals:
+    alice: Caller  # an IAM user tagged team=blue whose policy allows Invoke (and AssumeRole)
+    bob: Caller  # an IAM user with no policy
+    session: Caller  # a session of role "client" (VPCLatticeServicesInvokeAccess attached), assumed by alice
+    narrowed: Caller  # a session of the same role whose session policy allows only */other
+    alice_arn: str
+    role_arn: str
+    session_arn: str
+
+
+def user(iam, name: str, tags: dict[str, str], statements: list[dict]) -> tuple[Caller, str]:
+    arn = iam.create_user(UserName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["User"]["Arn"]
+    if statements:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Caller(key["AccessKeyId"], key["SecretAccessKey"]), arn
+
+
+def assume(server, caller: Caller, role_arn: str, name: str, **extra) -> tuple[Caller, str]:
+    sts = client_for(server, "sts", key=caller.key, secret=caller.secret)
+    found = sts.assume_role(RoleArn=role_arn, RoleSessionName=name, **extra)
+    c = found["Credentials"]
+    return Caller(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]), found["AssumedRoleUser"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def principals(server, world) -> Principals:
+    iam = client_for(server, "iam", world.n)
+    account = account_id(world.n)
+    alice, alice_arn = user(iam, "alice", {"team": "blue"}, [
+        {"Effect": "Allow", "Action": ["vpc-lattice-svcs:Invoke", "sts:AssumeRole", "sts:TagSession"],
+         "Resource": "*"}])
+    bob, _ = user(iam, "bob", {"team": "red"}, [])
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": account},
+                                                     "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+    role_arn = iam.create_role(RoleName="client", AssumeRolePolicyDocument=json.dumps(trust),
+                               Tags=[{"Key": "dept", "Value": "eng"}])["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="client", PolicyArn="arn:aws:iam::aws:policy/VPCLatticeServicesInvokeAccess")
+    session, session_arn = assume(server, alice, role_arn, "rates-job")
+    narrow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke",
+                                                      "Resource": "*/other"}]}
+    narrowed, _ = assume(server, alice, role_arn, "narrow-job", Policy=json.dumps(narrow))
+    return Principals(alice, bob, session, narrowed, alice_arn, role_arn, session_arn)
+
+
+ORG_PATH = f"{ORGANIZATION}/{ORG_ROOT}/{ORG_UNIT}/"
+
+
+def test_an_iam_user_is_named_with_its_organization_and_tags(world, principals):
+    world.guard(service=policy({**ALLOW_ALL, "Principal": {"AWS": principals.alice_arn},
+                                "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue",
+                                                               "aws:PrincipalType": "User",
+                                                               "aws:PrincipalOrgID": ORGANIZATION}}}))
+    answer, seen = world.call(principals.alice)
+    assert answer.status == 200, answer.body
+    arn = principals.alice_arn
+    assert identity_of(seen) == {
+        "x-amzn-lattice-identity": f"Principal={arn}; PrincipalOrgID={ORGANIZATION}; PrincipalOrgPath={ORG_PATH}; "
+                                   f"Type=AWS_IAM",
+        "x-amzn-lattice-identity-tags": f"principal={arn};principalorgid={ORGANIZATION};"
+                                        f"principalorgpath={ORG_PATH};team=blue"}
+    answer, _ = world.call(principals.bob)  # not named, and red
+    assert answer.status == 403
+
+
+def test_a_user_without_an_identity_policy_is_denied_by_that_layer(world, principals):
+    world.guard(service=policy(ALLOW_ALL))
+    answer, _ = world.call(principals.bob)
+    assert answer.status == 403
+    bob = principals.alice_arn.replace("user/alice", "user/bob")
+    assert answer.body.decode().strip() == denied(
+        world, why="because no identity-based policy allows the vpc-lattice-svcs:Invoke action", user=bob)
+
+
+def test_a_role_session_matches_its_role_and_names_its_session(world, principals):
+    world.guard(service=policy({**ALLOW_ALL, "Principal": {"AWS": principals.role_arn},
+                                "Condition": {"StringEquals": {"aws:PrincipalType": "AssumedRole",
+                                                               "aws:PrincipalTag/dept": "eng"}}}))
+    answer, seen = world.call(principals.session)
+    assert answer.status == 200, answer.body
+    shown = identity_of(seen)["x-amzn-lattice-identity"]
+    assert shown == (f"Principal={principals.session_arn}; PrincipalOrgID={ORGANIZATION}; "
+                     f"PrincipalOrgPath={ORG_PATH}; SessionName=rates-job; Type=AWS_IAM")
+    assert world.call(principals.alice)[0].status == 403  # the user is not the role
+
+
+def test_a_session_policy_narrows_the_role(world, principals):
+    world.guard(service=policy(ALLOW_ALL))
+    assert world.call(principals.session)[0].status == 200
+    answer, _ = world.call(principals.narrowed)
+    assert answer.status == 403
+    assert "because no identity-based policy allows" in answer.body.decode()
+
+
+def test_principal_org_id_lets_in_members_only(world, principals):
+    world.guard(service=allow_if("StringEquals", "aws:PrincipalOrgID", ORGANIZATION))
+    assert world.call(owner(world))[0].status == 200
+    assert world.call(principals.session)[0].status == 200
+    outsider = Caller("test", "test")  # the default account belongs to no organization
+    assert world.call(outsider)[0].status == 403
+    assert world.call()[0].status == 403  # anonymous: no organization either
+
+
+def test_a_deleted_access_key_stops_signing(server, world):
+    iam = client_for(server, "iam", world.n)
+    carol, _ = user(iam, "carol", {}, [{"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}])
+    world.guard(service=policy(ALLOW_ALL))
+    assert world.call(carol)[0].status == 200
+    iam.delete_access_key(UserName="carol", AccessKeyId=carol.key)
+    answer, _ = world.call(carol)
+    assert answer.status == 403
+    assert answer.body.decode().startswith("UnrecognizedClientException:")
+
+
+# -- explain --------------------------------------------------------------------------------------------
+
+def test_explain_gives_the_data_planes_decision_and_its_statements(world, principals):
+    from latticework.ownpaths_client import explain
+    deny_admin = {**ALLOW_ALL, "Effect": "Deny", "Sid": "NoAdmin", "Resource": "*/admin*"}
+    world.guard(network=policy(ALLOW_ALL), service=policy(ALLOW_ALL, deny_admin))
+    ask = {"vpc": world.topo.client_vpc, "host": world.topo.name, "path": "/public/../admin"}
+    answer = explain(world.topo.endpoint, {**ask, "principal": principals.role_arn})
+    assert answer["decision"] == "Deny" and answer["deniedBy"] == "service"
+    assert answer["resource"] == world.topo.service["arn"] + "/admin"
+    (statement,) = answer["layers"]["service"]["statements"]
+    assert (statement["number"], statement["sid"], statement["effect"]) == (2, "NoAdmin", "Deny")
+    assert answer["layers"]["identity"]["effect"] == "Allow"
+    sent, _ = world.call(principals.session, path="/public/../admin")
+    assert sent.status == 403 and sent.body.decode().strip() == answer["message"].replace(
+        "assumed-role/client/explain", "assumed-role/client/rates-job")
+    allowed = explain(world.topo.endpoint, {**ask, "path": "/public/x"})
+    assert allowed["decision"] == "Allow" and allowed["layers"]["identity"] == {"evaluated": False}

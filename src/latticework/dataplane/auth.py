@@ -101,12 +101,12 @@ def signed(request: Request, raw_query: str) -> bool:
     return any(n == "authorization" for n, _ in request.headers) or "X-Amz-Signature=" in raw_query
 
 
-def authorize(snapshot: Snapshot, conn: Connection, request: Request, route: Route, target: str) \
-        -> IdentityHeaders | Denied | NeedsBody:
+def authorize(snapshot: Snapshot, conn: Connection, request: Request, route: Route, target: str,
+              now: dt.datetime | None = None) -> IdentityHeaders | Denied | NeedsBody:
     """Check a request to a guarded route: the identity headers for the target when allowed, a refusal,
     or ``NEEDS_BODY``. ``request.target`` is still as the client sent (and signed) it; ``target`` is its
     normalized form, what the policies read."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
     credential: Credential | None = None
     if signed(request, request.target.partition("?")[2]):
         found = verify(snapshot, request, route, now)
