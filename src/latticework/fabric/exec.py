@@ -33,6 +33,11 @@ SIGHUP and SIGQUIT to the command (except those the terminal already sent to
 the whole foreground process group, which would otherwise arrive twice),
 returns the command's exit status and removes its temporary files.
 
+``exec --sign`` runs the signing proxy of ``latticework.fabric.signing``
+beside the command, in this process: the command gets the proxy in its
+``env`` (``http_proxy``...) and the proxy's CA with Latticework's in
+``ca_pem``; nothing else here changes.
+
 resolv.conf cannot name a port, so the VPC's resolver must listen on 53.
 Exit codes of the wrapper's own failures follow env(1): 125 when the
 namespace cannot be set up, 126 when the command cannot run, 127 when it is
