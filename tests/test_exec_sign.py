@@ -5,10 +5,11 @@ real curl as its client (through ``http_proxy``/``https_proxy``), a stand-in
 VPC resolver (dnslib, on an ephemeral port) and a plain local HTTP server
 standing in for the Lattice address: what that server received is checked
 byte for byte, and its signature with the data plane's own verifier
-(``latticework.sigv4.verify``). ``--role``'s STS calls are checked with
-botocore's Stubber at the client's edge. The last tests run ``latticework
-exec --sign`` against a real server and an ``AWS_IAM`` service (root: ports
-53 and 80/443, mount namespaces).
+(``latticework.sigv4.verify``). ``--role``'s STS calls, and assuming the
+role again before its expiry, are checked with botocore's Stubber at the
+client's edge. The last tests run ``latticework exec --sign`` against a real
+server and an ``AWS_IAM`` service, as the account, and as a role assumed
+through the server's STS (root: ports 53 and 80/443, mount namespaces).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import ssl
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from botocore.stub import Stubber
 from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from conftest import _accounts, access_key, account_id, secret_key
+from conftest import _accounts, access_key, account_id, client_for, secret_key
 from dataplane_env import EchoTarget, Topology, forward, wait_for
 from latticework import sigv4
 from latticework.config import Credential
@@ -522,11 +524,39 @@ def test_the_cli_wants_sign_for_the_signing_options():
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="listeners on 80/443 and resolvers on 53 need root")
 
 
+@dataclass
+class IamWorld:
+    topo: Topology
+    account: str
+    root: dict[str, str]  # the account's own keys, as AWS_* variables
+    user: dict[str, str]  # an IAM user allowed sts:AssumeRole only
+    role_arn: str  # a role with VPCLatticeServicesInvokeAccess the user may assume
+
+
 @pytest.fixture(scope="module")
-def iam_service(server):
-    """A client VPC reaching service ``signed`` (``authType`` AWS_IAM, its account allowed), one echo target."""
+def iam_world(server):
+    """Service ``signed`` (``authType`` AWS_IAM) whose auth policy lets in the account and role ``exec-caller``,
+    reached from a client VPC, with one echo target; an IAM user who may only assume that role."""
     n = next(_accounts)
+    account, iam = account_id(n), client_for(server, "iam", n)
+    iam.create_user(UserName="exec-user")
+    iam.put_user_policy(UserName="exec-user", PolicyName="assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="exec-user")["AccessKey"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": account},
+                                                     "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName="exec-caller", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="exec-caller",
+                           PolicyArn="arn:aws:iam::aws:policy/VPCLatticeServicesInvokeAccess")
     topo = Topology.for_account(server, n)
+    target = _iam_service(topo, [f"arn:aws:iam::{account}:root", role_arn])
+    yield IamWorld(topo, account, {"AWS_ACCESS_KEY_ID": access_key(n), "AWS_SECRET_ACCESS_KEY": secret_key(n)},
+                   {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]},
+                   role_arn)
+    target.stop()
+
+
+def _iam_service(topo: Topology, principals: list[str]) -> EchoTarget:
     topo.client_vpc = topo.vpc("10.0.0.0/16")
     topo.network = topo.lattice.create_service_network(name="signed-net")
     topo.service = topo.lattice.create_service(name="signed", authType="AWS_IAM")
@@ -534,63 +564,83 @@ def iam_service(server):
     group = topo.group("signed", [target], topo.client_vpc)
     topo.listener("http", "HTTP", 80, forward((group, 100)))
     topo.listener("https", "HTTPS", 443, forward((group, 100)))
-    allow = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id(n)}:root"},
-        "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]}
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": principals},
+                                                     "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]}
     topo.lattice.put_auth_policy(resourceIdentifier=topo.service["id"], policy=json.dumps(allow))
     topo.join()
     wait_for(lambda: set(topo.states("signed").values()) == {"HEALTHY"}, what="the target to turn healthy")
-    yield topo, {"AWS_ACCESS_KEY_ID": access_key(n), "AWS_SECRET_ACCESS_KEY": secret_key(n)}, account_id(n)
-    target.stop()
+    return target
 
 
-def _environment(tmp_path: Path, **keys: str) -> dict[str, str]:
+def _environment(tmp_path: Path, keys: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
     """This process's environment without AWS settings, plus ``keys``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return {**env, "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true", **keys}
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true",
+            **(keys or {}), **extra}
 
 
-def _exec(topo, env: dict, *command: str, sign: bool = True) -> subprocess.CompletedProcess:
+def _exec(topo: Topology, env: dict, *command: str, options: tuple[str, ...] = ("--sign",)) \
+        -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "latticework", "exec", "--endpoint", topo.endpoint, "--vpc",
-                           topo.client_vpc, *(["--sign"] if sign else []), "--", *command],
+                           topo.client_vpc, *options, "--", *command],
                           capture_output=True, text=True, timeout=60, env=env)
 
 
-def _curl_in_vpc(topo, env: dict, *args: str, sign: bool = True) -> tuple[int, str]:
-    done = _exec(topo, env, "curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args, sign=sign)
+def _curl_in_vpc(topo: Topology, env: dict, *args: str, options: tuple[str, ...] = ("--sign",)) \
+        -> tuple[int, str]:
+    done = _exec(topo, env, "curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args, options=options)
     assert done.returncode == 0, done.stderr
     body, _, status = done.stdout.rpartition("\n")
     return int(status), body
 
 
+def _identity(body: str) -> str:
+    return {name.lower(): value for name, value in json.loads(body)["headers"]}.get("x-amzn-lattice-identity", "")
+
+
 @needs_root
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_exec_sign_lets_curl_call_an_aws_iam_service(iam_service, tmp_path, scheme):
-    topo, keys, account = iam_service
-    env, url = _environment(tmp_path, **keys), f"{scheme}://{topo.name}/orders?id=7"
+def test_exec_sign_lets_curl_call_an_aws_iam_service(iam_world, tmp_path, scheme):
+    topo, env = iam_world.topo, _environment(tmp_path, iam_world.root)
+    url = f"{scheme}://{topo.name}/orders?id=7"
     status, body = _curl_in_vpc(topo, env, "--data-binary", "hello", url)
     assert status == 200, body
     seen = json.loads(body)
     assert seen["method"] == "POST" and seen["path"] == "/orders?id=7" and seen["body_length"] == 5
-    status, body = _curl_in_vpc(topo, env, url, sign=False)
-    assert status == 403, body  # unsigned: anonymous, and the policy allows only the account
-    headers = {name.lower(): value for name, value in seen["headers"]}
-    assert f"arn:aws:iam::{account}:root" in headers.get("x-amzn-lattice-identity", "")
+    assert _identity(body).startswith(f"Principal=arn:aws:iam::{iam_world.account}:root;")
+    status, body = _curl_in_vpc(topo, env, url, options=())
+    assert status == 403, body  # unsigned: anonymous, and the policy names the account and the role only
 
 
 @needs_root
-def test_exec_sign_without_credentials_fails_before_the_command_runs(iam_service, tmp_path):
-    topo, _, _ = iam_service
-    done = _exec(topo, _environment(tmp_path), "touch", str(tmp_path / "ran"))
+def test_exec_sign_with_a_role_signs_as_a_session_of_it(iam_world, tmp_path):
+    topo, env = iam_world.topo, _environment(tmp_path, iam_world.user)
+    url = f"http://{topo.name}/as-role"
+    status, body = _curl_in_vpc(topo, env, url, options=("--sign", "--role", iam_world.role_arn))
+    assert status == 200, body
+    session = iam_world.role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+    assert _identity(body).startswith(f"Principal={session}/latticework-exec-")
+    assert "SessionName=latticework-exec-" in _identity(body)
+    status, body = _curl_in_vpc(topo, env, url)  # the user itself may not invoke
+    assert status == 403, body
+
+
+@needs_root
+def test_exec_sign_without_credentials_fails_before_the_command_runs(iam_world, tmp_path):
+    done = _exec(iam_world.topo, _environment(tmp_path), "touch", str(tmp_path / "ran"))
     assert done.returncode == 125 and "no AWS credentials to sign with" in done.stderr
+    assert not (tmp_path / "ran").exists()
+    refused = _exec(iam_world.topo, _environment(tmp_path, iam_world.user), "touch", str(tmp_path / "ran"),
+                    options=("--sign", "--role", iam_world.role_arn.replace("exec-caller", "nobody")))
+    assert refused.returncode == 125 and "cannot assume the role" in refused.stderr
     assert not (tmp_path / "ran").exists()
 
 
 @needs_root
-def test_exec_sign_names_the_proxy_and_returns_the_commands_status(iam_service, tmp_path):
-    topo, keys, _ = iam_service
+def test_exec_sign_names_the_proxy_and_returns_the_commands_status(iam_world, tmp_path):
     script = ('test "$http_proxy" = "$HTTPS_PROXY" && test "$no_proxy" = example.internal && '
               'case "$http_proxy" in http://127.0.0.1:*) exit 7;; esac; exit 1')
-    done = _exec(topo, _environment(tmp_path, no_proxy="example.internal", **keys), "sh", "-c", script)
+    done = _exec(iam_world.topo, _environment(tmp_path, iam_world.root, no_proxy="example.internal"), "sh", "-c",
+                 script)
     assert done.returncode == 7, done.stderr
