@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
+
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -70,8 +72,15 @@ def caller(endpoint: str, account: str) -> tuple[Credentials, str]:
         say(f"  {SECTION}: no IAM role ({type(exc).__name__}); signing with the account's own credentials")
         return Credentials("test", "test"), "the account's own credentials"
     iam.put_role_policy(RoleName="bench-client", PolicyName="invoke", PolicyDocument=json.dumps(invoke))
-    found = client(endpoint, "sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/bench-client",
-                                                RoleSessionName="bench", DurationSeconds=3600)["Credentials"]
+    # An account's root may not assume roles (as in AWS): a user allowed to does.
+    iam.create_user(UserName="bench-runner")
+    iam.put_user_policy(UserName="bench-runner", PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="bench-runner")["AccessKey"]
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key["AccessKeyId"],
+                       aws_secret_access_key=key["SecretAccessKey"])
+    found = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/bench-client", RoleSessionName="bench",
+                            DurationSeconds=3600)["Credentials"]
     return Credentials(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"]), "a role session"
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Literal, Mapping
 from urllib.parse import parse_qsl
@@ -123,8 +124,11 @@ def authorize(snapshot: Snapshot, conn: Connection, request: Request, route: Rou
 
 
 def caller_of(credential: Credential | None) -> Caller | None:
-    if credential is None:
-        return None
+    return None if credential is None else _caller(credential)
+
+
+@functools.lru_cache(maxsize=1024)
+def _caller(credential: Credential) -> Caller:
     identity = credential.identity
     role = (identity.role_arn,) if identity is not None and identity.role_arn else ()
     return Caller(credential.principal_arn, credential.account_id, role)
@@ -206,6 +210,7 @@ def _signed_headers(request: Request) -> dict[str, str]:
 
 # -- identity headers toward the target -----------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1024)
 def identity_headers(credential: Credential) -> IdentityHeaders:
     """``x-amzn-lattice-identity`` and ``x-amzn-lattice-identity-tags`` for a signed, allowed caller
     (reference §6.3: ``key=value`` pairs, ``"; "`` between them; in the tags header ``;`` between them and
@@ -231,32 +236,60 @@ def _escape(value: str) -> str:
 
 def context_keys(conn: Connection, request: Request, route: Route, path: str, raw_query: str,
                  credential: Credential | None, now: dt.datetime) -> Mapping[str, str | tuple[str, ...]]:
-    """Condition keys of the request (reference §5.3) and of the caller (IAM's global keys)."""
-    service, network, vpc = route.service, route.network, conn.vpc
+    """Condition keys of the request (reference §5.3) and of the caller (IAM's global keys).
+
+    What does not vary per request is made once: per route, VPC, port, client address and scheme
+    (``_route_keys``), per credential (``_caller_keys``) and per second (``_time_keys``)."""
+    keys = dict(_route_keys(route, conn))
+    keys["vpc-lattice-svcs:RequestMethod"] = request.method
+    keys["vpc-lattice-svcs:RequestPath"] = path
+    keys.update(_time_keys(int(now.timestamp())))
+    for name, value in request.headers:
+        key = "vpc-lattice-svcs:RequestHeader/" + name
+        found = keys.get(key)
+        keys[key] = f"{found}, {value}" if isinstance(found, str) else value
+    if raw_query and not request.is_grpc:  # gRPC requests carry no query string keys (reference §5.3)
+        keys.update(_query_keys(raw_query))
+    keys.update(_caller_keys(credential))
+    return keys
+
+
+def _route_keys(route: Route, conn: Connection) -> dict[str, str | tuple[str, ...]]:
+    cache = route.auth_keys
+    at = (conn.vpc.vpc_id, conn.port, conn.client[0], conn.scheme)
+    found = cache.get(at)
+    if found is None:
+        if len(cache) >= _ROUTE_KEYS_KEPT:
+            cache.clear()
+        found = cache[at] = _fixed_keys(route, conn.vpc.account, *at)
+    return found
+
+
+_ROUTE_KEYS_KEPT = 1024  # (VPC, port, client address, scheme) per route object
+
+
+def _fixed_keys(route: Route, vpc_account: str, vpc_id: str, port: int, client: str,
+                scheme: str) -> dict[str, str | tuple[str, ...]]:
+    service, network = route.service, route.network
     keys: dict[str, str | tuple[str, ...]] = {
-        "vpc-lattice-svcs:Port": str(conn.port),
-        "vpc-lattice-svcs:RequestMethod": request.method,
-        "vpc-lattice-svcs:RequestPath": path,
+        "vpc-lattice-svcs:Port": str(port),
         "vpc-lattice-svcs:ServiceArn": service.arn,
         "vpc-lattice-svcs:ServiceNetworkArn": network.arn,
-        "vpc-lattice-svcs:SourceVpc": vpc.vpc_id,
-        "vpc-lattice-svcs:SourceVpcOwnerAccount": vpc.account,
-        "aws:SourceIp": conn.client[0],
-        "aws:SecureTransport": "true" if conn.scheme == "https" else "false",
-        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": str(int(now.timestamp())),
+        "vpc-lattice-svcs:SourceVpc": vpc_id,
+        "vpc-lattice-svcs:SourceVpcOwnerAccount": vpc_account,
+        "aws:SourceIp": client,
+        "aws:SecureTransport": "true" if scheme == "https" else "false",
         "aws:PrincipalIsAWSService": "false",
         "aws:ViaAWSService": "false",
     }
-    for name, value in request.headers:
-        key = f"vpc-lattice-svcs:RequestHeader/{name}"
-        found = keys.get(key)
-        keys[key] = f"{found}, {value}" if isinstance(found, str) else value
-    if not request.is_grpc:  # gRPC requests carry no query string keys (reference §5.3)
-        keys.update(_query_keys(raw_query))
     keys.update((f"aws:ResourceTag/{k}", v) for k, v in service.tags)
-    keys.update(_caller_keys(credential))
     return keys
+
+
+@functools.lru_cache(maxsize=4)
+def _time_keys(epoch: int) -> dict[str, str]:
+    when = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return {"aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(epoch)}
 
 
 def _query_keys(raw_query: str) -> dict[str, tuple[str, ...]]:
@@ -267,6 +300,7 @@ def _query_keys(raw_query: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in from_query.items()}
 
 
+@functools.lru_cache(maxsize=1024)
 def _caller_keys(credential: Credential | None) -> dict[str, str | tuple[str, ...]]:
     if credential is None:
         return {"aws:PrincipalType": "Anonymous"}

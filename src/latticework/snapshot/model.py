@@ -194,6 +194,12 @@ class Route:
         (VPC, target group, port, scheme): as pairs and as HTTP/1.1 field lines, made once per route object."""
         return {}
 
+    @cached_property
+    def auth_keys(self) -> dict[tuple, dict]:
+        """Auth policy condition keys that do not vary per request, filled by the data plane per (VPC, port,
+        client address, scheme), made once per route object."""
+        return {}
+
 
 @dataclass(frozen=True)
 class VpcView:
