@@ -288,8 +288,9 @@ def test_unreachable_target_is_unavailable(dataplane, kind):
 
 # -- through the real server -------------------------------------------------------------------
 
-def test_grpc_through_the_server(server, echo_target):
-    """boto3 builds a service with an HTTPS listener and a GRPC target group; grpcio calls it from a VPC."""
+def greeter(server, echo_target, label: str):
+    """boto3 builds a service with an HTTPS listener and a GRPC target group, joined to a client VPC:
+    (lattice client, service, the VPC, channel address, credentials, options)."""
     from conftest import _accounts, client_for
     from latticework.ownpaths_client import ca_pem, vpc_info
 
@@ -301,9 +302,9 @@ def test_grpc_through_the_server(server, echo_target):
     with socket.socket() as probe:  # a port free on the VPC's Lattice address, for the listener
         probe.bind((address, 0))
         port = probe.getsockname()[1]
-    network = lattice.create_service_network(name="grpc-net")
-    service = lattice.create_service(name="greeter")
-    group = lattice.create_target_group(name="greeter-grpc", type="IP", config={
+    network = lattice.create_service_network(name=f"{label}-net")
+    service = lattice.create_service(name=label)
+    group = lattice.create_target_group(name=f"{label}-grpc", type="IP", config={
         "port": echo_target[1], "protocol": "HTTP", "protocolVersion": "GRPC", "vpcIdentifier": provider_vpc,
         "healthCheck": {"enabled": False}})["id"]
     lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": echo_target[0], "port": echo_target[1]}])
@@ -313,10 +314,16 @@ def test_grpc_through_the_server(server, echo_target):
                                                        serviceIdentifier=service["id"])
     lattice.create_service_network_vpc_association(serviceNetworkIdentifier=network["id"], vpcIdentifier=client_vpc)
     name = service["dnsEntry"]["domainName"]
-    # The association's answer came once the data plane served it: the listener is up already.
     credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem(server.url).encode())
     options = [("grpc.ssl_target_name_override", name), ("grpc.default_authority", name)]
-    with grpc.secure_channel(f"{address}:{port}", credentials, options=options) as channel:
+    return lattice, service, client_vpc, f"{address}:{port}", credentials, options
+
+
+def test_grpc_through_the_server(server, echo_target):
+    """boto3 builds a service with an HTTPS listener and a GRPC target group; grpcio calls it from a VPC."""
+    _, _, client_vpc, address, credentials, options = greeter(server, echo_target, "greeter")
+    # The association's answer came once the data plane served it: the listener is up already.
+    with grpc.secure_channel(address, credentials, options=options) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)
         answer = channel.unary_unary("/latticework.Echo/Say")(b"from a vpc", timeout=10)
         assert answer.split(b"\n")[0] == b"blue:from a vpc"
@@ -326,4 +333,25 @@ def test_grpc_through_the_server(server, echo_target):
         with pytest.raises(grpc.RpcError) as failure:
             channel.unary_unary("/latticework.Echo/Say")(b"x", metadata=[("x-echo-status", "PERMISSION_DENIED")],
                                                         timeout=10)
+        assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_auth_policies_read_the_grpc_method_as_the_path(server, echo_target):
+    """The resource of a gRPC call is the service's ARN and ``/package.Service/Method``; a denial is HTTP 403,
+    which gRPC clients read as PERMISSION_DENIED."""
+    import json
+    lattice, service, _, address, credentials, options = greeter(server, echo_target, "guarded-greeter")
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke",
+             "Resource": f"{service['arn']}/latticework.Echo/*",
+             "Condition": {"StringEquals": {"vpc-lattice-svcs:RequestMethod": "POST",
+                                            "vpc-lattice-svcs:RequestPath": "/latticework.Echo/Say"},
+                           "Bool": {"aws:SecureTransport": "true"}}}
+    lattice.put_auth_policy(resourceIdentifier=service["id"],
+                            policy=json.dumps({"Version": "2012-10-17", "Statement": [allow]}))
+    lattice.update_service(serviceIdentifier=service["id"], authType="AWS_IAM")
+    with grpc.secure_channel(address, credentials, options=options) as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        assert channel.unary_unary("/latticework.Echo/Say")(b"hi", timeout=10).startswith(b"blue:hi")
+        with pytest.raises(grpc.RpcError) as failure:
+            list(channel.unary_stream("/latticework.Echo/Stream")(b"s", timeout=10))
         assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED

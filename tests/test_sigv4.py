@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import botocore.auth
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -314,3 +316,12 @@ def test_aws_cli_get_caller_identity(server):
     result = _aws(server, "sts", "get-caller-identity")
     assert result.returncode == 0, result.stderr
     assert '"Account": "000000000000"' in result.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["", ".", "..", "a", "b.c", "%2e", "~x"]), max_size=7), st.booleans())
+def test_paths_are_read_as_botocores_signer_reads_them(segments, leading):
+    from botocore.utils import normalize_url_path
+    from latticework.sigv4 import _remove_dot_segments
+    path = ("/" if leading else "") + "/".join(segments)
+    assert _remove_dot_segments(path) == normalize_url_path(path)
