@@ -240,6 +240,11 @@ class DataPlane:
                 "resolverPort": self.settings.dns_port, "lattice": vpc.lattice,
                 "services": sorted({r.service.id for r in vpc.routes.values()}),
                 "names": sorted(vpc.routes), "ports": sorted(vpc.ports()),
+                "privateNames": {n: list(a) for n, a in sorted(vpc.names.items())},
+                "interfaces": [{"address": i.address, "privateIpAddress": i.private_ip,
+                                "networkInterfaceId": i.id, "zone": i.zone, "owner": i.owner}
+                               for i in sorted(self.snapshot.interfaces.values(), key=lambda i: i.address)
+                               if i.vpc_id == vpc_id],
                 "unboundPorts": sorted(p for (a, p) in self.workers.unbound() if a == vpc.lattice)}
 
 

@@ -15,12 +15,35 @@ the name (lower-case, final dot stripped)          answer
 a host name in ``v.routes`` (generated or custom)  A: ``v.lattice``, TTL 60 s; any other type:
                                                    NOERROR without records (the loopback
                                                    fabric has no IPv6, so AAAA is empty)
+a private DNS name of one of *v*'s interface       A: the endpoint's interface addresses, TTL
+endpoints (``v.names``: the verified private name  60 s (other types as above); a ``*.`` name
+of its endpoint service, an AWS service's name     answers the names below it
+such as ``sqs.<region>.amazonaws.com``, for S3
+``s3.<region>.amazonaws.com`` and ``*.s3...``)
+a network load balancer's ``DNSName``, an          A: its nodes' / interfaces' fabric addresses
+interface endpoint's regional or zonal name        (a zonal name: that zone's only), TTL 60 s,
+(``Snapshot.names``, any VPC of the server)        in every VPC
 under ``vpc-lattice-svcs.<region>.on.aws`` or      NXDOMAIN (NOERROR without records for a name
 ``vpc-lattice-rsc.<region>.on.aws``, not in        that only has reachable names below it)
-``v.routes``
+``v.routes``; under an endpoint service's zone
+(``vpce-svc-<id>.<region>.vpce.amazonaws.com``),
+not in ``Snapshot.names``
 anything else, including custom domain names of    forwarded to the host's resolvers
-services *v* cannot reach
+services *v* cannot reach, names of deleted load
+balancers and of AWS services without an endpoint
 =================================================  ============================================
+
+Endpoint and load balancer names are published to every VPC, as AWS
+publishes them in public DNS (an internal NLB's name resolves anywhere to its
+private addresses; whether a client can connect is decided on the data path,
+not by the name). Private names answer only inside the endpoint's VPC, as
+AWS's hidden private hosted zone does, and take precedence there over public
+names. A name in an endpoint service's zone exists only for endpoints made
+here (service ids are random), so a deleted endpoint's names answer NXDOMAIN
+at once. Load balancer names and AWS services' endpoint names live in zones
+that also hold real AWS names (an internet-facing NLB in AWS is reachable
+from this host), so unknown ones are forwarded: for a deleted load balancer,
+public DNS answers NXDOMAIN (SERVFAIL when the host is offline).
 
 Generated names a VPC cannot reach answer NXDOMAIN. In AWS these names are
 public and resolve anywhere, but a VPC that is not associated with the
@@ -58,13 +81,14 @@ import ipaddress
 import logging
 import socket
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Sequence
 
 from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, A, DNSHeader, DNSRecord
 from dnslib.buffer import Buffer
 
 from latticework.fabric import DEFAULT_RANGE, Fabric
-from latticework.snapshot.model import EMPTY, Snapshot, VpcView
+from latticework.snapshot.model import EMPTY, Names, Snapshot, VpcView, lookup
 
 log = logging.getLogger("latticework.dns")
 
@@ -82,6 +106,7 @@ UDP_BUFFER = 1 << 20  # the kernel caps it at net.core.rmem_max
 UPSTREAM_TIMEOUT = 3.0  # under glibc's 5 s, so a client gets SERVFAIL rather than its own timeout
 
 Server = tuple[str, int]
+NO_NAMES: Names = MappingProxyType({})
 
 
 class AskHost:
@@ -115,15 +140,21 @@ def parse(data: bytes) -> DNSRecord | bytes | None:
     return query
 
 
-def answer(view: VpcView | None, query: DNSRecord) -> DNSRecord | AskHost:
-    """What the resolver of ``view``'s VPC replies to ``query``, or ``FORWARD``."""
+def answer(view: VpcView | None, query: DNSRecord, public: Names = NO_NAMES) -> DNSRecord | AskHost:
+    """What the resolver of ``view``'s VPC replies to ``query``, or ``FORWARD``; ``public``: the names every
+    VPC resolves (``Snapshot.names``)."""
     if view is None:  # the VPC was deleted; its resolver is about to close
         return reply_to(query, RCODE.REFUSED)
     name = str(query.q.qname).rstrip(".").lower()
     if name in view.routes:
-        return _lattice(query, view.lattice)
+        return _addresses(query, (view.lattice,))
+    found = lookup(view.names, name) or lookup(public, name)
+    if found:
+        return _addresses(query, found)
     if is_generated(name):
         return reply_to(query, RCODE.NOERROR if _above_route(name, view) else RCODE.NXDOMAIN)
+    if in_endpoint_service_zone(name):
+        return reply_to(query, RCODE.NOERROR if _above(name, public) else RCODE.NXDOMAIN)
     return FORWARD
 
 
@@ -133,17 +164,28 @@ def is_generated(name: str) -> bool:
     return len(labels) >= 4 and labels[-2:] == ["on", "aws"] and labels[-4] in GENERATED_ZONES
 
 
+def in_endpoint_service_zone(name: str) -> bool:
+    """A name at or below an endpoint service's base name ``vpce-svc-<id>.<region>.vpce.amazonaws.com``."""
+    labels = name.split(".")
+    return len(labels) >= 5 and labels[-3:] == ["vpce", "amazonaws", "com"] and labels[-5].startswith("vpce-svc-")
+
+
 def _above_route(name: str, view: VpcView) -> bool:
     """An empty non-terminal: a reachable name lies below ``name`` (RFC 8020: not NXDOMAIN)."""
+    return _above(name, view.routes)
+
+
+def _above(name: str, names) -> bool:
     suffix = "." + name
-    return any(route.endswith(suffix) for route in view.routes)
+    return any(n.endswith(suffix) for n in names)
 
 
-def _lattice(query: DNSRecord, address: str) -> DNSRecord:
+def _addresses(query: DNSRecord, addresses: Sequence[str]) -> DNSRecord:
     reply = reply_to(query, RCODE.NOERROR)
     question = query.q
     if question.qtype in (QTYPE.A, QTYPE.ANY) and question.qclass in (CLASS_IN, CLASS_ANY):
-        reply.add_answer(RR(question.qname, QTYPE.A, CLASS_IN, TTL, A(address)))
+        for address in addresses:
+            reply.add_answer(RR(question.qname, QTYPE.A, CLASS_IN, TTL, A(address)))
     return reply
 
 
@@ -311,10 +353,11 @@ class VpcResolver:
     """
 
     def __init__(self, host: str, port: int, view: Callable[[], VpcView | None], upstreams: Upstreams,
-                 idle_timeout: float = TCP_IDLE):
+                 idle_timeout: float = TCP_IDLE, public: Callable[[], Names] = lambda: NO_NAMES):
         self.host = host
         self.port = port
         self.view = view
+        self.public = public
         self.upstreams = upstreams
         self.idle_timeout = idle_timeout
         self._udp: asyncio.DatagramTransport | None = None
@@ -368,7 +411,7 @@ class VpcResolver:
         if not isinstance(query, DNSRecord):
             return query
         limit = udp_limit(query) if udp else TCP_MAX
-        decision = answer(self.view(), query)
+        decision = answer(self.view(), query, self.public())
         if isinstance(decision, AskHost):  # FORWARD, the only instance
             reply = await self.upstreams.ask(data, limit)
             return fit(reply, query, limit) if reply is not None else bytes(reply_to(query, RCODE.SERVFAIL).pack())
@@ -466,7 +509,8 @@ class Resolvers:
         self._running.clear()
 
     async def _open(self, address: str) -> None:
-        resolver = VpcResolver(address, self.port, lambda: self.snapshot.vpc_at(address), self.upstreams)
+        resolver = VpcResolver(address, self.port, lambda: self.snapshot.vpc_at(address), self.upstreams,
+                               public=lambda: self.snapshot.names)
         try:
             await resolver.start()
         except OSError as exc:  # the next snapshot tries again

@@ -14,8 +14,24 @@ address    role
 ``.2``     the VPC's DNS resolver (AWS puts it at the VPC base + 2)
 ``.10``    the Lattice data plane: every service the VPC can reach answers
            here, on each of its listeners' ports, chosen by Host/SNI
-``.16+``   reserved for endpoint interfaces of the VPC
+``.16+``   network interfaces that carry PrivateLink traffic: one per
+           node of a network load balancer (one per subnet it is placed
+           in) and one per subnet of an interface endpoint, the lowest
+           free host number first (``.16`` .. ``.254``)
 =========  ===========================================================
+
+Such an interface keeps the private address the EC2 API shows
+(``PrivateIpAddress``, from its subnet's CIDR): that is its address *in the
+VPC*. Its fabric address is how that VPC address is reached on this host,
+the same rule as everywhere (a VPC address maps to a host address), except
+that here the fabric allocates the host address instead of reading it from a
+``latticework:host-address`` tag. The interface record keeps the host number
+(internal ``FabricHost``, 16 for ``.16``), not the address, so a server that
+takes another range after a restart moves the interface with its VPC's
+block; the number goes back to the pool when the interface is deleted. A
+VPC holds at most ``INTERFACE_CAPACITY`` (239) such interfaces: one more is
+refused as AWS refuses an interface in a full subnet
+(``InsufficientFreeAddressesInSubnet``).
 
 A VPC's block index is allocated when the VPC is created (the lowest free
 one across every account and region) and kept in the VPC record
@@ -34,6 +50,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass
+from typing import Iterable
 
 from latticework.store import Record
 
@@ -43,6 +60,8 @@ BLOCK_PREFIX = 24
 RESOLVER_HOST = 2
 LATTICE_HOST = 10
 FIRST_ENDPOINT_HOST = 16
+LAST_ENDPOINT_HOST = 254  # .255 is the block's broadcast address
+INTERFACE_CAPACITY = LAST_ENDPOINT_HOST - FIRST_ENDPOINT_HOST + 1
 
 BLOCK_KIND = "fabricblock"  # one record per allocated index, outside any account and region
 GLOBAL = "*"
@@ -66,6 +85,12 @@ class VpcBlock:
     @property
     def lattice(self) -> str:
         return self.host(LATTICE_HOST)
+
+    def interface(self, number: int) -> str:
+        """The fabric address of a network interface holding host number ``number`` (``FabricHost``)."""
+        if not FIRST_ENDPOINT_HOST <= number <= LAST_ENDPOINT_HOST:
+            raise ValueError(f"host number {number} is outside the interface range of a VPC block")
+        return self.host(number)
 
 
 @dataclass(frozen=True)
@@ -111,3 +136,9 @@ def claim_block(tx, vpc_id: str) -> int:
 def release_block(tx, index: int | None) -> None:
     if index is not None:
         tx.delete(BLOCK_KIND, str(index), account=GLOBAL, region=GLOBAL)
+
+
+def lowest_free_host(used: Iterable[int]) -> int | None:
+    """The lowest interface host number (``.16`` up) not in ``used``, None when the block is full."""
+    taken = set(used)
+    return next((n for n in range(FIRST_ENDPOINT_HOST, LAST_ENDPOINT_HOST + 1) if n not in taken), None)

@@ -4,8 +4,12 @@ Bodies are EC2's API shapes (``PascalCase``), tags kept under ``Tags`` for
 every kind; what a family keeps beside the shape is in the record's
 ``internal`` fields. What the data plane needs of them: a VPC's CIDR and fabric block,
 where an instance's or interface's processes listen (its private address and
-``latticework:host-address`` tag), and which service network a
-``ServiceNetwork`` VPC endpoint joins its VPC to.
+``latticework:host-address`` tag), which service network a
+``ServiceNetwork`` VPC endpoint joins its VPC to, and the network interfaces
+that carry PrivateLink traffic: each keeps its host number in its VPC's fabric
+block (internal ``FabricHost``) and the id of the record it serves (internal
+``FabricOwner``: a network load balancer's record id or a VPC endpoint's id),
+and an interface endpoint's DNS names resolve to those interfaces.
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ HOST_ADDRESS_TAG = "latticework:host-address"
 
 FABRIC_INDEX = "FabricIndex"
 """Internal field of a VPC record: the index of the VPC's block in the fabric (``fabric``)."""
+
+FABRIC_HOST = "FabricHost"
+"""Internal field of a network interface carrying PrivateLink traffic: its host number in the VPC's fabric block."""
+
+FABRIC_OWNER = "FabricOwner"
+"""Internal field beside ``FABRIC_HOST``: the id of the load balancer or VPC endpoint record the interface serves."""
 
 RUNNING_STATES = frozenset({"running", "pending"})
 
@@ -76,6 +86,22 @@ class HostRecord(RecordView):
         return tag_value(self.body.get("Tags"), HOST_ADDRESS_TAG)
 
 
+class InterfaceRecord(HostRecord):
+    """A network interface; the fabric fields are set on those carrying PrivateLink traffic only."""
+
+    @property
+    def zone(self) -> str:
+        return self.body.get("AvailabilityZone") or ""
+
+    @property
+    def fabric_host(self) -> int | None:
+        return self.internal.get(FABRIC_HOST)
+
+    @property
+    def fabric_owner(self) -> str | None:
+        return self.internal.get(FABRIC_OWNER)
+
+
 class InstanceRecord(HostRecord):
     @property
     def running(self) -> bool:
@@ -93,3 +119,41 @@ class VpcEndpointRecord(InVpcRecord):
     def joins_service_network(self) -> bool:
         """An available ``ServiceNetwork`` endpoint: its VPC reaches the network as if associated."""
         return self.body.get("VpcEndpointType") == "ServiceNetwork" and self.body.get("State") == "available"
+
+    @property
+    def type(self) -> str:
+        return self.body.get("VpcEndpointType") or "Gateway"
+
+    @property
+    def available(self) -> bool:
+        return self.body.get("State") == "available"
+
+    @property
+    def service_name(self) -> str | None:
+        return self.body.get("ServiceName")
+
+    def dns_names(self) -> list[tuple[str, str | None]]:
+        """The public names of ``DnsEntries`` (not the private one) with the zone a zonal name is for
+        (None: regional). Zonal names end their first label with the zone (``vpce-<id>-<suffix>-<zone>``)."""
+        base = f"{self.id}-{self.internal.get('Suffix', '')}"
+        found: list[tuple[str, str | None]] = []
+        for entry in self.body.get("DnsEntries") or []:
+            name = entry["DnsName"]
+            first = name.removeprefix("*.").split(".", 1)[0]
+            if first == base:
+                found.append((name, None))
+            elif first.startswith(base + "-"):
+                found.append((name, first[len(base) + 1:]))
+        return found
+
+    def private_names(self) -> list[str]:
+        """The private DNS names the endpoint's VPC resolves to it: the (verified) name of its service
+        when ``PrivateDnsEnabled``. S3 answers at the service's name as well as below it
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html)."""
+        name = self.internal.get("PrivateName")
+        if not self.body.get("PrivateDnsEnabled") or not name:
+            return []
+        labels = name.split(".")
+        if labels[0] == "*" and len(labels) == 5 and labels[1] == "s3" and labels[3:] == ["amazonaws", "com"]:
+            return [name[2:], name]
+        return [name]

@@ -23,6 +23,20 @@ VPC's addresses or tags -> the groups in that VPC) and rebuilds just that,
 so a write costs the size of what it touched, not of the whole store.
 ``compile_snapshot`` is the same code fed every record at once; the tests
 check that both give the same snapshot.
+
+PrivateLink names: each network interface holding a fabric host number
+becomes a ``FabricInterface`` (its address from its VPC's block). Its owner's
+names are rebuilt when the owner or one of its interfaces changes: a network
+load balancer's ``DNSName`` -> its nodes' addresses; an available
+``Interface`` endpoint's ``DnsEntries`` names -> its interfaces' addresses (a
+zonal name: that zone's only). Both go into ``Snapshot.names``, which every
+VPC's resolver answers from (AWS publishes them in public DNS; whether a
+client can connect is the data path's business), and are kept per owner, so
+a change rebuilds that owner's names and no VPC view. The private DNS names
+of an endpoint (``PrivateDnsEnabled`` with a verified service name, or an
+AWS service's name) go into its own VPC's view, rebuilt as any endpoint
+change rebuilds it. Other endpoint types get fabric addresses (Resource and
+ServiceNetwork endpoints have interfaces) but no names here.
 """
 
 from __future__ import annotations
@@ -33,17 +47,18 @@ from typing import Callable, Iterable, Mapping
 
 from latticework import formats, httppath
 from latticework.fabric import Fabric
-from latticework.records import ec2, lattice
+from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
-    HTTP, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener, Match, PathMatch, Route, Rule, Service,
-    ServiceNetwork, Snapshot, Target, TargetGroup, VpcView, WeightedTargetGroup,
+    HTTP, LOAD_BALANCER, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
+    Match, Names, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
+    WeightedTargetGroup,
 )
 from latticework.store import Record, StoreView
 
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
-         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, *IDENTITY_KINDS)
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, *IDENTITY_KINDS)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -72,6 +87,9 @@ LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
     (ec2.VPC_ENDPOINT, "network"): lambda r: ec2.VpcEndpointRecord(r).service_network_arn,
     (lattice.TARGET_GROUP, "vpc"): lambda r: lattice.TargetGroupRecord(r).vpc_id,
     (lattice.TARGET_GROUP, "type"): lambda r: lattice.TargetGroupRecord(r).type,
+    (ec2.NETWORK_INTERFACE, "owner"): lambda r: ec2.InterfaceRecord(r).fabric_owner,
+    (ec2.NETWORK_INTERFACE, "vpc"): lambda r: ec2.InterfaceRecord(r).vpc_id if ec2.InterfaceRecord(r).fabric_owner
+    else None,
 }
 
 
@@ -93,6 +111,10 @@ class Compiler:
         self.by_address: dict[str, str] = {}
         self.references: dict[str, dict[str, int]] = {}  # target group id -> {service id: rules forwarding}
         self.hosts = _HostMap()
+        self.interfaces: dict[str, FabricInterface] = {}  # by interface id
+        self.published: dict[str, dict[str, tuple[str, ...]]] = {}  # owner id -> its public names
+        self.names: dict[str, tuple[str, ...]] = {}  # every owner's public names
+        self.rebuilt_fabric = False
         self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
         self.rebuilt_groups: set[str] = set()
         self.rebuilt_vpcs: set[str] = set()
@@ -108,12 +130,16 @@ class Compiler:
         self.identities = self.identities.updated(changed)
         self.rebuilt_services = dirty.services
         self.rebuilt_groups, self.rebuilt_vpcs = dirty.groups, dirty.vpcs | dirty.patched_vpcs
+        self.rebuilt_fabric = bool(dirty.owners or dirty.interfaces)
         self.revision = revision
+        interfaces = {i.address: i for i in self.interfaces.values()}
+        if len(interfaces) != len(self.interfaces):
+            raise Inconsistent("two network interfaces hold one fabric address")
         snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
                             target_groups=dict(self.groups), by_address=dict(self.by_address),
-                            identities=self.identities)
+                            interfaces=interfaces, names=dict(self.names), identities=self.identities)
         # Patched views only swapped routes to services checked above for ones of the same names.
-        check(snapshot, dirty.services, dirty.vpcs)
+        check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric)
         return snapshot
 
     def serves_alike(self, old: Snapshot, new: Snapshot) -> bool:
@@ -125,6 +151,7 @@ class Compiler:
                 and all(old.target_groups.get(i) == new.target_groups.get(i) for i in self.rebuilt_groups)
                 and all(old.vpcs.get(i) == new.vpcs.get(i) for i in self.rebuilt_vpcs)
                 and (not self.rebuilt_vpcs or old.by_address == new.by_address)
+                and (not self.rebuilt_fabric or (old.interfaces == new.interfaces and old.names == new.names))
                 and old.identities is new.identities)
 
     def load(self, view: StoreView) -> Snapshot:
@@ -189,6 +216,9 @@ class Compiler:
             dirty.vpcs.add(lattice.VpcAssociationRecord(r).vpc_id)
         elif kind == ec2.VPC_ENDPOINT:
             dirty.vpcs.add(ec2.VpcEndpointRecord(r).vpc_id)
+            dirty.owners.add(r.id)
+        elif kind == elbv2.LOAD_BALANCER:
+            dirty.owners.add(r.id)
         elif kind in HOSTS:
             vpc_id = r.id if kind == ec2.VPC else ec2.HostRecord(r).vpc_id
             if vpc_id is not None:  # a terminated instance has left its VPC: no view of it to rebuild
@@ -196,9 +226,18 @@ class Compiler:
                 dirty.host_vpcs.add(vpc_id)
             if kind == ec2.INSTANCE:
                 dirty.instances.add(r.id)
+            if kind == ec2.VPC:  # its block may have moved: so do its interfaces' addresses
+                dirty.interfaces.update(self.lookups[(ec2.NETWORK_INTERFACE, "vpc")].get(r.id, ()))
+            owner = ec2.InterfaceRecord(r).fabric_owner if kind == ec2.NETWORK_INTERFACE else None
+            if owner is not None:
+                dirty.interfaces.add(r.id)
 
     # -- rebuilding ------------------------------------------------------------------------------
     def _rebuild(self, dirty: "_Dirty") -> None:
+        for id in dirty.interfaces:
+            self._rebuild_interface(id, dirty)
+        for id in dirty.owners:
+            self._rebuild_names(id)
         for id in dirty.services:
             self._rebuild_service(id, dirty)
         for id in dirty.networks:
@@ -282,6 +321,58 @@ class Compiler:
         return Target(key=target.id, id=target.target_id, port=port, draining=target.draining,
                       address=self.hosts.address(group.type, group.vpc_id, target.target_id, port))
 
+    def _rebuild_interface(self, id: str, dirty: "_Dirty") -> None:
+        old = self.interfaces.pop(id, None)
+        record = self.records[ec2.NETWORK_INTERFACE].get(id)
+        new = self._fabric_interface(ec2.InterfaceRecord(record)) if record is not None else None
+        if new is not None:
+            self.interfaces[id] = new
+        dirty.owners.update(i.owner for i in (old, new) if i is not None)
+
+    def _fabric_interface(self, eni: ec2.InterfaceRecord) -> FabricInterface | None:
+        vpc = self.records[ec2.VPC].get(eni.vpc_id or "")
+        block = self.fabric.block_of(ec2.VpcRecord(vpc).fabric_index) if vpc is not None else None
+        number, owner = eni.fabric_host, eni.fabric_owner
+        if block is None or number is None or owner is None or eni.vpc_id is None:
+            return None
+        owner_kind = VPC_ENDPOINT if owner.startswith("vpce-") else LOAD_BALANCER
+        return FabricInterface(id=eni.id, vpc_id=eni.vpc_id, zone=eni.zone, private_ip=eni.private_ip or "",
+                               address=block.interface(number), owner=owner, owner_kind=owner_kind)
+
+    def _addresses(self, owner: str, zone: str | None = None) -> tuple[str, ...]:
+        """The fabric addresses of ``owner``'s interfaces (in ``zone`` only, when given), by zone."""
+        found = [self.interfaces[i] for i in self.lookups[(ec2.NETWORK_INTERFACE, "owner")].get(owner, ())
+                 if i in self.interfaces]
+        return tuple(i.address for i in sorted(found, key=lambda i: (i.zone, i.address))
+                     if zone is None or i.zone == zone)
+
+    def _rebuild_names(self, owner: str) -> None:
+        """An owner's public names: a network load balancer's DNS name, an interface endpoint's DNS entries."""
+        for name in self.published.pop(owner, {}):
+            self.names.pop(name, None)
+        names: dict[str, tuple[str, ...]] = {}
+        balancer = self.records[elbv2.LOAD_BALANCER].get(owner)
+        endpoint = self.records[ec2.VPC_ENDPOINT].get(owner)
+        if balancer is not None and elbv2.LoadBalancerRecord(balancer).is_network:
+            names[elbv2.LoadBalancerRecord(balancer).dns_name.lower()] = self._addresses(owner)
+        elif endpoint is not None and _resolvable(ec2.VpcEndpointRecord(endpoint)):
+            for name, zone in ec2.VpcEndpointRecord(endpoint).dns_names():
+                names[name.lower()] = self._addresses(owner, zone)
+        names = {name: found for name, found in names.items() if found}
+        if names:
+            self.published[owner] = names
+            self.names.update(names)
+
+    def _private_names(self, vpc_id: str) -> Names:
+        """The private DNS names of a VPC's interface endpoints."""
+        names: dict[str, tuple[str, ...]] = {}
+        for record in self._find(ec2.VPC_ENDPOINT, "vpc", vpc_id):
+            endpoint = ec2.VpcEndpointRecord(record)
+            addresses = self._addresses(endpoint.id) if _resolvable(endpoint) else ()
+            for name in endpoint.private_names() if addresses else ():
+                names.setdefault(name.lower(), addresses)
+        return names
+
     def _rebuild_vpc(self, id: str) -> None:
         record = self.records[ec2.VPC].get(id)
         block = self.fabric.block_of(ec2.VpcRecord(record).fabric_index) if record is not None else None
@@ -290,7 +381,7 @@ class Compiler:
             self.by_address.pop(old.resolver, None)
             self.by_address.pop(old.lattice, None)
         if record is not None and block is not None:
-            self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members)
+            self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members, self._private_names(id))
             self.by_address.update({view.resolver: id, view.lattice: id})
 
     def _patch_vpc(self, id: str, services: set[str]) -> None:
@@ -341,6 +432,8 @@ class _Dirty:
         # (``_patch_vpc``) rather than rebuilt, unless something else rebuilds them anyway.
         self.members: dict[str, set[str]] = {}
         self.patched_vpcs: set[str] = set()
+        self.interfaces: set[str] = set()  # network interfaces with a fabric host number (or that had one)
+        self.owners: set[str] = set()  # load balancers and endpoints whose public names to rebuild
 
 
 def _forwarded(service: Service | None) -> set[str]:
@@ -475,8 +568,14 @@ class _HostMap:
 
 # -- reachability ----------------------------------------------------------------------
 
-def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members) -> VpcView:
-    """``members(network id)``: the services of a network."""
+def _resolvable(endpoint: ec2.VpcEndpointRecord) -> bool:
+    """An endpoint whose names resolve: an available ``Interface`` endpoint (one waiting for acceptance, or
+    rejected, carries no traffic)."""
+    return endpoint.type == "Interface" and endpoint.available
+
+
+def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members, names: Names) -> VpcView:
+    """``members(network id)``: the services of a network; ``names``: the VPC's private endpoint names."""
     routes: dict[str, Route] = {}
     for network in networks:
         for service in members(network.id):
@@ -484,7 +583,7 @@ def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members)
                 routes.setdefault(name, Route(service, network))
     arn = formats.arn(formats.partition_of(vpc.region), "ec2", vpc.region, vpc.account, f"vpc/{vpc.id}")
     return VpcView(vpc_id=vpc.id, arn=arn, account=vpc.account,
-                   region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes)
+                   region=vpc.region, resolver=block.resolver, lattice=block.lattice, routes=routes, names=names)
 
 
 def _network(network: lattice.ServiceNetworkRecord, auth_policy: str | None) -> ServiceNetwork:
@@ -495,12 +594,19 @@ def _network(network: lattice.ServiceNetworkRecord, auth_policy: str | None) -> 
 
 # -- consistency -----------------------------------------------------------------------
 
-def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Iterable[str] | None = None) -> None:
+def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Iterable[str] | None = None,
+          names: bool = True) -> None:
     """Raise ``Inconsistent`` unless every reference the data plane follows resolves.
 
     ``services`` and ``vpcs`` limit the check to what a revision rebuilt (None: everything); forwards of
     the others were checked when they were built and their target groups cannot go while referenced.
+    ``names``: check the fabric interfaces and the public names (each address an interface's, each
+    interface in a VPC of the snapshot, no two interfaces at one address); private names are checked
+    with their VPC.
     """
+    if names:
+        _check_interfaces(snapshot)
+        _check_names(snapshot.interfaces, snapshot.names, "public")
     for id in snapshot.services if services is None else services:
         service = snapshot.services.get(id)
         for port, listener in (service.listeners.items() if service else ()):
@@ -513,6 +619,24 @@ def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Itera
         for route in (snapshot.vpcs[id].routes.values() if id in snapshot.vpcs else ()):
             if route.service.id not in snapshot.services:
                 raise Inconsistent(f"VPC {id} routes to unknown service {route.service.id}")
+        if id in snapshot.vpcs:
+            _check_names(snapshot.interfaces, snapshot.vpcs[id].names, f"VPC {id}", id)
+
+
+def _check_interfaces(snapshot: Snapshot) -> None:
+    for address, interface in snapshot.interfaces.items():
+        if interface.address != address or interface.vpc_id not in snapshot.vpcs:
+            raise Inconsistent(f"interface {interface.id} at {address} is outside the VPCs served")
+        if snapshot.by_address.get(address) is not None:
+            raise Inconsistent(f"interface {interface.id} shares {address} with a VPC's resolver or Lattice address")
+
+
+def _check_names(interfaces, names: Names, where: str, vpc_id: str | None = None) -> None:
+    for name, addresses in names.items():
+        for address in addresses:
+            interface = interfaces.get(address)
+            if interface is None or (vpc_id is not None and interface.vpc_id != vpc_id):
+                raise Inconsistent(f"{where} name {name} points at {address}, no interface of its own")
 
 
 def _forwarded_from(listener: Listener) -> set[str]:

@@ -17,6 +17,15 @@ The shape follows what a request needs, in the order it needs it:
    ``FixedResponse``; a ``TargetGroup`` holds its ``Target``s, each with the
    host socket address (``Target.address``) the fabric maps it to.
 
+PrivateLink addressing: every network interface that carries PrivateLink
+traffic (a network load balancer's node, an endpoint's interface) is a
+``FabricInterface`` at its own fabric address (``Snapshot.interfaces``, by
+address: which VPC, which load balancer or endpoint, which zone). Names that
+resolve to such addresses are ``Names`` (lower-case name, possibly a
+``*.`` wildcard -> addresses): ``Snapshot.names`` are published to every VPC
+(AWS publishes load balancer and endpoint names in public DNS),
+``VpcView.names`` only inside one VPC (private DNS of its endpoints).
+
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
 """
@@ -201,6 +210,40 @@ class Route:
         return {}
 
 
+LOAD_BALANCER, VPC_ENDPOINT = "loadbalancer", "vpcendpoint"  # what a fabric interface serves
+
+Names = Mapping[str, tuple[str, ...]]  # lower-case name ("*." wildcards allowed) -> fabric addresses
+
+
+@dataclass(frozen=True)
+class FabricInterface:
+    """A network interface carrying PrivateLink traffic, at its own fabric address.
+
+    A later data path binds its listeners here: a network load balancer's on its nodes' addresses, an
+    interface endpoint's relay on its interfaces' addresses."""
+
+    id: str  # eni-...
+    vpc_id: str
+    zone: str  # Availability Zone name
+    private_ip: str  # its address in the VPC, as the EC2 API shows it
+    address: str  # its fabric address: where ``private_ip`` is reached on this host
+    owner: str  # the load balancer's record id or the VPC endpoint's id
+    owner_kind: str  # LOAD_BALANCER | VPC_ENDPOINT
+
+
+def lookup(names: Names, name: str) -> tuple[str, ...] | None:
+    """The addresses of ``name`` (lower-case): an exact entry, else the closest ``*.`` wildcard above it."""
+    found = names.get(name)
+    if found is not None:
+        return found
+    labels = name.split(".")
+    for i in range(1, len(labels)):
+        found = names.get("*." + ".".join(labels[i:]))
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass(frozen=True)
 class VpcView:
     """What a client inside one VPC sees."""
@@ -212,6 +255,7 @@ class VpcView:
     resolver: str  # address of the VPC's DNS resolver
     lattice: str  # address every Lattice service reachable from the VPC answers on
     routes: Mapping[str, Route] = field(default_factory=dict)  # lower-case host name -> route
+    names: Names = field(default_factory=dict)  # private DNS names of the VPC's interface endpoints
 
     def ports(self) -> frozenset[int]:
         """Listener ports that need a socket at this VPC's Lattice address."""
@@ -225,6 +269,8 @@ class Snapshot:
     by_address: Mapping[str, str] = field(default_factory=dict)  # fabric address -> VPC id
     services: Mapping[str, Service] = field(default_factory=dict)  # by id
     target_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # by id
+    interfaces: Mapping[str, FabricInterface] = field(default_factory=dict)  # by fabric address
+    names: Names = field(default_factory=dict)  # load balancer and endpoint names every VPC resolves
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
 

@@ -258,11 +258,13 @@ def _create_interfaces(ctx: RequestContext, endpoint: Record, subnet_ids: list[s
     body = endpoint.body
     kind = "gateway_load_balancer_endpoint" if body["VpcEndpointType"] == "GatewayLoadBalancer" \
         else "vpc_endpoint"
+    # Gateway Load Balancer endpoints route packets, which the loopback fabric cannot carry: no fabric address.
+    owner = None if body["VpcEndpointType"] == "GatewayLoadBalancer" else endpoint.id
     for subnet_id in subnet_ids:
         eni = interfaces.create_interface(
             ctx, subnet_id, description=f"VPC Endpoint Interface {body['VpcEndpointId']}",
             group_ids=[g["GroupId"] for g in body.get("Groups", [])], interface_type=kind,
-            requester_managed=True)
+            requester_managed=True, fabric_owner=owner)
         body["NetworkInterfaceIds"].append(eni["NetworkInterfaceId"])
         endpoint.internal["Interfaces"][subnet_id] = eni["NetworkInterfaceId"]
         body["SubnetIds"].append(subnet_id)

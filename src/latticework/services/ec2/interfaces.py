@@ -10,6 +10,15 @@ Network interfaces
     (endpoints, load balancers) through ``create_interface`` /
     ``delete_interface``: those are requester-managed and ``in-use``.
 
+Fabric addresses
+    An interface that carries PrivateLink traffic (a network load balancer's
+    node, an endpoint's interface: ``create_interface(fabric_owner=...)``)
+    also gets a host address in its VPC's fabric block: the lowest free host
+    number from ``.16`` up (``fabric.lowest_free_host``) among the VPC's
+    interfaces, kept in its internal ``FabricHost`` beside ``FabricOwner``
+    (the record it serves) and given back when the interface is deleted. A
+    full block is refused as a full subnet is (``InsufficientFreeAddressesInSubnet``).
+
 Instances
     ``RunInstances`` starts instances that are ``running`` at once, each with a
     primary interface (device index 0, deleted on termination) in the given
@@ -33,12 +42,14 @@ import hashlib
 import ipaddress
 from typing import Any, Iterable, Mapping
 
+from latticework import fabric
 from latticework.api.context import RequestContext
+from latticework.records import ec2 as stored
 from latticework.services.ec2 import api_types as shapes
 from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_for
 from latticework.services.ec2.kinds import INSTANCE, NETWORK_INTERFACE, SUBNET, VPC
 from latticework.services.ec2.security import group_named, groups_in_vpc
-from latticework.store import Record
+from latticework.store import Record, register_links
 
 RESERVED_HEAD = 4  # network address, VPC router, DNS server, reserved for future use
 RUNNING: shapes.InstanceState = {"Code": 16, "Name": "running"}
@@ -104,6 +115,19 @@ def _allocate(ctx: RequestContext, subnet: Record, wanted: str | None) -> str:
     return address
 
 
+def _claim_fabric_host(ctx: RequestContext, eni: Record, owner: str) -> None:
+    """Give ``eni`` the lowest free interface host number of its VPC's fabric block."""
+    vpc_id = eni.body["VpcId"]
+    used = (r.internal.get(stored.FABRIC_HOST) for r in ctx.tx.linked(NETWORK_INTERFACE.kind, vpc_id))
+    number = fabric.lowest_free_host(n for n in used if n is not None)
+    if number is None:
+        raise Ec2Error("InsufficientFreeAddressesInSubnet",
+                       f"There are not enough free addresses in subnet '{eni.body['SubnetId']}' to satisfy the "
+                       f"requested number of ips (VPC {vpc_id} holds at most {fabric.INTERFACE_CAPACITY} load "
+                       "balancer and endpoint interfaces).")
+    eni.internal.update({stored.FABRIC_HOST: number, stored.FABRIC_OWNER: owner})
+
+
 def _release(ctx: RequestContext, subnet_id: str, address: str) -> None:
     subnet = ctx.tx.get(SUBNET.kind, subnet_id)
     if subnet is not None and address in subnet.internal["Allocated"]:
@@ -148,11 +172,15 @@ def present_interface(body: dict) -> Any:
 
 
 def create_interface(ctx: RequestContext, subnet_id: str, *, description: str, group_ids: list[str] | None,
-                     interface_type: str, requester_managed: bool = True, requester_id: str | None = None) -> dict:
+                     interface_type: str, requester_managed: bool = True, requester_id: str | None = None,
+                     fabric_owner: str | None = None) -> dict:
     """An interface another family owns (an endpoint's, a load balancer's): returns the ``NetworkInterface`` body.
 
-    It has the subnet's next free address and ``group_ids`` (the VPC's default group when empty)."""
+    It has the subnet's next free address and ``group_ids`` (the VPC's default group when empty); with
+    ``fabric_owner`` (the id of the record it serves) it carries PrivateLink traffic and gets a fabric address."""
     record = _new_interface(ctx, subnet_id, group_ids, description, interface_type)
+    if fabric_owner is not None:
+        _claim_fabric_host(ctx, record, fabric_owner)
     record.body.update(RequesterManaged=requester_managed, Status="in-use")
     if requester_id:
         record.body["RequesterId"] = requester_id
@@ -167,6 +195,10 @@ def delete_interface(ctx: RequestContext, eni_id: str) -> None:
         return
     _release(ctx, record.body["SubnetId"], record.body["PrivateIpAddress"])
     ctx.tx.delete(NETWORK_INTERFACE.kind, eni_id)
+
+
+# A VPC's interfaces, for the fabric host numbers they hold (``_claim_fabric_host``).
+register_links(NETWORK_INTERFACE.kind, lambda body: [body["VpcId"]] if body.get("VpcId") else [])
 
 
 def _attachment(body: dict) -> dict:

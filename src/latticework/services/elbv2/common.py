@@ -42,11 +42,12 @@ from latticework.api.context import RequestContext
 from latticework.api.errors import ServiceError
 from latticework.api.models import service_model
 from latticework.api.paging import Pager
+from latticework.records import elbv2 as stored
 from latticework.services import tagging
 from latticework.store import Record
 
 SIGNING_NAME = "elasticloadbalancing"
-LOAD_BALANCER = "loadbalancer"
+LOAD_BALANCER = stored.LOAD_BALANCER
 TARGET_GROUP = "elbv2-targetgroup"
 LISTENER = "elbv2-listener"
 MAX_TAGS = 50

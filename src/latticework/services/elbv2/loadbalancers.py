@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping, cast
 
 from latticework.api.context import RequestContext
+from latticework.api.errors import ServiceError
 from latticework.services.ec2.interfaces import create_interface, delete_interface
 from latticework.services.ec2.kinds import SECURITY_GROUP
 from latticework.services.elbv2 import api_types as shapes
@@ -190,13 +191,26 @@ def _interface_description(body: dict) -> str:
 
 
 def _attach_interfaces(ctx: RequestContext, record: Record) -> None:
+    """One interface per subnet; a network load balancer's are its nodes, with fabric addresses."""
     body = record.body
-    kind = "network_load_balancer" if body["Type"] == "network" else "interface"
-    record.internal["interfaces"] = [
-        create_interface(ctx, zone["SubnetId"], description=_interface_description(body),
-                         group_ids=body.get("SecurityGroups") or None, interface_type=kind,
-                         requester_id="amazon-elb")["NetworkInterfaceId"]
-        for zone in body["AvailabilityZones"]]
+    network = body["Type"] == "network"
+    record.internal["interfaces"] = [_node(ctx, record, zone["SubnetId"], network) for zone in body["AvailabilityZones"]]
+
+
+def _node(ctx: RequestContext, record: Record, subnet_id: str, network: bool) -> str:
+    body = record.body
+    try:
+        return create_interface(ctx, subnet_id, description=_interface_description(body),
+                                group_ids=body.get("SecurityGroups") or None,
+                                interface_type="network_load_balancer" if network else "interface",
+                                requester_id="amazon-elb", fabric_owner=record.id if network else None,
+                                )["NetworkInterfaceId"]
+    except ServiceError as exc:
+        if exc.code != "InsufficientFreeAddressesInSubnet":
+            raise
+        # ELB's own answer for a subnet without room for its nodes.
+        raise c.error("InvalidSubnet", f"Not enough IP space available in {subnet_id}. ELB requires at least 8 "
+                      "free IP addresses in each subnet.") from exc
 
 
 def _detach_interfaces(ctx: RequestContext, record: Record) -> None:
