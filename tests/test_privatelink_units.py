@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from latticework import fabric
+from latticework.api.errors import ServiceError
 from latticework.dns.resolver import FORWARD, answer
 from latticework.records.ec2 import FABRIC_HOST, FABRIC_INDEX, FABRIC_OWNER
 from latticework.snapshot import Inconsistent, compile_snapshot
@@ -16,9 +17,9 @@ from latticework.snapshot.compile import Compiler, check
 from latticework.snapshot.model import LOAD_BALANCER, VPC_ENDPOINT, lookup
 from latticework.store import Record, StoreView
 from test_dns import addresses, q
+from test_internal_fields import ACCOUNT, REGION, call  # noqa: F401 (a fixture)
 from test_snapshot import _keyed, _view_of
 
-ACCOUNT, REGION = "111111111111", "us-east-1"
 RANGE = ipaddress.IPv4Network(fabric.DEFAULT_RANGE)
 
 # -- host numbers ---------------------------------------------------------------------------------
@@ -178,3 +179,29 @@ def test_check_refuses_a_name_pointing_nowhere():
     with pytest.raises(Inconsistent):
         check(broken)
     check(snapshot)
+
+
+# -- allocation through the providers, in process over a real store ---------------------------------
+
+def test_a_full_block_refuses_more_interfaces_as_a_full_subnet_does(call):
+    vpc_id = call("ec2", "CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [call("ec2", "CreateSubnet", VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24",
+                    AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in enumerate("abc")]
+
+    def endpoint_in(subnet_ids):
+        return call("ec2", "CreateVpcEndpoint", VpcEndpointType="Interface", VpcId=vpc_id, SubnetIds=subnet_ids,
+                    ServiceName="com.amazonaws.us-east-1.sqs", PrivateDnsEnabled=False)["VpcEndpoint"]
+
+    made = [endpoint_in(subnets) for _ in range(79)]  # 237 of the block's 239 interface addresses
+    with pytest.raises(ServiceError) as refused:
+        endpoint_in(subnets)
+    assert refused.value.code == "InsufficientFreeAddressesInSubnet"
+    with pytest.raises(ServiceError) as refused:
+        call("elbv2", "CreateLoadBalancer", Name="full", Type="network", Subnets=subnets)
+    assert refused.value.code == "InvalidSubnet"
+    endpoint_in(subnets[:2])  # the last two
+    call("ec2", "DeleteVpcEndpoints", VpcEndpointIds=[made[3]["VpcEndpointId"]])
+    again = endpoint_in(subnets)  # the six numbers the deleted endpoint held
+    with call.store.transaction(ACCOUNT, REGION, "read") as tx:
+        hosts = [tx.get("networkinterface", i).internal[FABRIC_HOST] for i in again["NetworkInterfaceIds"]]
+    assert sorted(hosts) == list(range(16 + 3 * 3, 16 + 4 * 3))

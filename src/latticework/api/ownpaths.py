@@ -9,7 +9,8 @@
     the local certificate authority HTTPS listeners' certificates chain to;
 ``/_latticework/vpcs/<vpc-id>``
     what the data plane serves for one VPC (its resolver and Lattice
-    addresses, the names it reaches, the ports bound);
+    addresses, the names it reaches, the ports bound, its load balancer and
+    endpoint interfaces with their fabric addresses, its private endpoint names);
 ``POST /_latticework/explain``
     the auth decision the data plane would take on a request described in
     the JSON body, with the statements that made it
