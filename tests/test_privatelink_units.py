@@ -17,7 +17,8 @@ from latticework.snapshot.compile import Compiler, check
 from latticework.snapshot.model import LOAD_BALANCER, VPC_ENDPOINT, lookup
 from latticework.store import Record, StoreView
 from test_dns import addresses, q
-from test_internal_fields import ACCOUNT, REGION, call  # noqa: F401 (a fixture)
+from latticework.store.sql import SqlStore
+from test_internal_fields import ACCOUNT, REGION, Calls
 from test_snapshot import _keyed, _view_of
 
 RANGE = ipaddress.IPv4Network(fabric.DEFAULT_RANGE)
@@ -101,6 +102,12 @@ def test_interfaces_are_at_their_vpcs_block_by_host_number():
     assert {i.owner_kind for a, i in snapshot.interfaces.items() if a.startswith("127.64.1.")} == {VPC_ENDPOINT}
 
 
+def test_addresses_follow_the_vpcs_block_to_another_range():
+    moved = compile_snapshot(topology(), fabric.Fabric.parse("127.8.0.0/16"))
+    assert moved.names[NLB_NAME] == ("127.8.0.16", "127.8.0.17")
+    assert sorted(moved.interfaces)[:2] == ["127.8.0.16", "127.8.0.17"]
+
+
 def test_public_names_resolve_everywhere_and_private_names_in_the_consumer_vpc_only():
     snapshot = compile_snapshot(topology())
     assert snapshot.names[NLB_NAME] == ("127.64.0.16", "127.64.0.17")
@@ -182,6 +189,13 @@ def test_check_refuses_a_name_pointing_nowhere():
 
 
 # -- allocation through the providers, in process over a real store ---------------------------------
+
+@pytest.fixture
+def call(tmp_path):
+    store = SqlStore.sqlite(tmp_path / "state.db")
+    yield Calls(store, tmp_path)
+    store.close()
+
 
 def test_a_full_block_refuses_more_interfaces_as_a_full_subnet_does(call):
     vpc_id = call("ec2", "CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
