@@ -19,6 +19,7 @@ import threading
 import pytest
 
 from latticework.store import NameTaken, Record, register_links
+from latticework.store.schema import MIGRATIONS
 from latticework.store.sql import SqlStore, StoreLocked
 
 A, B = "111111111111", "222222222222"
@@ -376,7 +377,7 @@ def test_a_version_1_database_opens_with_internal_fields_moved_out_of_bodies(tmp
         opened.close()
     with sqlite3.connect(path) as db:
         rows = dict(db.execute("SELECT id, internal FROM records").fetchall())
-        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (len(MIGRATIONS),)
     db.close()
     assert json.loads(rows["subnet-1"]) == {"Allocated": ["10.0.1.4", "10.0.1.5"]}
     assert json.loads(rows["svc-1"]) == {}
@@ -385,3 +386,25 @@ def test_a_version_1_database_opens_with_internal_fields_moved_out_of_bodies(tmp
         assert again.reader(A, REGION, "Read").get("vpc", "vpc-1").internal["FabricIndex"] == 0
     finally:
         again.close()
+
+
+def test_privatelink_interfaces_of_an_older_database_get_fabric_host_numbers(tmp_path):
+    path = tmp_path / "state.db"
+    eni = lambda id, vpc: {"NetworkInterfaceId": id, "VpcId": vpc}  # noqa: E731
+    _v1_database(path, {
+        ("loadbalancer", "lb1"): {"Type": "network", "_interfaces": ["eni-1", "eni-2"]},
+        ("loadbalancer", "alb1"): {"Type": "application", "_interfaces": ["eni-3"]},
+        ("vpcendpoint", "vpce-1"): {"VpcEndpointType": "Interface", "_Interfaces": {"subnet-1": "eni-4"}},
+        ("vpcendpoint", "vpce-2"): {"VpcEndpointType": "GatewayLoadBalancer", "_Interfaces": {"subnet-1": "eni-5"}},
+        **{("networkinterface", f"eni-{n}"): eni(f"eni-{n}", "vpc-1") for n in (1, 2, 3, 5)},
+        ("networkinterface", "eni-4"): eni("eni-4", "vpc-2"),
+    })
+    opened = open_store(path)
+    try:
+        reader = opened.reader(A, REGION, "Read")
+        internal = {n: reader.get("networkinterface", f"eni-{n}").internal for n in range(1, 6)}
+    finally:
+        opened.close()
+    assert internal[1] == {"FabricHost": 16, "FabricOwner": "lb1"} and internal[2]["FabricHost"] == 17
+    assert internal[4] == {"FabricHost": 16, "FabricOwner": "vpce-1"}  # another VPC: its own numbers
+    assert internal[3] == {} and internal[5] == {}  # an ALB's, a Gateway Load Balancer endpoint's

@@ -84,11 +84,51 @@ def _v2_internal(conn: sa.Connection) -> None:
                      .values(body=_json(body), internal=_json(internal)))
 
 
+def _v3_fabric_hosts(conn: sa.Connection) -> None:
+    """Network interfaces carrying PrivateLink traffic, made before they had fabric addresses, get one:
+    the nodes of network load balancers and the interfaces of VPC endpoints (but Gateway Load Balancer
+    endpoints'), per VPC the lowest free host numbers from 16 in creation order (``fabric`` describes them).
+    The kinds and fields are spelled here as they were stored when this step was written."""
+    kinds = ("networkinterface", "loadbalancer", "vpcendpoint")
+    key = (records.c.account, records.c.region, records.c.kind, records.c.id)
+    rows = conn.execute(sa.select(*key, records.c.body, records.c.internal).where(records.c.kind.in_(kinds))
+                        .order_by(records.c.created_rev, records.c.id)).all()
+    owners = _interface_owners(rows)
+    interfaces = [(row, json.loads(row.internal or "{}")) for row in rows if row.kind == "networkinterface"]
+    used: dict[str, set[int]] = {}
+    for row, internal in interfaces:
+        if "FabricHost" in internal:
+            used.setdefault(json.loads(row.body).get("VpcId"), set()).add(internal["FabricHost"])
+    for row, internal in interfaces:
+        vpc_id = json.loads(row.body).get("VpcId")
+        if row.id not in owners or "FabricHost" in internal or vpc_id is None:
+            continue
+        taken = used.setdefault(vpc_id, set())
+        number = next((n for n in range(16, 255) if n not in taken), None)
+        if number is None:
+            continue  # a full block: the interface stays without an address, as a new one would be refused
+        taken.add(number)
+        internal.update(FabricHost=number, FabricOwner=owners[row.id])
+        conn.execute(records.update().where(*(c == v for c, v in zip(key, row[:4]))).values(internal=_json(internal)))
+
+
+def _interface_owners(rows) -> dict[str, str]:
+    """Interface id -> the network load balancer or VPC endpoint it serves."""
+    owners: dict[str, str] = {}
+    for row in rows:
+        body, internal = json.loads(row.body), json.loads(row.internal or "{}")
+        if row.kind == "loadbalancer" and body.get("Type") == "network":
+            owners.update({eni: row.id for eni in internal.get("interfaces", [])})
+        elif row.kind == "vpcendpoint" and body.get("VpcEndpointType") != "GatewayLoadBalancer":
+            owners.update({eni: row.id for eni in (internal.get("Interfaces") or {}).values()})
+    return owners
+
+
 def _json(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial, _v2_internal]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial, _v2_internal, _v3_fabric_hosts]
 
 
 def current_version(conn: sa.Connection) -> int:
