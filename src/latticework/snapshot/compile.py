@@ -115,6 +115,8 @@ class Compiler:
         self.published: dict[str, dict[str, tuple[str, ...]]] = {}  # owner id -> its public names
         self.names: dict[str, tuple[str, ...]] = {}  # every owner's public names
         self.rebuilt_fabric = False
+        self.served_interfaces: Mapping[str, FabricInterface] = {}  # the snapshots' (by address), never mutated
+        self.served_names: Names = {}
         self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
         self.rebuilt_groups: set[str] = set()
         self.rebuilt_vpcs: set[str] = set()
@@ -132,12 +134,15 @@ class Compiler:
         self.rebuilt_groups, self.rebuilt_vpcs = dirty.groups, dirty.vpcs | dirty.patched_vpcs
         self.rebuilt_fabric = bool(dirty.owners or dirty.interfaces)
         self.revision = revision
-        interfaces = {i.address: i for i in self.interfaces.values()}
-        if len(interfaces) != len(self.interfaces):
-            raise Inconsistent("two network interfaces hold one fabric address")
+        if self.rebuilt_fabric:  # else the last snapshot's mappings serve as they are
+            self.served_interfaces = {i.address: i for i in self.interfaces.values()}
+            self.served_names = dict(self.names)
+            if len(self.served_interfaces) != len(self.interfaces):
+                raise Inconsistent("two network interfaces hold one fabric address")
         snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
                             target_groups=dict(self.groups), by_address=dict(self.by_address),
-                            interfaces=interfaces, names=dict(self.names), identities=self.identities)
+                            interfaces=self.served_interfaces, names=self.served_names,
+                            identities=self.identities)
         # Patched views only swapped routes to services checked above for ones of the same names.
         check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric)
         return snapshot
