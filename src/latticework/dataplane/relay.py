@@ -31,7 +31,15 @@ descriptors readiness callbacks, so the same code runs on both.
   direction answers ``EINVAL`` (a socket type splice refuses), the pump copies:
   ``recv_into`` one fixed ``bytearray`` per direction (the same 64 KiB) and
   ``send`` from a ``memoryview`` of it. ``splice=False`` forces the copy
-  (tests run both paths).
+  (tests run both paths). A pump whose direction ended with its pipe empty
+  leaves the pipe to the next relay (``PIPE_POOL`` of them are kept): a
+  short connection then costs no ``pipe2`` and no ``close`` of pipes.
+- **Wake-ups**: a read that returns less than asked for has very likely
+  emptied the socket, so after writing it out the pump waits for
+  readability instead of trying a read that would fail with ``EAGAIN``.
+  Reading and writing stay in one callback as long as both sides keep up;
+  the pump's watch changes (``add_reader`` to ``add_writer``) only when the
+  destination is full.
 - **Half-close**: end of stream from one side (a read of 0 bytes) becomes
   ``shutdown(SHUT_WR)`` toward the other once the pump's buffer is written
   out; the other direction keeps going. The relay ends ``COMPLETE`` when both
@@ -99,6 +107,8 @@ SPLICE = hasattr(os, "splice")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _RESET_ERRORS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+PIPE_POOL = 64  # empty pipes kept for the next relays (a pipe holds no memory while empty)
+_PIPES: list[tuple[int, int]] = []
 
 
 class End(str, enum.Enum):
@@ -180,7 +190,8 @@ class Relay:
         self.client.setblocking(False)
         _nodelay(self.client)
         try:
-            family = socket.AF_INET6 if ipaddress.ip_address(self.target[0]).version == 6 else socket.AF_INET
+            family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET  # an IPv6 literal has colons
+            socket.inet_pton(family, self.target[0])  # a literal, or connect would resolve a name, blocking the loop
             self.upstream = socket.socket(family, socket.SOCK_STREAM)
             self.upstream.setblocking(False)
             code = self.upstream.connect_ex(self.target)
@@ -277,18 +288,21 @@ class _Pump:
         self.moved = 0  # bytes written to dst
         self.pending = 0  # bytes read from src, not yet written to dst
         self.eof = False
+        self.drained = False  # the last read was short: wait for readability before reading again
         self.finished = False
         self.waiting: str | None = None  # "read" | "write" | None: what the pump waits for
         self.pipe: tuple[int, int] | None = None
         self.buffer: memoryview | None = None
         self.offset = 0  # copy path: where the unwritten bytes start in the buffer
         if relay.splice:
-            self.pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self.pipe = _PIPES.pop() if _PIPES else os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         else:
             self.buffer = memoryview(bytearray(BUFFER))
 
     def run(self) -> None:
         """Move bytes until one side makes us wait (or the direction or the relay ends)."""
+        if self.waiting == "read":
+            self.drained = False  # called because src is readable
         side = self.dst
         try:
             while self.relay.reason is None:
@@ -300,6 +314,8 @@ class _Pump:
                         return self._wait("write")
                 elif self.eof:
                     return self._finish()
+                elif self.drained:
+                    return self._wait("read")
                 else:
                     side = self.src
                     if not self._read():
@@ -328,6 +344,9 @@ class _Pump:
         if n == 0:
             self.eof = True
         self.pending = n
+        # Less than asked for: src is very likely empty now. Writing that out, the pump then waits for src to
+        # be readable rather than trying a read that would fail with EAGAIN (a syscall and an exception).
+        self.drained = n < BUFFER
         return True
 
     def _write(self) -> bool:
@@ -396,8 +415,11 @@ class _Pump:
 
     def _release(self) -> None:
         if self.pipe is not None:
-            os.close(self.pipe[0])
-            os.close(self.pipe[1])
+            if self.pending == 0 and len(_PIPES) < PIPE_POOL:
+                _PIPES.append(self.pipe)  # empty: the next relay may use it
+            else:
+                os.close(self.pipe[0])
+                os.close(self.pipe[1])
             self.pipe = None
         self.buffer = None
 
