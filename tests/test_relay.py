@@ -395,7 +395,6 @@ def test_a_target_that_does_not_read_holds_the_client_back_and_the_relay_holds_o
             await asyncio.sleep(0.01)  # let the relay's callbacks run
         stalled = pump.waiting == "write", sent, ends.relay.held, ends.relay.client_to_target
         # Now the target reads everything and the rest goes through.
-        rest = b""
         async def send_rest():
             nonlocal sent
             while sent < total:

@@ -98,7 +98,6 @@ import os
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Callable
 
 BUFFER = 64 * 1024  # what one direction holds: the pipe's capacity (Linux's default), or the copy buffer
 DEFAULT_IDLE_TIMEOUT = 350.0  # an NLB's TCP idle timeout
