@@ -212,11 +212,11 @@ def skipped(section: str, what: str, why: str) -> Row:
 
 # -- tools --------------------------------------------------------------------------------------------
 
-DEBIAN_PACKAGES = {"haproxy": "haproxy", "wrk": "wrk", "h2load": "nghttp2-client"}
+DEBIAN_PACKAGES = {"haproxy": "haproxy", "wrk": "wrk", "h2load": "nghttp2-client", "iperf3": "iperf3"}
 
 
 def ensure_tools(log: Path) -> dict[str, bool]:
-    """Find haproxy, wrk and h2load; install the missing ones from Debian's packages when root."""
+    """Find haproxy, wrk, h2load and iperf3; install the missing ones from Debian's packages when root."""
     missing = [tool for tool in DEBIAN_PACKAGES if shutil.which(tool) is None]
     if missing and os.geteuid() == 0 and shutil.which("apt-get"):
         packages = sorted({DEBIAN_PACKAGES[t] for t in missing})

@@ -5,6 +5,7 @@ Sections, in the order they run:
 
 =============  ==========================================================================
 l7             HTTP/1.1 through Latticework vs HAProxy (same routing) vs direct (l7.py)
+l4             the TCP relay vs a direct connection vs HAProxy mode tcp: bulk, new connections (l4.py)
 tls            HTTPS termination and h2 over TLS vs HAProxy (l7.py)
 control        boto3 create/get/list/mixed vs moto's server (api_throughput.py)
 propagation    API write -> first request that follows it, 10 and 1,000 services (propagation.py)
@@ -35,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, Processes, Row, ensure_tools, fabric, say, skipped, write_json  # noqa: E402
 
-SECTIONS = ("l7", "auth", "tls", "control", "propagation", "scale")
-TITLES = {"l7": "L7 HTTP", "auth": "L7 auth", "tls": "HTTPS/h2", "control": "control plane",
+SECTIONS = ("l7", "auth", "tls", "l4", "control", "propagation", "scale")
+TITLES = {"l7": "L7 HTTP", "auth": "L7 auth", "tls": "HTTPS/h2", "l4": "L4 TCP", "control": "control plane",
           "propagation": "propagation", "scale": "scale"}  # as the sections name themselves in the table
-NEEDS = {"l7": ("haproxy", "wrk"), "auth": ("haproxy", "wrk"), "tls": ("haproxy", "h2load")}
+NEEDS = {"l7": ("haproxy", "wrk"), "auth": ("haproxy", "wrk"), "tls": ("haproxy", "h2load"),
+         "l4": ("haproxy", "wrk", "iperf3")}
 FIXTURES = {"proxies": ("l7", "auth", "tls"), "small": ("propagation", "scale"), "fleet": ("propagation", "scale")}
 
 
@@ -119,6 +121,9 @@ def run_section(name: str, ctx: Context) -> list[Row]:
     if name == "tls":
         import l7
         return l7.run_tls(ctx)
+    if name == "l4":
+        import l4
+        return l4.run(ctx)
     if name == "control":
         import api_throughput
         return api_throughput.run(ctx)
@@ -141,7 +146,7 @@ def machine() -> dict:
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit == "req/s" or unit == "calls/s":
+    if unit in ("req/s", "calls/s", "conn/s", "MB/s"):
         return f"{value:,.0f} {unit}"
     if unit == "MB":
         return f"{value:,.1f} MB"
@@ -208,7 +213,7 @@ def main(argv=None) -> int:
     signal.alarm(int(args.budget))
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     say(f"Latticework benchmark suite: {', '.join(sections)}{' (quick)' if args.quick else ''}; work directory {work}")
-    tools = ensure_tools(work / "apt.log") if {"l7", "auth", "tls"} & set(sections) else {}
+    tools = ensure_tools(work / "apt.log") if set(NEEDS) & set(sections) else {}
     ctx = Context(work, args.quick, tools)
     rows: list[Row] = []
     failed = False

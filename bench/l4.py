@@ -1,0 +1,152 @@
+"""The ``l4`` section: the TCP relay (latticework.dataplane.relay) vs a direct connection vs HAProxy ``mode tcp``.
+
+Three paths to the same targets, all on loopback:
+
+- **direct**: the client connects to the target itself;
+- **relay**: ``relay_harness.py``, a listening socket whose connections are
+  relayed by ``latticework.dataplane.relay`` (splice), in one uvloop process
+  per CPU sharing the port (SO_REUSEPORT), as the data plane's workers do; a
+  second harness with ``--copy`` measures the buffered path, for scale;
+- **HAProxy**: Debian's, as packaged (a thread per CPU), ``mode tcp`` with
+  ``option splice-auto`` (HAProxy's zero-copy path, its best for bulk).
+
+Rows:
+
+- **bulk throughput**: ``iperf3`` (Debian's package, C: the sender and
+  receiver are never what limits the figure), one TCP stream, client ->
+  target and target -> client (``-R``), MB/s. The iperf3 server is the target;
+  its control connection goes through the path too.
+- **new connections per second**: ``wrk -t1 -c32 -H "Connection: close"``
+  against an HTTP target (one HAProxy thread answering every request itself,
+  ``http-request return``): each request opens a connection through the path,
+  sends one small request, reads one small answer, and both sides close.
+
+Runs are interleaved and the best of ``ctx.rounds()`` kept (``l7.best_of``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from common import BENCH, Goal, Load, Row, free_port, plural, say, wait_for_line, wait_port, wrk
+from l7 import best_of, faster, start_haproxy
+
+SECTION = "L4 TCP"
+MB = 1_000_000
+
+
+def haproxy_config(frontends: dict[int, int]) -> str:
+    """``mode tcp`` frontends: listening port -> target port."""
+    parts = ["global\n    maxconn 4096\ndefaults\n    mode tcp\n    option splice-auto\n    timeout client 350s\n"
+             "    timeout server 350s\n    timeout connect 5s\n"]
+    for listen, target in frontends.items():
+        parts.append(f"listen relay-{listen}\n    bind 127.0.0.1:{listen}\n    server t 127.0.0.1:{target}\n")
+    return "".join(parts)
+
+
+def target_config(port: int) -> str:
+    return f"""global
+    maxconn 4096
+    nbthread 1
+defaults
+    mode http
+    timeout client 60s
+    timeout server 60s
+    timeout connect 5s
+frontend target
+    bind 127.0.0.1:{port}
+    http-request return status 200 content-type text/plain string "ok"
+"""
+
+
+def start_harness(ctx, name: str, listen: int, target: int, *extra: str) -> None:
+    log = ctx.work / "l4" / f"{name}.log"
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent / "src")}
+    process = ctx.processes.start([sys.executable, str(BENCH / "relay_harness.py"), str(listen), str(target), *extra],
+                                  log, env)
+    wait_for_line(process, log, re.compile(r"^ready$", re.M))
+
+
+def iperf3(port: int, seconds: float, reverse: bool) -> Load:
+    """One iperf3 stream through ``port`` for ``seconds``; the rate is MB/s received."""
+    cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(max(1, round(seconds))), "-J",
+           *(["-R"] if reverse else [])]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    try:
+        report = json.loads(done.stdout)
+        received = report["end"]["sum_received"]
+    except (ValueError, KeyError):
+        raise RuntimeError(f"iperf3 failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}") from None
+    return Load(received["bits_per_second"] / 8 / MB, 0.0, 0.0, 0, 1)
+
+
+def build(ctx) -> dict[str, dict[str, int]]:
+    """The targets and the paths to them: kind ("bulk", "rate") -> label -> port."""
+    work = ctx.work / "l4"
+    work.mkdir(parents=True, exist_ok=True)
+    iperf_port, http_port = free_port(), free_port()
+    iperf_log = work / "iperf3.log"
+    ctx.processes.start(["iperf3", "-s", "-p", str(iperf_port)], iperf_log)
+    start_haproxy(ctx.processes, work, "target", target_config(http_port), [http_port])
+    paths: dict[str, dict[str, int]] = {"bulk": {"direct": iperf_port}, "rate": {"direct": http_port}}
+    for kind, target in (("bulk", iperf_port), ("rate", http_port)):
+        paths[kind]["relay"] = free_port()
+        start_harness(ctx, f"relay-{kind}", paths[kind]["relay"], target)
+        paths[kind]["relay, copying"] = free_port()
+        start_harness(ctx, f"relay-copy-{kind}", paths[kind]["relay, copying"], target, "--copy")
+        paths[kind]["haproxy"] = free_port()
+    start_haproxy(ctx.processes, work, "haproxy", haproxy_config({paths["bulk"]["haproxy"]: iperf_port,
+                                                                  paths["rate"]["haproxy"]: http_port}),
+                  [paths["bulk"]["haproxy"], paths["rate"]["haproxy"]])
+    wait_port("127.0.0.1", iperf_port)
+    return paths
+
+
+def run(ctx) -> list[Row]:
+    paths = build(ctx)
+    seconds, rounds = ctx.seconds(8, 3), ctx.rounds()
+    ctx.raw[SECTION] = raw = {"seconds": seconds, "rounds": rounds, "runs": {}}
+    rows: list[Row] = []
+    for reverse in (False, True):
+        way = "target -> client" if reverse else "client -> target"
+        labels = list(paths["bulk"])
+        iperf3(paths["bulk"]["relay"], 1, reverse)  # warm-up
+        best, every = best_of(rounds, labels, lambda label: iperf3(paths["bulk"][label], seconds, reverse), faster)
+        for label, load in best.items():
+            raw["runs"][f"bulk {way} {label}"] = every[label]
+            say(f"  {SECTION} bulk {way} {label:15s} {load.rate:9.0f} MB/s  (best of {rounds})")
+        rows += [Row(SECTION, f"bulk MB/s, one stream {way}: relay / direct", best["relay"].rate,
+                     best["direct"].rate, "MB/s", Goal(">=", 0.9)),
+                 Row(SECTION, f"bulk MB/s, one stream {way}: relay / HAProxy", best["relay"].rate,
+                     best["haproxy"].rate, "MB/s"),
+                 Row(SECTION, f"bulk MB/s, one stream {way}: relay copying / splicing (for scale)",
+                     best["relay, copying"].rate, best["relay"].rate, "MB/s"),
+                 Row(SECTION, f"bulk MB/s, one stream {way}: HAProxy / direct (for scale)",
+                     best["haproxy"].rate, best["direct"].rate, "MB/s")]
+    rows += connection_rate(ctx, paths["rate"], seconds, rounds, raw)
+    return rows
+
+
+def connection_rate(ctx, ports: dict[str, int], seconds: float, rounds: int, raw: dict) -> list[Row]:
+    def measure(label: str) -> Load:
+        return wrk(f"http://127.0.0.1:{ports[label]}/", seconds, 32, script="close.lua")
+
+    for label in ports:
+        wrk(f"http://127.0.0.1:{ports[label]}/", 1, 32, script="close.lua")  # warm-up
+    best, every = best_of(rounds, list(ports), measure, faster)
+    for label, load in best.items():
+        raw["runs"][f"connections {label}"] = every[label]
+        say(f"  {SECTION} new connections {label:15s} {load.rate:9.0f} conn/s  p99 {load.p99:7.2f} ms  "
+            f"errors {load.errors}  (best of {rounds})")
+    errors = best["relay"].errors + best["haproxy"].errors
+    return [Row(SECTION, "new connections/s, 32 at a time: relay / HAProxy", best["relay"].rate,
+                best["haproxy"].rate, "conn/s", Goal(">=", 0.8), plural(errors, "error") if errors else ""),
+            Row(SECTION, "new connections/s, 32 at a time: relay / direct", best["relay"].rate,
+                best["direct"].rate, "conn/s"),
+            Row(SECTION, "p99 of a connection's exchange, 32 at a time: relay / HAProxy", best["relay"].p99,
+                best["haproxy"].p99, "ms")]
+
