@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -81,9 +83,35 @@ def topology(**extra):
                                               "Tags": [{"Key": "latticework:host-address", "Value": "127.0.0.42"}]})],
         "vpcendpoint": [rec("vpcendpoint", "vpce-1", {"VpcEndpointType": "ServiceNetwork", "State": "available",
                                                       "VpcId": "vpc-b", "ServiceNetworkArn": "arn:servicenetwork/sn-1"})],
+        # A network load balancer in vpc-b: a TCP listener to a group of two targets, a TLS one (not relayed yet).
+        "loadbalancer": [rec("loadbalancer", "lb-1", {"Type": "network", "VpcId": "vpc-b",
+                                                       "DNSName": "nlb-1.elb.us-east-1.amazonaws.com"})],
+        "elbv2-targetgroup": [
+            rec("elbv2-targetgroup", "etg-1", {"TargetType": "ip", "Protocol": "TCP", "Port": 80, "VpcId": "vpc-b"},
+                internal={"targets": [{"Id": "10.1.0.7"}, {"Id": "192.168.1.1", "Port": 81}]}),
+            rec("elbv2-targetgroup", "etg-2", {"TargetType": "ip", "Protocol": "TLS", "Port": 443, "VpcId": "vpc-b"})],
+        "elbv2-listener": [
+            rec("elbv2-listener", "el-1", {"Protocol": "TCP", "Port": 9000, "DefaultActions": [
+                {"Type": "forward", "TargetGroupArn": "arn:elbv2-targetgroup/etg-1"}]}, parent="lb-1"),
+            rec("elbv2-listener", "el-2", {"Protocol": "TLS", "Port": 443, "DefaultActions": [
+                {"Type": "forward", "TargetGroupArn": "arn:elbv2-targetgroup/etg-2"}]}, parent="lb-1")],
     }
     records.update(extra)
     return StoreView(7, records)
+
+
+def test_a_network_load_balancer_compiles_its_tcp_listeners_and_their_targets():
+    snap = compile_snapshot(topology(), Fabric.parse("127.99.0.0/16"))
+    assert snap.balancers["lb-1"].listeners == {9000: "etg-1"}  # TLS listeners are not relayed yet
+    group = snap.nlb_groups["etg-1"]
+    # The same address rule as Lattice targets: the VPC's CIDR -> 127.0.0.1 at the port, others as given.
+    assert [(t.id, t.address) for t in group.targets] == [("10.1.0.7", ("127.0.0.1", 80)),
+                                                          ("192.168.1.1", ("192.168.1.1", 81))]
+    check(snap)
+    # A listener naming a target group the snapshot lacks is inconsistent.
+    broken = dataclasses.replace(snap, nlb_groups={})
+    with pytest.raises(Inconsistent):
+        check(broken)
 
 
 def test_reachability_direct_and_through_a_service_network_endpoint():
@@ -159,7 +187,8 @@ def _view_of(records: dict, revision: int) -> StoreView:
 
 @settings(max_examples=60, deadline=None)
 @given(order=st.permutations(range(len(_keyed(topology())))), cut=st.integers(0, 30),
-       removed=st.sets(st.sampled_from(["snva-1", "r-20", "tg-unused", "eni-1", "snsa-2", "vpce-1"])))
+       removed=st.sets(st.sampled_from(["snva-1", "r-20", "tg-unused", "eni-1", "snsa-2", "vpce-1", "el-1",
+                                          "el-2", "etg-2"])))
 def test_an_incremental_compile_equals_a_fresh_one(order, cut, removed):
     everything = _keyed(topology())
     keys = [list(everything)[i] for i in order]
@@ -188,7 +217,11 @@ def test_serves_alike_tells_writes_traffic_cannot_see_from_those_it_can():
     for key, record in [(("rule", "r-30"), rule("r-30", "l-1", 30, {"method": "PUT"},
                                                  {"fixedResponse": {"statusCode": 418}})),
                         (("target", "tg-2/009"), target("tg-2", "10.0.0.9", n=9)),
-                        (("snva", "snva-2"), rec("snva", "snva-2", {"vpcId": "vpc-c"}, parent="sn-1"))]:
+                        (("snva", "snva-2"), rec("snva", "snva-2", {"vpcId": "vpc-c"}, parent="sn-1")),
+                        (("elbv2-targetgroup", "etg-1"), rec("elbv2-targetgroup", "etg-1", {
+                            "TargetType": "ip", "Protocol": "TCP", "Port": 80, "VpcId": "vpc-b"},
+                            internal={"targets": [{"Id": "10.1.0.8"}]})),
+                        (("elbv2-listener", "el-1"), None)]:
         before = quiet
         quiet = compiler.update(9, {key: record})
         assert not compiler.serves_alike(before, quiet), key

@@ -1,4 +1,5 @@
-"""Listening sockets: one per (VPC Lattice address, listener port).
+"""Listening sockets: one per (VPC Lattice address, listener port), and one per
+(network load balancer node, TCP listener port).
 
 Every service a VPC reaches answers on the VPC's Lattice address, so one
 socket serves all the services of one port there, chosen by Host (HTTP) or
@@ -16,6 +17,13 @@ over to that front end.
 At shutdown (``close``) open client connections drain: each front end
 finishes what it has in progress, for at most ``drain_seconds``.
 
+A network load balancer's node (a ``FabricInterface`` it owns) gets a
+``TCP`` socket for each TCP listener of the load balancer. Each accepted
+connection is relayed (``relay.start``) to the next target of the listener's
+target group, round robin per worker over the registered targets (no health
+checks yet: every registered target takes connections; a deregistered one
+gets no new ones). A group with no target resets the client.
+
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
 ``GET /_latticework/vpcs/<id>``) and retried on the next snapshot.
@@ -26,14 +34,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import router
+from latticework.dataplane import relay, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
 from latticework.dataplane.plane import Plane
-from latticework.snapshot.model import HTTP, HTTPS, Service, Snapshot
+from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, Service, Snapshot, Target
 
 log = logging.getLogger("latticework.dataplane")
 
@@ -49,7 +58,22 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
             for port, listener in route.service.listeners.items():
                 if listener.protocol in (HTTP, HTTPS):
                     found.setdefault((vpc.lattice, port), set()).add(listener.protocol)
-    return {key: protocols.pop() if len(protocols) == 1 else MIXED for key, protocols in found.items()}
+    wanted = {key: protocols.pop() if len(protocols) == 1 else MIXED for key, protocols in found.items()}
+    for address, interface in snapshot.interfaces.items():
+        balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
+        wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
+    return wanted
+
+
+def nlb_targets(snapshot: Snapshot, address: str, port: int) -> tuple[str, tuple[Target, ...]]:
+    """The target group id and the targets that take new connections at a load balancer node's port."""
+    interface = snapshot.interfaces.get(address)
+    balancer = snapshot.balancers.get(interface.owner) if interface is not None else None
+    group_id = balancer.listeners.get(port) if balancer is not None else None
+    group = snapshot.nlb_groups.get(group_id) if group_id is not None else None
+    if group_id is None or group is None:
+        return "", ()
+    return group_id, tuple(t for t in group.serving() if t.address is not None)
 
 
 def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
@@ -106,6 +130,7 @@ class Listeners:
         self._pruned_at = 64
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
+        self.turns: dict[str, int] = {}  # NLB target group id -> connections it was given (round robin)
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -159,8 +184,9 @@ class Listeners:
             return
         self.unbound.discard(key)
         loop = asyncio.get_running_loop()
-        if mode == MIXED:
-            task = asyncio.create_task(self._accept_sniffing(sock, address, port))
+        if mode in (MIXED, TCP):
+            accept = self._accept_sniffing if mode == MIXED else self._accept_relaying
+            task = asyncio.create_task(accept(sock, address, port))
             self.servers[key] = (mode, task)
             return
         tls = {"ssl": self._tls_context(address, port),
@@ -180,6 +206,29 @@ class Listeners:
         lookup: Callable[[str | None], Service | None] = \
             lambda name: https_service(self.plane.snapshot, address, port, name)
         return self.plane.certificates.listener_context(lookup)
+
+    # -- network load balancer nodes ---------------------------------------------------------
+    async def _accept_relaying(self, sock: socket.socket, address: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                client, _ = await loop.sock_accept(sock)
+                self._relay(client, address, port)
+        finally:
+            sock.close()
+
+    def _relay(self, client: socket.socket, address: str, port: int) -> None:
+        group_id, targets = nlb_targets(self.plane.snapshot, address, port)
+        if not targets:  # nowhere to go: reset, as an NLB does
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            return
+        turn = self.turns.get(group_id, 0)
+        self.turns[group_id] = turn + 1
+        target = targets[turn % len(targets)]
+        assert target.address is not None  # ``nlb_targets`` keeps only targets with a host socket
+        self.accepted += 1
+        relay.start(client, target.address)
 
     # -- HTTP and HTTPS on one port --------------------------------------------------------
     async def _accept_sniffing(self, sock: socket.socket, address: str, port: int) -> None:

@@ -37,6 +37,13 @@ of an endpoint (``PrivateDnsEnabled`` with a verified service name, or an
 AWS service's name) go into its own VPC's view, rebuilt as any endpoint
 change rebuilds it. Other endpoint types get fabric addresses (Resource and
 ServiceNetwork endpoints have interfaces) but no names here.
+
+Network load balancers: a load balancer, or one of its listeners, changing
+rebuilds that ``NetworkLoadBalancer`` (its TCP listeners: port -> the target
+group of the default action); an NLB target group changing rebuilds that
+group into ``Snapshot.nlb_groups``, its targets mapped to host sockets by
+``_HostMap`` as Lattice targets are (a VPC's addresses or an instance
+changing rebuilds the NLB groups they may move, as for Lattice groups).
 """
 
 from __future__ import annotations
@@ -50,15 +57,15 @@ from latticework.fabric import Fabric
 from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
-    HTTP, LOAD_BALANCER, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
-    Match, Names, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
+    HTTP, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
+    Match, Names, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
     WeightedTargetGroup,
 )
 from latticework.store import Record, StoreView
 
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
-         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, *IDENTITY_KINDS)
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, elbv2.LISTENER, elbv2.TARGET_GROUP, *IDENTITY_KINDS)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -87,6 +94,9 @@ LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
     (ec2.VPC_ENDPOINT, "network"): lambda r: ec2.VpcEndpointRecord(r).service_network_arn,
     (lattice.TARGET_GROUP, "vpc"): lambda r: lattice.TargetGroupRecord(r).vpc_id,
     (lattice.TARGET_GROUP, "type"): lambda r: lattice.TargetGroupRecord(r).type,
+    (elbv2.TARGET_GROUP, "vpc"): lambda r: elbv2.TargetGroupRecord(r).vpc_id,
+    (elbv2.TARGET_GROUP, "type"): lambda r: elbv2.TargetGroupRecord(r).type,
+    (elbv2.TARGET_GROUP, "arn"): lambda r: r.arn,
     (ec2.NETWORK_INTERFACE, "owner"): lambda r: ec2.InterfaceRecord(r).fabric_owner,
     (ec2.NETWORK_INTERFACE, "vpc"): lambda r: ec2.InterfaceRecord(r).vpc_id if ec2.InterfaceRecord(r).fabric_owner
     else None,
@@ -114,6 +124,10 @@ class Compiler:
         self.interfaces: dict[str, FabricInterface] = {}  # by interface id
         self.published: dict[str, dict[str, tuple[str, ...]]] = {}  # owner id -> its public names
         self.names: dict[str, tuple[str, ...]] = {}  # every owner's public names
+        self.balancers: dict[str, NetworkLoadBalancer] = {}  # network load balancers, by record id
+        self.nlb_groups: dict[str, TargetGroup] = {}
+        self.rebuilt_balancers: set[str] = set()
+        self.rebuilt_nlb_groups: set[str] = set()
         self.rebuilt_fabric = False
         self.served_interfaces: Mapping[str, FabricInterface] = {}  # the snapshots' (by address), never mutated
         self.served_names: Names = {}
@@ -133,6 +147,7 @@ class Compiler:
         self.rebuilt_services = dirty.services
         self.rebuilt_groups, self.rebuilt_vpcs = dirty.groups, dirty.vpcs | dirty.patched_vpcs
         self.rebuilt_fabric = bool(dirty.owners or dirty.interfaces)
+        self.rebuilt_balancers, self.rebuilt_nlb_groups = dirty.balancers, dirty.nlb_groups
         self.revision = revision
         if self.rebuilt_fabric:  # else the last snapshot's mappings serve as they are
             self.served_interfaces = {i.address: i for i in self.interfaces.values()}
@@ -142,9 +157,10 @@ class Compiler:
         snapshot = Snapshot(revision=revision, vpcs=dict(self.vpcs), services=dict(self.services),
                             target_groups=dict(self.groups), by_address=dict(self.by_address),
                             interfaces=self.served_interfaces, names=self.served_names,
-                            identities=self.identities)
+                            identities=self.identities, balancers=dict(self.balancers),
+                            nlb_groups=dict(self.nlb_groups))
         # Patched views only swapped routes to services checked above for ones of the same names.
-        check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric)
+        check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric, balancers=dirty.balancers)
         return snapshot
 
     def serves_alike(self, old: Snapshot, new: Snapshot) -> bool:
@@ -156,6 +172,8 @@ class Compiler:
                 and all(old.target_groups.get(i) == new.target_groups.get(i) for i in self.rebuilt_groups)
                 and all(old.vpcs.get(i) == new.vpcs.get(i) for i in self.rebuilt_vpcs)
                 and (not self.rebuilt_vpcs or old.by_address == new.by_address)
+                and all(old.balancers.get(i) == new.balancers.get(i) for i in self.rebuilt_balancers)
+                and all(old.nlb_groups.get(i) == new.nlb_groups.get(i) for i in self.rebuilt_nlb_groups)
                 and (not self.rebuilt_fabric or (old.interfaces == new.interfaces and old.names == new.names))
                 and old.identities is new.identities)
 
@@ -224,6 +242,12 @@ class Compiler:
             dirty.owners.add(r.id)
         elif kind == elbv2.LOAD_BALANCER:
             dirty.owners.add(r.id)
+            dirty.balancers.add(r.id)
+        elif kind == elbv2.LISTENER:
+            if r.parent is not None:
+                dirty.balancers.add(r.parent)
+        elif kind == elbv2.TARGET_GROUP:
+            dirty.nlb_groups.add(r.id)
         elif kind in HOSTS:
             vpc_id = r.id if kind == ec2.VPC else ec2.HostRecord(r).vpc_id
             if vpc_id is not None:  # a terminated instance has left its VPC: no view of it to rebuild
@@ -249,10 +273,18 @@ class Compiler:
             self._rebuild_network(id, dirty)
         for vpc_id in dirty.host_vpcs:  # groups whose targets' addresses may have moved
             dirty.groups.update(g.id for g in self._find(lattice.TARGET_GROUP, "vpc", vpc_id))
+            dirty.nlb_groups.update(g.id for g in self._find(elbv2.TARGET_GROUP, "vpc", vpc_id))
         if dirty.instances:
             dirty.groups.update(g.id for g in self._find(lattice.TARGET_GROUP, "type", "INSTANCE"))
+            dirty.nlb_groups.update(g.id for g in self._find(elbv2.TARGET_GROUP, "type", "INSTANCE"))
         for id in dirty.groups:
             self._rebuild_group(id)
+        for id in dirty.nlb_groups:
+            self._rebuild_nlb_group(id)
+            if id not in self.nlb_groups:  # gone: a listener still naming it drops it (see ``_rebuild_balancer``)
+                dirty.balancers.update(b.id for b in self.balancers.values() if id in b.listeners.values())
+        for id in dirty.balancers:
+            self._rebuild_balancer(id)
         for id in dirty.vpcs:
             self._rebuild_vpc(id)
         for network_id, services in dirty.members.items():
@@ -320,6 +352,27 @@ class Compiler:
         group = lattice.TargetGroupRecord(record)
         targets = tuple(self._target(group, lattice.TargetRecord(t)) for t in self._kids(lattice.TARGET, id))
         self.groups[id] = _target_group(group, targets, bool(self.references.get(id)))
+
+    def _rebuild_nlb_group(self, id: str) -> None:
+        record = self.records[elbv2.TARGET_GROUP].get(id)
+        self.nlb_groups.pop(id, None)
+        if record is not None:
+            self.nlb_groups[id] = _nlb_group(elbv2.TargetGroupRecord(record), self.hosts)
+
+    def _rebuild_balancer(self, id: str) -> None:
+        """A network load balancer's TCP listeners, each to the target group its default action forwards to."""
+        self.balancers.pop(id, None)
+        record = self.records[elbv2.LOAD_BALANCER].get(id)
+        if record is None or not elbv2.LoadBalancerRecord(record).is_network:
+            return
+        listeners: dict[int, str] = {}
+        for child in self._kids(elbv2.LISTENER, id):
+            listener = elbv2.ListenerRecord(child)
+            groups = [g.id for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
+            if listener.protocol == TCP and groups:
+                listeners[listener.port] = groups[0]
+        balancer = elbv2.LoadBalancerRecord(record)
+        self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners)
 
     def _target(self, group: lattice.TargetGroupRecord, target: lattice.TargetRecord) -> Target:
         port = target.port or group.port
@@ -439,6 +492,8 @@ class _Dirty:
         self.patched_vpcs: set[str] = set()
         self.interfaces: set[str] = set()  # network interfaces with a fabric host number (or that had one)
         self.owners: set[str] = set()  # load balancers and endpoints whose public names to rebuild
+        self.balancers: set[str] = set()  # network load balancers whose listeners to rebuild
+        self.nlb_groups: set[str] = set()  # ELB target groups to rebuild
 
 
 def _forwarded(service: Service | None) -> set[str]:
@@ -507,6 +562,16 @@ def _target_group(group: lattice.TargetGroupRecord, targets: tuple[Target, ...],
                        protocol=group.protocol or HTTP, protocol_version=group.protocol_version or "HTTP1",
                        port=group.port, vpc_id=group.vpc_id, health_check=_health_check(group.health_check),
                        targets=targets, used=used)
+
+
+def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup:
+    """An ELB target group: its registered targets, each where the host map puts it (no health checks yet)."""
+    r = group.record
+    targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port,
+                           address=hosts.address(group.type, group.vpc_id, id, port)) for id, port in group.targets())
+    return TargetGroup(id=r.id, arn=group.arn, name=r.name or "", account=r.account, region=r.region,
+                       type=group.type, protocol=group.protocol or TCP, protocol_version="", port=group.port,
+                       vpc_id=group.vpc_id, health_check=HealthCheck(enabled=False), targets=targets, used=True)
 
 
 class _HostMap:
@@ -600,15 +665,22 @@ def _network(network: lattice.ServiceNetworkRecord, auth_policy: str | None) -> 
 # -- consistency -----------------------------------------------------------------------
 
 def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Iterable[str] | None = None,
-          names: bool = True) -> None:
+          names: bool = True, balancers: Iterable[str] | None = None) -> None:
     """Raise ``Inconsistent`` unless every reference the data plane follows resolves.
 
     ``services`` and ``vpcs`` limit the check to what a revision rebuilt (None: everything); forwards of
     the others were checked when they were built and their target groups cannot go while referenced.
     ``names``: check the fabric interfaces and the public names (each address an interface's, each
     interface in a VPC of the snapshot, no two interfaces at one address); private names are checked
-    with their VPC.
+    with their VPC. ``balancers``: the network load balancers to check (None: all): each listener's target
+    group is in ``nlb_groups`` (ELB refuses to delete a target group a listener forwards to).
     """
+    for id in snapshot.balancers if balancers is None else balancers:
+        balancer = snapshot.balancers.get(id)
+        for port, group_id in (balancer.listeners.items() if balancer else ()):
+            if group_id not in snapshot.nlb_groups:
+                raise Inconsistent(f"load balancer {id} listener on port {port} forwards to unknown target group "
+                                   f"{group_id}")
     if names:
         _check_interfaces(snapshot)
         _check_names(snapshot.interfaces, snapshot.names, "public")

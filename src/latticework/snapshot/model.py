@@ -26,6 +26,12 @@ resolve to such addresses are ``Names`` (lower-case name, possibly a
 (AWS publishes load balancer and endpoint names in public DNS),
 ``VpcView.names`` only inside one VPC (private DNS of its endpoints).
 
+Network load balancers: a ``NetworkLoadBalancer`` (by record id, the
+``owner`` of its nodes' interfaces) holds its TCP listeners, each the target
+group its default action forwards to; those groups are in
+``Snapshot.nlb_groups`` (kept apart from Lattice's, which the health monitor
+checks), their targets mapped to host sockets by the same rule.
+
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
 """
@@ -38,7 +44,7 @@ from typing import Mapping
 
 from latticework.snapshot.identities import Identities
 
-HTTP, HTTPS, TLS_PASSTHROUGH = "HTTP", "HTTPS", "TLS_PASSTHROUGH"
+HTTP, HTTPS, TLS_PASSTHROUGH, TCP = "HTTP", "HTTPS", "TLS_PASSTHROUGH", "TCP"
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,16 @@ def lookup(names: Names, name: str) -> tuple[str, ...] | None:
 
 
 @dataclass(frozen=True)
+class NetworkLoadBalancer:
+    """A network load balancer's TCP listeners; its nodes are the ``FabricInterface``s it owns."""
+
+    id: str  # the load balancer's record id
+    arn: str
+    vpc_id: str | None
+    listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
+
+
+@dataclass(frozen=True)
 class VpcView:
     """What a client inside one VPC sees."""
 
@@ -271,6 +287,8 @@ class Snapshot:
     target_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # by id
     interfaces: Mapping[str, FabricInterface] = field(default_factory=dict)  # by fabric address
     names: Names = field(default_factory=dict)  # load balancer and endpoint names every VPC resolves
+    balancers: Mapping[str, NetworkLoadBalancer] = field(default_factory=dict)  # by record id
+    nlb_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # NLB target groups, by id
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
 

@@ -48,8 +48,8 @@ from latticework.store import Record
 
 SIGNING_NAME = "elasticloadbalancing"
 LOAD_BALANCER = stored.LOAD_BALANCER
-TARGET_GROUP = "elbv2-targetgroup"
-LISTENER = "elbv2-listener"
+TARGET_GROUP = stored.TARGET_GROUP
+LISTENER = stored.LISTENER
 MAX_TAGS = 50
 # ARN path prefix per load balancer type.
 TYPE_PATHS = {"application": "app", "network": "net", "gateway": "gwy"}
