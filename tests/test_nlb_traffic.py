@@ -36,6 +36,12 @@ while True:
 
 
 @pytest.fixture
+def server(server_by_workers):
+    """Every test here runs against one data-plane worker, then two (each binds every node's sockets)."""
+    return server_by_workers
+
+
+@pytest.fixture
 def echoes():
     """Two echo processes on 127.0.0.1: (name, port) each."""
     procs = [subprocess.Popen([sys.executable, "-c", ECHO, name], stdout=subprocess.PIPE, text=True)
@@ -131,5 +137,14 @@ def test_an_nlb_relays_tcp_round_robin_to_its_registered_targets(clients, server
 
     # The listener deleted: the nodes stop listening on its port.
     elbv2.delete_listener(ListenerArn=listener["Listeners"][0]["ListenerArn"])
+    for node in nodes:
+        until(lambda: refused(node, port))
+
+    # A listener again, then the load balancer deleted: its nodes stop listening too.
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[targets["two"]])
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    assert {exchange(node, port, b"again") for node in nodes} == {b"two:again"}
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     for node in nodes:
         until(lambda: refused(node, port))
