@@ -31,6 +31,7 @@ import re
 from typing import Any, Final, Mapping, Sequence, cast
 
 from latticework.api.context import RequestContext
+from latticework.records import elbv2 as stored
 from latticework.services.elbv2 import api_types as shapes
 from latticework.store import NameTaken, Record
 from latticework.services.elbv2 import common as c
@@ -199,18 +200,9 @@ def _settings(body: dict) -> dict:
 
 def load_balancer_arns(ctx: RequestContext, tg_arn: str | None) -> list[str]:
     """Load balancers with a listener forwarding to the group, in creation order."""
-    arns = [l.body["LoadBalancerArn"] for l in ctx.tx.list(c.LISTENER) if tg_arn in forwarded(l.body)]
+    arns = [l.body["LoadBalancerArn"] for l in ctx.tx.list(c.LISTENER)
+            if tg_arn in stored.ListenerRecord(l).forwards()]
     return list(dict.fromkeys(arns))
-
-
-def forwarded(listener_body: dict) -> list[str]:
-    """Target group ARNs a listener's default actions forward to."""
-    out = []
-    for action in listener_body.get("DefaultActions") or []:
-        tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-        out += [t["TargetGroupArn"] for t in tuples] or ([action["TargetGroupArn"]] if action.get("TargetGroupArn")
-                                                         else [])
-    return out
 
 
 def show(ctx: RequestContext, record: Record) -> Any:
