@@ -64,6 +64,7 @@ change it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tomllib
@@ -120,6 +121,23 @@ class Identity:
     def acts_as_account(self) -> bool:
         """Whether identity-based policies do not apply (the accounts file's credentials)."""
         return self.type == "Account"
+
+    @functools.cached_property
+    def condition_keys(self) -> dict[str, str | tuple[str, ...]]:
+        """IAM's global condition keys describing this caller, made once (treat as read-only)
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+        An assumed role's sessions are named by the role's ARN in ``aws:PrincipalArn``, as IAM does."""
+        keys: dict[str, str | tuple[str, ...]] = {
+            "aws:PrincipalArn": self.role_arn or self.arn, "aws:PrincipalAccount": self.account,
+            "aws:PrincipalType": self.type, "aws:userid": self.user_id}
+        if self.type == "User":
+            keys["aws:username"] = self.arn.rpartition("/")[2]
+        if self.org_id:
+            keys["aws:PrincipalOrgID"] = self.org_id
+        if self.org_path:
+            keys["aws:PrincipalOrgPaths"] = (self.org_path,)  # multivalued: an account sits on one path here
+        keys.update((f"aws:PrincipalTag/{k}", v) for k, v in self.tags)
+        return keys
 
 
 @dataclass(frozen=True)

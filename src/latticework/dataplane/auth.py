@@ -53,11 +53,10 @@ from typing import Literal, Mapping
 from urllib.parse import parse_qsl
 
 from latticework import sigv4
-from latticework.config import Credential
-from latticework.policy import PolicyError, parse_policy
+from latticework.config import Credential, Identity
 from latticework.policy.context import Caller, Query
-from latticework.policy.evaluate import CompiledPolicy, compile_policy
-from latticework.policy.lattice import ADMIN, Identity, Verdict, authorize as lattice_authorize, layer_policy
+from latticework.policy.evaluate import CompiledPolicy, compile_text
+from latticework.policy.lattice import ADMIN, Identity as IdentityLayer, Verdict, authorize as lattice_authorize, layer_policy
 from latticework.dataplane.exchange import Connection, EmptyBody, Request, WholeBody
 from latticework.snapshot.model import Route, Snapshot
 
@@ -145,7 +144,7 @@ def decide(route: Route, credential: Credential | None, query: Query) -> Verdict
                              session)
 
 
-def _identity_policies(credential: Credential | None) -> Identity:
+def _identity_policies(credential: Credential | None) -> IdentityLayer:
     """A signed caller's identity-based policies; the accounts file's credentials act for the account
     itself (``config.Identity``) and pass the identity layer."""
     if credential is None or credential.identity is None or credential.identity.type == "Account":
@@ -155,26 +154,9 @@ def _identity_policies(credential: Credential | None) -> Identity:
     return tuple(p for p in found if p is not None)
 
 
-_compiled: dict[tuple[str, str, str], CompiledPolicy | None] = {}
-_COMPILED_KEPT = 4096
-
-
-def compiled(text: str | None, name: str, kind: str = "resource") -> CompiledPolicy | None:
-    """A policy document compiled once per text (snapshots come and go; the documents rarely change).
-    A document that does not parse (never stored by the API) allows nothing."""
-    if text is None:
-        return None
-    found = _compiled.get((text, name, kind), False)
-    if found is False:
-        if len(_compiled) >= _COMPILED_KEPT:
-            _compiled.clear()
-        try:
-            found = compile_policy(parse_policy(text, require_principal=kind == "resource"), kind,  # type: ignore[arg-type]
-                                   name)
-        except PolicyError:
-            found = None
-        _compiled[(text, name, kind)] = found
-    return found  # type: ignore[return-value]
+def compiled(text: str | None, name: str, kind: Literal["resource", "identity"] = "resource") \
+        -> CompiledPolicy | None:
+    return compile_text(text, kind, name) if text is not None else None
 
 
 # -- who calls ----------------------------------------------------------------------------------------
@@ -300,25 +282,19 @@ def _query_keys(raw_query: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in from_query.items()}
 
 
-@functools.lru_cache(maxsize=1024)
-def _caller_keys(credential: Credential | None) -> dict[str, str | tuple[str, ...]]:
+def _caller_keys(credential: Credential | None) -> Mapping[str, str | tuple[str, ...]]:
     if credential is None:
-        return {"aws:PrincipalType": "Anonymous"}
-    identity = credential.identity
-    kind = identity.type if identity else ("User" if credential.user else "Account")
-    keys: dict[str, str | tuple[str, ...]] = {
-        "aws:PrincipalAccount": credential.account_id,
-        # An assumed role's sessions are named by the role's ARN here (IAM's aws:PrincipalArn).
-        "aws:PrincipalArn": (identity.role_arn or identity.arn) if identity else credential.principal_arn,
-        "aws:PrincipalType": kind,
-        "aws:userid": credential.user_id,
-    }
-    if kind == "User":
-        keys["aws:username"] = credential.principal_arn.rpartition("/")[2]
-    if identity is not None:
-        if identity.org_id:
-            keys["aws:PrincipalOrgID"] = identity.org_id
-        if identity.org_path:
-            keys["aws:PrincipalOrgPaths"] = (identity.org_path,)
-        keys.update((f"aws:PrincipalTag/{k}", v) for k, v in identity.tags)
-    return keys
+        return _ANONYMOUS
+    if credential.identity is not None:
+        return credential.identity.condition_keys
+    return _keys_of(credential)
+
+
+_ANONYMOUS = {"aws:PrincipalType": "Anonymous"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _keys_of(credential: Credential) -> dict[str, str | tuple[str, ...]]:
+    """A credential made without an identity (not by ``Identities``): it acts for its account or named user."""
+    kind = "User" if credential.user else "Account"
+    return Identity(credential.principal_arn, kind, credential.user_id, credential.account_id).condition_keys

@@ -42,13 +42,15 @@ entire statement to be invalid"
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, Sequence
 
 from latticework.policy.conditions import ConditionCheck, compile_condition
 from latticework.policy.context import Caller, Query
-from latticework.policy.document import PolicyDocument, PolicyError, Principal, Statement
+from latticework.policy.document import PolicyDocument, PolicyError, Principal, Statement, parse_policy
 from latticework.policy.patterns import (
     VARIABLES_VERSION,
     Text,
@@ -66,7 +68,8 @@ _DECIDING: tuple[Effect, ...] = ("Deny", "Allow")
 _ACTION_CACHE_SIZE = 256  # distinct actions remembered per statement (Lattice asks two)
 _SEVERAL_CACHE_SIZE = 1024  # decisions of several statements remembered per policy
 
-__all__ = ["Caller", "CompiledPolicy", "Decision", "Query", "Reason", "compile_policy", "evaluate_all"]
+__all__ = ["Caller", "CompiledPolicy", "Decision", "Query", "Reason", "compile_policy", "compile_text", "evaluate_all",
+           "evaluate_identity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +286,30 @@ def compile_policy(document: PolicyDocument, kind: Kind = "resource", name: str 
     variables = document.version == VARIABLES_VERSION  # older documents read ${...} literally
     checks = tuple((_statement_check(s, kind, variables), not s.allows) for s in document.statements)
     return CompiledPolicy(document, kind, name, checks)
+
+
+def evaluate_identity(policies: Sequence[CompiledPolicy], session: CompiledPolicy | None, query: Query) -> Decision:
+    """A caller's identity-based decision: its policies taken together, limited by a session policy (which
+    grants nothing by itself: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session)."""
+    decided = evaluate_all(policies, query)
+    if session is None or decided.denied:
+        return decided
+    limit = session.evaluate(query)
+    if limit.denied or not decided.allowed:
+        return limit if limit.denied else decided
+    # Allowed by the role's policies: the session policy must allow too (the intersection).
+    return decided if limit.allowed else NOT_APPLICABLE
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_text(text: str, kind: Kind = "resource", name: str = "") -> CompiledPolicy | None:
+    """A stored policy document (JSON text) parsed and compiled once per (text, kind, name); the same few
+    documents are asked about over and over (every request, every AssumeRole). Stored documents were
+    checked when saved: one that no longer parses or compiles allows nothing (``None``)."""
+    try:
+        return compile_policy(parse_policy(text, require_principal=kind == "resource"), kind, name)
+    except (PolicyError, ValueError):
+        return None
 
 
 def evaluate_all(policies: Iterable[CompiledPolicy], query: Query) -> Decision:

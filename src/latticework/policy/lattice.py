@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 from latticework.policy.context import Query
-from latticework.policy.evaluate import NOT_APPLICABLE, CompiledPolicy, Decision, evaluate_all
+from latticework.policy.evaluate import NOT_APPLICABLE, CompiledPolicy, Decision, evaluate_identity
 
 Layer = Literal["identity", "network", "service"]
 _PHRASES: dict[Layer, str] = {"identity": "an identity-based", "network": "a network-based",
@@ -131,14 +131,7 @@ def _identity(query: Query, identity: Identity, session: CompiledPolicy | None) 
         return None
     if identity is ADMIN:
         return ADMIN_ALLOW
-    decided = evaluate_all(identity, query)
-    if session is None or decided.denied:
-        return decided
-    limit = session.evaluate(query)
-    if limit.denied or not decided.allowed:
-        return limit if limit.denied else decided
-    # Allowed by the role's policies: the session policy must allow too (the intersection).
-    return decided if limit.allowed else Decision("NotApplicable", (), ())
+    return evaluate_identity(identity, session, query)
 
 
 def _layer(policy: LayerPolicy, query: Query) -> Decision | None:

@@ -108,7 +108,9 @@ class PolicyRecord(RecordView):
         return next((v["Document"] for v in self.versions() if v["VersionId"] == wanted), None)
 
 
-class AccessKeyRecord(RecordView):
+class SigningKeyRecord(RecordView):
+    """What signs: an access key id (the record's id) and its secret (kept internal)."""
+
     @property
     def key_id(self) -> str:
         return self.record.id
@@ -117,6 +119,8 @@ class AccessKeyRecord(RecordView):
     def secret(self) -> str:
         return self.internal["Secret"]
 
+
+class AccessKeyRecord(SigningKeyRecord):
     @property
     def active(self) -> bool:
         return self.body.get("Status") == ACTIVE
@@ -126,15 +130,7 @@ class AccessKeyRecord(RecordView):
         return self.parent
 
 
-class SessionRecord(RecordView):
-    @property
-    def key_id(self) -> str:
-        return self.record.id
-
-    @property
-    def secret(self) -> str:
-        return self.internal["Secret"]
-
+class SessionRecord(SigningKeyRecord):
     @property
     def token(self) -> str:
         return self.internal["Token"]

@@ -1,7 +1,7 @@
 """Who may assume a role: the role's trust policy and the caller's identity-based policies.
 
 ``evaluate(document, kind, request)`` is the one place a policy document is evaluated here: it asks
-the policy engine (``policy.compile_policy``, compiled once per document) and answers ``"Allow"``,
+the policy engine (``policy.compile_text``, compiled once per document) and answers ``"Allow"``,
 ``"Deny"`` or ``"NotApplicable"``. A trust policy is the resource policy of its role that names no
 resource (IAM refuses one that does): it is evaluated as a resource policy whose every statement's
 resource is the role.
@@ -16,13 +16,13 @@ identity policies must allow ``sts:AssumeRole`` on the role too, and a session's
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from latticework.config import Identity
-from latticework.policy import Caller, CompiledPolicy, PolicyError, Query, compile_policy, parse_policy
+from latticework.policy import Caller, CompiledPolicy, Query, compile_text
+from latticework.policy.evaluate import evaluate_identity
 
 ALLOW, DENY, NOT_APPLICABLE = "Allow", "Deny", "NotApplicable"
 
@@ -52,14 +52,15 @@ def evaluate(document: str, kind: str, request: Request) -> str:
     return compiled.evaluate(Query(request.action, request.resource, caller, request.keys)).effect
 
 
-@functools.lru_cache(maxsize=1024)
 def _compiled(document: str, kind: str) -> CompiledPolicy | None:
+    if kind == "identity":
+        return compile_text(document, "identity")
+    if kind != "trust":
+        return compile_text(document)
     try:
-        text = _with_any_resource(document) if kind == "trust" else document
-        parsed = parse_policy(text, require_principal=kind != "identity")
-        return compile_policy(parsed, "identity" if kind == "identity" else "resource")
-    except (PolicyError, ValueError):
-        return None  # stored documents were checked when saved; a broken one grants nothing
+        return compile_text(_with_any_resource(document))
+    except ValueError:  # stored documents were checked when saved; a broken one grants nothing
+        return None
 
 
 def _with_any_resource(document: str) -> str:
@@ -73,29 +74,12 @@ def _with_any_resource(document: str) -> str:
 # -- the caller as policies see it ----------------------------------------------------------------
 
 def caller_keys(identity: Identity) -> dict[str, ContextValue]:
-    """The global condition keys describing the caller
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
-    keys: dict[str, ContextValue] = {
-        "aws:PrincipalArn": identity.role_arn or identity.arn, "aws:PrincipalAccount": identity.account,
-        "aws:PrincipalType": identity.type, "aws:userid": identity.user_id}
-    if identity.type == "User":
-        keys["aws:username"] = identity.arn.rpartition("/")[2]
-    if identity.org_id:
-        keys["aws:PrincipalOrgID"] = identity.org_id
-    if identity.org_path:
-        keys["aws:PrincipalOrgPaths"] = (identity.org_path,)  # multivalued: an account sits on one path here
-    for key, value in identity.tags:
-        keys[f"aws:PrincipalTag/{key}"] = value
-    return keys
+    """The global condition keys describing the caller (``config.Identity.condition_keys``)."""
+    return dict(identity.condition_keys)
 
 
 def identity_allows(identity: Identity, action: str, resource: str, keys: Mapping[str, ContextValue]) -> str:
     """The identity-based decision for a caller: its policies, limited by its session policy."""
-    request = Request(action, resource, keys=keys)
-    decisions = [evaluate(d, "identity", request) for d in identity.policies]
-    if DENY in decisions:
-        return DENY
-    decision = ALLOW if ALLOW in decisions else NOT_APPLICABLE
-    if decision == ALLOW and identity.session_policy is not None:
-        return evaluate(identity.session_policy, "identity", request)
-    return decision
+    policies = [p for p in (compile_text(d, "identity") for d in identity.policies) if p is not None]
+    session = compile_text(identity.session_policy, "identity") if identity.session_policy is not None else None
+    return evaluate_identity(policies, session, Query(action, resource, None, keys)).effect
