@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from latticework.fabric import Fabric
-from latticework.dataplane.listeners import nlb_targets, wanted_sockets
+from latticework.dataplane.listeners import wanted_sockets
+from latticework.dataplane.nlb import candidates, listener_group
 from latticework.records.ec2 import FABRIC_HOST, FABRIC_INDEX, FABRIC_OWNER
 from latticework.snapshot import Inconsistent, compile_snapshot
 from latticework.snapshot.compile import Compiler, check
@@ -124,9 +125,10 @@ def test_each_node_of_a_network_load_balancer_listens_on_its_tcp_ports():
     snap = compile_snapshot(view, Fabric.parse("127.99.0.0/16"))
     (address,) = [a for a, i in snap.interfaces.items() if i.owner == "lb-1"]
     assert {k: v for k, v in wanted_sockets(snap).items() if k[0] == address} == {(address, 9000): "TCP"}
-    group_id, targets = nlb_targets(snap, address, 9000)
-    assert group_id == "etg-1" and [t.id for t in targets] == ["10.1.0.7", "192.168.1.1"]
-    assert nlb_targets(snap, address, 443) == ("", ())  # the TLS listener: not relayed yet
+    group = listener_group(snap, "lb-1", 9000)
+    assert group is not None and group.id == "etg-1"
+    assert [t.id for t in candidates(group)] == ["10.1.0.7", "192.168.1.1"]
+    assert listener_group(snap, "lb-1", 443) is None  # the TLS listener: not relayed yet
 
 
 def test_reachability_direct_and_through_a_service_network_endpoint():

@@ -19,10 +19,7 @@ finishes what it has in progress, for at most ``drain_seconds``.
 
 A network load balancer's node (a ``FabricInterface`` it owns) gets a
 ``TCP`` socket for each TCP listener of the load balancer. Each accepted
-connection is relayed (``relay.start``) to the next target of the listener's
-target group, round robin per worker over the registered targets (no health
-checks yet: every registered target takes connections; a deregistered one
-gets no new ones). A group with no target resets the client.
+connection goes to ``nlb.Nodes``, which picks a target and relays to it.
 
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
@@ -34,10 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import struct
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import relay, router
+from latticework.dataplane import nlb, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
@@ -63,17 +59,6 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
     return wanted
-
-
-def nlb_targets(snapshot: Snapshot, address: str, port: int) -> tuple[str, tuple[Target, ...]]:
-    """The target group id and the targets that take new connections at a load balancer node's port."""
-    interface = snapshot.interfaces.get(address)
-    balancer = snapshot.balancers.get(interface.owner) if interface is not None else None
-    group_id = balancer.listeners.get(port) if balancer is not None else None
-    group = snapshot.nlb_groups.get(group_id) if group_id is not None else None
-    if group_id is None or group is None:
-        return "", ()
-    return group_id, tuple(t for t in group.serving() if t.address is not None)
 
 
 def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
@@ -130,7 +115,7 @@ class Listeners:
         self._pruned_at = 64
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
-        self.turns: dict[str, int] = {}  # NLB target group id -> connections it was given (round robin)
+        self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -218,17 +203,11 @@ class Listeners:
             sock.close()
 
     def _relay(self, client: socket.socket, address: str, port: int) -> None:
-        group_id, targets = nlb_targets(self.plane.snapshot, address, port)
-        if not targets:  # nowhere to go: reset, as an NLB does
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            client.close()
-            return
-        turn = self.turns.get(group_id, 0)
-        self.turns[group_id] = turn + 1
-        target = targets[turn % len(targets)]
-        assert target.address is not None  # ``nlb_targets`` keeps only targets with a host socket
-        self.accepted += 1
-        relay.start(client, target.address)
+        interface = self.plane.snapshot.interfaces.get(address)
+        if interface is None:
+            nlb.reset(client)
+        elif self.nodes.connect(client, interface.owner, port) is not None:
+            self.accepted += 1
 
     # -- HTTP and HTTPS on one port --------------------------------------------------------
     async def _accept_sniffing(self, sock: socket.socket, address: str, port: int) -> None:
