@@ -40,16 +40,20 @@ def main() -> None:
 @click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the number of CPUs",
               type=click.IntRange(1, 256), help="Processes serving data-plane traffic (they share each listener).")
 @click.option("--no-dataplane", is_flag=True, help="Serve the APIs only: no listeners, resolvers or health checks.")
+@click.option("--aws-upstream", "aws_upstreams", multiple=True, metavar="SERVICE=URL",
+              help="Where requests to an AWS service through VPC endpoints go, e.g. s3=http://127.0.0.1:5000 "
+                   "(repeatable) [default: the service's real endpoint].")
 def up(host: str, port: int, state: Path | None, config_file: Path | None, fabric_range: str | None, dns_port: int,
-       workers: int, no_dataplane: bool) -> None:
+       workers: int, no_dataplane: bool, aws_upstreams: tuple[str, ...]) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     try:
         directory = config.load_directory(config_file)
+        upstreams = config.load_aws_upstreams(config_file, aws_upstreams)
         addresses = fabric.Fabric.parse(fabric_range) if fabric_range else None
     except (config.ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     settings = Settings(host, port, state or config.default_state_path(), directory, not no_dataplane, addresses,
-                        dns_port, workers)
+                        dns_port, workers, upstreams)
     try:
         sys.exit(run_server(settings))
     except (StoreLocked, leases.LeaseError) as exc:

@@ -55,6 +55,16 @@ Credentials of this file act for their account itself, like its root user
 them. IAM users' access keys and STS sessions, made through the IAM and STS
 APIs, are the principals whose policies count (``snapshot.identities``).
 
+AWS services reached through VPC endpoints (S3, DynamoDB...) are forwarded to
+an upstream per service: ``latticework up --aws-upstream s3=http://127.0.0.1:5000``
+(repeatable), or an ``[aws_upstreams]`` table in this file (the command line
+wins for a service named in both); a service without one goes to its real
+public endpoint (docs/aws-services.md)::
+
+    [aws_upstreams]
+    s3 = "http://127.0.0.1:5000"        # e.g. moto_server
+    dynamodb = "http://127.0.0.1:8000"  # e.g. DynamoDB Local
+
 Declaring accounts replaces the default one unless ``include_default = true``
 is set at the top level. State defaults to ``$XDG_DATA_HOME/latticework/state.db``
 (``~/.local/share/latticework/state.db``); ``--state`` or ``$LATTICEWORK_STATE``
@@ -70,7 +80,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
+from urllib.parse import urlsplit
 
 from latticework import formats
 from latticework.quotas import BY_CODE, QUOTAS, Quota
@@ -353,3 +364,36 @@ def default_state_path() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "latticework" / "state.db"
+
+
+AWS_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
+
+
+def aws_upstream(service: str, url: str) -> tuple[str, str]:
+    """A checked (service, URL) pair: a catalogue-style short name and an http(s) URL with a host."""
+    parts = urlsplit(url)
+    if not AWS_SERVICE_NAME.fullmatch(service):
+        raise ConfigError(f"AWS upstream: {service!r} is not a service name such as s3 or dynamodb")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ConfigError(f"AWS upstream for {service}: {url!r} must be http(s)://host[:port]")
+    return service, url
+
+
+def load_aws_upstreams(path: Path | None, given: Iterable[str] = ()) -> dict[str, str]:
+    """AWS service -> upstream URL: the ``[aws_upstreams]`` table of the file at ``path``, then ``given``
+    (``SERVICE=URL`` each, from the command line, winning)."""
+    found: dict[str, str] = {}
+    if path is not None:
+        try:
+            table = tomllib.loads(path.read_text()).get("aws_upstreams", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: aws_upstreams must be a table of service = URL")
+        found.update(aws_upstream(str(k), str(v)) for k, v in table.items())
+    for item in given:
+        service, sep, url = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--aws-upstream {item!r}: expected SERVICE=URL")
+        found.update([aws_upstream(service.strip(), url.strip())])
+    return found

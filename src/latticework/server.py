@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import uvicorn
@@ -47,6 +47,7 @@ class Settings:
     fabric: Fabric | None = None  # None: a free range, leased at start (``fabric.leases``)
     dns_port: int = 53
     workers: int = 1  # data-plane processes
+    aws_upstreams: dict[str, str] = field(default_factory=dict)  # AWS service -> upstream URL (``--aws-upstream``)
 
 
 class _Parts:
@@ -80,7 +81,7 @@ def build_app(settings: Settings, store: SqlStore) -> Gateway:
     if settings.dataplane:
         dataplane = DataPlane(store, settlement, DataPlaneSettings(
             settings.state.parent, settings.fabric or Fabric(), settings.dns_port, workers=settings.workers,
-            accounts=settings.directory.to_json()))
+            accounts=settings.directory.to_json(), aws_upstreams=settings.aws_upstreams))
     dispatcher = Dispatcher(settings.directory, store, apis, settlement, applier=dataplane,
                             state_dir=settings.state.parent,
                             credentials=FollowedIdentities(store, settings.directory))

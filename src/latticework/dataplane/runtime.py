@@ -9,7 +9,8 @@ one compile serves them all), relays the same records to every worker
 (``feed``: the store's change journal is the feed; each worker compiles its
 own copy), and once every worker serves the revision:
 
-1. DNS resolvers per VPC, health checkers per target (run here, once per
+1. DNS resolvers per VPC, the AWS services' front (``awsservices.front``: S3 and DynamoDB through VPC
+   endpoints, served here, where botocore's models are loaded anyway), health checkers per target (run here, once per
    target, their states sent to the workers), drains of deregistered
    targets (waiting on every worker's requests in flight);
 2. the control plane's pending statuses: what the API created or deleted is
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latticework.dataplane import explain, feed
+from latticework.dataplane.awsservices.front import AwsServiceFronts
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.looplag import LoopLag
@@ -74,6 +76,7 @@ class DataPlaneSettings:
     workers: int = 1  # processes serving traffic
     drain_seconds: float = 10.0  # at shutdown, open connections get this long to finish their requests
     accounts: dict | None = None  # the accounts file's directory as data (``config.Directory.to_json``)
+    aws_upstreams: dict[str, str] = field(default_factory=dict)  # AWS service -> upstream URL (``--aws-upstream``)
 
 
 class DataPlane:
@@ -105,6 +108,7 @@ class DataPlane:
         self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.workers, limits)
+        self.aws_services = AwsServiceFronts(self.ca, self.settings.aws_upstreams, lambda: self.snapshot)
         self.loop_lag.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
@@ -121,7 +125,7 @@ class DataPlane:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.workers.close(self.settings.drain_seconds)
-        for part in (self.resolvers, self.health, self.drainer):
+        for part in (self.resolvers, self.aws_services, self.health, self.drainer):
             await part.close()
 
     # -- the control plane's side ----------------------------------------------------
@@ -204,6 +208,7 @@ class DataPlane:
             await self.workers.apply(message)
         self.snapshot = snapshot
         await self.resolvers.apply(snapshot)
+        await self.aws_services.apply(snapshot)
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
         self.applied_revision = snapshot.revision

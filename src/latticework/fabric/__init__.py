@@ -14,6 +14,9 @@ address    role
 ``.2``     the VPC's DNS resolver (AWS puts it at the VPC base + 2)
 ``.10``    the Lattice data plane: every service the VPC can reach answers
            here, on each of its listeners' ports, chosen by Host/SNI
+``.11``    AWS services via gateway endpoints: S3's and DynamoDB's public
+           names answer here in a VPC with a gateway endpoint to them
+           (``dataplane.awsservices``)
 ``.16+``   network interfaces that carry PrivateLink traffic: one per
            node of a network load balancer (one per subnet it is placed
            in) and one per subnet of an interface endpoint, the lowest
@@ -59,6 +62,7 @@ BLOCK_PREFIX = 24
 
 RESOLVER_HOST = 2
 LATTICE_HOST = 10
+AWS_SERVICES_HOST = 11  # AWS services via gateway endpoints (S3, DynamoDB): ``VpcBlock.aws_services``
 FIRST_ENDPOINT_HOST = 16
 LAST_ENDPOINT_HOST = 254  # .255 is the block's broadcast address
 INTERFACE_CAPACITY = LAST_ENDPOINT_HOST - FIRST_ENDPOINT_HOST + 1
@@ -85,6 +89,10 @@ class VpcBlock:
     @property
     def lattice(self) -> str:
         return self.host(LATTICE_HOST)
+
+    @property
+    def aws_services(self) -> str:
+        return self.host(AWS_SERVICES_HOST)
 
     def interface(self, number: int) -> str:
         """The fabric address of a network interface holding host number ``number`` (``FabricHost``)."""

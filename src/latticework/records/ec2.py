@@ -59,6 +59,10 @@ class VpcRecord(RecordView):
     def fabric_index(self) -> int | None:
         return self.internal.get(FABRIC_INDEX)
 
+    @property
+    def main_route_table(self) -> str | None:
+        return self.internal.get("MainRouteTableId")
+
 
 class InVpcRecord(RecordView):
     """A resource that lives in one VPC (subnet, security group, interface, endpoint)."""
@@ -131,6 +135,21 @@ class VpcEndpointRecord(InVpcRecord):
     @property
     def service_name(self) -> str | None:
         return self.body.get("ServiceName")
+
+    def aws_service(self) -> str | None:
+        """The short name (``s3``, ``dynamodb``) of the AWS service it reaches, None for other services."""
+        prefix = f"com.amazonaws.{self.record.region}."
+        name = self.service_name or ""
+        return name[len(prefix):] if name.startswith(prefix) else None
+
+    @property
+    def policy(self) -> str | None:
+        """The endpoint policy's JSON text (None for endpoints that take no policy)."""
+        return self.body.get("PolicyDocument")
+
+    @property
+    def route_table_ids(self) -> tuple[str, ...]:
+        return tuple(self.body.get("RouteTableIds") or ())
 
     def dns_names(self) -> list[tuple[str, str | None]]:
         """The public names of ``DnsEntries`` (not the private one) with the zone a zonal name is for

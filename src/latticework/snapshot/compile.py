@@ -57,6 +57,7 @@ from latticework.fabric import Fabric
 from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
+    AwsEndpoint, gateway_service_names,
     HTTP, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
     Match, Names, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
     WeightedTargetGroup,
@@ -431,6 +432,24 @@ class Compiler:
                 names.setdefault(name.lower(), addresses)
         return names
 
+    def _with_aws_services(self, view: VpcView, vpc: ec2.VpcRecord, block) -> VpcView:
+        """``view`` with the VPC's available endpoints to AWS services and the public names of the services its
+        gateway endpoints reach, answering at the VPC's AWS-services address (an interface endpoint's private
+        names win over them)."""
+        endpoints = {}
+        for record in self._find(ec2.VPC_ENDPOINT, "vpc", view.vpc_id):
+            endpoint = ec2.VpcEndpointRecord(record)
+            service = endpoint.aws_service()
+            if service and endpoint.available and endpoint.type in ("Gateway", "Interface"):
+                endpoints[endpoint.id] = AwsEndpoint(endpoint.id, service, endpoint.type, endpoint.policy,
+                                                     endpoint.route_table_ids, record.account)
+        gateways = sorted({e.service for e in endpoints.values() if e.type == "Gateway"})
+        names: dict[str, tuple[str, ...]] = {
+            name: (block.aws_services,) for s in gateways for name in gateway_service_names(s, view.region)}
+        names.update(view.names)
+        return dataclasses.replace(view, names=names, aws_services=block.aws_services,
+                                   main_route_table=vpc.main_route_table, aws_endpoints=endpoints)
+
     def _rebuild_vpc(self, id: str) -> None:
         record = self.records[ec2.VPC].get(id)
         block = self.fabric.block_of(ec2.VpcRecord(record).fabric_index) if record is not None else None
@@ -439,7 +458,8 @@ class Compiler:
             self.by_address.pop(old.resolver, None)
             self.by_address.pop(old.lattice, None)
         if record is not None and block is not None:
-            self.vpcs[id] = view = _vpc_view(record, block, self._joined(id), self._members, self._private_names(id))
+            view = _vpc_view(record, block, self._joined(id), self._members, self._private_names(id))
+            self.vpcs[id] = view = self._with_aws_services(view, ec2.VpcRecord(record), block)
             self.by_address.update({view.resolver: id, view.lattice: id})
 
     def _patch_vpc(self, id: str, services: set[str]) -> None:
@@ -697,7 +717,8 @@ def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Itera
             if route.service.id not in snapshot.services:
                 raise Inconsistent(f"VPC {id} routes to unknown service {route.service.id}")
         if id in snapshot.vpcs:
-            _check_names(snapshot.interfaces, snapshot.vpcs[id].names, f"VPC {id}", id)
+            view = snapshot.vpcs[id]
+            _check_names(snapshot.interfaces, view.names, f"VPC {id}", id, view.aws_services)
 
 
 def _check_interfaces(snapshot: Snapshot) -> None:
@@ -708,9 +729,12 @@ def _check_interfaces(snapshot: Snapshot) -> None:
             raise Inconsistent(f"interface {interface.id} shares {address} with a VPC's resolver or Lattice address")
 
 
-def _check_names(interfaces, names: Names, where: str, vpc_id: str | None = None) -> None:
+def _check_names(interfaces, names: Names, where: str, vpc_id: str | None = None, own: str = "") -> None:
+    """``own``: the VPC's AWS-services address, which its gateway endpoints' names point at."""
     for name, addresses in names.items():
         for address in addresses:
+            if own and address == own:
+                continue
             interface = interfaces.get(address)
             if interface is None or (vpc_id is not None and interface.vpc_id != vpc_id):
                 raise Inconsistent(f"{where} name {name} points at {address}, no interface of its own")

@@ -260,6 +260,38 @@ class NetworkLoadBalancer:
     listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
 
 
+# The public names of the AWS services a gateway endpoint reaches, as their SDKs address them: S3 by Region,
+# its buckets as sub-domains (virtual-hosted style), and in us-east-1 also by its global name, which the SDKs
+# use there by default (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html);
+# DynamoDB by Region and by account-based name (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.SDKs.html).
+GATEWAY_SERVICE_NAMES: Mapping[str, tuple[str, ...]] = {
+    "s3": ("s3.{region}.amazonaws.com", "*.s3.{region}.amazonaws.com"),
+    "dynamodb": ("dynamodb.{region}.amazonaws.com", "*.ddb.{region}.amazonaws.com"),
+}
+GLOBAL_S3_NAMES = ("s3.amazonaws.com", "*.s3.amazonaws.com")  # us-east-1's legacy global endpoint
+
+
+def gateway_service_names(service: str, region: str) -> tuple[str, ...]:
+    """The names a gateway endpoint to ``service`` answers to inside its VPC (lower-case, ``*.`` wildcards)."""
+    names = tuple(n.format(region=region) for n in GATEWAY_SERVICE_NAMES.get(service, ()))
+    return names + GLOBAL_S3_NAMES if service == "s3" and region == "us-east-1" else names
+
+
+@dataclass(frozen=True)
+class AwsEndpoint:
+    """A VPC endpoint to an AWS service (``com.amazonaws.<region>.<service>``): what its data path enforces.
+
+    A ``Gateway`` endpoint carries the traffic of the route tables it is associated with; an ``Interface``
+    endpoint the traffic sent to its interfaces' addresses (``FabricInterface.owner`` is its id)."""
+
+    id: str  # vpce-...
+    service: str  # the catalogue's short name: "s3", "dynamodb"
+    type: str  # Gateway | Interface
+    policy: str | None  # the endpoint policy's JSON text (None: the service supports none: full access)
+    route_tables: tuple[str, ...] = ()  # Gateway: the route tables it is associated with
+    owner: str = ""  # the endpoint's account (aws:SourceVpce's owner)
+
+
 @dataclass(frozen=True)
 class VpcView:
     """What a client inside one VPC sees."""
@@ -272,6 +304,11 @@ class VpcView:
     lattice: str  # address every Lattice service reachable from the VPC answers on
     routes: Mapping[str, Route] = field(default_factory=dict)  # lower-case host name -> route
     names: Names = field(default_factory=dict)  # private DNS names of the VPC's interface endpoints
+    # AWS services (``dataplane.awsservices``): the address their names answer at through a gateway endpoint,
+    # the route table a client of the VPC uses (its main one) and the VPC's endpoints to AWS services, by id.
+    aws_services: str = ""
+    main_route_table: str | None = None
+    aws_endpoints: Mapping[str, AwsEndpoint] = field(default_factory=dict)
 
     def ports(self) -> frozenset[int]:
         """Listener ports that need a socket at this VPC's Lattice address."""
