@@ -11,15 +11,23 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import boto3
+import botocore.session
 import pytest
+from botocore.serialize import create_serializer
+
+from latticework.config import Credential
+from latticework.dataplane.awsservices.operations import DynamoDbOperations, Operation, S3Operations
+from latticework.dataplane.awsservices.policy import denial
+from latticework.snapshot.model import AwsEndpoint, VpcView
 
 from conftest import access_key, account_id, secret_key, start_server, write_accounts
 from test_ec2_endpoints import make_vpc
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="exec needs the VPC resolver on port 53 and the "
-                                                          "endpoint listens on 443: root")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="exec needs the VPC resolver on port 53 and the "
+                                                         "endpoint listens on 443: root")
 
 REGION = "us-east-1"
 ALLOWED, OTHER = "allowed-bucket", "other-bucket"
@@ -144,6 +152,7 @@ def allow_buckets(*buckets: str) -> str:
     return policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": resources})
 
 
+@needs_root
 def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_server, buckets):
     ec2 = client(aws_server, "ec2")
     vpc, _ = make_vpc(ec2, "10.40.0.0/16", zones=("a",))
@@ -174,6 +183,7 @@ def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_ser
                                                                           "policy")
 
 
+@needs_root
 def test_a_gateway_endpoint_carries_only_the_traffic_of_its_route_tables(aws_server, buckets):
     """Associated with another route table than the one the client uses (the VPC's main one), the endpoint's
     policy does not apply: the request takes the public path."""
@@ -186,6 +196,7 @@ def test_a_gateway_endpoint_carries_only_the_traffic_of_its_route_tables(aws_ser
     assert found[ALLOWED][0] == "ok"
 
 
+@needs_root
 def test_a_dynamodb_interface_endpoint_with_private_dns_enforces_its_policy(aws_server, moto):
     ddb = upstream(moto, "dynamodb")
     for table in ("orders", "payments"):
@@ -208,3 +219,103 @@ def test_a_dynamodb_interface_endpoint_with_private_dns_enforces_its_policy(aws_
         f"User: arn:aws:iam::{account_id(1)}:root is not authorized to perform: dynamodb:GetItem on resource: "
         f"arn:aws:dynamodb:{REGION}:{account_id(1)}:table/payments because no VPC endpoint policy allows the "
         f"dynamodb:GetItem action", 400]
+
+
+# -- which operation, which action, which resource (no server) ---------------------------------------------
+
+S3_MODEL = botocore.session.get_session().get_service_model("s3")
+# Requests that read as another operation: deprecated ones are their successors' requests on the wire,
+# ListDirectoryBuckets is ListBuckets' request on S3 Express's endpoint, WriteGetObjectResponse goes to
+# an Object Lambda host.
+S3_ALIASES = {"GetBucketLifecycle": "GetBucketLifecycleConfiguration",
+              "PutBucketLifecycle": "PutBucketLifecycleConfiguration",
+              "GetBucketNotification": "GetBucketNotificationConfiguration",
+              "PutBucketNotification": "PutBucketNotificationConfiguration",
+              "ListDirectoryBuckets": "ListBuckets", "WriteGetObjectResponse": None}
+
+
+def sample(shape, name: str = ""):
+    """A value for every required member of ``shape``: what the serializer needs to build the request."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {n: sample(m, n) for n, m in shape.members.items() if n in shape.required_members}
+    if kind == "list":
+        return [sample(shape.member)]
+    return {"string": {"Bucket": "my-bucket", "Key": "dir/a key.txt"}.get(name, "v"), "integer": 1, "long": 1,
+            "boolean": True, "timestamp": 0, "blob": b"x", "map": {}}.get(kind, "v")
+
+
+def sent(operation_name: str, virtual_host: bool) -> tuple[str, str, str, dict[str, str]]:
+    """(method, host, target, headers) of the request botocore sends for the operation."""
+    operation = S3_MODEL.operation_model(operation_name)
+    request = create_serializer("rest-xml", include_validation=False).serialize_to_request(
+        sample(operation.input_shape) if operation.input_shape else {}, operation)
+    path, query = request["url_path"], request["query_string"]
+    encoded = query if isinstance(query, str) else urllib.parse.urlencode(query)
+    target = path + (("&" if "?" in path else "?") + encoded if encoded else "")
+    host = f"s3.{REGION}.amazonaws.com"
+    if virtual_host and target.startswith("/my-bucket"):
+        host, target = "my-bucket." + host, target[len("/my-bucket"):]
+        target = target if target.startswith("/") else "/" + target
+    return request["method"], host, target, {k.lower(): v for k, v in request["headers"].items()}
+
+
+@pytest.mark.parametrize("virtual_host", [False, True], ids=["path-style", "virtual-hosted"])
+def test_every_s3_operation_is_identified_from_the_request_botocore_sends(virtual_host):
+    operations = S3Operations(S3_MODEL)
+    for name in S3_MODEL.operation_names:
+        found = operations.identify(*sent(name, virtual_host), REGION)
+        assert (found.name if found else None) == S3_ALIASES.get(name, name), name
+
+
+@pytest.mark.parametrize("method, host, target, headers, action, resource", [
+    ("GET", "b.s3.amazonaws.com", "/dir/k%20x.txt", {}, "s3:GetObject", "arn:aws:s3:::b/dir/k x.txt"),
+    ("GET", "b.s3.amazonaws.com", "/k?versionId=3", {}, "s3:GetObjectVersion", "arn:aws:s3:::b/k"),
+    ("HEAD", "s3.us-east-1.amazonaws.com", "/b/k", {}, "s3:GetObject", "arn:aws:s3:::b/k"),
+    ("GET", "b.s3.us-east-1.amazonaws.com", "/?list-type=2&prefix=a", {}, "s3:ListBucket", "arn:aws:s3:::b"),
+    ("HEAD", "b.s3.amazonaws.com", "/", {}, "s3:ListBucket", "arn:aws:s3:::b"),
+    ("GET", "s3.us-east-1.amazonaws.com", "/", {}, "s3:ListAllMyBuckets", "*"),
+    ("PUT", "b.s3.amazonaws.com", "/k?partNumber=1&uploadId=u", {}, "s3:PutObject", "arn:aws:s3:::b/k"),
+    ("PUT", "b.s3.amazonaws.com", "/k", {"x-amz-copy-source": "a/b"}, "s3:PutObject", "arn:aws:s3:::b/k"),
+    ("POST", "b.s3.amazonaws.com", "/?delete", {}, "s3:DeleteObject", "arn:aws:s3:::b"),
+    ("GET", "b.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.us-east-1.vpce.amazonaws.com", "/k", {}, "s3:GetObject",
+     "arn:aws:s3:::b/k"),
+])
+def test_s3_requests_ask_for_their_iam_action_on_their_resource(method, host, target, headers, action, resource):
+    found = S3Operations(S3_MODEL).identify(method, host, target, headers, REGION)
+    assert found is not None and (found.action, found.resources) == (action, (resource,))
+
+
+def test_dynamodb_requests_name_their_operation_and_tables():
+    operations = DynamoDbOperations()
+    found = operations.identify("DynamoDB_20120810.GetItem", b'{"TableName": "orders"}', REGION, "111122223333")
+    assert found == Operation("dynamodb", "GetItem", "dynamodb:GetItem",
+                              ("arn:aws:dynamodb:us-east-1:111122223333:table/orders",))
+    batch = json.dumps({"RequestItems": {"a": {}, "arn:aws:dynamodb:us-east-1:444455556666:table/b": {}}}).encode()
+    found = operations.identify("DynamoDB_20120810.BatchGetItem", batch, REGION, "111122223333")
+    assert found is not None and found.resources == ("arn:aws:dynamodb:us-east-1:111122223333:table/a",
+                                                     "arn:aws:dynamodb:us-east-1:444455556666:table/b")
+    found = operations.identify("DynamoDB_20120810.ListTables", b"{}", REGION, "111122223333")
+    assert found is not None and found.resources == ("*",)
+    assert operations.identify("DynamoDB_20120810.NoSuchThing", b"{}", REGION, "111122223333") is None
+    assert operations.identify("Other_20120810.GetItem", b"{}", REGION, "111122223333") is None
+
+
+def test_an_endpoint_policy_denies_in_iams_words():
+    view = VpcView("vpc-1", "arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1", "111122223333", REGION, "", "")
+    get = Operation("s3", "GetObject", "s3:GetObject", ("arn:aws:s3:::b/k",))
+    caller = Credential("AKID", "secret", "111122223333", user="alice")
+    allow_b = policy({"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:*",
+                      "Resource": "arn:aws:s3:::b/*"})
+    endpoint = AwsEndpoint("vpce-1", "s3", "Gateway", allow_b)
+    assert denial(view, endpoint, get, caller) is None
+    assert denial(view, endpoint, get, None) == (
+        'User: anonymous is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::b/k" because no '
+        "VPC endpoint policy allows the s3:GetObject action")
+    other = Operation("s3", "GetObject", "s3:GetObject", ("arn:aws:s3:::c/k",))
+    assert denial(view, endpoint, other, caller).startswith("User: arn:aws:iam::111122223333:user/alice is not")
+    assert denial(view, None, other, caller) is None  # the public path: no endpoint, no policy
+    vpc_only = policy({"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*",
+                       "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-2"}}})
+    assert denial(view, AwsEndpoint("vpce-1", "s3", "Gateway", vpc_only), get, caller).endswith(
+        "with an explicit deny in a VPC endpoint policy")

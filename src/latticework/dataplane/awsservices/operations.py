@@ -9,7 +9,9 @@ SDKs serialise requests with:
   path's first segment (path style); it is put back in the path, then every template of the method is
   tried. Several can match (``PUT /{Bucket}/{Key+}`` is ``PutObject``, ``UploadPart`` and ``CopyObject``):
   the one whose literal query keys (``?uploads``), required query members (``partNumber``) and required
-  headers (``x-amz-copy-source``) the request carries most of wins.
+  headers (``x-amz-copy-source``) the request carries most of wins. Deprecated operations are the same
+  requests as their successors and are not considered; ``ListDirectoryBuckets`` (``GET /`` on S3 Express's
+  own endpoint) reads as ``ListBuckets``.
 - **DynamoDB** (JSON 1.0): ``X-Amz-Target: DynamoDB_20120810.<Operation>``; the tables are the body's
   ``TableName`` (or, for batch and transaction operations, the tables the items name).
 
@@ -146,6 +148,8 @@ class S3Operations:
             operation = model.operation_model(name)
             if "hostPrefix" in cast(dict, operation.endpoint or {}):  # the stubs type it as a str
                 continue  # S3 Object Lambda and the like: another host
+            if operation.deprecated:
+                continue  # the same request as its successor (GetBucketLifecycle: GetBucketLifecycleConfiguration)
             self.templates.setdefault(operation.http["method"], []).append(_template(operation))
 
     def identify(self, method: str, host: str, target: str, headers: Mapping[str, str],
