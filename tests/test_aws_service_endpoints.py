@@ -186,7 +186,7 @@ def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_ser
 @needs_root
 def test_a_gateway_endpoint_carries_only_the_traffic_of_its_route_tables(aws_server, buckets):
     """Associated with another route table than the one the client uses (the VPC's main one), the endpoint's
-    policy does not apply: the request takes the public path."""
+    policy does not apply: the request takes the public path (here the same upstream)."""
     ec2 = client(aws_server, "ec2")
     vpc, _ = make_vpc(ec2, "10.41.0.0/16", zones=("a",))
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
@@ -194,6 +194,14 @@ def test_a_gateway_endpoint_carries_only_the_traffic_of_its_route_tables(aws_ser
         {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}))
     found = in_vpc(aws_server, vpc, READ_BUCKETS, ALLOWED)
     assert found[ALLOWED][0] == "ok"
+
+    # Once that table is the VPC's main one, the endpoint carries the client's traffic, and its policy holds.
+    main = ec2.describe_route_tables(RouteTableIds=[main_route_table(ec2, vpc)])["RouteTables"][0]
+    association = next(a for a in main["Associations"] if a["Main"])["RouteTableAssociationId"]
+    ec2.replace_route_table_association(AssociationId=association, RouteTableId=table)
+    assert main_route_table(ec2, vpc) == table
+    found = in_vpc(aws_server, vpc, READ_BUCKETS, ALLOWED)
+    assert found[ALLOWED][:1] == ["AccessDenied"] and "explicit deny" in found[ALLOWED][1]
 
 
 @needs_root

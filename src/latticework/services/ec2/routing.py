@@ -8,7 +8,9 @@ Route tables
     ``CreateRouteTable``), which can be neither replaced nor deleted. Routes
     made with ``CreateRoute`` keep their target id as given (internet
     gateways, NAT gateways and the like are not modelled, so they are not
-    checked). Gateway VPC endpoints add one route per table toward their
+    checked). Replacing the main association moves the VPC's main table
+    (internal ``MainRouteTableId`` of the VPC: the table a client without a
+    subnet uses, see ``dataplane.awsservices.front``). Gateway VPC endpoints add one route per table toward their
     service's prefix list (``add_endpoint_route``) with the endpoint id as
     ``GatewayId``; the route-table API cannot remove those routes, only the
     endpoint can (``remove_endpoint_routes``).
@@ -361,6 +363,10 @@ class RoutingOps:
         moved = {**assoc, "RouteTableId": new_table.id, "RouteTableAssociationId": _association_id("rtbassoc-")}
         new_table.body["Associations"].append(moved)
         ctx.tx.put(new_table)
+        if assoc.get("Main"):  # the VPC's main table moved: its subnet-less clients now route by the new one
+            vpc = get(ctx, VPC, new_table.body["VpcId"])
+            vpc.internal["MainRouteTableId"] = new_table.id
+            ctx.tx.put(vpc)
         return {"NewAssociationId": moved["RouteTableAssociationId"], "AssociationState": {"State": "associated"}}
 
     def create_route(self, ctx: RequestContext, params: shapes.CreateRouteRequest) -> shapes.CreateRouteResult:
