@@ -1,7 +1,9 @@
 """AWS services through VPC endpoints, black-box: a real server whose S3 and DynamoDB upstream is a moto
 server (started here on a free 127.0.0.1 port), boto3 creating VPCs and endpoints, and boto3 clients run
 inside the VPC by ``latticework exec`` reading through them (their names resolve to the endpoint, TLS with
-Latticework's CA, the endpoint policy judged per request)."""
+Latticework's CA, the endpoint policy judged per request). Then the parts that need no server: which
+operation, action and resource a request is (botocore's serializer as the oracle), policy verdicts and
+their messages, and the upstream configuration."""
 
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ import boto3
 import botocore.session
 import pytest
 from botocore.serialize import create_serializer
+from click.testing import CliRunner
 
-from latticework.config import Credential
+from latticework.cli import main
+from latticework.config import ConfigError, Credential, load_aws_upstreams
 from latticework.dataplane.awsservices.operations import DynamoDbOperations, Operation, S3Operations
 from latticework.dataplane.awsservices.policy import denial
 from latticework.snapshot.model import AwsEndpoint, VpcView
@@ -47,6 +51,21 @@ for bucket in sys.argv[1:]:
         error = exc.response["Error"]
         found[bucket] = [error["Code"], error["Message"], exc.response["ResponseMetadata"]["HTTPStatusCode"]]
 print(json.dumps(found))
+"""
+
+# Run inside the VPC: upload argv[2] bytes to bucket argv[1] (as the SDK streams a body: checksum trailer,
+# Expect: 100-continue), then a multipart upload of two parts; print the ETags.
+PUT_OBJECTS = """
+import json, sys
+import boto3
+s3 = boto3.client("s3", region_name="us-east-1")
+bucket, size = sys.argv[1], int(sys.argv[2])
+single = s3.put_object(Bucket=bucket, Key="big.bin", Body=b"x" * size)["ETag"]
+upload = s3.create_multipart_upload(Bucket=bucket, Key="parts.bin")["UploadId"]
+parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="parts.bin", UploadId=upload, PartNumber=n,
+                                                  Body=b"y" * (5 * 1024 * 1024))["ETag"]} for n in (1, 2)]
+s3.complete_multipart_upload(Bucket=bucket, Key="parts.bin", UploadId=upload, MultipartUpload={"Parts": parts})
+print(json.dumps([single, len(parts)]))
 """
 
 # Run inside the VPC: GetItem on each table named, print {table: [code, detail, status]}.
@@ -153,7 +172,7 @@ def allow_buckets(*buckets: str) -> str:
 
 
 @needs_root
-def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_server, buckets):
+def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_server, moto, buckets):
     ec2 = client(aws_server, "ec2")
     vpc, _ = make_vpc(ec2, "10.40.0.0/16", zones=("a",))
     endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=S3, VpcEndpointType="Gateway",
@@ -181,6 +200,12 @@ def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_ser
     assert found[ALLOWED][0] == "ok"
     assert found[OTHER][0] == "AccessDenied" and found[OTHER][1].endswith("with an explicit deny in a VPC endpoint "
                                                                           "policy")
+
+    # Bodies stream through: a 3 MiB object, and a multipart upload, into the bucket it may write to.
+    in_vpc(aws_server, vpc, PUT_OBJECTS, OTHER, str(3 * 1024 * 1024))
+    s3 = upstream(moto, "s3")
+    assert s3.head_object(Bucket=OTHER, Key="big.bin")["ContentLength"] == 3 * 1024 * 1024
+    assert s3.head_object(Bucket=OTHER, Key="parts.bin")["ContentLength"] == 10 * 1024 * 1024
 
 
 @needs_root
@@ -327,3 +352,24 @@ def test_an_endpoint_policy_denies_in_iams_words():
                        "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-2"}}})
     assert denial(view, AwsEndpoint("vpce-1", "s3", "Gateway", vpc_only), get, caller).endswith(
         "with an explicit deny in a VPC endpoint policy")
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+def test_upstreams_come_from_the_config_file_and_the_command_line(tmp_path):
+    config = tmp_path / "accounts.toml"
+    config.write_text('[aws_upstreams]\ns3 = "http://127.0.0.1:5000"\ndynamodb = "https://ddb.example:8443"\n')
+    assert load_aws_upstreams(config, ["s3=http://127.0.0.1:9000"]) == {
+        "s3": "http://127.0.0.1:9000", "dynamodb": "https://ddb.example:8443"}
+    assert load_aws_upstreams(None, []) == {}
+    for bad in ("s3", "s3=ftp://127.0.0.1:21", "s3=http://", "S3=http://127.0.0.1:1", "s3=http://h:1/path"):
+        with pytest.raises(ConfigError):
+            load_aws_upstreams(None, [bad])
+    config.write_text('aws_upstreams = "s3"\n')
+    with pytest.raises(ConfigError, match="must be a table"):
+        load_aws_upstreams(config, [])
+
+
+def test_up_refuses_a_malformed_upstream_before_starting(tmp_path):
+    result = CliRunner().invoke(main, ["up", "--state", str(tmp_path / "state.db"), "--aws-upstream", "s3"])
+    assert result.exit_code == 2 and "expected SERVICE=URL" in result.output
