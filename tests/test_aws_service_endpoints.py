@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,10 +26,12 @@ from latticework.cli import main
 from latticework.config import ConfigError, Credential, load_aws_upstreams
 from latticework.dataplane.awsservices.operations import DynamoDbOperations, Operation, S3Operations
 from latticework.dataplane.awsservices.policy import denial
+from latticework.ownpaths_client import ca_pem
 from latticework.snapshot.model import AwsEndpoint, VpcView
 
 from conftest import access_key, account_id, secret_key, start_server, write_accounts
 from test_ec2_endpoints import make_vpc
+from test_privatelink_dns import vpc_info
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="exec needs the VPC resolver on port 53 and the "
                                                          "endpoint listens on 443: root")
@@ -206,6 +209,24 @@ def test_an_s3_gateway_endpoint_policy_decides_which_buckets_a_vpc_reads(aws_ser
     s3 = upstream(moto, "s3")
     assert s3.head_object(Bucket=OTHER, Key="big.bin")["ContentLength"] == 3 * 1024 * 1024
     assert s3.head_object(Bucket=OTHER, Key="parts.bin")["ContentLength"] == 10 * 1024 * 1024
+
+
+@needs_root
+def test_the_gateway_address_presents_a_certificate_only_for_names_that_lead_to_it(aws_server):
+    ec2 = client(aws_server, "ec2")
+    vpc, _ = make_vpc(ec2, "10.43.0.0/16", zones=("a",))
+    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=S3, RouteTableIds=[main_route_table(ec2, vpc)])
+    names = vpc_info(aws_server, vpc)["privateNames"]
+    address = names[f"s3.{REGION}.amazonaws.com"][0]
+    assert address.endswith(".11") and names["*.s3.amazonaws.com"] == [address]
+    assert f"dynamodb.{REGION}.amazonaws.com" not in names  # no endpoint to DynamoDB: the host's resolvers answer
+    context = ssl.create_default_context(cadata=ca_pem(aws_server.url))
+    with socket.create_connection((address, 443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=f"{ALLOWED}.s3.amazonaws.com") as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    with socket.create_connection((address, 443), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError):
+            context.wrap_socket(raw, server_hostname="example.com")
 
 
 @needs_root

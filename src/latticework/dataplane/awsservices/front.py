@@ -11,7 +11,8 @@ TLS is terminated with a certificate from Latticework's CA for the name the clie
 that name resolves to the connection's address in the VPC; ``latticework exec`` makes clients trust
 the CA. No SNI, or a name that does not lead here, fails the handshake.
 
-Each HTTP/1.1 request (h11; keep-alive, ``Expect: 100-continue`` answered here) is judged, then
+Each HTTP/1.1 request (h11; keep-alive, ``Expect: 100-continue`` answered here, ``IDLE_TIMEOUT``
+without a byte closes) is judged, then
 forwarded unchanged (the ``Host`` header and every signed header kept, so the signature still holds)
 to the service's upstream (``--aws-upstream s3=http://127.0.0.1:5000``), or without one to the name
 the client asked for on port 443 (the real service, as from a VPC with an internet gateway). Which
@@ -54,6 +55,9 @@ log = logging.getLogger("latticework.dataplane")
 PORT = 443
 MAX_DYNAMODB_BODY = 16 * 1024 * 1024  # DynamoDB's request size limit: its body is read whole to find the tables
 READ_SIZE = 65536
+# No byte from the client (between requests too) or from the upstream for this long closes the connection:
+# S3 closes idle connections after about 20 s; a minute also covers a slow upstream's first byte.
+IDLE_TIMEOUT = 60.0
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"})
 
 
@@ -243,8 +247,8 @@ class AwsServiceFronts:
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
-        except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
+        except (h11.ProtocolError, ConnectionError, ssl.SSLError, asyncio.TimeoutError):
+            pass  # a malformed or idle client, or an upstream gone mid-answer: the connection closes
         finally:
             writer.close()
 
@@ -366,7 +370,7 @@ async def _next(conn: h11.Connection, reader: asyncio.StreamReader):
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
-        conn.receive_data(await reader.read(READ_SIZE))
+        conn.receive_data(await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT))
 
 
 async def _whole_body(conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
