@@ -149,7 +149,8 @@ def buckets(moto):
 
 def in_vpc(server, vpc: str, script: str, *args: str, n: int = 0, **extra: str) -> dict:
     """Run ``script`` with boto3 inside ``vpc`` (``latticework exec``), signing as test account ``n``."""
-    env = {**extra, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "AWS_ACCESS_KEY_ID": access_key(n),
+    env = {**extra, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+           "AWS_ACCESS_KEY_ID": access_key(n),
            "AWS_SECRET_ACCESS_KEY": secret_key(n), "AWS_CONFIG_FILE": os.devnull,
            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true"}
     done = subprocess.run([sys.executable, "-m", "latticework", "exec", "--endpoint", server.url, "--vpc", vpc,

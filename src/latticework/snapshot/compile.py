@@ -38,6 +38,14 @@ AWS service's name) go into its own VPC's view, rebuilt as any endpoint
 change rebuilds it. Other endpoint types get fabric addresses (Resource and
 ServiceNetwork endpoints have interfaces) but no names here.
 
+AWS services: a VPC's available Gateway and Interface endpoints to AWS
+services become ``VpcView.aws_endpoints`` (service, policy, route tables),
+and while it has a gateway endpoint to S3 or DynamoDB the service's public
+names (``model.gateway_service_names``) answer at the VPC's AWS-services
+address (``VpcView.aws_services``, ``.11``) in its view, below any interface
+endpoint's private names; ``VpcView.main_route_table`` is the route table its
+clients use. Rebuilt with the VPC view, as any endpoint change rebuilds it.
+
 Network load balancers: a load balancer, or one of its listeners, changing
 rebuilds that ``NetworkLoadBalancer`` (its TCP listeners: port -> the target
 group of the default action); an NLB target group changing rebuilds that

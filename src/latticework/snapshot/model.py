@@ -32,6 +32,11 @@ group its default action forwards to; those groups are in
 ``Snapshot.nlb_groups`` (kept apart from Lattice's, which the health monitor
 checks), their targets mapped to host sockets by the same rule.
 
+AWS services through VPC endpoints: ``VpcView.aws_endpoints`` (``AwsEndpoint``:
+service, policy, route tables), the VPC's main route table and its AWS-services
+address, where the public names of services its gateway endpoints reach
+resolve (``dataplane.awsservices``).
+
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
 """
@@ -263,7 +268,8 @@ class NetworkLoadBalancer:
 # The public names of the AWS services a gateway endpoint reaches, as their SDKs address them: S3 by Region,
 # its buckets as sub-domains (virtual-hosted style), and in us-east-1 also by its global name, which the SDKs
 # use there by default (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html);
-# DynamoDB by Region and by account-based name (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.SDKs.html).
+# DynamoDB by Region and by account-based name
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.SDKs.html).
 GATEWAY_SERVICE_NAMES: Mapping[str, tuple[str, ...]] = {
     "s3": ("s3.{region}.amazonaws.com", "*.s3.{region}.amazonaws.com"),
     "dynamodb": ("dynamodb.{region}.amazonaws.com", "*.ddb.{region}.amazonaws.com"),
