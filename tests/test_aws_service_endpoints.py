@@ -17,6 +17,7 @@ import time
 import urllib.parse
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 from botocore.serialize import create_serializer
@@ -25,9 +26,10 @@ from click.testing import CliRunner
 from latticework.cli import main
 from latticework.config import ConfigError, Credential, load_aws_upstreams
 from latticework.dataplane.awsservices.operations import DynamoDbOperations, Operation, S3Operations
-from latticework.dataplane.awsservices.policy import denial
+from latticework.dataplane.awsservices.policy import credential_of, denial
 from latticework.ownpaths_client import ca_pem
-from latticework.snapshot.model import AwsEndpoint, VpcView
+from latticework.snapshot.identities import Identities
+from latticework.snapshot.model import AwsEndpoint, Snapshot, VpcView
 
 from conftest import access_key, account_id, secret_key, start_server, write_accounts
 from test_ec2_endpoints import make_vpc
@@ -395,3 +397,38 @@ def test_upstreams_come_from_the_config_file_and_the_command_line(tmp_path):
 def test_up_refuses_a_malformed_upstream_before_starting(tmp_path):
     result = CliRunner().invoke(main, ["up", "--state", str(tmp_path / "state.db"), "--aws-upstream", "s3"])
     assert result.exit_code == 2 and "expected SERVICE=URL" in result.output
+
+
+@needs_root
+def test_an_s3_interface_endpoint_with_private_dns_carries_the_regional_names(aws_server, buckets):
+    """In us-east-1 the SDK's default S3 name is the global one, which an interface endpoint's private DNS does
+    not cover (as in AWS): the client asks for the regional endpoint."""
+    ec2 = client(aws_server, "ec2", 1)
+    vpc, subnets = make_vpc(ec2, "10.44.0.0/16", zones=("a",))
+    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=S3, VpcEndpointType="Interface", SubnetIds=subnets,
+                            PolicyDocument=allow_buckets(OTHER))
+    names = vpc_info(aws_server, vpc)["privateNames"]
+    assert names[f"*.s3.{REGION}.amazonaws.com"] == names[f"s3.{REGION}.amazonaws.com"] != []
+    assert "*.s3.amazonaws.com" not in names
+    found = in_vpc(aws_server, vpc, READ_BUCKETS, ALLOWED, OTHER, n=1, AWS_S3_US_EAST_1_REGIONAL_ENDPOINT="regional")
+    assert found[OTHER] == ["ok", f"hello from {OTHER}", 200]
+    assert found[ALLOWED][0] == "AccessDenied"
+    assert found[ALLOWED][1].startswith(f"User: arn:aws:iam::{account_id(1)}:root is not authorized")
+
+
+def test_a_presigned_url_names_its_caller():
+    identities = Identities.from_accounts({"accounts": {"111122223333": "a"}, "credentials": [
+        ["AKIDPRESIGN", "secret", "111122223333", None, "bob"]], "quotas": {}, "organizations": [],
+        "memberships": {}})
+    snapshot = Snapshot(revision=1, identities=identities)
+    for version in ("s3", "s3v4"):  # the SDK's default in us-east-1 (signature version 2), and SigV4
+        s3 = boto3.client("s3", region_name=REGION, aws_access_key_id="AKIDPRESIGN", aws_secret_access_key="secret",
+                          config=botocore.config.Config(signature_version=version))
+        url = urllib.parse.urlsplit(s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}))
+        found = credential_of(snapshot, {"host": url.hostname or ""}, url.query)
+        assert found is not None and found.principal_arn == "arn:aws:iam::111122223333:user/bob", version
+    found = credential_of(snapshot, {"authorization": "AWS AKIDPRESIGN:c2lnbmF0dXJl"}, "")
+    assert found is not None and found.account_id == "111122223333"
+    assert credential_of(snapshot, {"host": url.hostname}, "") is None  # unsigned: anonymous
+    assert credential_of(snapshot, {"authorization": "AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20260101/"
+                                    "us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"}, "") is None

@@ -7,10 +7,10 @@ and its resource policies (here, the upstream does whatever it does). No endpoin
 endpoint whose service takes no policy: nothing to check.
 
 The caller is the principal of the access key in the SigV4 ``Authorization`` header (or a presigned
-URL's ``X-Amz-Credential``), as the snapshot's identities know it (``Snapshot.identities``); the endpoint
-does not verify the signature (the service does, as S3 behind a real endpoint does). An unsigned
-request, or one signed with a key nobody here holds, is anonymous: only ``"Principal": "*"`` statements
-apply to it.
+URL's ``X-Amz-Credential``; S3's older signature version 2, ``AWS <key>:...`` or ``AWSAccessKeyId``),
+as the snapshot's identities know it (``Snapshot.identities``); the endpoint does not verify the
+signature (the service does, as S3 behind a real endpoint does). An unsigned request, or one signed with
+a key nobody here holds, is anonymous: only ``"Principal": "*"`` statements apply to it.
 
 Condition keys: the caller's global keys (``aws:PrincipalArn``, ``aws:PrincipalAccount``, tags...,
 as for Lattice's auth policies), ``aws:SourceVpce``, ``aws:SourceVpc``, ``aws:SourceVpcArn``,
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Mapping
+from urllib.parse import parse_qsl
 
 from latticework import sigv4
 from latticework.config import Credential
@@ -39,11 +40,26 @@ from latticework.snapshot.model import AwsEndpoint, Snapshot, VpcView
 
 def credential_of(snapshot: Snapshot, headers: Mapping[str, str], raw_query: str) -> Credential | None:
     """Who signed the request, by its access key; None when unsigned or signed by a key unknown here."""
-    try:
-        signed = sigv4.parse(dict(headers), raw_query)
-    except sigv4.SignatureError:
-        return None
-    return snapshot.identities.credential(signed.access_key)
+    key = _legacy_access_key(headers, raw_query)
+    if key is None:
+        try:
+            key = sigv4.parse(dict(headers), raw_query).access_key
+        except sigv4.SignatureError:
+            return None
+    return snapshot.identities.credential(key)
+
+
+def _legacy_access_key(headers: Mapping[str, str], raw_query: str) -> str | None:
+    """The access key of an S3 signature version 2 request (``Authorization: AWS <key>:<signature>``, or a
+    presigned URL's ``AWSAccessKeyId``), which S3 still takes and the SDKs still make for presigned URLs
+    in some Regions
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingAWSSDK.html#UsingAWSSDK-sig2-deprecation)."""
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("AWS ") and ":" in authorization:
+        return authorization[4:].partition(":")[0].strip()
+    if "AWSAccessKeyId=" in raw_query:
+        return dict(parse_qsl(raw_query, keep_blank_values=True)).get("AWSAccessKeyId")
+    return None
 
 
 def condition_keys(view: VpcView, endpoint: AwsEndpoint, credential: Credential | None,
