@@ -159,7 +159,7 @@ class AwsServiceFronts:
 
     @property
     def s3(self) -> S3Operations:
-        if self._s3 is None:  # botocore's model, read once the first S3 request comes
+        if self._s3 is None:  # botocore's model, read once (``apply`` reads it beside the loop first)
             self._s3 = S3Operations()
         return self._s3
 
@@ -171,6 +171,8 @@ class AwsServiceFronts:
 
     async def apply(self, snapshot: Snapshot) -> None:
         self.places = wanted(snapshot)
+        if self.places and self._s3 is None:  # reading the models takes a third of a second: not on the loop
+            self._s3, self._dynamodb = await asyncio.to_thread(lambda: (S3Operations(), DynamoDbOperations()))
         for address in list(self.servers):
             if address not in self.places:
                 self.servers.pop(address).close()
