@@ -9,8 +9,9 @@ one compile serves them all), relays the same records to every worker
 (``feed``: the store's change journal is the feed; each worker compiles its
 own copy), and once every worker serves the revision:
 
-1. DNS resolvers per VPC, the AWS services' front (``awsservices.front``: S3 and DynamoDB through VPC
-   endpoints, served here, where botocore's models are loaded anyway), health checkers per target (run here, once per
+1. DNS resolvers per VPC, the AWS services' front (``awsservices.front``: S3
+   and DynamoDB through VPC endpoints, served here, where botocore's models
+   are loaded anyway), health checkers per target (run here, once per
    target, their states sent to the workers), drains of deregistered
    targets (waiting on every worker's requests in flight);
 2. the control plane's pending statuses: what the API created or deleted is
