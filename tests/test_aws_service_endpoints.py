@@ -335,7 +335,9 @@ def test_every_s3_operation_is_identified_from_the_request_botocore_sends(virtua
     ("PUT", "b.s3.amazonaws.com", "/k?partNumber=1&uploadId=u", {}, "s3:PutObject", "arn:aws:s3:::b/k"),
     ("PUT", "b.s3.amazonaws.com", "/k", {"x-amz-copy-source": "a/b"}, "s3:PutObject", "arn:aws:s3:::b/k"),
     ("POST", "b.s3.amazonaws.com", "/?delete", {}, "s3:DeleteObject", "arn:aws:s3:::b"),
-    ("GET", "b.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.us-east-1.vpce.amazonaws.com", "/k", {}, "s3:GetObject",
+    ("GET", "bucket.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.us-east-1.vpce.amazonaws.com", "/b/k", {}, "s3:GetObject",
+     "arn:aws:s3:::b/k"),
+    ("GET", "b.bucket.vpce-0a1b2c3d4e5f60718-abcdefgh.s3.us-east-1.vpce.amazonaws.com", "/k", {}, "s3:GetObject",
      "arn:aws:s3:::b/k"),
 ])
 def test_s3_requests_ask_for_their_iam_action_on_their_resource(method, host, target, headers, action, resource):
@@ -405,8 +407,8 @@ def test_an_s3_interface_endpoint_with_private_dns_carries_the_regional_names(aw
     not cover (as in AWS): the client asks for the regional endpoint."""
     ec2 = client(aws_server, "ec2", 1)
     vpc, subnets = make_vpc(ec2, "10.44.0.0/16", zones=("a",))
-    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=S3, VpcEndpointType="Interface", SubnetIds=subnets,
-                            PolicyDocument=allow_buckets(OTHER))
+    endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=S3, VpcEndpointType="Interface", SubnetIds=subnets,
+                                       PolicyDocument=allow_buckets(OTHER))["VpcEndpoint"]
     names = vpc_info(aws_server, vpc)["privateNames"]
     assert names[f"*.s3.{REGION}.amazonaws.com"] == names[f"s3.{REGION}.amazonaws.com"] != []
     assert "*.s3.amazonaws.com" not in names
@@ -414,6 +416,15 @@ def test_an_s3_interface_endpoint_with_private_dns_carries_the_regional_names(aw
     assert found[OTHER] == ["ok", f"hello from {OTHER}", 200]
     assert found[ALLOWED][0] == "AccessDenied"
     assert found[ALLOWED][1].startswith(f"User: arn:aws:iam::{account_id(1)}:root is not authorized")
+
+    # The endpoint's own regional name as the endpoint URL, as S3's guide has it: bucket.vpce-....amazonaws.com
+    # (the SDK then sends path-style requests there).
+    regional = endpoint["DnsEntries"][0]["DnsName"].replace("*.", "bucket.", 1)
+    found = in_vpc(aws_server, vpc, READ_BUCKETS, ALLOWED, OTHER, n=1, AWS_ENDPOINT_URL_S3=f"https://{regional}")
+    assert found[ALLOWED][:1] == ["AccessDenied"] and f'"arn:aws:s3:::{ALLOWED}/hello.txt"' in found[ALLOWED][1]
+    # Let through: moto reads a bucket from any name holding ".s3." and answers for a bucket "bucket" (S3
+    # itself serves these names); the answer is the upstream's, not the endpoint's.
+    assert found[OTHER][:1] == ["NoSuchBucket"]
 
 
 def test_a_presigned_url_names_its_caller():

@@ -186,15 +186,19 @@ def _s3_action(name: str, query: Mapping[str, str]) -> str:
 
 
 def bucket_of_host(host: str) -> str | None:
-    """The bucket a virtual-hosted-style name addresses (``bucket.s3.<region>.amazonaws.com``), None for the
-    service's own name. An interface endpoint's own names hold its id before ``s3``
-    (``bucket.vpce-1a2b3c4d-5e6f.s3.<region>.vpce.amazonaws.com``)."""
+    """The bucket a virtual-hosted-style name addresses (``my-bucket.s3.<region>.amazonaws.com``), None for the
+    service's own name. An interface endpoint's own names hold its id before ``s3``, after the kind of name
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html):
+    ``bucket.vpce-1a2b3c4d-5e6f.s3.<region>.vpce.amazonaws.com`` is the endpoint URL of path-style requests,
+    ``my-bucket.bucket.vpce-...`` a virtual-hosted one; ``accesspoint.`` and ``control.`` name no bucket."""
     labels = host.lower().rstrip(".").split(".")
     if "s3" not in labels:
         return None
     at = labels.index("s3")
     if at > 0 and labels[at - 1].startswith("vpce-"):
         at -= 1
+        if at > 0 and labels[at - 1] in ("bucket", "accesspoint", "control"):
+            at -= 1
     return ".".join(labels[:at]) or None
 
 
