@@ -204,9 +204,7 @@ class AwsServiceFronts:
 
     # -- TLS ------------------------------------------------------------------------------------
     def _tls(self, address: str) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["http/1.1"])
+        context = _server_context()
 
         def choose(ssl_object, name: str | None, _context) -> int | None:
             chosen = self._context_for(address, name)
@@ -229,9 +227,7 @@ class AwsServiceFronts:
             return None
         context = self._contexts.get(name)
         if context is None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.set_alpn_protocols(["http/1.1"])
+            context = _server_context()
             load_chain(context, *self.ca.issue([name]))
             self._contexts[name] = context
         return context
@@ -256,32 +252,29 @@ class AwsServiceFronts:
 
     async def _exchange(self, address: str, sni: str | None, conn: h11.Connection, request: h11.Request,
                         reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One request: which service, through which endpoint, judged, then forwarded or refused."""
         snapshot, place = self.current(), self.places.get(address)
         view = snapshot.vpcs.get(place.vpc_id) if place else None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-        host = _host_name(headers.get("host") or sni or "")
-        endpoint = view.aws_endpoints.get(place.endpoint) if view and place and place.endpoint else None
-        service = endpoint.service if endpoint else (gateway_service(view, host) if view else None)
+        host, head = _host_name(headers.get("host") or sni or ""), request.method == b"HEAD"
+        service = _service(view, place, host) if view and place else None
         if view is None or place is None or service is None:
-            await _answer(conn, writer, 404, [("content-type", "text/plain")], b"no AWS service here\n",
-                          request.method == b"HEAD")
+            await _answer(conn, writer, 404, [("content-type", "text/plain")], b"no AWS service here\n", head)
             return
-        endpoint = carrier(view, place, service)
         body: bytes | None = None
-        if service == "dynamodb":
-            body = await _whole_body(conn, reader, writer, headers)
+        if service == "dynamodb":  # the tables are in the body
+            body = await _whole_body(conn, reader, writer)
             if body is None:
                 return
         target = request.target.decode("latin-1")
         credential = credential_of(snapshot, headers, target.partition("?")[2])
-        operation = self._identify(service, request.method.decode(), host, target, headers, body, view,
-                                   credential)
-        refused = denial(view, endpoint, operation, credential) if operation is not None else None
+        operation = self._identify(service, request.method.decode(), host, target, headers, body, view, credential)
+        refused = denial(view, carrier(view, place, service), operation, credential) if operation else None
         if refused is not None:
-            status, extra, text = access_denied(service, refused, request.method == b"HEAD")
-            await _answer(conn, writer, status, extra + [("connection", "close")], text, request.method == b"HEAD")
+            status, extra, text = access_denied(service, refused, head)
+            await _answer(conn, writer, status, extra + [("connection", "close")], text, head)
             return
-        await self._forward(service, host, conn, request, headers, body, reader, writer)
+        await self._forward(service, host, conn, request, body, reader, writer)
 
     def _identify(self, service: str, method: str, host: str, target: str, headers: Mapping[str, str],
                   body: bytes | None, view: VpcView, credential: Credential | None) -> Operation | None:
@@ -293,8 +286,8 @@ class AwsServiceFronts:
         return None  # other services: not judged (their endpoint policies are not enforced yet)
 
     async def _forward(self, service: str, host: str, conn: h11.Connection, request: h11.Request,
-                       headers: Mapping[str, str], body: bytes | None, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> None:
+                       body: bytes | None, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """To the service's upstream, else to the name asked for (the real service)."""
         upstream = self.upstreams.get(service) or Upstream("https", host, 443)
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
@@ -306,34 +299,45 @@ class AwsServiceFronts:
                           b"upstream unreachable\n", request.method == b"HEAD")
             return
         try:
-            await self._relay(conn, request, headers, body, reader, writer, up_reader, up_writer)
+            await _relay(conn, request, body, reader, writer, up_reader, up_writer)
         finally:
             up_writer.close()
 
-    async def _relay(self, conn: h11.Connection, request: h11.Request, headers: Mapping[str, str],
-                     body: bytes | None, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
-        up = h11.Connection(h11.CLIENT)
-        forwarded = [(k, v) for k, v in request.headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        up_writer.write(up.send(h11.Request(method=request.method, target=request.target,
-                                            headers=forwarded + [(b"connection", b"close")])))
-        if body is not None:
-            up_writer.write(up.send(h11.Data(data=body)) if body else b"")
-        else:
-            if conn.they_are_waiting_for_100_continue:
-                writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-            while True:
-                event = await _next(conn, reader)
-                if isinstance(event, h11.Data):
-                    up_writer.write(up.send(h11.Data(data=event.data)))
-                    await up_writer.drain()
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                else:
-                    raise h11.RemoteProtocolError("request body ended early")
-        up_writer.write(up.send(h11.EndOfMessage()))
-        await up_writer.drain()
-        await _relay_response(up, up_reader, conn, writer)
+
+
+def _service(view: VpcView, place: Place, host: str) -> str | None:
+    """The service a request is for: the interface endpoint's, or the gateway service the host name is of."""
+    endpoint = view.aws_endpoints.get(place.endpoint) if place.endpoint else None
+    return endpoint.service if endpoint else gateway_service(view, host)
+
+
+async def _relay(conn: h11.Connection, request: h11.Request, body: bytes | None, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, up_reader: asyncio.StreamReader,
+                 up_writer: asyncio.StreamWriter) -> None:
+    """The request to the upstream (``body`` when already read, else streamed from the client), then its answer
+    back."""
+    up = h11.Connection(h11.CLIENT)
+    forwarded = [(k, v) for k, v in request.headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
+    up_writer.write(up.send(h11.Request(method=request.method, target=request.target,
+                                        headers=forwarded + [(b"connection", b"close")])))
+    if body is not None:
+        up_writer.write(up.send(h11.Data(data=body)) if body else b"")
+    else:
+        _continue(conn, writer)
+        while not isinstance(event := await _next(conn, reader), h11.EndOfMessage):
+            if not isinstance(event, h11.Data):
+                raise h11.RemoteProtocolError("request body ended early")
+            up_writer.write(up.send(h11.Data(data=event.data)))
+            await up_writer.drain()
+    up_writer.write(up.send(h11.EndOfMessage()))
+    await up_writer.drain()
+    await _relay_response(up, up_reader, conn, writer)
+
+
+def _continue(conn: h11.Connection, writer: asyncio.StreamWriter) -> None:
+    """``100 Continue`` to a client waiting for it before sending its body."""
+    if conn.they_are_waiting_for_100_continue:
+        writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
 
 
 async def _relay_response(up: h11.Connection, up_reader: asyncio.StreamReader, conn: h11.Connection,
@@ -362,6 +366,13 @@ def _host_name(host: str) -> str:
     return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).lower().rstrip(".")
 
 
+def _server_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 def _client_tls(upstream: Upstream) -> ssl.SSLContext | None:
     return ssl.create_default_context() if upstream.scheme == "https" else None
 
@@ -375,11 +386,10 @@ async def _next(conn: h11.Connection, reader: asyncio.StreamReader):
         conn.receive_data(await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT))
 
 
-async def _whole_body(conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                      headers: Mapping[str, str]) -> bytes | None:
+async def _whole_body(conn: h11.Connection, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> bytes | None:
     """The request body, read whole (bounded); None when it was refused (the answer is sent)."""
-    if conn.they_are_waiting_for_100_continue:
-        writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+    _continue(conn, writer)
     chunks: list[bytes] = []
     size = 0
     while True:
