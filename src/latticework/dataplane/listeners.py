@@ -258,8 +258,12 @@ class Listeners:
         tls = first[0] == TLS_HANDSHAKE
         if tls and by_sni is not None and await self.passthrough.take(client, *by_sni):
             return
-        await loop.connect_accepted_socket(self._door, client, ssl=context if tls else None,
-                                           ssl_handshake_timeout=self.plane.limits.header_read_timeout if tls else None)
+        try:
+            await loop.connect_accepted_socket(self._door, client, ssl=context if tls else None,
+                                               ssl_handshake_timeout=self.plane.limits.header_read_timeout
+                                               if tls else None)
+        except (OSError, asyncio.TimeoutError):  # a failed handshake (ssl.SSLError is an OSError): already told
+            client.close()
 
 
 def _listening_socket(address: str, port: int) -> socket.socket:
