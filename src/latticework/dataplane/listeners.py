@@ -1,5 +1,7 @@
 """Listening sockets: one per (VPC Lattice address, listener port), and one per
-(network load balancer node, TCP listener port).
+(network load balancer node, TCP listener port). A service-network endpoint's
+interface addresses serve as Lattice addresses of their VPC, for the services
+of the endpoint's network.
 
 Every service a VPC reaches answers on the VPC's Lattice address, so one
 socket serves all the services of one port there, chosen by Host (HTTP) or
@@ -57,7 +59,8 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
     """(address, port) -> "HTTP" | "HTTPS" | "mixed" | "passthrough" | "TCP" for every socket the snapshot
     needs."""
     found: dict[tuple[str, int], set[str]] = {}
-    for vpc in snapshot.vpcs.values():
+    # A service-network endpoint's interfaces are Lattice addresses too (``Snapshot.endpoint_views``).
+    for vpc in (*snapshot.vpcs.values(), *snapshot.endpoint_views.values()):
         for route in vpc.routes.values():
             for port, listener in route.service.listeners.items():
                 if listener.protocol in (HTTP, HTTPS, TLS_PASSTHROUGH):
