@@ -304,5 +304,10 @@ class Snapshot:
         vpc_id = self.by_address.get(address)
         return self.vpcs.get(vpc_id) if vpc_id else self.endpoint_views.get(address)
 
+    def view_for(self, vpc_id: str, address: str) -> VpcView | None:
+        """The view at ``address`` while it is still ``vpc_id``'s (a connection keeps the VPC it came from)."""
+        view = self.vpc_at(address)
+        return view if view is not None and view.vpc_id == vpc_id else None
+
 
 EMPTY = Snapshot(revision=0)
