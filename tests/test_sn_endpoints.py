@@ -1,16 +1,18 @@
 """Service-network endpoints carry traffic, black-box: a VPC with no association reaches a network's services
 through a ``ServiceNetwork`` VPC endpoint.
 
-Two services with HTTP listeners on port 80, each with a real echo target, in one network; a consumer VPC
-with a service-network endpoint to it (two subnets, two interfaces) and no association. The endpoint-specific
-names resolve in that VPC to the endpoint's interfaces, requests there reach the service the Host names, and
-deleting the endpoint takes the names and the sockets away.
+Two services with HTTP listeners on port 80, each with a real echo target, and one with a TLS passthrough
+listener on 443 to a real TLS target, in one network; a consumer VPC with a service-network endpoint to it (two
+subnets, two interfaces) and no association. The endpoint-specific names resolve in that VPC to the endpoint's
+interfaces, requests there reach the service the Host (or SNI) names, and deleting the endpoint takes the names
+and the sockets away.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 
 import pytest
 
@@ -19,6 +21,9 @@ from dataplane_env import EchoTarget, Topology, forward, wait_for
 from latticework.ownpaths_client import vpc_info
 from latticework.vpcclient import NameNotFound, VpcClient
 from test_privatelink_dns import interfaces_of
+from test_tls_passthrough import TlsTarget, make_ca, tcp_group
+
+SECURE = "sne.passthrough.test"
 
 
 def endpoint_name(endpoint_id: str, association_id: str, service: dict) -> str:
@@ -27,8 +32,9 @@ def endpoint_name(endpoint_id: str, association_id: str, service: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(server):
-    targets = [EchoTarget("sne-web"), EchoTarget("sne-api")]
+def world(server, tmp_path_factory):
+    ca, issued = make_ca(tmp_path_factory.mktemp("sne-ca"), SECURE)
+    targets = [EchoTarget("sne-web"), EchoTarget("sne-api"), TlsTarget("sne-tls", *issued[SECURE])]
     topo = Topology.fresh(server).one_service("sne-web")
     provider = topo.client_vpc
     services, names = [], {}
@@ -38,6 +44,10 @@ def world(server):
         association = topo.lattice.create_service_network_service_association(
             serviceNetworkIdentifier=topo.network["id"], serviceIdentifier=service["id"])
         services.append((service, association["id"]))
+    topo.service = topo.lattice.create_service(name="sne-tls", customDomainName=SECURE)
+    topo.listener("tls", "TLS_PASSTHROUGH", 443, forward((tcp_group(topo, "tcp", targets[2]), 1)))
+    topo.lattice.create_service_network_service_association(serviceNetworkIdentifier=topo.network["id"],
+                                                            serviceIdentifier=topo.service["id"])
     consumer = make_network(topo.ec2, "10.20.0.0/16")
     endpoint = topo.ec2.create_vpc_endpoint(
         VpcEndpointType="ServiceNetwork", VpcId=consumer.vpc_id, ServiceNetworkArn=topo.network["arn"],
@@ -46,6 +56,7 @@ def world(server):
     for (service, association), target in zip(services, targets):
         names[target.name] = (endpoint_name(vpce, association, service), service)
     client = VpcClient(vpc_info(topo.endpoint, consumer.vpc_id))
+    topo.ca = ca  # the TLS target's CA
     yield topo, consumer, vpce, names, client, targets
     for target in targets:
         target.stop()
@@ -76,6 +87,16 @@ def test_every_interface_answers_and_the_host_alone_decides(world, server):
                 answer = _get(address, host)
                 assert answer["target"] == target_name
         assert _status(address, "nobody.example.test") == 404
+
+
+def test_a_passthrough_listener_answers_at_the_endpoint_by_sni(world, server):
+    topo, consumer, vpce, _, _, _ = world
+    context = ssl.create_default_context(cadata=topo.ca)
+    for address in interfaces_of(server, consumer.vpc_id, vpce):
+        with socket.create_connection((address, 443), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=SECURE) as tls:
+                tls.sendall(b"knock\n")
+                assert tls.makefile("rb").readline() == f"sne-tls heard knock via {SECURE}\n".encode()
 
 
 def test_a_vpc_without_the_endpoint_cannot_resolve_its_names(world):
