@@ -154,6 +154,9 @@ TLS_TARGET = textwrap.dedent("""
         try:
             with context.wrap_socket(conn, server_side=True) as tls:
                 line = tls.makefile("rb").readline()
+                if line.startswith(b"GET /health "):  # Lattice's health check (HTTPS, HTTP1)
+                    tls.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+                    return
                 tls.sendall(f"{name} heard {line.decode().strip()} via {heard.name}\\n".encode())
         except (OSError, ssl.SSLError):
             pass
@@ -165,7 +168,8 @@ TLS_TARGET = textwrap.dedent("""
 
 
 class TlsTarget(EchoTarget):
-    """A real TLS server process with its own certificate: answers one line per connection."""
+    """A real TLS server process with its own certificate: answers one line per connection (and an HTTP
+    ``GET /health`` with 200)."""
 
     def __init__(self, name: str, cert: Path, key: Path):
         self.cert, self.key = cert, key
@@ -206,7 +210,7 @@ def make_ca(folder: Path, *names: str) -> tuple[str, dict[str, tuple[Path, Path]
     return ca.public_bytes(serialization.Encoding.PEM).decode(), issued
 
 
-SECURE, OTHER = "secure.passthrough.test", "other.passthrough.test"
+SECURE, OTHER, CHECKED = "secure.passthrough.test", "other.passthrough.test", "checked.passthrough.test"
 PORT = 443
 
 
@@ -218,6 +222,7 @@ class World:
     services: dict[str, dict]
     https_name: str  # a service whose HTTPS listener on PORT Latticework terminates
     other_vpc: str  # a VPC joined to the same network
+    issued: dict[str, tuple[Path, Path]]  # certificate and key files by name
 
     def address(self, name: str, vpc: str | None = None) -> str:
         client = self.client if vpc is None else VpcClient(vpc_info(self.topo.endpoint, vpc))
@@ -234,16 +239,19 @@ class World:
                 return answer, tls.getpeercert()
 
 
-def tcp_group(topo: Topology, label: str, target: TlsTarget) -> str:
-    config = {"port": 443, "protocol": "TCP", "vpcIdentifier": topo.client_vpc}
+def tcp_group(topo: Topology, label: str, *targets: TlsTarget, **health) -> str:
+    config = {"port": 443, "protocol": "TCP", "vpcIdentifier": topo.client_vpc,
+              **({"healthCheck": health} if health else {})}
     group = topo.lattice.create_target_group(name=f"{label}-{topo.suffix()}", type="IP", config=config)["id"]
-    topo.lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": "127.0.0.1", "port": target.port}])
+    topo.lattice.register_targets(targetGroupIdentifier=group,
+                                  targets=[{"id": "127.0.0.1", "port": t.port} for t in targets])
+    topo.groups[label] = group
     return group
 
 
 @pytest.fixture(scope="module")
 def world(server, tmp_path_factory):
-    ca, issued = make_ca(tmp_path_factory.mktemp("passthrough-ca"), SECURE, OTHER)
+    ca, issued = make_ca(tmp_path_factory.mktemp("passthrough-ca"), SECURE, OTHER, CHECKED)
     targets = {name: TlsTarget(name.split(".")[0], *issued[name]) for name in (SECURE, OTHER)}
     echo = EchoTarget("terminated")
     topo = Topology.fresh(server).one_service("passthrough-home")
@@ -262,7 +270,8 @@ def world(server, tmp_path_factory):
     topo.join()
     other_vpc = topo.vpc("10.9.0.0/16")
     lattice.create_service_network_vpc_association(serviceNetworkIdentifier=network, vpcIdentifier=other_vpc)
-    world = World(topo, ca, VpcClient(vpc_info(topo.endpoint, topo.client_vpc)), services, topo.name, other_vpc)
+    world = World(topo, ca, VpcClient(vpc_info(topo.endpoint, topo.client_vpc)), services, topo.name, other_vpc,
+                  issued)
     wait_for(lambda: _reaches(world, SECURE), what="the passthrough listener to serve")
     yield world
     for target in (*targets.values(), echo):
@@ -338,3 +347,25 @@ def test_connect_is_checked_with_network_level_conditions_and_a_denial_closes(wo
     finally:
         lattice.update_service(serviceIdentifier=service["id"], authType="NONE")
     wait_for(lambda: _reaches(world, SECURE), what="the service to open again")
+
+
+def test_health_checks_of_a_tcp_group_keep_connections_off_a_stopped_target(world):
+    """TCP groups are not checked by default; with checks on (HTTPS, HTTP1) a target that fails them gets no
+    new connection while another is healthy."""
+    topo = world.topo
+    running, stopped = (TlsTarget(f"checked-{x}", *world.issued[CHECKED]) for x in "ab")
+    try:
+        topo.service = service = topo.lattice.create_service(name="checked-tls", customDomainName=CHECKED)
+        group = tcp_group(topo, "checked", running, stopped, enabled=True, protocol="HTTPS", protocolVersion="HTTP1",
+                          path="/health", healthCheckIntervalSeconds=5, healthCheckTimeoutSeconds=2,
+                          healthyThresholdCount=2, unhealthyThresholdCount=2)
+        stopped.stop()
+        topo.listener("checked", "TLS_PASSTHROUGH", PORT, forward((group, 1)))
+        topo.lattice.create_service_network_service_association(serviceNetworkIdentifier=topo.network["id"],
+                                                                serviceIdentifier=service["id"])
+        wait_for(lambda: topo.states("checked") == {running.port: "HEALTHY", stopped.port: "UNHEALTHY"},
+                 what="one target healthy, the stopped one unhealthy")
+        answers = {world.talk(CHECKED, str(n))[0].split()[0] for n in range(6)}
+        assert answers == {"checked-a"}  # round robin over the healthy target only: no connection reset
+    finally:
+        running.stop()
