@@ -11,6 +11,7 @@ verified against that CA.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import socket
@@ -29,7 +30,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings, strategies as st
 
 from dataplane_env import EchoTarget, Topology, forward, wait_for
-from latticework.dataplane import clienthello
+from latticework.dataplane import clienthello, passthrough
 from latticework.ownpaths_client import ca_pem, vpc_info
 from latticework.vpcclient import VpcClient
 
@@ -136,6 +137,60 @@ def test_two_server_names_or_a_non_ascii_one_are_refused():
         clienthello.parse(_records(_hello([_sni(b"a.example"), _sni(b"b.example")]), []))
     with pytest.raises(clienthello.NotClientHello):
         clienthello.parse(_records(_hello([_sni("é.example".encode())]), []))
+
+
+# -- reading the ClientHello off a socket without consuming it ----------------------------------------
+
+def _with_socket_pair(scenario):
+    """Run ``scenario(client, accepted)`` over a real loopback TCP connection."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname()) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                accepted.setblocking(False)
+                return asyncio.run(scenario(client, accepted))
+
+
+async def _started(task: asyncio.Task) -> None:
+    for _ in range(5):  # let the reader reach its wait on the socket
+        await asyncio.sleep(0)
+    assert not task.done()
+
+
+def test_read_hello_waits_for_the_rest_and_leaves_every_byte_unread():
+    data = python_client_hello("piece.passthrough.test")
+
+    async def scenario(client, accepted):
+        client.sendall(data[:3])
+        reading = asyncio.create_task(passthrough.read_hello(accepted, 5))
+        await _started(reading)
+        client.sendall(data[3:200])
+        await _started(reading)
+        client.sendall(data[200:])
+        assert await reading == clienthello.Hello("piece.passthrough.test", len(data))
+        assert accepted.recv(len(data) + 10) == data  # still there for the relay to carry
+    _with_socket_pair(scenario)
+
+
+def test_read_hello_gives_up_on_a_client_that_stops_or_sends_no_tls():
+    data = python_client_hello("gone.passthrough.test")
+
+    async def stops(client, accepted):
+        client.sendall(data[:50])
+        client.shutdown(socket.SHUT_WR)
+        assert await passthrough.read_hello(accepted, 5) is None
+
+    async def not_tls(client, accepted):
+        client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        with pytest.raises(clienthello.NotClientHello):
+            await passthrough.read_hello(accepted, 5)
+
+    async def silent(client, accepted):
+        with pytest.raises(asyncio.TimeoutError):
+            await passthrough.read_hello(accepted, 0.2)
+
+    for scenario in (stops, not_tls, silent):
+        _with_socket_pair(scenario)
 
 
 # -- black box: real TLS targets behind Lattice --------------------------------------------------------
