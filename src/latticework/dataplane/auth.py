@@ -58,11 +58,12 @@ from latticework.policy.context import Caller, Query
 from latticework.policy.evaluate import CompiledPolicy, compile_text
 from latticework.policy.lattice import ADMIN, Identity as IdentityLayer, Verdict, authorize as lattice_authorize, layer_policy
 from latticework.dataplane.exchange import Connection, EmptyBody, Request, WholeBody
-from latticework.snapshot.model import Route, Snapshot
+from latticework.snapshot.model import Route, Snapshot, VpcView
 
 AWS_IAM = "AWS_IAM"
 SIGNING_NAME = "vpc-lattice-svcs"
 INVOKE = "vpc-lattice-svcs:Invoke"
+CONNECT = "vpc-lattice-svcs:Connect"
 MAX_SIGNED_BODY = 10 * 1024 * 1024  # a body whose hash is signed is held whole to verify: bounded
 
 
@@ -120,6 +121,24 @@ def authorize(snapshot: Snapshot, conn: Connection, request: Request, route: Rou
     if not verdict.allowed:
         return Denied(403, verdict.message)
     return identity_headers(credential) if credential is not None else ()
+
+
+def authorize_connect(route: Route, vpc: VpcView, client: str, port: int,
+                      now: dt.datetime | None = None) -> Verdict:
+    """May a client at ``client`` in ``vpc`` open a TLS passthrough connection to ``route`` on ``port``?
+
+    Nothing can be signed there (Lattice never sees inside the TLS stream), so the caller is anonymous and
+    the action is ``vpc-lattice-svcs:Connect`` on the bare service ARN, with the keys known when the
+    connection opens: the network-level ``vpc-lattice-svcs:`` keys (Port, ServiceArn, ServiceNetworkArn,
+    SourceVpc, SourceVpcOwnerAccount; reference §5.2), ``aws:SourceIp``, ``aws:ResourceTag/*``, the time
+    keys and ``aws:PrincipalType`` ``Anonymous``
+    (https://docs.aws.amazon.com/vpc-lattice/latest/ug/tls-listeners.html: "Auth policies are limited to
+    anonymous principals")."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    keys = dict(_fixed_keys(route, vpc.account, vpc.vpc_id, port, client, "https"))
+    keys.update(_time_keys(int(now.timestamp())))
+    keys.update(_ANONYMOUS)
+    return decide(route, None, Query(CONNECT, route.service.arn, None, keys))
 
 
 def caller_of(credential: Credential | None) -> Caller | None:

@@ -365,7 +365,7 @@ class Http2Server(asyncio.Protocol):
         if noted == self._noted:
             return
         self._noted = noted
-        vpc = self.plane.snapshot.vpcs.get(self.conn.vpc.vpc_id, self.conn.vpc)
+        vpc = self.plane.snapshot.view_for(self.conn.vpc.vpc_id, self.conn.local[0]) or self.conn.vpc
         route = route_for(vpc, request.authority or self.conn.sni)
         if route is not None and route.service.idle_timeout != self._idle_timeout:
             self._idle_timeout = route.service.idle_timeout

@@ -1,5 +1,7 @@
 """Listening sockets: one per (VPC Lattice address, listener port), and one per
-(network load balancer node, TCP listener port).
+(network load balancer node, TCP listener port). A service-network endpoint's
+interface addresses serve as Lattice addresses of their VPC, for the services
+of the endpoint's network.
 
 Every service a VPC reaches answers on the VPC's Lattice address, so one
 socket serves all the services of one port there, chosen by Host (HTTP) or
@@ -8,6 +10,12 @@ TLS; where every one is ``HTTP``, it speaks plain HTTP/1.1; where both meet
 (two services of one VPC with an HTTP and an HTTPS listener on the same
 port) the first byte of each connection decides (0x16 opens a TLS
 handshake).
+
+A port where some reachable service has a ``TLS_PASSTHROUGH`` listener is
+sniffed too (mode ``passthrough``): a TLS connection's ClientHello is read
+without consuming it, and its server name decides between relaying it
+untouched to a passthrough listener's target (``passthrough.Passthrough``)
+and terminating TLS for an HTTPS listener, exactly as on an HTTPS port.
 
 After the handshake ALPN picks the front end: ``h2`` -> ``Http2Server``,
 ``http/1.1`` or none -> ``Http1Server``. ``FrontDoor`` builds the
@@ -33,32 +41,41 @@ import logging
 import socket
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import nlb, router
+from latticework.dataplane import nlb, passthrough, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
 from latticework.dataplane.plane import Plane
-from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, Service, Snapshot, Target
+from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, TLS_PASSTHROUGH, Service, Snapshot, Target
 
 log = logging.getLogger("latticework.dataplane")
 
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
+PASSTHROUGH = "passthrough"  # sniffed, and TLS connections routed by SNI first (TLS_PASSTHROUGH listeners)
 
 
 def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
-    """(address, port) -> "HTTP" | "HTTPS" | "mixed" for every socket the snapshot needs."""
+    """(address, port) -> "HTTP" | "HTTPS" | "mixed" | "passthrough" | "TCP" for every socket the snapshot
+    needs."""
     found: dict[tuple[str, int], set[str]] = {}
-    for vpc in snapshot.vpcs.values():
+    # A service-network endpoint's interfaces are Lattice addresses too (``Snapshot.endpoint_views``).
+    for vpc in (*snapshot.vpcs.values(), *snapshot.endpoint_views.values()):
         for route in vpc.routes.values():
             for port, listener in route.service.listeners.items():
-                if listener.protocol in (HTTP, HTTPS):
+                if listener.protocol in (HTTP, HTTPS, TLS_PASSTHROUGH):
                     found.setdefault((vpc.lattice, port), set()).add(listener.protocol)
-    wanted = {key: protocols.pop() if len(protocols) == 1 else MIXED for key, protocols in found.items()}
+    wanted = {key: _mode(protocols) for key, protocols in found.items()}
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
     return wanted
+
+
+def _mode(protocols: set[str]) -> str:
+    if TLS_PASSTHROUGH in protocols:
+        return PASSTHROUGH
+    return protocols.pop() if len(protocols) == 1 else MIXED
 
 
 def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
@@ -116,6 +133,7 @@ class Listeners:
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
         self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
+        self.passthrough = passthrough.Passthrough(plane)  # TLS_PASSTHROUGH listeners' relays
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -141,6 +159,7 @@ class Listeners:
             await asyncio.sleep(0.05)  # connections close on their own schedule; nothing to wait on
         for transport in self.fronts:
             transport.abort()
+        self.passthrough.close()  # relays have no request to finish: cut with the rest
 
     def _door(self) -> FrontDoor:
         return FrontDoor(self.plane, self._opened)
@@ -169,9 +188,9 @@ class Listeners:
             return
         self.unbound.discard(key)
         loop = asyncio.get_running_loop()
-        if mode in (MIXED, TCP):
-            accept = self._accept_sniffing if mode == MIXED else self._accept_relaying
-            task = asyncio.create_task(accept(sock, address, port))
+        if mode in (MIXED, PASSTHROUGH, TCP):
+            task = asyncio.create_task(self._accept_relaying(sock, address, port) if mode == TCP
+                                       else self._accept_sniffing(sock, address, port, mode == PASSTHROUGH))
             self.servers[key] = (mode, task)
             return
         tls = {"ssl": self._tls_context(address, port),
@@ -210,17 +229,18 @@ class Listeners:
             self.accepted += 1
 
     # -- HTTP and HTTPS on one port --------------------------------------------------------
-    async def _accept_sniffing(self, sock: socket.socket, address: str, port: int) -> None:
+    async def _accept_sniffing(self, sock: socket.socket, address: str, port: int, by_sni: bool = False) -> None:
         loop = asyncio.get_running_loop()
         context = self._tls_context(address, port)
         try:
             while True:
                 client, _ = await loop.sock_accept(sock)
-                asyncio.create_task(self._sniff(client, context))
+                asyncio.create_task(self._sniff(client, context, (address, port) if by_sni else None))
         finally:
             sock.close()
 
-    async def _sniff(self, client: socket.socket, context) -> None:
+    async def _sniff(self, client: socket.socket, context, by_sni: tuple[str, int] | None = None) -> None:
+        """``by_sni``: the listening address and port, when TLS passthrough listeners may take the connection."""
         loop = asyncio.get_running_loop()
         readable, fd = loop.create_future(), client.fileno()
         def ready() -> None:
@@ -239,8 +259,14 @@ class Listeners:
             client.close()
             return
         tls = first[0] == TLS_HANDSHAKE
-        await loop.connect_accepted_socket(self._door, client, ssl=context if tls else None,
-                                           ssl_handshake_timeout=self.plane.limits.header_read_timeout if tls else None)
+        if tls and by_sni is not None and await self.passthrough.take(client, *by_sni):
+            return
+        try:
+            await loop.connect_accepted_socket(self._door, client, ssl=context if tls else None,
+                                               ssl_handshake_timeout=self.plane.limits.header_read_timeout
+                                               if tls else None)
+        except (OSError, asyncio.TimeoutError):  # a failed handshake (ssl.SSLError is an OSError): already told
+            client.close()
 
 
 def _listening_socket(address: str, port: int) -> socket.socket:

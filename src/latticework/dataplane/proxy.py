@@ -286,7 +286,7 @@ class _Forwarding:
 # -- routing --------------------------------------------------------------------------------------
 
 def resolve(snapshot: Snapshot, conn: Connection, request: Request) -> Routed | Refusal:
-    vpc = snapshot.vpcs.get(conn.vpc.vpc_id)
+    vpc = snapshot.view_for(conn.vpc.vpc_id, conn.local[0])  # by address: a service-network endpoint's own view
     by_sni = conn.scheme == "https" and bool(conn.sni)
     name = conn.sni if by_sni else request.authority
     route = router.route_for(vpc, name) if vpc is not None else None
@@ -316,7 +316,7 @@ def _misdirected(vpc: VpcView, route: Route, authority: str | None) -> bool:
 
 def idle_timeout_for(plane: Plane, conn: Connection, authority: str | None) -> float | None:
     """The idle timeout of the service a request with this authority reaches, for front ends."""
-    vpc = plane.snapshot.vpcs.get(conn.vpc.vpc_id)
+    vpc = plane.snapshot.view_for(conn.vpc.vpc_id, conn.local[0])
     name = conn.sni if conn.scheme == "https" and conn.sni else authority
     route = router.route_for(vpc, name) if vpc is not None else None
     return route.service.idle_timeout if route is not None else None

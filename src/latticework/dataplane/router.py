@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from latticework.snapshot.model import HeaderMatch, Listener, Match, PathMatch, Route, Rule, VpcView
+from latticework.snapshot.model import TLS_PASSTHROUGH, HeaderMatch, Listener, Match, PathMatch, Route, Rule, VpcView
 
 
 def host_name(authority: str | None) -> str | None:
@@ -41,6 +41,20 @@ def route_for(vpc: VpcView, name: str | None) -> Route | None:
 
 def listener_for(route: Route, port: int) -> Listener | None:
     return route.service.listeners.get(port)
+
+
+def passthrough_for(vpc: VpcView, server_name: str | None, port: int) -> tuple[Route, Listener] | None:
+    """The service and TLS_PASSTHROUGH listener a ClientHello's server name picks on ``port``.
+
+    Only the service's custom domain name matches, exactly (the generated name does not): "The service
+    custom domain name is used as a Server Name Indication (SNI) match"
+    (https://docs.aws.amazon.com/vpc-lattice/latest/ug/tls-listeners.html)."""
+    route = route_for(vpc, server_name)
+    listener = route.service.listeners.get(port) if route is not None else None
+    if route is None or listener is None or listener.protocol != TLS_PASSTHROUGH:
+        return None
+    custom = route.service.custom_domain
+    return (route, listener) if custom and custom.lower() == host_name(server_name) else None
 
 
 def match_rule(listener: Listener, method: str, target: str, headers: Mapping[str, Sequence[str]]) -> Rule:

@@ -36,7 +36,15 @@ a change rebuilds that owner's names and no VPC view. The private DNS names
 of an endpoint (``PrivateDnsEnabled`` with a verified service name, or an
 AWS service's name) go into its own VPC's view, rebuilt as any endpoint
 change rebuilds it. Other endpoint types get fabric addresses (Resource and
-ServiceNetwork endpoints have interfaces) but no names here.
+ServiceNetwork endpoints have interfaces) but no names here, except:
+
+Service-network endpoints: an available ``ServiceNetwork`` endpoint joins its
+VPC to its network (``_joined``), and each of its interface addresses is a
+Lattice address of its own (``Snapshot.endpoint_views``, rebuilt with the
+VPC's view): a view of the VPC whose routes are the services of that network
+only, under their names and under their endpoint-specific names
+(``endpoint_service_name``), which the VPC's resolver answers with the
+endpoint's interface addresses (private names of the VPC).
 
 AWS services: a VPC's available Gateway and Interface endpoints to AWS
 services become ``VpcView.aws_endpoints`` (service, policy, route tables),
@@ -128,6 +136,8 @@ class Compiler:
         self.vpcs: dict[str, VpcView] = {}
         self.networks: dict[str, ServiceNetwork] = {}
         self.by_address: dict[str, str] = {}
+        self.endpoint_views: dict[str, VpcView] = {}  # service-network endpoint interface address -> its view
+        self.endpoint_addresses: dict[str, set[str]] = {}  # VPC id -> its keys in ``endpoint_views``
         self.references: dict[str, dict[str, int]] = {}  # target group id -> {service id: rules forwarding}
         self.hosts = _HostMap()
         self.interfaces: dict[str, FabricInterface] = {}  # by interface id
@@ -167,7 +177,7 @@ class Compiler:
                             target_groups=dict(self.groups), by_address=dict(self.by_address),
                             interfaces=self.served_interfaces, names=self.served_names,
                             identities=self.identities, balancers=dict(self.balancers),
-                            nlb_groups=dict(self.nlb_groups))
+                            nlb_groups=dict(self.nlb_groups), endpoint_views=dict(self.endpoint_views))
         # Patched views only swapped routes to services checked above for ones of the same names.
         check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric, balancers=dirty.balancers)
         return snapshot
@@ -181,6 +191,7 @@ class Compiler:
                 and all(old.target_groups.get(i) == new.target_groups.get(i) for i in self.rebuilt_groups)
                 and all(old.vpcs.get(i) == new.vpcs.get(i) for i in self.rebuilt_vpcs)
                 and (not self.rebuilt_vpcs or old.by_address == new.by_address)
+                and (not self.rebuilt_vpcs or old.endpoint_views == new.endpoint_views)
                 and all(old.balancers.get(i) == new.balancers.get(i) for i in self.rebuilt_balancers)
                 and all(old.nlb_groups.get(i) == new.nlb_groups.get(i) for i in self.rebuilt_nlb_groups)
                 and (not self.rebuilt_fabric or (old.interfaces == new.interfaces and old.names == new.names))
@@ -276,6 +287,9 @@ class Compiler:
             self._rebuild_interface(id, dirty)
         for id in dirty.owners:
             self._rebuild_names(id)
+            endpoint = self.records[ec2.VPC_ENDPOINT].get(id)
+            if endpoint is not None:  # its interfaces' addresses are in its VPC's view (private names, endpoint views)
+                dirty.vpcs.add(ec2.VpcEndpointRecord(endpoint).vpc_id)
         for id in dirty.services:
             self._rebuild_service(id, dirty)
         for id in dirty.networks:
@@ -438,6 +452,11 @@ class Compiler:
             addresses = self._addresses(endpoint.id) if _resolvable(endpoint) else ()
             for name in endpoint.private_names() if addresses else ():
                 names.setdefault(name.lower(), addresses)
+        for endpoint, network in self._network_endpoints(vpc_id):
+            addresses = self._addresses(endpoint.id)
+            for name, route in self._endpoint_routes(endpoint, network).items() if addresses else ():
+                if name.startswith(endpoint.id + "-"):  # endpoint-specific names; the services' own stay Lattice's
+                    names.setdefault(name, addresses)
         return names
 
     def _with_aws_services(self, view: VpcView, vpc: ec2.VpcRecord, block) -> VpcView:
@@ -469,6 +488,7 @@ class Compiler:
             view = _vpc_view(record, block, self._joined(id), self._members, self._private_names(id))
             self.vpcs[id] = view = self._with_aws_services(view, ec2.VpcRecord(record), block)
             self.by_address.update({view.resolver: id, view.lattice: id})
+        self._rebuild_endpoint_views(id)
 
     def _patch_vpc(self, id: str, services: set[str]) -> None:
         """Point a VPC's routes to rebuilt services whose names did not change (the routes stay where they
@@ -484,6 +504,39 @@ class Compiler:
                 if route is not None and route.service.id == service_id:
                     routes[name] = Route(service, route.network)
         self.vpcs[id] = dataclasses.replace(view, routes=routes)
+        self._rebuild_endpoint_views(id)
+
+    # -- service-network endpoints ---------------------------------------------------------------
+    def _network_endpoints(self, vpc_id: str) -> list[tuple[ec2.VpcEndpointRecord, ServiceNetwork]]:
+        """A VPC's available service-network endpoints, each with its network."""
+        endpoints = [ec2.VpcEndpointRecord(e) for e in self._find(ec2.VPC_ENDPOINT, "vpc", vpc_id)]
+        arns = {n.arn: n for n in self.networks.values()} if endpoints else {}
+        return [(e, arns[e.service_network_arn]) for e in endpoints
+                if e.joins_service_network and e.service_network_arn in arns]
+
+    def _endpoint_routes(self, endpoint: ec2.VpcEndpointRecord, network: ServiceNetwork) -> dict[str, Route]:
+        """The names a service-network endpoint answers: each service of its network under its own names
+        and its endpoint-specific name."""
+        routes: dict[str, Route] = {}
+        for association in self._kids(lattice.SN_SERVICE_ASSOCIATION, network.id):
+            service = self.services.get(lattice.ServiceAssociationRecord(association).service_id)
+            if service is None:
+                continue
+            for name in (endpoint_service_name(endpoint.id, association.id, service.dns_name), *service.names()):
+                routes.setdefault(name.lower(), Route(service, network))
+        return routes
+
+    def _rebuild_endpoint_views(self, vpc_id: str) -> None:
+        for address in self.endpoint_addresses.pop(vpc_id, ()):
+            self.endpoint_views.pop(address, None)
+        view = self.vpcs.get(vpc_id)
+        if view is None:
+            return
+        for endpoint, network in self._network_endpoints(vpc_id):
+            routes = self._endpoint_routes(endpoint, network)
+            for address in self._addresses(endpoint.id):
+                self.endpoint_views[address] = dataclasses.replace(view, lattice=address, routes=routes)
+                self.endpoint_addresses.setdefault(vpc_id, set()).add(address)
 
     def _joined(self, vpc_id: str) -> tuple[ServiceNetwork, ...]:
         """Networks a VPC reaches, oldest association first."""
@@ -666,6 +719,16 @@ class _HostMap:
 
 # -- reachability ----------------------------------------------------------------------
 
+def endpoint_service_name(endpoint_id: str, association_id: str, service_dns_name: str) -> str:
+    """The name a service has through a service-network endpoint: ``<vpce-id>-<snsa-id>`` in place of the
+    first label of the service's generated name (``<vpce-id>-<snsa-id>.<hash>.vpc-lattice-svcs.<region>.on.aws``).
+
+    AWS documents the resource form (``<vpce-id>-<snra-id>.<rcfg-id>.<hash>.vpc-lattice-rsc.<region>.on.aws``,
+    reference §8.3) but not the service form; this one is inferred from it and from the blog posts that show
+    endpoint-specific service names, and may differ from AWS's in detail."""
+    return f"{endpoint_id}-{association_id}.{service_dns_name.split('.', 1)[1]}".lower()
+
+
 def _resolvable(endpoint: ec2.VpcEndpointRecord) -> bool:
     """An endpoint whose names resolve: an available ``Interface`` endpoint (one waiting for acceptance, or
     rejected, carries no traffic)."""
@@ -727,6 +790,21 @@ def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Itera
         if id in snapshot.vpcs:
             view = snapshot.vpcs[id]
             _check_names(snapshot.interfaces, view.names, f"VPC {id}", id, view.aws_services)
+    _check_endpoint_views(snapshot, vpcs)
+
+
+def _check_endpoint_views(snapshot: Snapshot, vpcs: Iterable[str] | None) -> None:
+    """Each service-network endpoint view sits at an endpoint interface of its VPC, routing to known services."""
+    wanted = None if vpcs is None else set(vpcs)
+    for address, view in snapshot.endpoint_views.items():
+        if wanted is not None and view.vpc_id not in wanted:
+            continue
+        interface = snapshot.interfaces.get(address)
+        if interface is None or interface.vpc_id != view.vpc_id or interface.owner_kind != VPC_ENDPOINT:
+            raise Inconsistent(f"service-network endpoint view of {view.vpc_id} at {address}, no endpoint interface")
+        for route in view.routes.values():
+            if route.service.id not in snapshot.services:
+                raise Inconsistent(f"endpoint at {address} routes to unknown service {route.service.id}")
 
 
 def _check_interfaces(snapshot: Snapshot) -> None:

@@ -25,6 +25,9 @@ resolve to such addresses are ``Names`` (lower-case name, possibly a
 ``*.`` wildcard -> addresses): ``Snapshot.names`` are published to every VPC
 (AWS publishes load balancer and endpoint names in public DNS),
 ``VpcView.names`` only inside one VPC (private DNS of its endpoints).
+A service-network endpoint's interfaces are Lattice addresses of their VPC:
+``Snapshot.endpoint_views`` gives each a ``VpcView`` routing to the services
+of the endpoint's network only (``vpc_at`` finds it by address).
 
 Network load balancers: a ``NetworkLoadBalancer`` (by record id, the
 ``owner`` of its nodes' interfaces) holds its TCP listeners, each the target
@@ -334,10 +337,20 @@ class Snapshot:
     nlb_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # NLB target groups, by id
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
+    # A service-network endpoint's interface address -> what a client reaches there: a view of the endpoint's
+    # VPC whose routes are the endpoint's network's services only, its ``lattice`` that address.
+    endpoint_views: Mapping[str, VpcView] = field(default_factory=dict)
 
     def vpc_at(self, address: str) -> VpcView | None:
+        """The VPC view a connection to ``address`` comes from: a VPC's Lattice (or resolver) address, or a
+        service-network endpoint's interface address."""
         vpc_id = self.by_address.get(address)
-        return self.vpcs.get(vpc_id) if vpc_id else None
+        return self.vpcs.get(vpc_id) if vpc_id else self.endpoint_views.get(address)
+
+    def view_for(self, vpc_id: str, address: str) -> VpcView | None:
+        """The view at ``address`` while it is still ``vpc_id``'s (a connection keeps the VPC it came from)."""
+        view = self.vpc_at(address)
+        return view if view is not None and view.vpc_id == vpc_id else None
 
 
 EMPTY = Snapshot(revision=0)
