@@ -1,0 +1,161 @@
+"""PrivateLink carries TCP through a real server: a consumer's interface endpoint -> the provider's endpoint
+service -> its network load balancer -> echo processes.
+
+The provider (one account) puts two echo processes behind an NLB and offers it as an endpoint service that
+requires acceptance, with a verified private DNS name; the consumer (another account) creates an interface
+endpoint in its VPC. A real TCP client runs inside the consumer VPC (``latticework exec --vpc``) and connects
+by the endpoint's DNS names: refused before the provider accepts, echoed after, and an open connection is
+reset when the provider rejects the connection. Exec needs mount namespaces and the resolvers port 53: root.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import conftest
+from conftest import Clients, account_id, client_for
+from latticework.fabric.exec import check_support
+from test_ec2_endpoints import allow, interface_endpoint, make_vpc
+from test_nlb_traffic import echoes, free_port, refused  # noqa: F401 (echoes is a fixture)
+from test_privatelink_dns import interfaces_of
+
+SUPPORT = check_support()
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or SUPPORT is not None,
+                                reason=f"exec needs root and mount namespaces ({SUPPORT or 'not root'})")
+
+# A plain TCP client: connect by name, send, print the answer; with "hold", then wait for the connection's end.
+CLIENT = """
+import socket, sys
+name, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    conn = socket.create_connection((name, port), timeout=10)
+except OSError as exc:
+    print(type(exc).__name__, flush=True)
+    sys.exit(3)
+conn.sendall(b"hello")
+print(conn.recv(65536).decode(), flush=True)
+if mode == "hold":
+    conn.settimeout(30)
+    try:
+        print("closed" if not conn.recv(65536) else "more", flush=True)
+    except ConnectionResetError:
+        print("reset", flush=True)
+"""
+
+
+@pytest.fixture
+def server(server_by_workers):
+    """Against one data-plane worker, then two (each holds its own relays, and each must cut them)."""
+    return server_by_workers
+
+
+@pytest.fixture
+def consumer(server) -> Clients:
+    n = next(conftest._accounts)
+    return Clients(n, account_id(n), client_for(server, "vpc-lattice", n), client_for(server, "sts", n), server)
+
+
+def in_vpc(server, vpc: str, *args: str, hold: bool = False):
+    command = [sys.executable, "-m", "latticework", "exec", "--endpoint", server.url, "--vpc", vpc, "--",
+               sys.executable, "-c", CLIENT, *args, "hold" if hold else "once"]
+    if hold:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def provider_nlb(clients, echoes, zones=("a", "b"), name="provider", cidr="10.1.0.0/16", port=None):
+    """An NLB over ``echoes`` (addresses of the VPC, mapped to the echo processes' ports): (its ARN, port)."""
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
+    vpc, subnets = make_vpc(ec2, cidr, zones=zones)
+    lb = elbv2.create_load_balancer(Name=name, Type="network", Scheme="internal",
+                                    Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name=name, Protocol="TCP", Port=7, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    prefix = cidr.rsplit(".", 2)[0]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": f"{prefix}.0.{10 + i}", "Port": p}
+                                                       for i, (_, p) in enumerate(echoes)])
+    port = port or free_port()
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    return lb, port
+
+
+def verify_private_name(server, ec2, service: dict) -> None:
+    config = service["PrivateDnsNameConfiguration"]
+    with (server.state.parent / "public-dns.txt").open("a") as out:
+        out.write(f'{config["Name"]}.{service["PrivateDnsName"]} IN TXT "{config["Value"]}"\n')
+    ec2.start_vpc_endpoint_service_private_dns_verification(ServiceId=service["ServiceId"])
+
+
+def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accepted(clients, consumer, server,
+                                                                                     echoes):
+    provider_ec2 = clients.client("ec2")
+    lb, port = provider_nlb(clients, echoes)
+    domain = f"echo-{clients.account}.example.com"
+    service = provider_ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[lb], AcceptanceRequired=True, PrivateDnsName=domain)["ServiceConfiguration"]
+    verify_private_name(server, provider_ec2, service)
+    allow(provider_ec2, service["ServiceId"], consumer.account)
+    ec2 = consumer.client("ec2")
+    vpc, subnets = make_vpc(ec2, "10.2.0.0/16")
+    created = interface_endpoint(ec2, service["ServiceName"], vpc, subnets, PrivateDnsEnabled=True)
+    assert created["State"] == "pendingAcceptance"
+    regional, zonal, *_ = (e["DnsName"] for e in created["DnsEntries"])
+    names = [e["DnsName"] for e in created["DnsEntries"]]
+    assert domain in names
+
+    # Waiting for acceptance: the name resolves (AWS creates it with the endpoint), the connection is refused.
+    before = in_vpc(server, vpc, regional, str(port))
+    assert (before.returncode, before.stdout.strip()) == (3, "ConnectionRefusedError"), before.stderr
+
+    provider_ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"],
+                                                 VpcEndpointIds=[created["VpcEndpointId"]])
+    for name in (regional, zonal, domain):
+        after = in_vpc(server, vpc, name, str(port))
+        assert after.returncode == 0, after.stderr
+        assert after.stdout.strip() in ("one:hello", "two:hello")
+
+    # An open connection through the endpoint is reset when the provider rejects the connection.
+    held = in_vpc(server, vpc, regional, str(port), hold=True)
+    try:
+        assert held.stdout.readline().strip() in ("one:hello", "two:hello")
+        provider_ec2.reject_vpc_endpoint_connections(ServiceId=service["ServiceId"],
+                                                     VpcEndpointIds=[created["VpcEndpointId"]])
+        assert held.stdout.readline().strip() == "reset"
+        assert held.wait(timeout=30) == 0
+    finally:
+        held.kill()
+        held.wait()
+    for address in interfaces_of(server, vpc, created["VpcEndpointId"]):
+        assert refused(address, port)
+
+
+def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connections(clients, server, echoes):
+    ec2 = clients.client("ec2")
+    one, two = echoes
+    lb_a, port = provider_nlb(clients, [one], zones=("a",), name="zone-a", cidr="10.1.0.0/16")
+    lb_b, _ = provider_nlb(clients, [two], zones=("b",), name="zone-b", cidr="10.3.0.0/16", port=port)
+    service = ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[lb_a, lb_b], AcceptanceRequired=False)["ServiceConfiguration"]
+    vpc, subnets = make_vpc(ec2, "10.2.0.0/16")
+    created = interface_endpoint(ec2, service["ServiceName"], vpc, subnets)
+    assert created["State"] == "available"
+    by_zone = {i["zone"]: a for a, i in interfaces_of(server, vpc, created["VpcEndpointId"]).items()}
+    for zone, name in (("us-east-1a", "one"), ("us-east-1b", "two")):
+        for _ in range(3):
+            with socket.create_connection((by_zone[zone], port), timeout=10) as conn:
+                conn.sendall(b"ping")
+                assert conn.recv(100) == f"{name}:ping".encode()
+
+    held = socket.create_connection((by_zone["us-east-1a"], port), timeout=10)
+    with held:
+        held.sendall(b"ping")
+        assert held.recv(100) == b"one:ping"
+        assert ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])["Unsuccessful"] == []
+        with pytest.raises(ConnectionResetError):
+            held.recv(100)
