@@ -10,6 +10,7 @@ reset when the provider rejects the connection. Exec needs mount namespaces and 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -19,13 +20,18 @@ import pytest
 
 import conftest
 from conftest import Clients, account_id, client_for
+from latticework.dataplane.listeners import wanted_sockets
 from latticework.fabric.exec import check_support
+from latticework.snapshot import compile_snapshot
+from latticework.snapshot.compile import Compiler
 from test_ec2_endpoints import allow, interface_endpoint, make_vpc
 from test_nlb_traffic import echoes, free_port, refused  # noqa: F401 (echoes is a fixture)
 from test_privatelink_dns import interfaces_of
+from test_privatelink_units import endpoint, eni, rec, topology
+from test_snapshot import _view_of
 
 SUPPORT = check_support()
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or SUPPORT is not None,
+needs_exec = pytest.mark.skipif(os.geteuid() != 0 or SUPPORT is not None,
                                 reason=f"exec needs root and mount namespaces ({SUPPORT or 'not root'})")
 
 # A plain TCP client: connect by name, send, print the answer; with "hold", then wait for the connection's end.
@@ -92,6 +98,7 @@ def verify_private_name(server, ec2, service: dict) -> None:
     ec2.start_vpc_endpoint_service_private_dns_verification(ServiceId=service["ServiceId"])
 
 
+@needs_exec
 def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accepted(clients, consumer, server,
                                                                                      echoes):
     provider_ec2 = clients.client("ec2")
@@ -135,6 +142,7 @@ def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accep
         assert refused(address, port)
 
 
+@needs_exec
 def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connections(clients, server, echoes):
     ec2 = clients.client("ec2")
     one, two = echoes
@@ -159,3 +167,68 @@ def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connectio
         assert ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])["Unsuccessful"] == []
         with pytest.raises(ConnectionResetError):
             held.recv(100)
+
+
+# -- the compiled endpoint, without a server -------------------------------------------------------
+
+def nlb_records(id: str, zones: dict[str, int], port: int = 5432) -> list:
+    """A network load balancer with a node per zone (zone -> host number in vpc-p) and a TCP listener."""
+    nodes = [eni(f"eni-{id}-{zone}", "vpc-p", zone, host, id, f"10.1.{host}.4") for zone, host in zones.items()]
+    return [rec("loadbalancer", id, {"Type": "network", "DNSName": f"{id}.elb.amazonaws.com", "VpcId": "vpc-p"}),
+            *nodes, rec("elbv2-targetgroup", f"tg-{id}", {"Protocol": "TCP", "Port": 7, "VpcId": "vpc-p"}),
+            child("elbv2-listener", f"li-{id}", id, {"Protocol": "TCP", "Port": port, "DefaultActions": [
+                {"Type": "forward", "TargetGroupArn": f"arn:elbv2-targetgroup/tg-{id}"}]})]
+
+
+def child(kind, id, parent, body):
+    record = rec(kind, id, body)
+    return dataclasses.replace(record, parent=parent)
+
+
+def connected(state="available", service_id="vpce-svc-0bbb"):
+    found = endpoint(state=state, private=False)
+    return dataclasses.replace(found, internal={**found.internal, "ServiceId": service_id})
+
+
+def endpoint_service(*lbs: str):
+    return rec("vpcendpointservice", "vpce-svc-0bbb",
+               {"NetworkLoadBalancerArns": [f"arn:loadbalancer/{lb}" for lb in lbs]})
+
+
+def test_an_endpoint_uses_its_zones_balancer_and_listens_on_their_ports_only_while_available():
+    records = [*nlb_records("lb-a", {"us-east-1a": 20}), *nlb_records("lb-b", {"us-east-1a": 21, "us-east-1b": 22})]
+    snap = compile_snapshot(topology(endpoint_service("lb-a", "lb-b"), connected(), *records))
+    compiled = snap.endpoints["vpce-0aaa"]
+    assert compiled.balancers == ("lb-a", "lb-b") and compiled.available
+    assert compiled.zonal == {"us-east-1a": "lb-a", "us-east-1b": "lb-b"}  # the first balancer in each zone
+    assert compiled.balancer_for("us-east-1b", 5432, snap.balancers) == "lb-b"
+    assert compiled.balancer_for("us-east-1c", 5432, snap.balancers) == "lb-a"  # no balancer there: any
+    assert compiled.balancer_for("us-east-1a", 80, snap.balancers) is None
+    mine = {k: v for k, v in wanted_sockets(snap).items() if k[0].startswith("127.64.1.")}
+    assert mine == {("127.64.1.16", 5432): "TCP", ("127.64.1.17", 5432): "TCP"}
+    for state in ("pendingAcceptance", "rejected"):
+        waiting = compile_snapshot(topology(endpoint_service("lb-a"), connected(state), *records))
+        assert not waiting.endpoints["vpce-0aaa"].available
+        assert not any(a.startswith("127.64.1.") for a, _ in wanted_sockets(waiting))
+
+
+def test_endpoints_follow_their_service_and_balancers_incrementally():
+    records = [*nlb_records("lb-a", {"us-east-1a": 20}), *nlb_records("lb-b", {"us-east-1b": 22})]
+    base = topology(endpoint_service("lb-a"), connected(), *records)
+    compiler = Compiler()
+    compiler.load(base)
+    steps = [
+        {("vpcendpointservice", "vpce-svc-0bbb"): endpoint_service("lb-b", "lb-a")},  # the service adds lb-b
+        {("networkinterface", "eni-lb-b-us-east-1a"): eni("eni-lb-b-us-east-1a", "vpc-p", "us-east-1a", 23,
+                                                          "lb-b", "10.1.23.4")},  # lb-b gets a node in 1a
+        {("loadbalancer", "lb-a"): None},  # lb-a deleted
+        {("vpcendpoint", "vpce-0aaa"): connected("rejected")},
+    ]
+    records_now = {(r.kind, r.id): r for kind in base.records for r in base.records[kind]}
+    for revision, changed in enumerate(steps, start=2):
+        incremental = compiler.update(revision, changed)
+        records_now.update(changed)
+        fresh = compile_snapshot(_view_of({k: v for k, v in records_now.items() if v is not None}, revision))
+        assert incremental.endpoints == fresh.endpoints
+    assert incremental.endpoints["vpce-0aaa"].balancers == ("lb-b",) and not incremental.endpoints["vpce-0aaa"].available
+    assert incremental.endpoints["vpce-0aaa"].zonal == {"us-east-1a": "lb-b", "us-east-1b": "lb-b"}
