@@ -55,6 +55,7 @@ log = logging.getLogger("latticework.dataplane")
 
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
+ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the first (bounded: others get a turn)
 
 
 def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
@@ -218,6 +219,12 @@ class Listeners:
             while True:
                 client, _ = await loop.sock_accept(sock)
                 self._relay(client, address, port)
+                for _ in range(ACCEPT_BATCH):  # what else the backlog holds, without a wake-up for each
+                    try:
+                        client, _ = sock.accept()
+                    except BlockingIOError:
+                        break
+                    self._relay(client, address, port)
         finally:
             sock.close()
 
