@@ -36,6 +36,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from common import BENCH, Goal, Load, Row, fabric, free_port, plural, say, wait_for_line, wait_port, wrk
 from l7 import best_of, faster, start_haproxy
@@ -85,13 +86,18 @@ def iperf3(path: Path, seconds: float, reverse: bool) -> Load:
     """One iperf3 stream through ``path`` for ``seconds``; the rate is MB/s received."""
     cmd = ["iperf3", "-c", path[0], "-p", str(path[1]), "-t", str(max(1, round(seconds))), "-J",
            *(["-R"] if reverse else [])]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    try:
-        report = json.loads(done.stdout)
-        received = report["end"]["sum_received"]
-    except (ValueError, KeyError):
-        raise RuntimeError(f"iperf3 failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}") from None
-    return Load(received["bits_per_second"] / 8 / MB, 0.0, 0.0, 0, 1)
+    for attempt in range(3):  # the iperf3 server takes one test at a time: one just ended may still hold it
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        report = None
+        try:
+            report = json.loads(done.stdout)
+            received = report["end"]["sum_received"]
+            return Load(received["bits_per_second"] / 8 / MB, 0.0, 0.0, 0, 1)
+        except (ValueError, KeyError):
+            error = report.get("error", "") if isinstance(report, dict) else ""
+            say(f"  iperf3 through {path[0]}:{path[1]} failed (attempt {attempt + 1}): {error or done.stderr[-500:]}")
+            time.sleep(1)
+    raise RuntimeError(f"iperf3 failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
 
 
 def build(ctx) -> dict[str, dict[str, Path]]:

@@ -11,6 +11,7 @@ reset when the provider rejects the connection. Exec needs mount namespaces and 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -34,17 +35,19 @@ SUPPORT = check_support()
 needs_exec = pytest.mark.skipif(os.geteuid() != 0 or SUPPORT is not None,
                                 reason=f"exec needs root and mount namespaces ({SUPPORT or 'not root'})")
 
-# A plain TCP client: connect by name, send, print the answer; with "hold", then wait for the connection's end.
+# A plain TCP client: for each name, connect, send, print the answer; with "hold", then wait for the last
+# connection's end.
 CLIENT = """
 import socket, sys
-name, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-try:
-    conn = socket.create_connection((name, port), timeout=10)
-except OSError as exc:
-    print(type(exc).__name__, flush=True)
-    sys.exit(3)
-conn.sendall(b"hello")
-print(conn.recv(65536).decode(), flush=True)
+port, mode, names = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+for name in names:
+    try:
+        conn = socket.create_connection((name, port), timeout=10)
+    except OSError as exc:
+        print(type(exc).__name__, flush=True)
+        sys.exit(3)
+    conn.sendall(b"hello")
+    print(conn.recv(65536).decode(), flush=True)
 if mode == "hold":
     conn.settimeout(30)
     try:
@@ -66,9 +69,10 @@ def consumer(server) -> Clients:
     return Clients(n, account_id(n), client_for(server, "vpc-lattice", n), client_for(server, "sts", n), server)
 
 
-def in_vpc(server, vpc: str, *args: str, hold: bool = False):
+def in_vpc(server, vpc: str, port: int, *names: str, hold: bool = False):
+    """``CLIENT`` run inside ``vpc`` by ``latticework exec``, connecting to each of ``names`` on ``port``."""
     command = [sys.executable, "-m", "latticework", "exec", "--endpoint", server.url, "--vpc", vpc, "--",
-               sys.executable, "-c", CLIENT, *args, "hold" if hold else "once"]
+               sys.executable, "-c", CLIENT, str(port), "hold" if hold else "once", *names]
     if hold:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -108,6 +112,9 @@ def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accep
         NetworkLoadBalancerArns=[lb], AcceptanceRequired=True, PrivateDnsName=domain)["ServiceConfiguration"]
     verify_private_name(server, provider_ec2, service)
     allow(provider_ec2, service["ServiceId"], consumer.account)
+    topic = f"arn:aws:sns:us-east-1:{clients.account}:traffic-events"
+    provider_ec2.create_vpc_endpoint_connection_notification(
+        ServiceId=service["ServiceId"], ConnectionNotificationArn=topic, ConnectionEvents=["Accept", "Reject"])
     ec2 = consumer.client("ec2")
     vpc, subnets = make_vpc(ec2, "10.2.0.0/16")
     created = interface_endpoint(ec2, service["ServiceName"], vpc, subnets, PrivateDnsEnabled=True)
@@ -117,18 +124,18 @@ def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accep
     assert domain in names
 
     # Waiting for acceptance: the name resolves (AWS creates it with the endpoint), the connection is refused.
-    before = in_vpc(server, vpc, regional, str(port))
+    before = in_vpc(server, vpc, port, regional)
     assert (before.returncode, before.stdout.strip()) == (3, "ConnectionRefusedError"), before.stderr
 
     provider_ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"],
                                                  VpcEndpointIds=[created["VpcEndpointId"]])
-    for name in (regional, zonal, domain):
-        after = in_vpc(server, vpc, name, str(port))
-        assert after.returncode == 0, after.stderr
-        assert after.stdout.strip() in ("one:hello", "two:hello")
+    after = in_vpc(server, vpc, port, regional, zonal, domain)
+    assert after.returncode == 0, after.stderr
+    answers = after.stdout.split()
+    assert len(answers) == 3 and set(answers) <= {"one:hello", "two:hello"}
 
     # An open connection through the endpoint is reset when the provider rejects the connection.
-    held = in_vpc(server, vpc, regional, str(port), hold=True)
+    held = in_vpc(server, vpc, port, regional, hold=True)
     try:
         assert held.stdout.readline().strip() in ("one:hello", "two:hello")
         provider_ec2.reject_vpc_endpoint_connections(ServiceId=service["ServiceId"],
@@ -140,6 +147,15 @@ def test_a_consumer_reaches_the_providers_nlb_only_while_the_connection_is_accep
         held.wait()
     for address in interfaces_of(server, vpc, created["VpcEndpointId"]):
         assert refused(address, port)
+    assert events(server, clients.account, "traffic-events") == [
+        ("Accept", created["VpcEndpointId"], "available"), ("Reject", created["VpcEndpointId"], "rejected")]
+
+
+def events(server, account: str, topic: str) -> list[tuple[str, str, str]]:
+    """The connection notifications delivered to ``topic`` (a local file stands in for SNS, see the README)."""
+    path = server.state.parent / "notifications" / account / "us-east-1" / f"{topic}.jsonl"
+    inner = [json.loads(json.loads(line)["Message"]) for line in path.read_text().splitlines()]
+    return [(i["eventType"], i["vpcEndpointId"], i["vpcEndpointState"]) for i in inner]
 
 
 @needs_exec
@@ -153,6 +169,9 @@ def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connectio
     vpc, subnets = make_vpc(ec2, "10.2.0.0/16")
     created = interface_endpoint(ec2, service["ServiceName"], vpc, subnets)
     assert created["State"] == "available"
+    ec2.create_vpc_endpoint_connection_notification(
+        VpcEndpointId=created["VpcEndpointId"], ConnectionEvents=["Delete"],
+        ConnectionNotificationArn=f"arn:aws:sns:us-east-1:{clients.account}:zone-events")
     by_zone = {i["zone"]: a for a, i in interfaces_of(server, vpc, created["VpcEndpointId"]).items()}
     for zone, name in (("us-east-1a", "one"), ("us-east-1b", "two")):
         for _ in range(3):
@@ -167,6 +186,7 @@ def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connectio
         assert ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])["Unsuccessful"] == []
         with pytest.raises(ConnectionResetError):
             held.recv(100)
+    assert events(server, clients.account, "zone-events") == [("Delete", created["VpcEndpointId"], "deleted")]
 
 
 # -- the compiled endpoint, without a server -------------------------------------------------------
@@ -230,5 +250,6 @@ def test_endpoints_follow_their_service_and_balancers_incrementally():
         records_now.update(changed)
         fresh = compile_snapshot(_view_of({k: v for k, v in records_now.items() if v is not None}, revision))
         assert incremental.endpoints == fresh.endpoints
-    assert incremental.endpoints["vpce-0aaa"].balancers == ("lb-b",) and not incremental.endpoints["vpce-0aaa"].available
-    assert incremental.endpoints["vpce-0aaa"].zonal == {"us-east-1a": "lb-b", "us-east-1b": "lb-b"}
+    last = incremental.endpoints["vpce-0aaa"]
+    assert last.balancers == ("lb-b",) and not last.available
+    assert last.zonal == {"us-east-1a": "lb-b", "us-east-1b": "lb-b"}
