@@ -21,14 +21,11 @@ A network load balancer's node (a ``FabricInterface`` it owns) gets a
 ``TCP`` socket for each TCP listener of the load balancer. Each accepted
 connection goes to ``nlb.Nodes``, which picks a target and relays to it.
 
-An interface endpoint to an endpoint service (``Snapshot.endpoints``) gets,
-on each of its interfaces, a ``TCP`` socket for each TCP listener port of its
-service's load balancers, while its connection is ``available`` only: before
-the provider accepts, and once it rejects, nothing listens there and a client
-is refused. Each accepted connection goes to ``nlb.Nodes`` for the balancer
-its zone uses, filed under the endpoint; a snapshot that takes the endpoint's
-``available`` away (reject, delete) cuts those relays with a reset
-(``Nodes.cut_endpoints``) before the worker says it serves that snapshot.
+An interface endpoint to an endpoint service gets, on each of its
+interfaces, a ``TCP`` socket for each TCP listener port of its service's load
+balancers while its connection is ``available`` (``endpoints.ports``); each
+accepted connection goes to ``endpoints.Endpoints``, and a new snapshot cuts
+the relays through endpoints it no longer has ``available``.
 
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
@@ -42,14 +39,12 @@ import logging
 import socket
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import nlb, router
+from latticework.dataplane import endpoints, nlb, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
 from latticework.dataplane.plane import Plane
-from latticework.snapshot.model import (
-    HTTP, HTTPS, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, Service, Snapshot, Target,
-)
+from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, VPC_ENDPOINT, Service, Snapshot, Target
 
 log = logging.getLogger("latticework.dataplane")
 
@@ -70,14 +65,8 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
-        wanted.update({(address, port): TCP for port in endpoint_ports(snapshot, interface)})
+        wanted.update({(address, port): TCP for port in endpoints.ports(snapshot, interface)})
     return wanted
-
-
-def endpoint_ports(snapshot: Snapshot, interface: FabricInterface) -> frozenset[int]:
-    """The ports an interface endpoint's interface accepts on: its load balancers' while it is ``available``."""
-    endpoint = snapshot.endpoints.get(interface.owner) if interface.owner_kind == VPC_ENDPOINT else None
-    return endpoint.ports(snapshot.balancers) if endpoint is not None and endpoint.available else frozenset()
 
 
 def https_service(snapshot: Snapshot, address: str, port: int, name: str | None) -> Service | None:
@@ -135,6 +124,7 @@ class Listeners:
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
         self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
+        self.endpoints = endpoints.Endpoints(self.nodes)  # interface endpoints: their relays, to cut
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -146,7 +136,7 @@ class Listeners:
         for key, mode in wanted.items():
             if key not in self.servers:
                 await self._start(key, mode)
-        self.nodes.cut_endpoints(snapshot)  # relays through endpoints no longer available
+        self.endpoints.cut(snapshot)  # relays through endpoints no longer available
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         """Stop accepting, let open connections finish their requests (within ``drain_seconds``), then cut."""
@@ -232,22 +222,11 @@ class Listeners:
         snapshot = self.plane.snapshot
         interface = snapshot.interfaces.get(address)
         if interface is not None and interface.owner_kind == VPC_ENDPOINT:
-            self._relay_endpoint(client, snapshot, interface, port)
+            if self.endpoints.connect(client, snapshot, interface, port) is not None:
+                self.accepted += 1
         elif interface is None:
             nlb.reset(client)
         elif self.nodes.connect(client, interface.owner, port) is not None:
-            self.accepted += 1
-
-    def _relay_endpoint(self, client: socket.socket, snapshot: Snapshot, interface: FabricInterface,
-                        port: int) -> None:
-        """A connection to an interface endpoint: to the load balancer its zone uses, while ``available``
-        (a snapshot may have turned it away since this socket accepted)."""
-        endpoint = snapshot.endpoints.get(interface.owner)
-        balancer_id = endpoint.balancer_for(interface.zone, port, snapshot.balancers) \
-            if endpoint is not None and endpoint.available else None
-        if balancer_id is None:
-            nlb.reset(client)
-        elif self.nodes.connect(client, balancer_id, port, endpoint_id=interface.owner) is not None:
             self.accepted += 1
 
     # -- HTTP and HTTPS on one port --------------------------------------------------------
