@@ -159,7 +159,7 @@ def events(server, account: str, topic: str) -> list[tuple[str, str, str]]:
 
 
 @needs_exec
-def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connections(clients, server, echoes):
+def test_each_zone_uses_its_own_nlb_and_removing_an_interface_or_the_endpoint_cuts_connections(clients, server, echoes):
     ec2 = clients.client("ec2")
     one, two = echoes
     lb_a, port = provider_nlb(clients, [one], zones=("a",), name="zone-a", cidr="10.1.0.0/16")
@@ -178,6 +178,17 @@ def test_each_zone_uses_its_own_nlb_and_deleting_the_endpoint_cuts_its_connectio
             with socket.create_connection((by_zone[zone], port), timeout=10) as conn:
                 conn.sendall(b"ping")
                 assert conn.recv(100) == f"{name}:ping".encode()
+
+    # Removing a subnet deletes the endpoint's interface there: connections through it are reset, others go on.
+    kept, dropped = (socket.create_connection((by_zone[z], port), timeout=10) for z in ("us-east-1a", "us-east-1b"))
+    with kept, dropped:
+        dropped.sendall(b"ping")
+        assert dropped.recv(100) == b"two:ping"
+        ec2.modify_vpc_endpoint(VpcEndpointId=created["VpcEndpointId"], RemoveSubnetIds=[subnets[1]])
+        with pytest.raises(ConnectionResetError):
+            dropped.recv(100)
+        kept.sendall(b"still")
+        assert kept.recv(100) == b"one:still"
 
     held = socket.create_connection((by_zone["us-east-1a"], port), timeout=10)
     with held:

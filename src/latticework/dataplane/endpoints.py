@@ -12,10 +12,12 @@ a client is refused.
 interface's zone uses (``InterfaceEndpoint.balancer_for``: AWS connects an
 endpoint, per zone, to one load balancer of the service), where
 ``nlb.Nodes.connect`` picks the target and relays, as for a connection to a
-node. Each relay is filed under its endpoint until it ends, so that a
-snapshot in which the endpoint is no longer ``available`` (the provider
-rejected the connection, the consumer deleted the endpoint) resets them
-(``Endpoints.cut``), before the worker reports serving that snapshot.
+node. Each relay is filed under its endpoint and interface until it ends, so
+that a snapshot in which the endpoint is no longer ``available`` (the
+provider rejected the connection, the consumer deleted the endpoint), or no
+longer has that interface (``ModifyVpcEndpoint`` removed its subnet, which
+deletes the interface), resets them (``Endpoints.cut``), before the worker
+reports serving that snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import socket
 
 from latticework.dataplane import nlb, relay
 from latticework.snapshot.model import VPC_ENDPOINT, FabricInterface, Snapshot
+
+Via = tuple[str, str]  # (interface endpoint id, the fabric address of the interface a connection came in at)
 
 
 def ports(snapshot: Snapshot, interface: FabricInterface) -> frozenset[int]:
@@ -37,7 +41,7 @@ class Endpoints:
 
     def __init__(self, nodes: nlb.Nodes):
         self.nodes = nodes
-        self.through: dict[str, set[relay.Relay]] = {}  # endpoint id -> its open relays
+        self.through: dict[Via, set[relay.Relay]] = {}  # (endpoint id, interface address) -> its open relays
 
     def connect(self, client: socket.socket, snapshot: Snapshot, interface: FabricInterface,
                 port: int) -> relay.Relay | None:
@@ -51,27 +55,34 @@ class Endpoints:
             return None
         started = self.nodes.connect(client, balancer_id, port, endpoint_id=interface.owner)
         if started is not None and not started.ended.done():
-            self._keep(interface.owner, started)
+            self._keep((interface.owner, interface.address), started)
         return started
 
     def cut(self, snapshot: Snapshot) -> int:
-        """Reset every relay through an endpoint that ``snapshot`` no longer has ``available``."""
+        """Reset every relay through an endpoint that ``snapshot`` no longer has ``available``, or through an
+        interface it no longer has."""
         cut = 0
-        for endpoint_id in list(self.through):
-            endpoint = snapshot.endpoints.get(endpoint_id)
-            if endpoint is None or not endpoint.available:
-                for open_relay in self.through.pop(endpoint_id):
+        for via in list(self.through):
+            if not _open(snapshot, via):
+                for open_relay in self.through.pop(via):
                     open_relay.close(reset=True)
                     cut += 1
         return cut
 
-    def _keep(self, endpoint_id: str, started: relay.Relay) -> None:
-        self.through.setdefault(endpoint_id, set()).add(started)
-        started.ended.add_done_callback(lambda _: self._forget(endpoint_id, started))
+    def _keep(self, via: Via, started: relay.Relay) -> None:
+        self.through.setdefault(via, set()).add(started)
+        started.ended.add_done_callback(lambda _: self._forget(via, started))
 
-    def _forget(self, endpoint_id: str, ended: relay.Relay) -> None:
-        open_relays = self.through.get(endpoint_id)
+    def _forget(self, via: Via, ended: relay.Relay) -> None:
+        open_relays = self.through.get(via)
         if open_relays is not None:
             open_relays.discard(ended)
             if not open_relays:
-                del self.through[endpoint_id]
+                del self.through[via]
+
+
+def _open(snapshot: Snapshot, via: Via) -> bool:
+    """Whether connections through this endpoint and interface may go on."""
+    endpoint_id, address = via
+    endpoint, interface = snapshot.endpoints.get(endpoint_id), snapshot.interfaces.get(address)
+    return endpoint is not None and endpoint.available and interface is not None and interface.owner == endpoint_id
