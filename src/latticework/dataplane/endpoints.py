@@ -30,6 +30,12 @@ from latticework.snapshot.model import VPC_ENDPOINT, FabricInterface, Snapshot
 Via = tuple[str, str]  # (interface endpoint id, the fabric address of the interface a connection came in at)
 
 
+def sockets(snapshot: Snapshot) -> set[tuple[str, int]]:
+    """(address, port) of every socket the snapshot's interface endpoints listen on."""
+    return {(address, port) for address, interface in snapshot.interfaces.items()
+            for port in ports(snapshot, interface)}
+
+
 def ports(snapshot: Snapshot, interface: FabricInterface) -> frozenset[int]:
     """The ports an endpoint's interface accepts on: its load balancers' TCP listener ports, while ``available``."""
     endpoint = snapshot.endpoints.get(interface.owner) if interface.owner_kind == VPC_ENDPOINT else None

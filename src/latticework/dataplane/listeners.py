@@ -48,9 +48,9 @@ from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, VPC_ENDP
 
 log = logging.getLogger("latticework.dataplane")
 
+ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the first (bounded: others get a turn)
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
-ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the first (bounded: others get a turn)
 
 
 def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
@@ -62,10 +62,10 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
                 if listener.protocol in (HTTP, HTTPS):
                     found.setdefault((vpc.lattice, port), set()).add(listener.protocol)
     wanted = {key: protocols.pop() if len(protocols) == 1 else MIXED for key, protocols in found.items()}
+    wanted.update({key: TCP for key in endpoints.sockets(snapshot)})  # interface endpoints' relays
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
-        wanted.update({(address, port): TCP for port in endpoints.ports(snapshot, interface)})
     return wanted
 
 
