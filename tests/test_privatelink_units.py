@@ -130,10 +130,12 @@ def test_unknown_names_in_an_endpoint_service_zone_are_nxdomain_others_are_forwa
     assert answer(view, q(f"vpce-0ccc-{SUFFIX}.sqs.{REGION}.vpce.amazonaws.com"), snapshot.names) is FORWARD
 
 
-def test_endpoints_waiting_for_acceptance_or_without_private_dns_publish_accordingly():
-    pending = compile_snapshot(topology(endpoint(state="pendingAcceptance")))
-    assert not any(n.startswith("vpce-0aaa") for n in pending.names) and pending.vpcs["vpc-c"].names == {}
-    assert pending.interfaces  # the addresses are held all the same
+def test_endpoints_waiting_for_acceptance_rejected_or_without_private_dns_publish_accordingly():
+    pending = compile_snapshot(topology(endpoint(state="pendingAcceptance")))  # AWS names it at creation
+    assert f"{BASE}.{TAIL}" in pending.names and PRIVATE in pending.vpcs["vpc-c"].names
+    rejected = compile_snapshot(topology(endpoint(state="rejected")))
+    assert not any(n.startswith("vpce-0aaa") for n in rejected.names) and rejected.vpcs["vpc-c"].names == {}
+    assert rejected.interfaces  # the addresses are held all the same
     without = compile_snapshot(topology(endpoint(private=False)))
     assert without.vpcs["vpc-c"].names == {} and f"{BASE}.{TAIL}" in without.names
 

@@ -29,6 +29,12 @@ A network load balancer's node (a ``FabricInterface`` it owns) gets a
 ``TCP`` socket for each TCP listener of the load balancer. Each accepted
 connection goes to ``nlb.Nodes``, which picks a target and relays to it.
 
+An interface endpoint to an endpoint service gets, on each of its
+interfaces, a ``TCP`` socket for each TCP listener port of its service's load
+balancers while its connection is ``available`` (``endpoints.ports``); each
+accepted connection goes to ``endpoints.Endpoints``, and a new snapshot cuts
+the relays through endpoints it no longer has ``available``.
+
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
 ``GET /_latticework/vpcs/<id>``) and retried on the next snapshot.
@@ -41,15 +47,16 @@ import logging
 import socket
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import nlb, passthrough, router
+from latticework.dataplane import endpoints, nlb, passthrough, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
 from latticework.dataplane.plane import Plane
-from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, TLS_PASSTHROUGH, Service, Snapshot, Target
+from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, TLS_PASSTHROUGH, VPC_ENDPOINT, Service, Snapshot
 
 log = logging.getLogger("latticework.dataplane")
 
+ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the first (bounded: others get a turn)
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
 PASSTHROUGH = "passthrough"  # sniffed, and TLS connections routed by SNI first (TLS_PASSTHROUGH listeners)
@@ -66,6 +73,7 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
                 if listener.protocol in (HTTP, HTTPS, TLS_PASSTHROUGH):
                     found.setdefault((vpc.lattice, port), set()).add(listener.protocol)
     wanted = {key: _mode(protocols) for key, protocols in found.items()}
+    wanted.update({key: TCP for key in endpoints.sockets(snapshot)})  # interface endpoints' relays
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
@@ -134,6 +142,7 @@ class Listeners:
         self.accepted = 0  # client connections handed to a front end, since start
         self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
         self.passthrough = passthrough.Passthrough(plane)  # TLS_PASSTHROUGH listeners' relays
+        self.endpoints = endpoints.Endpoints(self.nodes)  # interface endpoints: their relays, to cut
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -145,6 +154,7 @@ class Listeners:
         for key, mode in wanted.items():
             if key not in self.servers:
                 await self._start(key, mode)
+        self.endpoints.cut(snapshot)  # relays through endpoints no longer available
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         """Stop accepting, let open connections finish their requests (within ``drain_seconds``), then cut."""
@@ -218,12 +228,22 @@ class Listeners:
             while True:
                 client, _ = await loop.sock_accept(sock)
                 self._relay(client, address, port)
+                for _ in range(ACCEPT_BATCH):  # what else the backlog holds, without a wake-up for each
+                    try:
+                        client, _ = sock.accept()
+                    except BlockingIOError:
+                        break
+                    self._relay(client, address, port)
         finally:
             sock.close()
 
     def _relay(self, client: socket.socket, address: str, port: int) -> None:
-        interface = self.plane.snapshot.interfaces.get(address)
-        if interface is None:
+        snapshot = self.plane.snapshot
+        interface = snapshot.interfaces.get(address)
+        if interface is not None and interface.owner_kind == VPC_ENDPOINT:
+            if self.endpoints.connect(client, snapshot, interface, port) is not None:
+                self.accepted += 1
+        elif interface is None:
             nlb.reset(client)
         elif self.nodes.connect(client, interface.owner, port) is not None:
             self.accepted += 1

@@ -49,8 +49,10 @@ class Nodes:
         self.turns[group.id] = turn + 1
         return group, targets[turn % len(targets)]
 
-    def connect(self, client: socket.socket, balancer_id: str, port: int) -> relay.Relay | None:
-        """Relay ``client`` (an accepted socket, now ours) to a target of the listener on ``port``."""
+    def connect(self, client: socket.socket, balancer_id: str, port: int, *,
+                endpoint_id: str | None = None) -> relay.Relay | None:
+        """Relay ``client`` (an accepted socket, now ours) to a target of the listener on ``port``;
+        ``endpoint_id``: the interface endpoint it came through, if any (for proxy protocol v2's AWS TLV)."""
         picked = self.pick(balancer_id, port)
         if picked is None:  # nowhere to go: reset, as an NLB does
             reset(client)

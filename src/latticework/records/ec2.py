@@ -42,6 +42,7 @@ FABRIC_OWNER = "FabricOwner"
 """Internal field beside ``FABRIC_HOST``: the id of the load balancer or VPC endpoint record the interface serves."""
 
 RUNNING_STATES = frozenset({"running", "pending"})
+CONNECTED_STATES = frozenset({"pendingAcceptance", "pending", "available"})
 
 
 class VpcRecord(RecordView):
@@ -150,6 +151,16 @@ class VpcEndpointRecord(InVpcRecord):
     @property
     def route_table_ids(self) -> tuple[str, ...]:
         return tuple(self.body.get("RouteTableIds") or ())
+    @property
+    def endpoint_service_id(self) -> str | None:
+        """The provider's endpoint service it connects to (``vpce-svc-``); None for AWS services and others."""
+        return self.internal.get("ServiceId")
+
+    @property
+    def connected(self) -> bool:
+        """Created and not turned away: waiting for acceptance, accepted (``pending``) or ``available``. AWS
+        creates an interface endpoint's DNS names with it, before the provider accepts."""
+        return self.body.get("State") in CONNECTED_STATES
 
     def dns_names(self) -> list[tuple[str, str | None]]:
         """The public names of ``DnsEntries`` (not the private one) with the zone a zonal name is for
@@ -176,3 +187,10 @@ class VpcEndpointRecord(InVpcRecord):
         if labels[0] == "*" and len(labels) == 5 and labels[1] == "s3" and labels[3:] == ["amazonaws", "com"]:
             return [name[2:], name]
         return [name]
+
+
+class VpcEndpointServiceRecord(RecordView):
+    """A provider's endpoint service: the network load balancers its interface endpoints reach."""
+
+    def network_load_balancer_arns(self) -> list[str]:
+        return list(self.body.get("NetworkLoadBalancerArns") or [])

@@ -60,6 +60,14 @@ group of the default action); an NLB target group changing rebuilds that
 group into ``Snapshot.nlb_groups``, its targets mapped to host sockets by
 ``_HostMap`` as Lattice targets are (a VPC's addresses or an instance
 changing rebuilds the NLB groups they may move, as for Lattice groups).
+
+Interface endpoints to endpoint services: each becomes an ``InterfaceEndpoint``
+(``Snapshot.endpoints``): its service's network load balancers (by record id,
+from the service's ``NetworkLoadBalancerArns``), which of them each zone uses
+(the first, in the service's order, with a node in that zone) and whether its
+connection is ``available``. An endpoint changing rebuilds it; its service
+changing rebuilds the service's endpoints; a load balancer or its nodes
+changing rebuilds every endpoint to a service (there are few of them).
 """
 
 from __future__ import annotations
@@ -73,7 +81,8 @@ from latticework.fabric import Fabric
 from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
-    HTTP, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
+    HTTP, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck,
+    InterfaceEndpoint, Listener,
     Match, Names, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
     WeightedTargetGroup,
 )
@@ -82,7 +91,8 @@ from latticework.store import Record, StoreView
 
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
-         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, elbv2.LISTENER, elbv2.TARGET_GROUP, *IDENTITY_KINDS)
+         lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, elbv2.LISTENER, elbv2.TARGET_GROUP, *IDENTITY_KINDS,
+         ec2.VPC_ENDPOINT_SERVICE)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -114,6 +124,8 @@ LOOKUPS: dict[tuple[str, str], Callable[[Record], str | None]] = {
     (elbv2.TARGET_GROUP, "vpc"): lambda r: elbv2.TargetGroupRecord(r).vpc_id,
     (elbv2.TARGET_GROUP, "type"): lambda r: elbv2.TargetGroupRecord(r).type,
     (elbv2.TARGET_GROUP, "arn"): lambda r: r.arn,
+    (elbv2.LOAD_BALANCER, "arn"): lambda r: r.arn,
+    (ec2.VPC_ENDPOINT, "service"): lambda r: ec2.VpcEndpointRecord(r).endpoint_service_id,
     (ec2.NETWORK_INTERFACE, "owner"): lambda r: ec2.InterfaceRecord(r).fabric_owner,
     (ec2.NETWORK_INTERFACE, "vpc"): lambda r: ec2.InterfaceRecord(r).vpc_id if ec2.InterfaceRecord(r).fabric_owner
     else None,
@@ -146,6 +158,8 @@ class Compiler:
         self.balancers: dict[str, NetworkLoadBalancer] = {}  # network load balancers, by record id
         self.nlb_groups: dict[str, TargetGroup] = {}
         self.rebuilt_balancers: set[str] = set()
+        self.endpoints: dict[str, InterfaceEndpoint] = {}  # interface endpoints to endpoint services, by id
+        self.rebuilt_endpoints: set[str] = set()
         self.rebuilt_nlb_groups: set[str] = set()
         self.rebuilt_fabric = False
         self.served_interfaces: Mapping[str, FabricInterface] = {}  # the snapshots' (by address), never mutated
@@ -167,6 +181,7 @@ class Compiler:
         self.rebuilt_groups, self.rebuilt_vpcs = dirty.groups, dirty.vpcs | dirty.patched_vpcs
         self.rebuilt_fabric = bool(dirty.owners or dirty.interfaces)
         self.rebuilt_balancers, self.rebuilt_nlb_groups = dirty.balancers, dirty.nlb_groups
+        self.rebuilt_endpoints = dirty.endpoints
         self.revision = revision
         if self.rebuilt_fabric:  # else the last snapshot's mappings serve as they are
             self.served_interfaces = {i.address: i for i in self.interfaces.values()}
@@ -177,7 +192,8 @@ class Compiler:
                             target_groups=dict(self.groups), by_address=dict(self.by_address),
                             interfaces=self.served_interfaces, names=self.served_names,
                             identities=self.identities, balancers=dict(self.balancers),
-                            nlb_groups=dict(self.nlb_groups), endpoint_views=dict(self.endpoint_views))
+                            nlb_groups=dict(self.nlb_groups), endpoint_views=dict(self.endpoint_views),
+                            endpoints=dict(self.endpoints))
         # Patched views only swapped routes to services checked above for ones of the same names.
         check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric, balancers=dirty.balancers)
         return snapshot
@@ -194,6 +210,7 @@ class Compiler:
                 and (not self.rebuilt_vpcs or old.endpoint_views == new.endpoint_views)
                 and all(old.balancers.get(i) == new.balancers.get(i) for i in self.rebuilt_balancers)
                 and all(old.nlb_groups.get(i) == new.nlb_groups.get(i) for i in self.rebuilt_nlb_groups)
+                and all(old.endpoints.get(i) == new.endpoints.get(i) for i in self.rebuilt_endpoints)
                 and (not self.rebuilt_fabric or (old.interfaces == new.interfaces and old.names == new.names))
                 and old.identities is new.identities)
 
@@ -260,6 +277,9 @@ class Compiler:
         elif kind == ec2.VPC_ENDPOINT:
             dirty.vpcs.add(ec2.VpcEndpointRecord(r).vpc_id)
             dirty.owners.add(r.id)
+            dirty.endpoints.add(r.id)
+        elif kind == ec2.VPC_ENDPOINT_SERVICE:
+            dirty.endpoints.update(self.lookups[(ec2.VPC_ENDPOINT, "service")].get(r.id, ()))
         elif kind == elbv2.LOAD_BALANCER:
             dirty.owners.add(r.id)
             dirty.balancers.add(r.id)
@@ -308,6 +328,10 @@ class Compiler:
                 dirty.balancers.update(b.id for b in self.balancers.values() if id in b.listeners.values())
         for id in dirty.balancers:
             self._rebuild_balancer(id)
+        if any(not owner.startswith("vpce-") for owner in dirty.owners):  # a load balancer or its nodes
+            dirty.endpoints.update(i for ids in self.lookups[(ec2.VPC_ENDPOINT, "service")].values() for i in ids)
+        for id in dirty.endpoints:
+            self._rebuild_endpoint(id)
         for id in dirty.vpcs:
             self._rebuild_vpc(id)
         for network_id, services in dirty.members.items():
@@ -396,6 +420,24 @@ class Compiler:
                 listeners[listener.port] = groups[0]
         balancer = elbv2.LoadBalancerRecord(record)
         self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners)
+
+    def _rebuild_endpoint(self, id: str) -> None:
+        """An interface endpoint to an endpoint service: its service's load balancers, and the one per zone."""
+        self.endpoints.pop(id, None)
+        record = self.records[ec2.VPC_ENDPOINT].get(id)
+        endpoint = ec2.VpcEndpointRecord(record) if record is not None else None
+        service_id = endpoint.endpoint_service_id if endpoint is not None else None
+        service = self.records[ec2.VPC_ENDPOINT_SERVICE].get(service_id or "")
+        if endpoint is None or service_id is None or endpoint.type != "Interface":
+            return
+        arns = ec2.VpcEndpointServiceRecord(service).network_load_balancer_arns() if service is not None else []
+        balancers = tuple(b.id for arn in arns for b in self._find(elbv2.LOAD_BALANCER, "arn", arn))
+        zonal: dict[str, str] = {}
+        for balancer_id in balancers:
+            for node in self._find(ec2.NETWORK_INTERFACE, "owner", balancer_id):
+                zonal.setdefault(ec2.InterfaceRecord(node).zone, balancer_id)
+        self.endpoints[id] = InterfaceEndpoint(id=id, vpc_id=endpoint.vpc_id, service_id=service_id,
+                                               available=endpoint.available, balancers=balancers, zonal=zonal)
 
     def _target(self, group: lattice.TargetGroupRecord, target: lattice.TargetRecord) -> Target:
         port = target.port or group.port
@@ -575,6 +617,7 @@ class _Dirty:
         self.owners: set[str] = set()  # load balancers and endpoints whose public names to rebuild
         self.balancers: set[str] = set()  # network load balancers whose listeners to rebuild
         self.nlb_groups: set[str] = set()  # ELB target groups to rebuild
+        self.endpoints: set[str] = set()  # interface endpoints (to endpoint services) to rebuild
 
 
 def _forwarded(service: Service | None) -> set[str]:
@@ -730,9 +773,10 @@ def endpoint_service_name(endpoint_id: str, association_id: str, service_dns_nam
 
 
 def _resolvable(endpoint: ec2.VpcEndpointRecord) -> bool:
-    """An endpoint whose names resolve: an available ``Interface`` endpoint (one waiting for acceptance, or
-    rejected, carries no traffic)."""
-    return endpoint.type == "Interface" and endpoint.available
+    """An endpoint whose names resolve: an ``Interface`` endpoint from its creation (AWS creates its DNS
+    names then, before the provider accepts) until it is rejected or deleted. Whether a connection gets
+    through is the data path's business: only while ``available``."""
+    return endpoint.type == "Interface" and endpoint.connected
 
 
 def _vpc_view(vpc: Record, block, networks: tuple[ServiceNetwork, ...], members, names: Names) -> VpcView:

@@ -39,6 +39,10 @@ AWS services through VPC endpoints: ``VpcView.aws_endpoints`` (``AwsEndpoint``:
 service, policy, route tables), the VPC's main route table and its AWS-services
 address, where the public names of services its gateway endpoints reach
 resolve (``dataplane.awsservices``).
+Interface endpoints to endpoint services: an ``InterfaceEndpoint`` (by
+``vpce-`` id, the ``owner`` of its interfaces) names the network load
+balancers of its service and whether its connection is ``available``; its
+interfaces relay to those balancers' listeners only then.
 
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
@@ -302,6 +306,34 @@ class AwsEndpoint:
 
 
 @dataclass(frozen=True)
+class InterfaceEndpoint:
+    """An ``Interface`` endpoint to a provider's endpoint service: where its interfaces' connections go.
+
+    Each of its interfaces listens on every TCP listener port of ``balancers`` while ``available``; a
+    connection goes to the balancer ``zonal`` names for the interface's zone (AWS: per zone an endpoint
+    connects to one load balancer of the service), else to the first of ``balancers`` with that port."""
+
+    id: str  # vpce-...
+    vpc_id: str
+    service_id: str  # vpce-svc-...
+    available: bool  # the connection is ``available``: traffic flows (not pendingAcceptance, rejected...)
+    balancers: tuple[str, ...] = ()  # record ids of the service's network load balancers, in the service's order
+    zonal: Mapping[str, str] = field(default_factory=dict)  # zone -> the balancer that zone's interfaces use
+
+    def balancer_for(self, zone: str, port: int, balancers: Mapping[str, "NetworkLoadBalancer"]) -> str | None:
+        """The balancer a connection on ``port`` at an interface in ``zone`` goes to, if any listens there."""
+        for id in (self.zonal.get(zone), *self.balancers):
+            balancer = balancers.get(id) if id is not None else None
+            if balancer is not None and port in balancer.listeners:
+                return id
+        return None
+
+    def ports(self, balancers: Mapping[str, "NetworkLoadBalancer"]) -> frozenset[int]:
+        """The TCP listener ports of its balancers: the ports its interfaces accept on."""
+        return frozenset(p for id in self.balancers if id in balancers for p in balancers[id].listeners)
+
+
+@dataclass(frozen=True)
 class VpcView:
     """What a client inside one VPC sees."""
 
@@ -335,6 +367,7 @@ class Snapshot:
     names: Names = field(default_factory=dict)  # load balancer and endpoint names every VPC resolves
     balancers: Mapping[str, NetworkLoadBalancer] = field(default_factory=dict)  # by record id
     nlb_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # NLB target groups, by id
+    endpoints: Mapping[str, InterfaceEndpoint] = field(default_factory=dict)  # to endpoint services, by vpce- id
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
     # A service-network endpoint's interface address -> what a client reaches there: a view of the endpoint's
