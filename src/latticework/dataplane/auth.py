@@ -240,7 +240,7 @@ def context_keys(conn: Connection, request: Request, route: Route, path: str, ra
     """Condition keys of the request (reference §5.3) and of the caller (IAM's global keys).
 
     What does not vary per request is made once: per route, VPC, port, client address and scheme
-    (``_route_keys``), per credential (``_caller_keys``) and per second (``_time_keys``)."""
+    (``_route_keys``), per credential (``caller_keys``) and per second (``_time_keys``)."""
     keys = dict(_route_keys(route, conn))
     keys["vpc-lattice-svcs:RequestMethod"] = request.method
     keys["vpc-lattice-svcs:RequestPath"] = path
@@ -251,7 +251,7 @@ def context_keys(conn: Connection, request: Request, route: Route, path: str, ra
         keys[key] = f"{found}, {value}" if isinstance(found, str) else value
     if raw_query and not request.is_grpc:  # gRPC requests carry no query string keys (reference §5.3)
         keys.update(_query_keys(raw_query))
-    keys.update(_caller_keys(credential))
+    keys.update(caller_keys(credential))
     return keys
 
 
@@ -301,7 +301,7 @@ def _query_keys(raw_query: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in from_query.items()}
 
 
-def _caller_keys(credential: Credential | None) -> Mapping[str, str | tuple[str, ...]]:
+def caller_keys(credential: Credential | None) -> Mapping[str, str | tuple[str, ...]]:
     if credential is None:
         return _ANONYMOUS
     if credential.identity is not None:

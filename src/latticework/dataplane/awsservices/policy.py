@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 
 from latticework import sigv4
 from latticework.config import Credential
-from latticework.dataplane.auth import _caller_keys, caller_of
+from latticework.dataplane.auth import caller_keys, caller_of
 from latticework.dataplane.awsservices.operations import Operation
 from latticework.policy import Query, compile_text
 from latticework.snapshot.model import AwsEndpoint, Snapshot, VpcView
@@ -70,7 +70,7 @@ def condition_keys(view: VpcView, endpoint: AwsEndpoint, credential: Credential 
         "aws:RequestedRegion": view.region, "aws:PrincipalIsAWSService": "false", "aws:ViaAWSService": "false",
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(int(now.timestamp())),
     }
-    keys.update(_caller_keys(credential))
+    keys.update(caller_keys(credential))
     return keys
 
 
