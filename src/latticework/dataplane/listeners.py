@@ -21,6 +21,10 @@ A network load balancer's node (a ``FabricInterface`` it owns) gets a
 ``TCP`` socket for each TCP listener of the load balancer. Each accepted
 connection goes to ``nlb.Nodes``, which picks a target and relays to it.
 
+A consumer's address of a resource configuration (``resources``) gets a
+``RESOURCE`` socket per port of the configuration; ``resources.Gateways``
+relays each connection to the resource through its gateway.
+
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
 ``GET /_latticework/vpcs/<id>``) and retried on the next snapshot.
@@ -33,7 +37,7 @@ import logging
 import socket
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import nlb, router
+from latticework.dataplane import nlb, resources, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
@@ -58,6 +62,7 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
+    wanted.update(resources.wanted_sockets(snapshot))
     return wanted
 
 
@@ -116,6 +121,7 @@ class Listeners:
         self.fronts: dict[asyncio.Transport, FrontEnd] = {}  # open client connections and their front ends
         self.accepted = 0  # client connections handed to a front end, since start
         self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
+        self.gateways = resources.Gateways(plane)  # resource gateways: consumers' connections to resources
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -169,6 +175,9 @@ class Listeners:
             return
         self.unbound.discard(key)
         loop = asyncio.get_running_loop()
+        if mode == resources.RESOURCE:
+            self.servers[key] = (mode, asyncio.create_task(self.gateways.serve(sock, address, port)))
+            return
         if mode in (MIXED, TCP):
             accept = self._accept_sniffing if mode == MIXED else self._accept_relaying
             task = asyncio.create_task(accept(sock, address, port))

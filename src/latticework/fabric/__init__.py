@@ -16,9 +16,25 @@ address    role
            here, on each of its listeners' ports, chosen by Host/SNI
 ``.16+``   network interfaces that carry PrivateLink traffic: one per
            node of a network load balancer (one per subnet it is placed
-           in) and one per subnet of an interface endpoint, the lowest
-           free host number first (``.16`` .. ``.254``)
+           in), one per subnet of an interface, Resource or
+           ServiceNetwork endpoint and one per subnet of a resource
+           gateway, the lowest free host number first (``.16`` ..
+           ``.254``); and, from the same pool, one address per resource
+           configuration the VPC reaches through a service-network VPC
+           association (below)
 =========  ===========================================================
+
+Resource addresses: a VPC associated with a service network reaches each
+resource configuration associated with that network at an address of its
+own block (AWS hands out addresses from 129.224.0.0/17 there, not from the
+VPC's subnets: no network interface shows them). The data plane listens
+there on the configuration's ports, and the configuration's generated and
+private names resolve there inside that VPC only. The host number is kept
+in the service-network VPC association's internal ``ResourceHosts``
+(configuration id -> host number), allocated when the association or a
+resource association of its network is created, and given back when either
+goes (``resource_hosts`` feeds both allocators, so an interface never takes
+a resource's number nor the reverse).
 
 Such an interface keeps the private address the EC2 API shows
 (``PrivateIpAddress``, from its subnet's CIDR): that is its address *in the
@@ -52,6 +68,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
 
+from latticework.records import ec2 as ec2_records
+from latticework.records import lattice as lattice_records
 from latticework.store import Record
 
 DEFAULT_RANGE = "127.64.0.0/10"
@@ -142,3 +160,21 @@ def lowest_free_host(used: Iterable[int]) -> int | None:
     """The lowest interface host number (``.16`` up) not in ``used``, None when the block is full."""
     taken = set(used)
     return next((n for n in range(FIRST_ENDPOINT_HOST, LAST_ENDPOINT_HOST + 1) if n not in taken), None)
+
+
+def resource_hosts(tx, vpc_id: str) -> set[int]:
+    """Host numbers a VPC's service-network associations hold for resource configurations (any account)."""
+    found: set[int] = set()
+    for record in tx.list(lattice_records.SN_VPC_ASSOCIATION, all_accounts=True):
+        association = lattice_records.VpcAssociationRecord(record)
+        if association.vpc_id == vpc_id:
+            found.update(association.resource_hosts.values())
+    return found
+
+
+def used_hosts(tx, vpc_id: str, account: str) -> set[int]:
+    """Every interface host number of a VPC's block in use: its interfaces' (``account``: the VPC's owner,
+    who holds them) and its resource addresses."""
+    interfaces = (ec2_records.InterfaceRecord(r) for r in tx.list(ec2_records.NETWORK_INTERFACE, account=account))
+    return {i.fabric_host for i in interfaces if i.vpc_id == vpc_id and i.fabric_host is not None} | \
+        resource_hosts(tx, vpc_id)

@@ -32,6 +32,15 @@ group its default action forwards to; those groups are in
 ``Snapshot.nlb_groups`` (kept apart from Lattice's, which the health monitor
 checks), their targets mapped to host sockets by the same rule.
 
+Resources (resource gateways and configurations): a ``Resource`` (by
+configuration id) is where a SINGLE or CHILD configuration's connections go:
+its port ranges, the resource's host address (an IP resource, mapped by the
+same rule as targets) or domain name, and the fabric addresses of its
+gateway's interfaces, which the connection to the resource comes from. A
+consumer reaches it at fabric addresses of its own VPC
+(``Snapshot.resource_at``: address -> configuration id), and resolves its
+names (``Snapshot.resource_names``, per VPC) to them.
+
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
 """
@@ -217,6 +226,7 @@ class Route:
 
 
 LOAD_BALANCER, VPC_ENDPOINT = "loadbalancer", "vpcendpoint"  # what a fabric interface serves
+RESOURCE_GATEWAY = "resourcegateway"  # ... or a resource gateway (its connections to resources come from it)
 
 Names = Mapping[str, tuple[str, ...]]  # lower-case name ("*." wildcards allowed) -> fabric addresses
 
@@ -233,8 +243,8 @@ class FabricInterface:
     zone: str  # Availability Zone name
     private_ip: str  # its address in the VPC, as the EC2 API shows it
     address: str  # its fabric address: where ``private_ip`` is reached on this host
-    owner: str  # the load balancer's record id or the VPC endpoint's id
-    owner_kind: str  # LOAD_BALANCER | VPC_ENDPOINT
+    owner: str  # the load balancer's record id, the VPC endpoint's or the resource gateway's id
+    owner_kind: str  # LOAD_BALANCER | VPC_ENDPOINT | RESOURCE_GATEWAY
 
 
 def lookup(names: Names, name: str) -> tuple[str, ...] | None:
@@ -258,6 +268,24 @@ class NetworkLoadBalancer:
     arn: str
     vpc_id: str | None
     listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A SINGLE or CHILD resource configuration, as its connections need it."""
+
+    id: str  # rcfg-...
+    arn: str
+    gateway_id: str
+    vpc_id: str  # the gateway's VPC
+    sources: tuple[str, ...]  # fabric addresses of the gateway's interfaces: connections come from these
+    ports: tuple[tuple[int, int], ...]  # inclusive port ranges
+    host: str | None = None  # an IP resource: where its process listens (the host-address rule)
+    domain: str | None = None  # a DNS resource: its name, resolved per ``resolution`` at connect time
+    resolution: str = "PUBLIC"  # the gateway's resourceConfigDnsResolution: PUBLIC | IN_VPC
+
+    def allows(self, port: int) -> bool:
+        return any(low <= port <= high for low, high in self.ports)
 
 
 @dataclass(frozen=True)
@@ -289,6 +317,9 @@ class Snapshot:
     names: Names = field(default_factory=dict)  # load balancer and endpoint names every VPC resolves
     balancers: Mapping[str, NetworkLoadBalancer] = field(default_factory=dict)  # by record id
     nlb_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # NLB target groups, by id
+    resources: Mapping[str, Resource] = field(default_factory=dict)  # by configuration id
+    resource_at: Mapping[str, str] = field(default_factory=dict)  # consumer fabric address -> configuration id
+    resource_names: Mapping[str, Names] = field(default_factory=dict)  # VPC id -> its resource names
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
 

@@ -1,0 +1,174 @@
+"""Resource configurations carry real TCP: a real PostgreSQL 15 server shared as a SINGLE resource configuration
+through a resource gateway, and ``psql`` run inside consumer VPCs with ``latticework exec``.
+
+PostgreSQL's own binaries (``/usr/lib/postgresql/15/bin``: ``initdb``, ``postgres``; ``psql`` on PATH) run
+one server for the module, as the ``postgres`` user when the tests run as root (PostgreSQL refuses root), on
+127.0.0.1 at a free port. The configuration's IP address is in the provider VPC's CIDR, so the data plane
+maps it to 127.0.0.1 at the same port (the host-address rule of targets).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from dnslib import QTYPE, DNSRecord
+
+from conftest import _accounts, client_for
+from test_ec2_endpoints import make_vpc
+from test_privatelink_dns import interfaces_of, vpc_info
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PSQL = shutil.which("psql")
+CUSTOM_DOMAIN = "orders-db.example.internal"
+
+pytestmark = pytest.mark.skipif(not (PG_BIN / "postgres").exists() or PSQL is None,
+                                reason="PostgreSQL 15 (postgresql-15: /usr/lib/postgresql/15/bin, psql) is not "
+                                       "installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def until(condition, timeout: float = 15.0, what: str = "condition"):
+    """Poll ``condition`` (a readiness probe) until it returns something true; return that."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what} not reached in time"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1:<port> accepting any local client (trust); yields the port."""
+    as_user = "postgres" if os.geteuid() == 0 else None
+    data = Path(tempfile.mkdtemp(prefix="lw-pg-"))
+    if as_user is not None:
+        owner = pwd.getpwnam(as_user)
+        os.chown(data, owner.pw_uid, owner.pw_gid)
+    subprocess.run([str(PG_BIN / "initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--no-sync"], check=True, capture_output=True, user=as_user, cwd=data)
+    with open(data / "db" / "pg_hba.conf", "a") as hba:  # the gateway's fabric addresses connect over TCP
+        hba.write("host all all 127.0.0.0/8 trust\n")
+    port = free_port()
+    server = subprocess.Popen([str(PG_BIN / "postgres"), "-D", str(data / "db"), "-p", str(port),
+                               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}",
+                               "-c", "fsync=off"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              user=as_user, cwd=data)
+    try:
+        until(lambda: _accepts("127.0.0.1", port) or server.poll() is not None, what="PostgreSQL to listen")
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else "postgres exited"
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def in_vpc(server, vpc: str, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "latticework", "exec", "--endpoint", server.url, "--vpc", vpc,
+                           "--", *command], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+
+
+def psql(server, vpc: str, host: str, port: int, sql: str = "select inet_client_addr()") -> subprocess.CompletedProcess:
+    assert PSQL is not None
+    return in_vpc(server, vpc, PSQL, "-X", "-At", "-c", sql,
+                  f"host={host} port={port} user=postgres dbname=postgres sslmode=disable")
+
+
+def resolve(server, vpc_id: str, name: str) -> list[str]:
+    """The A records of ``name`` from the VPC's resolver (an empty list: none, or NXDOMAIN)."""
+    info = vpc_info(server, vpc_id)
+    reply = DNSRecord.parse(DNSRecord.question(name, "A").send(info["resolver"], info["resolverPort"], timeout=5))
+    return sorted(str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A)
+
+
+@pytest.fixture(scope="module")
+def shared_db(postgres, server):
+    """The database shared as a SINGLE resource configuration: a provider VPC with a resource gateway, a service
+    network holding the configuration, a consumer VPC associated with it, and a VPC that is not."""
+    n = next(_accounts)
+    ec2, lattice = client_for(server, "ec2", n), client_for(server, "vpc-lattice", n)
+    provider, provider_subnets = make_vpc(ec2, "10.1.0.0/16")
+    consumer, _ = make_vpc(ec2, "10.0.0.0/16")
+    other, _ = make_vpc(ec2, "10.2.0.0/16")
+    gateway = lattice.create_resource_gateway(name="db-gateway", vpcIdentifier=provider,
+                                              subnetIds=provider_subnets)
+    rcfg = lattice.create_resource_configuration(
+        name="orders-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=[str(postgres)],
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.1.0.50"}}, customDomainName=CUSTOM_DOMAIN)
+    network = lattice.create_service_network(name="db-net")
+    snra = lattice.create_service_network_resource_association(
+        resourceConfigurationIdentifier=rcfg["id"], serviceNetworkIdentifier=network["id"], privateDnsEnabled=True)
+    # The domain is not verified: the consumer takes every custom domain (ALL_DOMAINS) for private DNS.
+    lattice.create_service_network_vpc_association(
+        serviceNetworkIdentifier=network["id"], vpcIdentifier=consumer, privateDnsEnabled=True,
+        dnsOptions={"privateDnsPreference": "ALL_DOMAINS"})
+    name = lattice.get_service_network_resource_association(
+        serviceNetworkResourceAssociationIdentifier=snra["id"])["dnsEntry"]["domainName"]
+    until(lambda: resolve(server, consumer, name), what="the resource's name to resolve in the consumer VPC")
+    return {"port": postgres, "name": name, "consumer": consumer, "other": other, "provider": provider,
+            "gateway": gateway["id"], "rcfg": rcfg["id"], "lattice": lattice, "ec2": ec2, "network": network["id"]}
+
+
+def test_psql_reaches_the_database_by_the_generated_name_from_the_gateways_address(server, shared_db):
+    port, name, consumer = shared_db["port"], shared_db["name"], shared_db["consumer"]
+    assert name.startswith("snra-") and f".{shared_db['rcfg']}.4232ccc.vpc-lattice-rsc.us-east-1.on.aws" in name
+    (address,) = resolve(server, consumer, name)
+    block = vpc_info(server, consumer)["resolver"].rsplit(".", 1)[0]
+    assert address.rsplit(".", 1)[0] == block and int(address.rsplit(".", 1)[1]) >= 16  # in the consumer's block
+
+    done = psql(server, consumer, name, port)
+    assert done.returncode == 0, done.stderr
+    # The database sees the connection come from one of the gateway's interfaces (its fabric addresses).
+    gateway_addresses = interfaces_of(server, shared_db["provider"], shared_db["gateway"])
+    assert len(gateway_addresses) == 2 and done.stdout.strip() in gateway_addresses
+
+
+def test_psql_reaches_the_database_by_its_custom_domain_name(server, shared_db):
+    consumer = shared_db["consumer"]
+    assert resolve(server, consumer, CUSTOM_DOMAIN) == resolve(server, consumer, shared_db["name"])
+    done = psql(server, consumer, CUSTOM_DOMAIN, shared_db["port"], "select 40 + 2")
+    assert done.returncode == 0 and done.stdout.strip() == "42", done.stderr
+
+
+def test_a_port_outside_the_configurations_ranges_is_refused(server, shared_db):
+    consumer, port = shared_db["consumer"], shared_db["port"]
+    (address,) = resolve(server, consumer, shared_db["name"])
+    other_port = free_port()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((address, other_port), timeout=5).close()
+    done = psql(server, consumer, shared_db["name"], other_port)
+    assert done.returncode != 0 and "refused" in done.stderr
+    assert _accepts(address, port)  # the configuration's own port listens there
+
+
+def test_a_vpc_that_is_not_associated_can_neither_resolve_nor_connect(server, shared_db):
+    other, name = shared_db["other"], shared_db["name"]
+    assert resolve(server, other, name) == [] and resolve(server, other, CUSTOM_DOMAIN) == []
+    done = psql(server, other, name, shared_db["port"])
+    assert done.returncode != 0 and "could not translate host name" in done.stderr
+    # Nothing listens for it anywhere in its block: the resource's address is the consumer's alone.
+    block = vpc_info(server, other)["resolver"].rsplit(".", 1)[0]
+    assert not any(_accepts(f"{block}.{host}", shared_db["port"]) for host in range(16, 24))
