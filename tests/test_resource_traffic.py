@@ -115,21 +115,27 @@ def shared_db(postgres, server):
     other, _ = make_vpc(ec2, "10.2.0.0/16")
     gateway = lattice.create_resource_gateway(name="db-gateway", vpcIdentifier=provider,
                                               subnetIds=provider_subnets)
+    # The domain is verified through the local "public DNS" file before the configuration names it.
+    dv = lattice.start_domain_verification(domainName=CUSTOM_DOMAIN)
+    assert dv["status"] == "PENDING"
+    with (server.state.parent / "public-dns.txt").open("a") as zone:
+        zone.write(f'{dv["txtMethodConfig"]["name"]} TXT "{dv["txtMethodConfig"]["value"]}"\n')
     rcfg = lattice.create_resource_configuration(
         name="orders-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=[str(postgres)],
-        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.1.0.50"}}, customDomainName=CUSTOM_DOMAIN)
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.1.0.50"}}, customDomainName=CUSTOM_DOMAIN,
+        domainVerificationIdentifier=dv["id"])
+    assert lattice.get_domain_verification(domainVerificationIdentifier=dv["id"])["status"] == "VERIFIED"
     network = lattice.create_service_network(name="db-net")
     snra = lattice.create_service_network_resource_association(
         resourceConfigurationIdentifier=rcfg["id"], serviceNetworkIdentifier=network["id"], privateDnsEnabled=True)
-    # The domain is not verified: the consumer takes every custom domain (ALL_DOMAINS) for private DNS.
-    lattice.create_service_network_vpc_association(
-        serviceNetworkIdentifier=network["id"], vpcIdentifier=consumer, privateDnsEnabled=True,
-        dnsOptions={"privateDnsPreference": "ALL_DOMAINS"})
+    snva = lattice.create_service_network_vpc_association(
+        serviceNetworkIdentifier=network["id"], vpcIdentifier=consumer, privateDnsEnabled=True)
     name = lattice.get_service_network_resource_association(
         serviceNetworkResourceAssociationIdentifier=snra["id"])["dnsEntry"]["domainName"]
     until(lambda: resolve(server, consumer, name), what="the resource's name to resolve in the consumer VPC")
     return {"port": postgres, "name": name, "consumer": consumer, "other": other, "provider": provider,
-            "gateway": gateway["id"], "rcfg": rcfg["id"], "lattice": lattice, "ec2": ec2, "network": network["id"]}
+            "gateway": gateway["id"], "rcfg": rcfg["id"], "rcfg_arn": rcfg["arn"], "lattice": lattice, "ec2": ec2,
+            "network": network["id"], "snva": snva["id"]}
 
 
 def test_psql_reaches_the_database_by_the_generated_name_from_the_gateways_address(server, shared_db):
@@ -172,3 +178,49 @@ def test_a_vpc_that_is_not_associated_can_neither_resolve_nor_connect(server, sh
     # Nothing listens for it anywhere in its block: the resource's address is the consumer's alone.
     block = vpc_info(server, other)["resolver"].rsplit(".", 1)[0]
     assert not any(_accepts(f"{block}.{host}", shared_db["port"]) for host in range(16, 24))
+
+
+def test_a_resource_endpoint_reaches_the_database_by_its_name_and_the_custom_domain(server, shared_db):
+    ec2 = shared_db["ec2"]
+    vpc, subnets = make_vpc(ec2, "10.3.0.0/16")
+    endpoint = ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc, SubnetIds=subnets,
+                                       ResourceConfigurationArn=shared_db["rcfg_arn"])["VpcEndpoint"]
+    name = endpoint["DnsEntries"][0]["DnsName"]
+    assert name.startswith(endpoint["VpcEndpointId"] + "." + shared_db["rcfg"])
+    addresses = until(lambda: resolve(server, vpc, name), what="the endpoint's name to resolve")
+    assert addresses == sorted(interfaces_of(server, vpc, endpoint["VpcEndpointId"])) and len(addresses) == 2
+    assert resolve(server, vpc, CUSTOM_DOMAIN) == addresses  # private DNS is on by default, the domain verified
+    for host in (name, CUSTOM_DOMAIN):
+        done = psql(server, vpc, host, shared_db["port"], "select 6 * 7")
+        assert done.returncode == 0 and done.stdout.strip() == "42", done.stderr
+
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    until(lambda: not resolve(server, vpc, name), what="the deleted endpoint's name to go")
+    assert not any(_accepts(a, shared_db["port"]) for a in addresses)
+
+
+def test_an_unverified_custom_domain_resolves_only_where_the_consumer_takes_all_domains(server, shared_db):
+    lattice, consumer, port = shared_db["lattice"], shared_db["consumer"], shared_db["port"]
+    unverified = "unverified.example.internal"
+    rcfg = lattice.create_resource_configuration(
+        name="unverified-db", type="SINGLE", resourceGatewayIdentifier=shared_db["gateway"], portRanges=[str(port)],
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.1.0.51"}}, customDomainName=unverified)
+    snra = lattice.create_service_network_resource_association(
+        resourceConfigurationIdentifier=rcfg["id"], serviceNetworkIdentifier=shared_db["network"],
+        privateDnsEnabled=True)
+    name = lattice.get_service_network_resource_association(
+        serviceNetworkResourceAssociationIdentifier=snra["id"])["dnsEntry"]["domainName"]
+    (address,) = until(lambda: resolve(server, consumer, name), what="the second configuration's name")
+    assert address not in resolve(server, consumer, shared_db["name"])  # an address of its own
+    assert resolve(server, consumer, unverified) == []  # VERIFIED_DOMAINS_ONLY, the default, leaves it out
+
+    lattice.update_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=shared_db["snva"],
+                                                   dnsOptions={"privateDnsPreference": "ALL_DOMAINS"})
+    assert until(lambda: resolve(server, consumer, unverified), what="the unverified domain") == [address]
+    done = psql(server, consumer, unverified, port, "select 1")
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+
+    # The association deleted: the name goes and the address stops listening.
+    lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
+    until(lambda: not resolve(server, consumer, name), what="the deleted association's name to go")
+    assert not _accepts(address, port)

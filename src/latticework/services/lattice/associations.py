@@ -64,7 +64,7 @@ from latticework import fabric
 from latticework.api.context import RequestContext
 from latticework.records.lattice import RESOURCE_HOSTS, VpcAssociationRecord
 from latticework.services.lattice import api_types as shapes
-from latticework.services.lattice import common, vpcs
+from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
     SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION, Kind,
@@ -282,6 +282,15 @@ def _offered(ctx: RequestContext, sn_id: str) -> list[str]:
     return [a.body["resourceConfigurationId"] for a in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn_id)]
 
 
+def _refresh_verifications(ctx: RequestContext, sn_id: str) -> None:
+    """Look the TXT records of the verifications of the network's configurations up (``domains.refresh``)."""
+    for assoc in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn_id):
+        rc = ctx.tx.get(RESOURCE_CONFIGURATION.kind, assoc.body["resourceConfigurationId"],
+                        account=account_of(assoc.body["resourceConfigurationArn"]))
+        if rc is not None:
+            domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
+
+
 def _sync_hosts(ctx: RequestContext, snva: Record, offered: list[str]) -> None:
     held = VpcAssociationRecord(snva).resource_hosts
     hosts = {rc: n for rc, n in held.items() if rc in offered}
@@ -354,6 +363,7 @@ class AssociationOps:
                 "dnsOptions": _dns_options(params, private_dns)}
         record = _new_association(ctx, SN_VPC_ASSOCIATION, sn, body, params.get("tags"))
         _sync_hosts(ctx, record, _offered(ctx, sn.id))
+        _refresh_verifications(ctx, sn.id)
         return common.project(record.body, _SNVA_CREATE)
 
     def get_service_network_vpc_association(
@@ -377,6 +387,8 @@ class AssociationOps:
             record.body.get("dnsOptions") if private_dns else None)
         changes.update(privateDnsEnabled=private_dns, dnsOptions=_dns_options({"dnsOptions": options}, private_dns))
         common.touch(ctx, record, **changes)
+        assert record.parent is not None  # an association's parent is its service network
+        _refresh_verifications(ctx, record.parent)
         return common.project(record.body, _SNVA_CREATE)
 
     def delete_service_network_vpc_association(
@@ -463,6 +475,7 @@ class AssociationOps:
         for child in _children(ctx, rc.id):
             _snra_record(ctx, sn, child, private_dns, True, None)
         sync_resource_hosts(ctx, sn.id)
+        domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
         return common.project(record.body, _SNRA_CREATE)
 
     def get_service_network_resource_association(

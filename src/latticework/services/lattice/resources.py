@@ -67,7 +67,7 @@ from typing import Any, Callable, Mapping
 from latticework.api.context import RequestContext
 from latticework.services.ec2 import interfaces
 from latticework.services.lattice import api_types as shapes
-from latticework.services.lattice import common, vpcs
+from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.associations import (
     account_of, id_of, join_group_networks, leave_networks, refuse_in_progress, resource_associations,
 )
@@ -316,6 +316,7 @@ def _verification(ctx: RequestContext, params: Mapping[str, Any], domain: str | 
         raise _invalid("domainVerificationIdentifier",
                        f"Domain verification {dv.id} is for {dv.body['domainName']}, which does not cover "
                        f"{domain or 'a configuration without a custom domain name'}.")
+    domains.refresh(ctx, dv.id)
     return dv
 
 
