@@ -224,3 +224,30 @@ def test_an_unverified_custom_domain_resolves_only_where_the_consumer_takes_all_
     lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
     until(lambda: not resolve(server, consumer, name), what="the deleted association's name to go")
     assert not _accepts(address, port)
+
+
+def test_a_dns_resource_is_resolved_when_a_connection_arrives(server, shared_db):
+    """A DNS resource with PUBLIC resolution: its name is resolved by the host's resolver per connection
+    (``localhost`` here); the consumer's own resource address and endpoint interfaces never collide."""
+    lattice, ec2, consumer, port = shared_db["lattice"], shared_db["ec2"], shared_db["consumer"], shared_db["port"]
+    rcfg = lattice.create_resource_configuration(
+        name="by-name-db", type="SINGLE", resourceGatewayIdentifier=shared_db["gateway"], portRanges=[str(port)],
+        resourceConfigurationDefinition={"dnsResource": {"domainName": "localhost", "ipAddressType": "IPV4"}})
+    snra = lattice.create_service_network_resource_association(
+        resourceConfigurationIdentifier=rcfg["id"], serviceNetworkIdentifier=shared_db["network"])
+    name = lattice.get_service_network_resource_association(
+        serviceNetworkResourceAssociationIdentifier=snra["id"])["dnsEntry"]["domainName"]
+    (address,) = until(lambda: resolve(server, consumer, name), what="the DNS resource's name")
+    done = psql(server, consumer, name, port)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in interfaces_of(server, shared_db["provider"], shared_db["gateway"])
+
+    # An interface created in the consumer VPC later takes a host number no resource address holds.
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [consumer]}])["Subnets"][0]["SubnetId"]
+    endpoint = ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=consumer, SubnetIds=[subnet],
+                                       ResourceConfigurationArn=rcfg["arn"], PrivateDnsEnabled=False)["VpcEndpoint"]
+    interfaces = until(lambda: interfaces_of(server, consumer, endpoint["VpcEndpointId"]), what="its interface")
+    resource_addresses = {a for n in (name, shared_db["name"]) for a in resolve(server, consumer, n)}
+    assert len(resource_addresses) == 2 and not resource_addresses & set(interfaces)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
