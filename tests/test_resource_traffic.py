@@ -51,6 +51,12 @@ def until(condition, timeout: float = 15.0, what: str = "condition"):
 
 
 @pytest.fixture(scope="module")
+def server(server_by_workers):
+    """Every test here runs against one data-plane worker, then two (each binds every resource address)."""
+    return server_by_workers
+
+
+@pytest.fixture(scope="module")
 def postgres():
     """A PostgreSQL server on 127.0.0.1:<port> accepting any local client (trust); yields the port."""
     as_user = "postgres" if os.geteuid() == 0 else None
@@ -250,4 +256,30 @@ def test_a_dns_resource_is_resolved_when_a_connection_arrives(server, shared_db)
     resource_addresses = {a for n in (name, shared_db["name"]) for a in resolve(server, consumer, n)}
     assert len(resource_addresses) == 2 and not resource_addresses & set(interfaces)
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
+
+
+def test_a_child_of_a_group_is_reached_by_its_own_name(server, shared_db):
+    """A GROUP associated with the network brings its CHILD configurations along (managed associations); each
+    child is reached by its own association's name, at an address of its own."""
+    lattice, consumer, port = shared_db["lattice"], shared_db["consumer"], shared_db["port"]
+    group = lattice.create_resource_configuration(name="db-group", type="GROUP",
+                                                  resourceGatewayIdentifier=shared_db["gateway"])
+    snra = lattice.create_service_network_resource_association(
+        resourceConfigurationIdentifier=group["id"], serviceNetworkIdentifier=shared_db["network"])
+    # A child created after the group joined the network joins it too.
+    child = lattice.create_resource_configuration(
+        name="db-child", type="CHILD", resourceConfigurationGroupIdentifier=group["id"], portRanges=[str(port)],
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.1.0.60"}})
+    managed = lattice.list_service_network_resource_associations(
+        resourceConfigurationIdentifier=child["id"], includeChildren=True)["items"]
+    (name,) = [m["dnsEntry"]["domainName"] for m in managed]
+    (address,) = until(lambda: resolve(server, consumer, name), what="the child's name")
+    done = psql(server, consumer, name, port, "select 'child'")
+    assert done.returncode == 0 and done.stdout.strip() == "child", done.stderr
+
+    # The child deleted: its name and address go; the group's association stays.
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=child["id"])
+    until(lambda: not resolve(server, consumer, name), what="the deleted child's name to go")
+    assert not _accepts(address, port)
     lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
