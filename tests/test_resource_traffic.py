@@ -9,6 +9,7 @@ maps it to 127.0.0.1 at the same port (the host-address rule of targets).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 import shutil
@@ -20,10 +21,14 @@ import time
 from pathlib import Path
 
 import pytest
-from dnslib import QTYPE, DNSRecord
+from dnslib import QTYPE, RCODE, DNSRecord
 
 from conftest import _accounts, client_for
 from test_ec2_endpoints import make_vpc
+from latticework.dataplane import resources
+from latticework.dns.resolver import FORWARD, answer
+from latticework.snapshot.compile import _domain_matches
+from latticework.snapshot.model import Resource, VpcView
 from test_privatelink_dns import interfaces_of, vpc_info
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -283,3 +288,35 @@ def test_a_child_of_a_group_is_reached_by_its_own_name(server, shared_db):
     until(lambda: not resolve(server, consumer, name), what="the deleted child's name to go")
     assert not _accepts(address, port)
     lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+
+def test_ports_served_are_the_ranges_first_ports_and_allows_follows_the_ranges():
+    resource = Resource(id="rcfg-1", arn="arn", gateway_id="rgw-1", vpc_id="vpc-1", sources=(),
+                        ports=((5432, 5432), (8000, 8002), (1, 65535)))
+    narrow = dataclasses.replace(resource, ports=((5432, 5432), (8000, 8002)))
+    assert resources.served_ports(narrow) == [5432, 8000, 8001, 8002]
+    served = resources.served_ports(resource)
+    assert len(served) == resources.MAX_PORTS and served[:3] == list(range(1, 4))
+    assert narrow.allows(8001) and narrow.allows(5432) and not narrow.allows(5433) and not narrow.allows(7999)
+
+
+def test_specified_private_dns_domains_match_exactly_or_by_wildcard():
+    assert _domain_matches("db.example.com", "db.example.com.") and _domain_matches("db.example.com", "*.example.com")
+    assert not _domain_matches("example.com", "*.example.com") and not _domain_matches("db.example.org",
+                                                                                        "*.example.com")
+
+
+def test_resource_names_answer_only_in_their_vpc():
+    view = VpcView("vpc-1", "arn", "111122223333", "us-east-1", "127.0.0.2", "127.0.0.10")
+    name = "snra-0123456789abcdef0.rcfg-0123456789abcdef0.4232ccc.vpc-lattice-rsc.us-east-1.on.aws"
+    names = {name: ("127.0.0.16",), "db.example.internal": ("127.0.0.16",)}
+    for asked in (name, "DB.example.internal."):
+        reply = answer(view, DNSRecord.question(asked, "A"), resources=names)
+        assert [str(rr.rdata) for rr in reply.rr] == ["127.0.0.16"]
+    # Another VPC has no resource names: the generated name is NXDOMAIN there, a custom one is forwarded.
+    assert answer(view, DNSRecord.question(name, "A")).header.rcode == RCODE.NXDOMAIN
+    assert answer(view, DNSRecord.question("db.example.internal", "A")) is FORWARD
+    above = answer(view, DNSRecord.question(name.split(".", 1)[1], "A"), resources=names)
+    assert above.header.rcode == RCODE.NOERROR and not above.rr  # an empty non-terminal, not NXDOMAIN
