@@ -298,7 +298,7 @@ def test_ports_served_are_the_ranges_first_ports_and_allows_follows_the_ranges()
     narrow = dataclasses.replace(resource, ports=((5432, 5432), (8000, 8002)))
     assert resources.served_ports(narrow) == [5432, 8000, 8001, 8002]
     served = resources.served_ports(resource)
-    assert len(served) == resources.MAX_PORTS and served[:3] == list(range(1, 4))
+    assert len(served) == resources.MAX_PORTS and served[:6] == [5432, 8000, 8001, 8002, 1, 2]
     assert narrow.allows(8001) and narrow.allows(5432) and not narrow.allows(5433) and not narrow.allows(7999)
 
 
@@ -320,3 +320,25 @@ def test_resource_names_answer_only_in_their_vpc():
     assert answer(view, DNSRecord.question("db.example.internal", "A")) is FORWARD
     above = answer(view, DNSRecord.question(name.split(".", 1)[1], "A"), resources=names)
     assert above.header.rcode == RCODE.NOERROR and not above.rr  # an empty non-terminal, not NXDOMAIN
+
+
+def test_a_service_network_endpoint_reaches_the_networks_resources(server, shared_db):
+    ec2 = shared_db["ec2"]
+    vpc, subnets = make_vpc(ec2, "10.4.0.0/16")
+    network_arn = shared_db["lattice"].get_service_network(serviceNetworkIdentifier=shared_db["network"])["arn"]
+    endpoint = ec2.create_vpc_endpoint(VpcEndpointType="ServiceNetwork", VpcId=vpc, SubnetIds=subnets,
+                                       ServiceNetworkArn=network_arn)["VpcEndpoint"]
+    associations = ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    (name,) = [a["DnsEntry"]["DnsName"] for a in associations["VpcEndpointAssociations"]
+               if a.get("AssociatedResourceArn") == shared_db["rcfg_arn"]]
+    assert name.startswith(endpoint["VpcEndpointId"] + "-snra-")
+    (address,) = until(lambda: resolve(server, vpc, name), what="the endpoint's resource name")
+    assert address not in interfaces_of(server, vpc, endpoint["VpcEndpointId"])  # an address of its own
+    assert resolve(server, vpc, CUSTOM_DOMAIN) == [address]  # private DNS, the domain verified
+    for host in (name, CUSTOM_DOMAIN):
+        done = psql(server, vpc, host, shared_db["port"], "select 'sn endpoint'")
+        assert done.returncode == 0 and done.stdout.strip() == "sn endpoint", done.stderr
+
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    until(lambda: not resolve(server, vpc, name), what="the deleted endpoint's names to go")
+    assert not _accepts(address, shared_db["port"])

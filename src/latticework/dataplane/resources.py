@@ -6,7 +6,8 @@ VPC association that offers it (``fabric``: resource addresses), and the
 interfaces of a ``Resource`` endpoint to it. ``wanted_sockets`` asks for a TCP
 socket at each such address on each port of the configuration's port ranges
 (at most ``MAX_PORTS`` per address: a range such as ``1-65535`` cannot be
-served port by port; the first ports are, and the README says so). A port
+served port by port; narrow ranges first, then the first ports of wide ones,
+as the README says). A port
 outside the ranges has no socket, so a client's connection is refused there,
 as AWS drops it.
 
@@ -49,9 +50,10 @@ IDLE_TIMEOUT = 350.0
 
 
 def served_ports(resource: Resource) -> list[int]:
-    """The ports of ``resource``'s ranges a consumer address listens on (the first ``MAX_PORTS``)."""
+    """The ports of ``resource``'s ranges a consumer address listens on: the first ``MAX_PORTS``, narrow
+    ranges first (a single port named beside ``1-65535`` is served)."""
     ports: list[int] = []
-    for low, high in sorted(resource.ports):
+    for low, high in sorted(resource.ports, key=lambda r: (r[1] - r[0], r[0])):
         ports.extend(p for p in range(low, min(high, low + MAX_PORTS) + 1) if p not in ports)
         if len(ports) >= MAX_PORTS:
             return ports[:MAX_PORTS]

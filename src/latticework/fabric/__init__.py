@@ -21,20 +21,21 @@ address    role
            gateway, the lowest free host number first (``.16`` ..
            ``.254``); and, from the same pool, one address per resource
            configuration the VPC reaches through a service-network VPC
-           association (below)
+           association or service-network endpoint (below)
 =========  ===========================================================
 
-Resource addresses: a VPC associated with a service network reaches each
-resource configuration associated with that network at an address of its
-own block (AWS hands out addresses from 129.224.0.0/17 there, not from the
-VPC's subnets: no network interface shows them). The data plane listens
+Resource addresses: a VPC associated with a service network, or holding a
+service-network endpoint, reaches each resource configuration associated
+with that network at an address of its own block (AWS hands out addresses
+from 129.224.0.0/17 to an association and from the endpoint's subnets to an
+endpoint; no network interface shows them here). The data plane listens
 there on the configuration's ports, and the configuration's generated and
 private names resolve there inside that VPC only. The host number is kept
-in the service-network VPC association's internal ``ResourceHosts``
-(configuration id -> host number), allocated when the association or a
-resource association of its network is created, and given back when either
-goes (``resource_hosts`` feeds both allocators, so an interface never takes
-a resource's number nor the reverse).
+in the internal ``ResourceHosts`` (configuration id -> host number) of the
+service-network VPC association, or of the endpoint's Lattice association
+(``snvea``), allocated when it or a resource association of its network is
+created, and given back when either goes (``resource_hosts`` feeds both
+allocators, so an interface never takes a resource's number nor the reverse).
 
 Such an interface keeps the private address the EC2 API shows
 (``PrivateIpAddress``, from its subnet's CIDR): that is its address *in the
@@ -163,12 +164,14 @@ def lowest_free_host(used: Iterable[int]) -> int | None:
 
 
 def resource_hosts(tx, vpc_id: str) -> set[int]:
-    """Host numbers a VPC's service-network associations hold for resource configurations (any account)."""
+    """Host numbers a VPC's service-network associations and service-network endpoints hold for resource
+    configurations (any account)."""
     found: set[int] = set()
-    for record in tx.list(lattice_records.SN_VPC_ASSOCIATION, all_accounts=True):
-        association = lattice_records.VpcAssociationRecord(record)
-        if association.vpc_id == vpc_id:
-            found.update(association.resource_hosts.values())
+    for kind in (lattice_records.SN_VPC_ASSOCIATION, lattice_records.SN_VPC_ENDPOINT_ASSOCIATION):
+        for record in tx.list(kind, all_accounts=True):
+            holder = lattice_records.ResourceHolder(record)
+            if holder.vpc_id == vpc_id:
+                found.update(holder.resource_hosts.values())
     return found
 
 

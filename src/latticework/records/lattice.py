@@ -296,16 +296,33 @@ class ServiceAssociationRecord(RecordView):
 
 
 RESOURCE_HOSTS = "ResourceHosts"
-"""Internal field of a service-network VPC association: resource configuration id -> the host number of its
-address in the VPC's fabric block (``fabric`` explains the allocation)."""
+"""Internal field of a service-network VPC association or VPC endpoint association: resource configuration id ->
+the host number of its address in the VPC's fabric block (``fabric`` explains the allocation)."""
 
 
-class VpcAssociationRecord(RecordView):
-    """A service-network VPC association; the network is the record's parent."""
+class ResourceHolder(RecordView):
+    """What joins a VPC to a service network's resources: a VPC association or a service-network endpoint's
+    association (``snvea``); the network is the record's parent."""
 
     @property
     def vpc_id(self) -> str:
         return self.body["vpcId"]
+
+    @property
+    def resource_hosts(self) -> dict[str, int]:
+        return self.internal.get(RESOURCE_HOSTS) or {}
+
+
+class NetworkEndpointRecord(ResourceHolder):
+    """A service-network VPC endpoint's association (``snvea``), written with the EC2 endpoint."""
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.body["vpcEndpointId"]
+
+
+class VpcAssociationRecord(ResourceHolder):
+    """A service-network VPC association; the network is the record's parent."""
 
     @property
     def private_dns(self) -> bool:
@@ -318,10 +335,6 @@ class VpcAssociationRecord(RecordView):
     @property
     def specified_domains(self) -> tuple[str, ...]:
         return tuple((self.body.get("dnsOptions") or {}).get("privateDnsSpecifiedDomains") or ())
-
-    @property
-    def resource_hosts(self) -> dict[str, int]:
-        return self.internal.get(RESOURCE_HOSTS) or {}
 
 
 class ResourceAssociationRecord(RecordView):

@@ -44,27 +44,33 @@ group of the default action); an NLB target group changing rebuilds that
 group into ``Snapshot.nlb_groups``, its targets mapped to host sockets by
 ``_HostMap`` as Lattice targets are (a VPC's addresses or an instance
 changing rebuilds the NLB groups they may move, as for Lattice groups).
+
+Resources: a resource gateway, configuration, resource association or domain
+verification changing, or anything that moves consumers' addresses (a VPC
+association, an endpoint, an interface, a VPC or instance), rebuilds every
+``Resource`` with the addresses and names consumers reach it at
+(``_Resources``); ``check_resources`` verifies them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from latticework import formats, httppath
 from latticework.fabric import Fabric
 from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
-    HTTP, LOAD_BALANCER, RESOURCE_GATEWAY, TCP, VPC_ENDPOINT, Resource, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck, Listener,
-    Match, Names, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
+    HTTP, LOAD_BALANCER, RESOURCE_GATEWAY, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch,
+    HealthCheck, Listener, Match, Names, Resource, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
     WeightedTargetGroup,
 )
 from latticework.store import Record, StoreView
 
 RESOURCE_KINDS = (lattice.RESOURCE_GATEWAY, lattice.RESOURCE_CONFIGURATION, lattice.SN_RESOURCE_ASSOCIATION,
-                  lattice.DOMAIN_VERIFICATION)
+                  lattice.DOMAIN_VERIFICATION, lattice.SN_VPC_ENDPOINT_ASSOCIATION)
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
          lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, elbv2.LISTENER, elbv2.TARGET_GROUP, *IDENTITY_KINDS,
@@ -699,6 +705,8 @@ class _Resources:
       association's ``dnsEntry`` resolves there, inside that VPC only.
     - An available ``Resource`` endpoint reaches its configuration at its interfaces' addresses; its
       ``DnsEntries`` names resolve to them in the endpoint's VPC.
+    - An available ``ServiceNetwork`` endpoint reaches each configuration of its network at the host number
+      its Lattice association (``snvea``) holds, named ``<vpce-id>-<snra name>``.
     - A custom domain name resolves the same way where private DNS puts it (``_private_domain``).
     When two paths give a VPC one name, the older association or endpoint keeps it.
     """
@@ -717,11 +725,14 @@ class _Resources:
             found = self._resource(lattice.ResourceConfigurationRecord(record))
             if found is not None:
                 resources[record.id] = found
-        paths = [(r.created_rev, r.id, r) for kind in (lattice.SN_VPC_ASSOCIATION, ec2.VPC_ENDPOINT)
+        paths = [(r.created_rev, r.id, r) for kind in (lattice.SN_VPC_ASSOCIATION, ec2.VPC_ENDPOINT,
+                                                       lattice.SN_VPC_ENDPOINT_ASSOCIATION)
                  for r in self.records[kind].values()]
         for _, _, record in sorted(paths, key=lambda p: p[:2]):
             if record.kind == ec2.VPC_ENDPOINT:
                 self._endpoint(ec2.VpcEndpointRecord(record), resources)
+            elif record.kind == lattice.SN_VPC_ENDPOINT_ASSOCIATION:
+                self._network_endpoint(lattice.NetworkEndpointRecord(record), resources)
             else:
                 self._association(lattice.VpcAssociationRecord(record), resources)
         return resources, self.at, self.names
@@ -737,20 +748,42 @@ class _Resources:
                         host=mapped[0] if mapped else None, domain=rc.domain_name, resolution=gateway.resolution)
 
     def _association(self, snva: lattice.VpcAssociationRecord, resources: Mapping[str, Resource]) -> None:
-        vpc = self.records[ec2.VPC].get(snva.vpc_id)
+        for snra, address in self._offered(snva, resources):
+            self._reach(snva.vpc_id, address, snra.resource_configuration_id, [snra.dns_name])
+            if snra.private_dns and snva.private_dns:
+                domain = self._private_domain(snra.resource_configuration_id, snva.dns_preference,
+                                              snva.specified_domains)
+                self._name(snva.vpc_id, domain, address)
+
+    def _network_endpoint(self, snvea: lattice.NetworkEndpointRecord, resources: Mapping[str, Resource]) -> None:
+        """A ``ServiceNetwork`` endpoint: each configuration of its network at an address of its own, named
+        ``<vpce-id>-<snra name>`` (``<vpce-id>-snra-<id>.rcfg-<id>.4232ccc.vpc-lattice-rsc...``)."""
+        found = self.records[ec2.VPC_ENDPOINT].get(snvea.endpoint_id)
+        endpoint = ec2.VpcEndpointRecord(found) if found is not None else None
+        if endpoint is None or not endpoint.available:
+            return
+        options = endpoint.body.get("DnsOptions") or {}
+        for snra, address in self._offered(snvea, resources):
+            rc_id = snra.resource_configuration_id
+            self._reach(snvea.vpc_id, address, rc_id, [f"{endpoint.id}-{snra.dns_name}" if snra.dns_name else None])
+            if snra.private_dns and endpoint.body.get("PrivateDnsEnabled"):
+                domain = self._private_domain(rc_id, options.get("PrivateDnsPreference") or "VERIFIED_DOMAINS_ONLY",
+                                              tuple(options.get("PrivateDnsSpecifiedDomains") or ()))
+                self._name(snvea.vpc_id, domain, address)
+
+    def _offered(self, holder: lattice.ResourceHolder, resources: Mapping[str, Resource]
+                 ) -> Iterator[tuple[lattice.ResourceAssociationRecord, tuple[str, ...]]]:
+        """(resource association, (address,)) for each configuration of the holder's network it has a host
+        number for, in association order."""
+        vpc = self.records[ec2.VPC].get(holder.vpc_id)
         block = self.c.fabric.block_of(ec2.VpcRecord(vpc).fabric_index) if vpc is not None else None
         if block is None:
             return
-        for record in self.c._kids(lattice.SN_RESOURCE_ASSOCIATION, snva.parent):
+        for record in self.c._kids(lattice.SN_RESOURCE_ASSOCIATION, holder.parent):
             snra = lattice.ResourceAssociationRecord(record)
-            rc_id, number = snra.resource_configuration_id, snva.resource_hosts.get(snra.resource_configuration_id)
-            if number is None or rc_id not in resources:
-                continue
-            address = (block.interface(number),)
-            self._reach(snva.vpc_id, address, rc_id, [snra.dns_name])
-            if snra.private_dns and snva.private_dns:
-                self._name(snva.vpc_id, self._private_domain(rc_id, snva.dns_preference, snva.specified_domains),
-                           address)
+            number = holder.resource_hosts.get(snra.resource_configuration_id)
+            if number is not None and snra.resource_configuration_id in resources:
+                yield snra, (block.interface(number),)
 
     def _endpoint(self, endpoint: ec2.VpcEndpointRecord, resources: Mapping[str, Resource]) -> None:
         arn = endpoint.body.get("ResourceConfigurationArn")

@@ -62,7 +62,7 @@ from typing import Any, Callable, Mapping
 
 from latticework import fabric
 from latticework.api.context import RequestContext
-from latticework.records.lattice import RESOURCE_HOSTS, VpcAssociationRecord
+from latticework.records.lattice import RESOURCE_HOSTS, ResourceHolder
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.common import (
@@ -271,11 +271,13 @@ def leave_networks(ctx: RequestContext, rc_id: str) -> None:
 # -- resource addresses in consumer VPCs -------------------------------------------
 
 def sync_resource_hosts(ctx: RequestContext, sn_id: str) -> None:
-    """Every VPC associated with network ``sn_id`` holds one fabric host number per resource configuration
-    the network offers (``fabric``: resource addresses); numbers of configurations it no longer offers go back."""
+    """Every VPC associated with network ``sn_id`` (or with an endpoint to it) holds one fabric host number per
+    resource configuration the network offers (``fabric``: resource addresses); numbers of configurations it no
+    longer offers go back."""
     offered = _offered(ctx, sn_id)
-    for snva in _under_network(ctx, SN_VPC_ASSOCIATION, sn_id):
-        _sync_hosts(ctx, snva, offered)
+    for holder in _under_network(ctx, SN_VPC_ASSOCIATION, sn_id) + _under_network(ctx, SN_ENDPOINT_ASSOCIATION,
+                                                                                   sn_id):
+        _sync_hosts(ctx, holder, offered)
 
 
 def _offered(ctx: RequestContext, sn_id: str) -> list[str]:
@@ -291,11 +293,11 @@ def _refresh_verifications(ctx: RequestContext, sn_id: str) -> None:
             domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
 
 
-def _sync_hosts(ctx: RequestContext, snva: Record, offered: list[str]) -> None:
-    held = VpcAssociationRecord(snva).resource_hosts
+def _sync_hosts(ctx: RequestContext, holder: Record, offered: list[str]) -> None:
+    held = ResourceHolder(holder).resource_hosts
     hosts = {rc: n for rc, n in held.items() if rc in offered}
     missing = [rc for rc in offered if rc not in hosts]
-    used = fabric.used_hosts(ctx.tx, snva.body["vpcId"], snva.account) if missing else set()
+    used = fabric.used_hosts(ctx.tx, holder.body["vpcId"], holder.account) if missing else set()
     for rc in missing:
         number = fabric.lowest_free_host(used)
         if number is None:  # the VPC's block is full: it does not reach the remaining ones (see the README)
@@ -303,8 +305,8 @@ def _sync_hosts(ctx: RequestContext, snva: Record, offered: list[str]) -> None:
         hosts[rc] = number
         used.add(number)
     if hosts != held:
-        snva.internal[RESOURCE_HOSTS] = hosts
-        ctx.tx.put(snva)
+        holder.internal[RESOURCE_HOSTS] = hosts
+        ctx.tx.put(holder)
 
 
 def _children(ctx: RequestContext, group_id: str) -> list[Record]:
