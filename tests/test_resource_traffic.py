@@ -28,7 +28,7 @@ from test_ec2_endpoints import make_vpc
 from latticework.dataplane import resources
 from latticework.dns.resolver import FORWARD, answer
 from latticework.snapshot.compile import _domain_matches
-from latticework.snapshot.model import Resource, VpcView
+from latticework.snapshot.model import Resource, Route, Service, ServiceNetwork, Snapshot, VpcView
 from test_privatelink_dns import interfaces_of, vpc_info
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -342,3 +342,20 @@ def test_a_service_network_endpoint_reaches_the_networks_resources(server, share
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
     until(lambda: not resolve(server, vpc, name), what="the deleted endpoint's names to go")
     assert not _accepts(address, shared_db["port"])
+
+
+def test_in_vpc_resolution_answers_from_the_gateway_vpcs_view():
+    service = Service(id="svc-1", arn="arn", name="orders", account="1", region="us-east-1",
+                      dns_name="orders-0123.7d67968.vpc-lattice-svcs.us-east-1.on.aws", custom_domain=None,
+                      certificate_arn=None, auth_type="NONE", idle_timeout=60.0)
+    network = ServiceNetwork(id="sn-1", arn="arn", name="n", account="1", auth_type="NONE")
+    view = VpcView("vpc-1", "arn", "1", "us-east-1", "127.0.0.2", "127.0.0.10",
+                   routes={service.dns_name: Route(service, network)}, names={"db.private.internal": ("127.0.0.17",)})
+    snapshot = Snapshot(revision=1, vpcs={"vpc-1": view}, names={"nlb.elb.amazonaws.com": ("127.0.0.18",)},
+                        resource_names={"vpc-1": {"other-db.internal": ("127.0.0.19",)}})
+    assert resources.in_vpc_addresses(snapshot, "vpc-1", service.dns_name.upper()) == ("127.0.0.10",)
+    assert resources.in_vpc_addresses(snapshot, "vpc-1", "db.private.internal.") == ("127.0.0.17",)
+    assert resources.in_vpc_addresses(snapshot, "vpc-1", "nlb.elb.amazonaws.com") == ("127.0.0.18",)
+    assert resources.in_vpc_addresses(snapshot, "vpc-1", "other-db.internal") == ("127.0.0.19",)
+    assert resources.in_vpc_addresses(snapshot, "vpc-1", "localhost") is None  # the host's resolver answers
+    assert resources.in_vpc_addresses(snapshot, "vpc-2", "db.private.internal") is None
