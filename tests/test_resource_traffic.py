@@ -4,7 +4,8 @@ through a resource gateway, and ``psql`` run inside consumer VPCs with ``lattice
 PostgreSQL's own binaries (``/usr/lib/postgresql/15/bin``: ``initdb``, ``postgres``; ``psql`` on PATH) run
 one server for the module, as the ``postgres`` user when the tests run as root (PostgreSQL refuses root), on
 127.0.0.1 at a free port. The configuration's IP address is in the provider VPC's CIDR, so the data plane
-maps it to 127.0.0.1 at the same port (the host-address rule of targets).
+maps it to 127.0.0.1 at the same port (the host-address rule of targets). The tests share the session's server,
+whose data plane runs one worker per CPU (each binds every resource address).
 """
 
 from __future__ import annotations
@@ -53,12 +54,6 @@ def until(condition, timeout: float = 15.0, what: str = "condition"):
         assert time.monotonic() < deadline, f"{what} not reached in time"
         time.sleep(0.05)
     return found
-
-
-@pytest.fixture(scope="module")
-def server(server_by_workers):
-    """Every test here runs against one data-plane worker, then two (each binds every resource address)."""
-    return server_by_workers
 
 
 @pytest.fixture(scope="module")
