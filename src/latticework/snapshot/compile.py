@@ -725,9 +725,13 @@ class _Resources:
             found = self._resource(lattice.ResourceConfigurationRecord(record))
             if found is not None:
                 resources[record.id] = found
-        paths = [(r.created_rev, r.id, r) for kind in (lattice.SN_VPC_ASSOCIATION, ec2.VPC_ENDPOINT,
-                                                       lattice.SN_VPC_ENDPOINT_ASSOCIATION)
-                 for r in self.records[kind].values()]
+        if not resources:  # the common case of a topology without resources: no association to look through
+            return _Resources.EMPTY
+        offering = {r.parent for r in self.records[lattice.SN_RESOURCE_ASSOCIATION].values()}  # networks with some
+        paths = [(r.created_rev, r.id, r) for kind in (lattice.SN_VPC_ASSOCIATION, lattice.SN_VPC_ENDPOINT_ASSOCIATION)
+                 for r in self.records[kind].values() if r.parent in offering]
+        paths += [(r.created_rev, r.id, r) for r in self.records[ec2.VPC_ENDPOINT].values()
+                  if ec2.VpcEndpointRecord(r).type == "Resource"]
         for _, _, record in sorted(paths, key=lambda p: p[:2]):
             if record.kind == ec2.VPC_ENDPOINT:
                 self._endpoint(ec2.VpcEndpointRecord(record), resources)
@@ -762,13 +766,12 @@ class _Resources:
         endpoint = ec2.VpcEndpointRecord(found) if found is not None else None
         if endpoint is None or not endpoint.available:
             return
-        options = endpoint.body.get("DnsOptions") or {}
         for snra, address in self._offered(snvea, resources):
             rc_id = snra.resource_configuration_id
             self._reach(snvea.vpc_id, address, rc_id, [f"{endpoint.id}-{snra.dns_name}" if snra.dns_name else None])
-            if snra.private_dns and endpoint.body.get("PrivateDnsEnabled"):
-                domain = self._private_domain(rc_id, options.get("PrivateDnsPreference") or "VERIFIED_DOMAINS_ONLY",
-                                              tuple(options.get("PrivateDnsSpecifiedDomains") or ()))
+            if snra.private_dns and endpoint.private_dns_enabled:
+                domain = self._private_domain(rc_id, endpoint.private_dns_preference,
+                                              endpoint.private_dns_specified_domains)
                 self._name(snvea.vpc_id, domain, address)
 
     def _offered(self, holder: lattice.ResourceHolder, resources: Mapping[str, Resource]
@@ -786,20 +789,14 @@ class _Resources:
                 yield snra, (block.interface(number),)
 
     def _endpoint(self, endpoint: ec2.VpcEndpointRecord, resources: Mapping[str, Resource]) -> None:
-        arn = endpoint.body.get("ResourceConfigurationArn")
-        rc_id = arn.rsplit("/", 1)[-1] if arn else None
-        if endpoint.type != "Resource" or not endpoint.available or rc_id not in resources:
-            return
+        rc_id = endpoint.resource_configuration_id
         addresses = self.c._addresses(endpoint.id)
-        if not addresses:
+        if not endpoint.available or rc_id is None or rc_id not in resources or not addresses:
             return
-        assert rc_id is not None
-        options = endpoint.body.get("DnsOptions") or {}
-        generated = [e["DnsName"] for e in endpoint.body.get("DnsEntries") or [] if e["DnsName"].startswith(endpoint.id)]
-        self._reach(endpoint.vpc_id, addresses, rc_id, generated)
-        if endpoint.body.get("PrivateDnsEnabled"):
-            domain = self._private_domain(rc_id, options.get("PrivateDnsPreference") or "VERIFIED_DOMAINS_ONLY",
-                                          tuple(options.get("PrivateDnsSpecifiedDomains") or ()))
+        self._reach(endpoint.vpc_id, addresses, rc_id, endpoint.generated_names())
+        if endpoint.private_dns_enabled:
+            domain = self._private_domain(rc_id, endpoint.private_dns_preference,
+                                          endpoint.private_dns_specified_domains)
             self._name(endpoint.vpc_id, domain, addresses)
 
     def _reach(self, vpc_id: str, addresses: tuple[str, ...], rc_id: str, names: Iterable[str | None]) -> None:
