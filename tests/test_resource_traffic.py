@@ -226,10 +226,15 @@ def test_an_unverified_custom_domain_resolves_only_where_the_consumer_takes_all_
     done = psql(server, consumer, unverified, port, "select 1")
     assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
 
-    # The association deleted: the name goes and the address stops listening.
+    # The association deleted: the name goes, the address stops listening and an open connection is cut.
+    held = socket.create_connection((address, port), timeout=10)
+    held.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")  # SSLRequest: PostgreSQL answers N (no TLS here)
+    assert held.recv(1) == b"N"  # the relay to the database is up
     lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
     until(lambda: not resolve(server, consumer, name), what="the deleted association's name to go")
     assert not _accepts(address, port)
+    with held, pytest.raises(ConnectionResetError):
+        held.recv(1)
 
 
 def test_a_dns_resource_is_resolved_when_a_connection_arrives(server, shared_db):

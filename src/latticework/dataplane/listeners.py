@@ -133,6 +133,7 @@ class Listeners:
         for key, mode in wanted.items():
             if key not in self.servers:
                 await self._start(key, mode)
+        self.gateways.prune(snapshot)  # open resource connections the snapshot no longer allows are cut
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         """Stop accepting, let open connections finish their requests (within ``drain_seconds``), then cut."""

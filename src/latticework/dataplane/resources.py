@@ -26,7 +26,9 @@ client, as in AWS (SNAT to the gateway's addresses). Where the resource is:
   work). The address found is used as given.
 
 A connection whose resource went away, or whose name does not resolve, is
-reset. Connections are idle-timed out after 350 s, the resource idle timeout
+reset; so is an open one once a snapshot no longer lets its consumer reach
+the configuration on its port (``prune``: the association or endpoint
+deleted, the port out of the ranges), as a deleted path carries no traffic. Connections are idle-timed out after 350 s, the resource idle timeout
 reported for Lattice resources (https://github.com/hashicorp/terraform-provider-aws/issues/40669
 discusses it; AWS does not document it).
 """
@@ -88,7 +90,7 @@ class Gateways:
         self.plane = plane
         self.turns: dict[str, int] = {}  # gateway id -> connections it carried (its addresses take turns)
         self.accepted = 0
-        self.relays: set[relay.Relay] = set()
+        self.relays: dict[relay.Relay, tuple[str, int, str]] = {}  # open relays: (consumer address, port, rcfg id)
 
     async def serve(self, sock: socket.socket, address: str, port: int) -> None:
         """Accept on ``sock`` (a consumer's resource address) until cancelled."""
@@ -109,20 +111,29 @@ class Gateways:
             return
         self.accepted += 1
         if resource.host is not None:
-            self._start(client, resource, (resource.host, port))
+            self._start(client, resource, (resource.host, port), address)
         elif resource.domain is not None:
-            asyncio.get_running_loop().create_task(self._connect_by_name(client, resource, port))
+            asyncio.get_running_loop().create_task(self._connect_by_name(client, resource, port, address))
         else:
             reset(client)
 
-    async def _connect_by_name(self, client: socket.socket, resource: Resource, port: int) -> None:
+    def prune(self, snapshot: Snapshot) -> None:
+        """Cut (reset) the open relays ``snapshot`` no longer allows: their consumer address reaches another
+        configuration or none (an association, an endpoint or the configuration deleted), or their port left
+        the configuration's ranges."""
+        for started, (address, port, rc_id) in list(self.relays.items()):
+            resource = snapshot.resources.get(rc_id)
+            if snapshot.resource_at.get(address) != rc_id or resource is None or not resource.allows(port):
+                started.close(reset=True)
+
+    async def _connect_by_name(self, client: socket.socket, resource: Resource, port: int, address: str) -> None:
         assert resource.domain is not None  # ``connect`` sends DNS resources here only
         host = await self._resolve(resource, resource.domain)
         if host is None:
             log.info("resource %s: %s does not resolve; connection reset", resource.id, resource.domain)
             reset(client)
             return
-        self._start(client, resource, (host, port))
+        self._start(client, resource, (host, port), address)
 
     async def _resolve(self, resource: Resource, name: str) -> str | None:
         if resource.resolution == "IN_VPC":
@@ -136,11 +147,11 @@ class Gateways:
             return None
         return str(infos[0][4][0]) if infos else None
 
-    def _start(self, client: socket.socket, resource: Resource, target: relay.Address) -> None:
+    def _start(self, client: socket.socket, resource: Resource, target: relay.Address, address: str) -> None:
         source = self._source(resource)
         started = relay.start(client, target, idle_timeout=IDLE_TIMEOUT, source=source)
-        self.relays.add(started)
-        started.ended.add_done_callback(lambda _: self.relays.discard(started))
+        self.relays[started] = (address, target[1], resource.id)
+        started.ended.add_done_callback(lambda _: self.relays.pop(started, None))
 
     def _source(self, resource: Resource) -> str | None:
         """The gateway's next interface address (they take turns), None for a gateway without one."""
