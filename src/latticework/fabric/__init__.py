@@ -24,19 +24,6 @@ address    role
            association or service-network endpoint (below)
 =========  ===========================================================
 
-Resource addresses: a VPC associated with a service network, or holding a
-service-network endpoint, reaches each resource configuration associated
-with that network at an address of its own block (AWS hands out addresses
-from 129.224.0.0/17 to an association and from the endpoint's subnets to an
-endpoint; no network interface shows them here). The data plane listens
-there on the configuration's ports, and the configuration's generated and
-private names resolve there inside that VPC only. The host number is kept
-in the internal ``ResourceHosts`` (configuration id -> host number) of the
-service-network VPC association, or of the endpoint's Lattice association
-(``snvea``), allocated when it or a resource association of its network is
-created, and given back when either goes (``resource_hosts`` feeds both
-allocators, so an interface never takes a resource's number nor the reverse).
-
 Such an interface keeps the private address the EC2 API shows
 (``PrivateIpAddress``, from its subnet's CIDR): that is its address *in the
 VPC*. Its fabric address is how that VPC address is reached on this host,
@@ -49,6 +36,22 @@ block; the number goes back to the pool when the interface is deleted. A
 VPC holds at most ``INTERFACE_CAPACITY`` (239) such interfaces: one more is
 refused as AWS refuses an interface in a full subnet
 (``InsufficientFreeAddressesInSubnet``).
+
+Resource addresses: a VPC associated with a service network, or holding a
+service-network endpoint, reaches each resource configuration associated
+with that network at an address of its own block (AWS hands out addresses
+from 129.224.0.0/17 to an association and from the endpoint's subnets to an
+endpoint; no network interface shows them here). The data plane listens
+there on the configuration's ports, and the configuration's generated and
+private names resolve there inside that VPC only. The host number is kept
+in the internal ``ResourceHosts`` (configuration id -> host number) of the
+service-network VPC association, or of the endpoint's Lattice association
+(``snvea``), allocated when it or a resource association of its network is
+created, and given back when either goes (``resource_hosts`` feeds both
+allocators, so an interface never takes a resource's number nor the reverse).
+A full block leaves the configurations beyond it without an address there:
+the VPC does not reach them (the association itself succeeds, as AWS's
+129.224.0.0/17 does not run out).
 
 A VPC's block index is allocated when the VPC is created (the lowest free
 one across every account and region) and kept in the VPC record

@@ -300,7 +300,7 @@ def _sync_hosts(ctx: RequestContext, holder: Record, offered: list[str]) -> None
     used = fabric.used_hosts(ctx.tx, holder.body["vpcId"], holder.account) if missing else set()
     for rc in missing:
         number = fabric.lowest_free_host(used)
-        if number is None:  # the VPC's block is full: it does not reach the remaining ones (see the README)
+        if number is None:  # the VPC's block is full: it does not reach the remaining ones (see ``fabric``)
             break
         hosts[rc] = number
         used.add(number)
