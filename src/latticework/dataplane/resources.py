@@ -2,14 +2,13 @@
 
 A consumer VPC reaches a SINGLE (or CHILD) resource configuration at fabric
 addresses of its own block (``Snapshot.resource_at``): one per service-network
-VPC association that offers it (``fabric``: resource addresses), and the
-interfaces of a ``Resource`` endpoint to it. ``wanted_sockets`` asks for a TCP
-socket at each such address on each port of the configuration's port ranges
-(at most ``MAX_PORTS`` per address: a range such as ``1-65535`` cannot be
-served port by port; narrow ranges first, then the first ports of wide ones,
-as the README says). A port
-outside the ranges has no socket, so a client's connection is refused there,
-as AWS drops it.
+VPC association or service-network endpoint whose network offers it
+(``fabric``: resource addresses), and the interfaces of a ``Resource``
+endpoint to it. ``wanted_sockets`` asks for a TCP socket at each such address
+on each port of the configuration's port ranges (at most ``MAX_PORTS`` per
+address: a range such as ``1-65535`` cannot be served port by port; narrow
+ranges first, then the first ports of wide ones, as the README says). A port
+outside the ranges has no socket, so a client's connection is refused there.
 
 ``Gateways.serve`` accepts on one socket; each connection goes to the
 configuration's resource, from one of its gateway's interface addresses in
@@ -28,9 +27,9 @@ client, as in AWS (SNAT to the gateway's addresses). Where the resource is:
 A connection whose resource went away, or whose name does not resolve, is
 reset; so is an open one once a snapshot no longer lets its consumer reach
 the configuration on its port (``prune``: the association or endpoint
-deleted, the port out of the ranges), as a deleted path carries no traffic. Connections are idle-timed out after 350 s, the resource idle timeout
-reported for Lattice resources (https://github.com/hashicorp/terraform-provider-aws/issues/40669
-discusses it; AWS does not document it).
+deleted, the port out of the ranges), as a deleted path carries no traffic.
+Connections idle for 350 s are reset: the resource idle timeout third-party
+sources report (AWS documents none for resources; an NLB's is 350 s too).
 """
 
 from __future__ import annotations
@@ -98,7 +97,11 @@ class Gateways:
         try:
             while True:
                 client, _ = await loop.sock_accept(sock)
-                self.connect(client, address, port)
+                try:
+                    self.connect(client, address, port)
+                except OSError as exc:  # one client's trouble (it reset before we read it) stops no other
+                    log.info("resource connection at %s:%s dropped: %s", address, port, exc)
+                    client.close()
         finally:
             sock.close()
 
