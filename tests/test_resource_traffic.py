@@ -359,3 +359,35 @@ def test_in_vpc_resolution_answers_from_the_gateway_vpcs_view():
     assert resources.in_vpc_addresses(snapshot, "vpc-1", "other-db.internal") == ("127.0.0.19",)
     assert resources.in_vpc_addresses(snapshot, "vpc-1", "localhost") is None  # the host's resolver answers
     assert resources.in_vpc_addresses(snapshot, "vpc-2", "db.private.internal") is None
+
+
+def test_no_private_custom_domain_where_the_in_vpc_gateway_already_resolves_it(server, shared_db):
+    """A gateway in the consumer's own VPC resolving IN_VPC, whose DNS resource lies under the custom domain: AWS
+    makes no private hosted zone for that VPC (the name already resolves there); another VPC gets one."""
+    lattice, ec2, consumer = shared_db["lattice"], shared_db["ec2"], shared_db["consumer"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [consumer]}])["Subnets"]]
+    gateway = lattice.create_resource_gateway(name="local-gw", vpcIdentifier=consumer, subnetIds=subnets,
+                                              resourceConfigDnsResolution="IN_VPC")
+    rcfg = lattice.create_resource_configuration(
+        name="local-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=["5432"],
+        customDomainName="local.example.internal",
+        resourceConfigurationDefinition={"dnsResource": {"domainName": "db.local.example.internal",
+                                                         "ipAddressType": "IPV4"}})
+    snra = lattice.create_service_network_resource_association(
+        resourceConfigurationIdentifier=rcfg["id"], serviceNetworkIdentifier=shared_db["network"],
+        privateDnsEnabled=True)
+    lattice.update_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=shared_db["snva"],
+                                                   dnsOptions={"privateDnsPreference": "ALL_DOMAINS"})
+    name = lattice.get_service_network_resource_association(
+        serviceNetworkResourceAssociationIdentifier=snra["id"])["dnsEntry"]["domainName"]
+    until(lambda: resolve(server, consumer, name), what="the local configuration's name")
+    assert resolve(server, consumer, "local.example.internal") == []
+
+    vpc, others = make_vpc(ec2, "10.5.0.0/16")
+    endpoint = ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc, SubnetIds=others,
+                                       ResourceConfigurationArn=rcfg["arn"],
+                                       DnsOptions={"PrivateDnsPreference": "ALL_DOMAINS"})["VpcEndpoint"]
+    addresses = until(lambda: resolve(server, vpc, "local.example.internal"), what="the custom domain elsewhere")
+    assert addresses == sorted(interfaces_of(server, vpc, endpoint["VpcEndpointId"]))
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])

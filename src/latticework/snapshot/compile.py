@@ -755,8 +755,8 @@ class _Resources:
         for snra, address in self._offered(snva, resources):
             self._reach(snva.vpc_id, address, snra.resource_configuration_id, [snra.dns_name])
             if snra.private_dns and snva.private_dns:
-                domain = self._private_domain(snra.resource_configuration_id, snva.dns_preference,
-                                              snva.specified_domains)
+                domain = self._private_domain(resources[snra.resource_configuration_id], snva.vpc_id,
+                                              snva.dns_preference, snva.specified_domains)
                 self._name(snva.vpc_id, domain, address)
 
     def _network_endpoint(self, snvea: lattice.NetworkEndpointRecord, resources: Mapping[str, Resource]) -> None:
@@ -770,7 +770,7 @@ class _Resources:
             rc_id = snra.resource_configuration_id
             self._reach(snvea.vpc_id, address, rc_id, [f"{endpoint.id}-{snra.dns_name}" if snra.dns_name else None])
             if snra.private_dns and endpoint.private_dns_enabled:
-                domain = self._private_domain(rc_id, endpoint.private_dns_preference,
+                domain = self._private_domain(resources[rc_id], snvea.vpc_id, endpoint.private_dns_preference,
                                               endpoint.private_dns_specified_domains)
                 self._name(snvea.vpc_id, domain, address)
 
@@ -795,7 +795,7 @@ class _Resources:
             return
         self._reach(endpoint.vpc_id, addresses, rc_id, endpoint.generated_names())
         if endpoint.private_dns_enabled:
-            domain = self._private_domain(rc_id, endpoint.private_dns_preference,
+            domain = self._private_domain(resources[rc_id], endpoint.vpc_id, endpoint.private_dns_preference,
                                           endpoint.private_dns_specified_domains)
             self._name(endpoint.vpc_id, domain, addresses)
 
@@ -809,15 +809,20 @@ class _Resources:
         if name:
             self.names.setdefault(vpc_id, {}).setdefault(name.lower().rstrip("."), addresses)
 
-    def _private_domain(self, rc_id: str, preference: str, specified: tuple[str, ...]) -> str | None:
-        """The configuration's custom domain name when the consumer's private DNS preference takes it
-        (https://docs.aws.amazon.com/vpc-lattice/latest/ug/resource-configuration.html#custom-domain-name):
+    def _private_domain(self, resource: Resource, vpc_id: str, preference: str,
+                        specified: tuple[str, ...]) -> str | None:
+        """The configuration's custom domain name when consumer VPC ``vpc_id``'s private DNS preference takes it
+        (https://aws.amazon.com/blogs/networking-and-content-delivery/custom-domain-names-for-vpc-lattice-resources):
         ``VERIFIED_DOMAINS_ONLY`` (the default) takes verified domains, ``ALL_DOMAINS`` any, the
         ``SPECIFIED`` preferences the domains listed (exact names or ``*.`` wildcards), with verified
-        ones too for ``VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS``."""
-        rc = lattice.ResourceConfigurationRecord(self.records[lattice.RESOURCE_CONFIGURATION][rc_id])
+        ones too for ``VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS``. None either when the gateway is in the
+        consumer's VPC, resolves ``IN_VPC`` and the custom domain is the DNS resource's name or a parent of it:
+        the VPC already resolves that name, and AWS makes no private hosted zone then."""
+        rc = lattice.ResourceConfigurationRecord(self.records[lattice.RESOURCE_CONFIGURATION][resource.id])
         domain = (rc.custom_domain or "").lower().rstrip(".")
-        if not domain:
+        target = (resource.domain or "").lower().rstrip(".")
+        if not domain or (resource.vpc_id == vpc_id and resource.resolution == "IN_VPC" and target
+                          and (target == domain or target.endswith("." + domain))):
             return None
         dv = self.records[lattice.DOMAIN_VERIFICATION].get(rc.verification_id or "")
         verified = dv is not None and lattice.DomainVerificationRecord(dv).verified
