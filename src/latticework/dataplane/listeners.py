@@ -34,6 +34,9 @@ interfaces, a ``TCP`` socket for each TCP listener port of its service's load
 balancers while its connection is ``available`` (``endpoints.ports``); each
 accepted connection goes to ``endpoints.Endpoints``, and a new snapshot cuts
 the relays through endpoints it no longer has ``available``.
+A consumer's address of a resource configuration (``resources``) gets a
+``RESOURCE`` socket per port of the configuration; ``resources.Gateways``
+relays each connection to the resource through its gateway.
 
 Ports below 1024 need root (or ``net.ipv4.ip_unprivileged_port_start``);
 a port that cannot be bound is logged, listed in ``unbound`` (shown by
@@ -47,7 +50,7 @@ import logging
 import socket
 from typing import Callable, Protocol, cast
 
-from latticework.dataplane import endpoints, nlb, passthrough, router
+from latticework.dataplane import endpoints, nlb, passthrough, resources, router
 from latticework.dataplane.exchange import Connection
 from latticework.dataplane.http1 import Http1Server
 from latticework.dataplane.http2 import Http2Server
@@ -77,6 +80,7 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
+    wanted.update(resources.wanted_sockets(snapshot))
     return wanted
 
 
@@ -143,6 +147,7 @@ class Listeners:
         self.nodes = nlb.Nodes(plane)  # network load balancers: target choice and relays
         self.passthrough = passthrough.Passthrough(plane)  # TLS_PASSTHROUGH listeners' relays
         self.endpoints = endpoints.Endpoints(self.nodes)  # interface endpoints: their relays, to cut
+        self.gateways = resources.Gateways(plane)  # resource gateways: consumers' connections to resources
 
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
@@ -155,6 +160,7 @@ class Listeners:
             if key not in self.servers:
                 await self._start(key, mode)
         self.endpoints.cut(snapshot)  # relays through endpoints no longer available
+        self.gateways.prune(snapshot)  # open resource connections the snapshot no longer allows are cut
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         """Stop accepting, let open connections finish their requests (within ``drain_seconds``), then cut."""
@@ -198,6 +204,9 @@ class Listeners:
             return
         self.unbound.discard(key)
         loop = asyncio.get_running_loop()
+        if mode == resources.RESOURCE:
+            self.servers[key] = (mode, asyncio.create_task(self.gateways.serve(sock, address, port)))
+            return
         if mode in (MIXED, PASSTHROUGH, TCP):
             task = asyncio.create_task(self._accept_relaying(sock, address, port) if mode == TCP
                                        else self._accept_sniffing(sock, address, port, mode == PASSTHROUGH))

@@ -129,13 +129,17 @@ Address = tuple[str, int]
 
 def start(client: socket.socket, target: Address, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
           connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, preface: bytes = b"",
-          splice: bool | None = None) -> Relay:
+          splice: bool | None = None, source: str | None = None) -> Relay:
     """Connect to ``target`` and relay ``client`` (an accepted socket, now the relay's) to it.
+
+    ``source``: the local address the connection to the target comes from (a resource gateway's), else
+    the kernel's choice.
 
     Returns at once; the relay runs from the running loop's callbacks. ``splice`` None: zero copy
     where the OS has it; False: always copy (True where splice is missing still copies)."""
     relay = Relay(client, target, idle_timeout, connect_timeout, preface,
                   SPLICE if splice is None else splice and SPLICE)
+    relay.source = source
     relay._connect()
     return relay
 
@@ -160,6 +164,7 @@ class Relay:
         self._preface = preface
         self._timer: asyncio.TimerHandle | None = None
         self._pumps: tuple[_Pump, _Pump] | None = None
+        self.source: str | None = None  # the local address to connect from (``start``)
 
     # -- what callers see --
 
@@ -193,6 +198,8 @@ class Relay:
             socket.inet_pton(family, self.target[0])  # a literal, or connect would resolve a name, blocking the loop
             self.upstream = socket.socket(family, socket.SOCK_STREAM)
             self.upstream.setblocking(False)
+            if self.source is not None:
+                self.upstream.bind((self.source, 0))
             code = self.upstream.connect_ex(self.target)
         except (OSError, ValueError) as exc:
             self._fail_connect(End.CONNECT_FAILED, str(exc))

@@ -23,6 +23,10 @@ such as ``sqs.<region>.amazonaws.com``, for S3
 a network load balancer's ``DNSName``, an          A: its nodes' / interfaces' fabric addresses
 interface endpoint's regional or zonal name        (a zonal name: that zone's only), TTL 60 s,
 (``Snapshot.names``, any VPC of the server)        in every VPC
+a resource name of *v*: the generated name of a    A: the addresses where *v* reaches the
+network association or a Resource endpoint, a      resource configuration, TTL 60 s (only
+custom domain name private DNS gives *v*           in *v*)
+(``Snapshot.resource_names``)
 under ``vpc-lattice-svcs.<region>.on.aws`` or      NXDOMAIN (NOERROR without records for a name
 ``vpc-lattice-rsc.<region>.on.aws``, not in        that only has reachable names below it)
 ``v.routes``; under an endpoint service's zone
@@ -140,19 +144,21 @@ def parse(data: bytes) -> DNSRecord | bytes | None:
     return query
 
 
-def answer(view: VpcView | None, query: DNSRecord, public: Names = NO_NAMES) -> DNSRecord | AskHost:
+def answer(view: VpcView | None, query: DNSRecord, public: Names = NO_NAMES,
+           resources: Names = NO_NAMES) -> DNSRecord | AskHost:
     """What the resolver of ``view``'s VPC replies to ``query``, or ``FORWARD``; ``public``: the names every
-    VPC resolves (``Snapshot.names``)."""
+    VPC resolves (``Snapshot.names``); ``resources``: the VPC's resource names (``Snapshot.resource_names``)."""
     if view is None:  # the VPC was deleted; its resolver is about to close
         return reply_to(query, RCODE.REFUSED)
     name = str(query.q.qname).rstrip(".").lower()
     if name in view.routes:
         return _addresses(query, (view.lattice,))
-    found = lookup(view.names, name) or lookup(public, name)
+    found = lookup(view.names, name) or lookup(resources, name) or lookup(public, name)
     if found:
         return _addresses(query, found)
     if is_generated(name):
-        return reply_to(query, RCODE.NOERROR if _above_route(name, view) else RCODE.NXDOMAIN)
+        above = _above_route(name, view) or _above(name, resources)
+        return reply_to(query, RCODE.NOERROR if above else RCODE.NXDOMAIN)
     if in_endpoint_service_zone(name):
         return reply_to(query, RCODE.NOERROR if _above(name, public) else RCODE.NXDOMAIN)
     return FORWARD
@@ -353,11 +359,13 @@ class VpcResolver:
     """
 
     def __init__(self, host: str, port: int, view: Callable[[], VpcView | None], upstreams: Upstreams,
-                 idle_timeout: float = TCP_IDLE, public: Callable[[], Names] = lambda: NO_NAMES):
+                 idle_timeout: float = TCP_IDLE, public: Callable[[], Names] = lambda: NO_NAMES,
+                 resources: Callable[[], Names] = lambda: NO_NAMES):
         self.host = host
         self.port = port
         self.view = view
         self.public = public
+        self.resources = resources
         self.upstreams = upstreams
         self.idle_timeout = idle_timeout
         self._udp: asyncio.DatagramTransport | None = None
@@ -411,7 +419,7 @@ class VpcResolver:
         if not isinstance(query, DNSRecord):
             return query
         limit = udp_limit(query) if udp else TCP_MAX
-        decision = answer(self.view(), query, self.public())
+        decision = answer(self.view(), query, self.public(), self.resources())
         if isinstance(decision, AskHost):  # FORWARD, the only instance
             reply = await self.upstreams.ask(data, limit)
             return fit(reply, query, limit) if reply is not None else bytes(reply_to(query, RCODE.SERVFAIL).pack())
@@ -510,7 +518,7 @@ class Resolvers:
 
     async def _open(self, address: str) -> None:
         resolver = VpcResolver(address, self.port, lambda: self.snapshot.vpc_at(address), self.upstreams,
-                               public=lambda: self.snapshot.names)
+                               public=lambda: self.snapshot.names, resources=lambda: self._resource_names(address))
         try:
             await resolver.start()
         except OSError as exc:  # the next snapshot tries again
@@ -518,6 +526,9 @@ class Resolvers:
             return
         self._failures.pop(address, None)
         self._running[address] = resolver
+
+    def _resource_names(self, address: str) -> Names:
+        return self.snapshot.resource_names.get(self.snapshot.by_address.get(address, ""), NO_NAMES)
 
     def _report(self, address: str, exc: OSError) -> None:
         message = f"VPC resolver {address}:{self.port} is not listening: {exc.strerror or exc}{_hint(exc)}"

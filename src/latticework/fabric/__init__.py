@@ -19,8 +19,12 @@ address    role
            (``dataplane.awsservices``)
 ``.16+``   network interfaces that carry PrivateLink traffic: one per
            node of a network load balancer (one per subnet it is placed
-           in) and one per subnet of an interface endpoint, the lowest
-           free host number first (``.16`` .. ``.254``)
+           in), one per subnet of an interface, Resource or
+           ServiceNetwork endpoint and one per subnet of a resource
+           gateway, the lowest free host number first (``.16`` ..
+           ``.254``); and, from the same pool, one address per resource
+           configuration the VPC reaches through a service-network VPC
+           association or service-network endpoint (below)
 =========  ===========================================================
 
 Such an interface keeps the private address the EC2 API shows
@@ -35,6 +39,22 @@ block; the number goes back to the pool when the interface is deleted. A
 VPC holds at most ``INTERFACE_CAPACITY`` (239) such interfaces: one more is
 refused as AWS refuses an interface in a full subnet
 (``InsufficientFreeAddressesInSubnet``).
+
+Resource addresses: a VPC associated with a service network, or holding a
+service-network endpoint, reaches each resource configuration associated
+with that network at an address of its own block (AWS hands out addresses
+from 129.224.0.0/17 to an association and from the endpoint's subnets to an
+endpoint; no network interface shows them here). The data plane listens
+there on the configuration's ports, and the configuration's generated and
+private names resolve there inside that VPC only. The host number is kept
+in the internal ``ResourceHosts`` (configuration id -> host number) of the
+service-network VPC association, or of the endpoint's Lattice association
+(``snvea``), allocated when it or a resource association of its network is
+created, and given back when either goes (``resource_hosts`` feeds both
+allocators, so an interface never takes a resource's number nor the reverse).
+A full block leaves the configurations beyond it without an address there:
+the VPC does not reach them (the association itself succeeds, as AWS's
+129.224.0.0/17 does not run out).
 
 A VPC's block index is allocated when the VPC is created (the lowest free
 one across every account and region) and kept in the VPC record
@@ -55,6 +75,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
 
+from latticework.records import ec2 as ec2_records
+from latticework.records import lattice as lattice_records
 from latticework.store import Record
 
 DEFAULT_RANGE = "127.64.0.0/10"
@@ -150,3 +172,23 @@ def lowest_free_host(used: Iterable[int]) -> int | None:
     """The lowest interface host number (``.16`` up) not in ``used``, None when the block is full."""
     taken = set(used)
     return next((n for n in range(FIRST_ENDPOINT_HOST, LAST_ENDPOINT_HOST + 1) if n not in taken), None)
+
+
+def resource_hosts(tx, vpc_id: str) -> set[int]:
+    """Host numbers a VPC's service-network associations and service-network endpoints hold for resource
+    configurations (any account)."""
+    found: set[int] = set()
+    for kind in (lattice_records.SN_VPC_ASSOCIATION, lattice_records.SN_VPC_ENDPOINT_ASSOCIATION):
+        for record in tx.list(kind, all_accounts=True):
+            holder = lattice_records.ResourceHolder(record)
+            if holder.vpc_id == vpc_id:
+                found.update(holder.resource_hosts.values())
+    return found
+
+
+def used_hosts(tx, vpc_id: str, account: str) -> set[int]:
+    """Every interface host number of a VPC's block in use: its interfaces' (``account``: the VPC's owner,
+    who holds them) and its resource addresses."""
+    interfaces = (ec2_records.InterfaceRecord(r) for r in tx.list(ec2_records.NETWORK_INTERFACE, account=account))
+    return {i.fabric_host for i in interfaces if i.vpc_id == vpc_id and i.fabric_host is not None} | \
+        resource_hosts(tx, vpc_id)

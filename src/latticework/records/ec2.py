@@ -151,6 +151,7 @@ class VpcEndpointRecord(InVpcRecord):
     @property
     def route_table_ids(self) -> tuple[str, ...]:
         return tuple(self.body.get("RouteTableIds") or ())
+
     @property
     def endpoint_service_id(self) -> str | None:
         """The provider's endpoint service it connects to (``vpce-svc-``); None for AWS services and others."""
@@ -161,6 +162,29 @@ class VpcEndpointRecord(InVpcRecord):
         """Created and not turned away: waiting for acceptance, accepted (``pending``) or ``available``. AWS
         creates an interface endpoint's DNS names with it, before the provider accepts."""
         return self.body.get("State") in CONNECTED_STATES
+
+    # -- Lattice endpoints (``Resource``, ``ServiceNetwork``) --
+    @property
+    def resource_configuration_id(self) -> str | None:
+        """The configuration a ``Resource`` endpoint reaches (from ``ResourceConfigurationArn``)."""
+        arn = self.body.get("ResourceConfigurationArn")
+        return arn.rsplit("/", 1)[-1] if arn else None
+
+    @property
+    def private_dns_enabled(self) -> bool:
+        return bool(self.body.get("PrivateDnsEnabled"))
+
+    @property
+    def private_dns_preference(self) -> str:
+        return (self.body.get("DnsOptions") or {}).get("PrivateDnsPreference") or "VERIFIED_DOMAINS_ONLY"
+
+    @property
+    def private_dns_specified_domains(self) -> tuple[str, ...]:
+        return tuple((self.body.get("DnsOptions") or {}).get("PrivateDnsSpecifiedDomains") or ())
+
+    def generated_names(self) -> list[str]:
+        """The ``DnsEntries`` names the endpoint's id starts (a ``Resource`` endpoint's ``vpce-<id>.rcfg-...``)."""
+        return [e["DnsName"] for e in self.body.get("DnsEntries") or [] if e["DnsName"].startswith(self.id)]
 
     def dns_names(self) -> list[tuple[str, str | None]]:
         """The public names of ``DnsEntries`` (not the private one) with the zone a zonal name is for

@@ -295,12 +295,46 @@ class ServiceAssociationRecord(RecordView):
         return (self.body.get("dnsEntry") or {}).get("hostedZoneId")
 
 
-class VpcAssociationRecord(RecordView):
-    """A service-network VPC association; the network is the record's parent."""
+RESOURCE_HOSTS = "ResourceHosts"
+"""Internal field of a service-network VPC association or VPC endpoint association: resource configuration id ->
+the host number of its address in the VPC's fabric block (``fabric`` explains the allocation)."""
+
+
+class ResourceHolder(RecordView):
+    """What joins a VPC to a service network's resources: a VPC association or a service-network endpoint's
+    association (``snvea``); the network is the record's parent."""
 
     @property
     def vpc_id(self) -> str:
         return self.body["vpcId"]
+
+    @property
+    def resource_hosts(self) -> dict[str, int]:
+        return self.internal.get(RESOURCE_HOSTS) or {}
+
+
+class NetworkEndpointRecord(ResourceHolder):
+    """A service-network VPC endpoint's association (``snvea``), written with the EC2 endpoint."""
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.body["vpcEndpointId"]
+
+
+class VpcAssociationRecord(ResourceHolder):
+    """A service-network VPC association; the network is the record's parent."""
+
+    @property
+    def private_dns(self) -> bool:
+        return bool(self.body.get("privateDnsEnabled"))
+
+    @property
+    def dns_preference(self) -> str:
+        return (self.body.get("dnsOptions") or {}).get("privateDnsPreference") or "VERIFIED_DOMAINS_ONLY"
+
+    @property
+    def specified_domains(self) -> tuple[str, ...]:
+        return tuple((self.body.get("dnsOptions") or {}).get("privateDnsSpecifiedDomains") or ())
 
 
 class ResourceAssociationRecord(RecordView):
@@ -318,6 +352,14 @@ class ResourceAssociationRecord(RecordView):
     def private_dns_name(self) -> str | None:
         return (self.body.get("privateDnsEntry") or {}).get("domainName")
 
+    @property
+    def private_dns(self) -> bool:
+        return bool(self.body.get("privateDnsEnabled"))
+
+    @property
+    def dns_name(self) -> str | None:
+        return (self.body.get("dnsEntry") or {}).get("domainName")
+
 
 class ResourceConfigurationRecord(NamedRecord):
     @property
@@ -332,6 +374,48 @@ class ResourceConfigurationRecord(NamedRecord):
     def group_id(self) -> str | None:
         """The GROUP configuration a CHILD belongs to."""
         return self.body.get("resourceConfigurationGroupId")
+
+    @property
+    def gateway_id(self) -> str | None:
+        return self.body.get("resourceGatewayId")
+
+    @property
+    def port_ranges(self) -> tuple[tuple[int, int], ...]:
+        """``portRanges`` (``"80"``, ``"1-65535"``) as inclusive (low, high) pairs."""
+        found = []
+        for item in self.body.get("portRanges") or ():
+            low, _, high = item.partition("-")
+            found.append((int(low), int(high or low)))
+        return tuple(found)
+
+    @property
+    def ip_address(self) -> str | None:
+        return ((self.body.get("resourceConfigurationDefinition") or {}).get("ipResource") or {}).get("ipAddress")
+
+    @property
+    def domain_name(self) -> str | None:
+        """A DNS resource's domain name."""
+        return ((self.body.get("resourceConfigurationDefinition") or {}).get("dnsResource") or {}).get("domainName")
+
+    @property
+    def verification_id(self) -> str | None:
+        return self.body.get("domainVerificationId")
+
+
+class ResourceGatewayRecord(NamedRecord):
+    @property
+    def vpc_id(self) -> str:
+        return self.body["vpcId"]
+
+    @property
+    def resolution(self) -> str:
+        return self.body.get("resourceConfigDnsResolution") or "PUBLIC"
+
+
+class DomainVerificationRecord(RecordView):
+    @property
+    def verified(self) -> bool:
+        return self.body.get("status") == "VERIFIED"
 
 
 # -- what the data plane writes back: target health and finished drains -----------------

@@ -68,31 +68,39 @@ from the service's ``NetworkLoadBalancerArns``), which of them each zone uses
 connection is ``available``. An endpoint changing rebuilds it; its service
 changing rebuilds the service's endpoints; a load balancer or its nodes
 changing rebuilds every endpoint to a service (there are few of them).
+
+Resources: a resource gateway, configuration, resource association or domain
+verification changing, or anything that moves consumers' addresses (a VPC
+association, an endpoint, an interface, a VPC or instance), rebuilds every
+``Resource`` with the addresses and names consumers reach it at
+(``_Resources``); ``check_resources`` verifies them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from latticework import formats, httppath
 from latticework.fabric import Fabric
 from latticework.records import ec2, elbv2, lattice
 from latticework.snapshot.identities import IDENTITY_KINDS, Identities
 from latticework.snapshot.model import (
-    HTTP, LOAD_BALANCER, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch, HealthCheck,
-    InterfaceEndpoint, Listener,
-    Match, Names, NetworkLoadBalancer, PathMatch, Route, Rule, Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
+    HTTP, LOAD_BALANCER, RESOURCE_GATEWAY, TCP, VPC_ENDPOINT, FabricInterface, FixedResponse, Forward, HeaderMatch,
+    HealthCheck, InterfaceEndpoint, Listener, Match, Names, NetworkLoadBalancer, PathMatch, Resource, Route, Rule,
+    Service, ServiceNetwork, Snapshot, Target, TargetGroup, VpcView,
     WeightedTargetGroup,
 )
 from latticework.snapshot.model import AwsEndpoint, gateway_service_names  # AWS services through VPC endpoints
 from latticework.store import Record, StoreView
 
+RESOURCE_KINDS = (lattice.RESOURCE_GATEWAY, lattice.RESOURCE_CONFIGURATION, lattice.SN_RESOURCE_ASSOCIATION,
+                  lattice.DOMAIN_VERIFICATION, lattice.SN_VPC_ENDPOINT_ASSOCIATION)
 KINDS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE, lattice.SERVICE_NETWORK, lattice.SERVICE, lattice.LISTENER,
          lattice.RULE, lattice.TARGET_GROUP, lattice.TARGET, lattice.SN_VPC_ASSOCIATION,
          lattice.SN_SERVICE_ASSOCIATION, ec2.VPC_ENDPOINT, lattice.AUTH_POLICY, elbv2.LOAD_BALANCER, elbv2.LISTENER, elbv2.TARGET_GROUP, *IDENTITY_KINDS,
-         ec2.VPC_ENDPOINT_SERVICE)
+         ec2.VPC_ENDPOINT_SERVICE, *RESOURCE_KINDS)
 HOSTS = (ec2.VPC, ec2.INSTANCE, ec2.NETWORK_INTERFACE)  # kinds that decide where a target's processes listen
 # Kinds whose change may rebuild every route of the VPCs it reaches (who reaches what, names, addresses); a
 # change of any other kind rebuilds what it touched only, in well under a millisecond at 1,000 services.
@@ -100,6 +108,8 @@ WIDE = frozenset({lattice.SERVICE, lattice.SERVICE_NETWORK, lattice.SN_SERVICE_A
                   lattice.SN_VPC_ASSOCIATION, ec2.VPC_ENDPOINT, *HOSTS})
 
 DEFAULT_HOST = "127.0.0.1"
+# Kinds whose change rebuilds the resources (``_Resources``): what they are, where consumers reach them, their names.
+RESOURCE_TRIGGERS = frozenset({*RESOURCE_KINDS, lattice.SN_VPC_ASSOCIATION, ec2.VPC_ENDPOINT, *HOSTS})
 
 
 def wide(changed: Iterable[Key]) -> bool:
@@ -167,6 +177,8 @@ class Compiler:
         self.rebuilt_services: set[str] = set()  # what the last update rebuilt (services that changed)
         self.rebuilt_groups: set[str] = set()
         self.rebuilt_vpcs: set[str] = set()
+        self.resources = _Resources.EMPTY
+        self.rebuilt_resources = False
 
     # -- entry points ------------------------------------------------------------------------
     def update(self, revision: int, changed: Mapping[Key, Record | None]) -> Snapshot:
@@ -182,6 +194,7 @@ class Compiler:
         self.rebuilt_fabric = bool(dirty.owners or dirty.interfaces)
         self.rebuilt_balancers, self.rebuilt_nlb_groups = dirty.balancers, dirty.nlb_groups
         self.rebuilt_endpoints = dirty.endpoints
+        self.rebuilt_resources = dirty.resources
         self.revision = revision
         if self.rebuilt_fabric:  # else the last snapshot's mappings serve as they are
             self.served_interfaces = {i.address: i for i in self.interfaces.values()}
@@ -193,9 +206,12 @@ class Compiler:
                             interfaces=self.served_interfaces, names=self.served_names,
                             identities=self.identities, balancers=dict(self.balancers),
                             nlb_groups=dict(self.nlb_groups), endpoint_views=dict(self.endpoint_views),
-                            endpoints=dict(self.endpoints))
+                            endpoints=dict(self.endpoints), resources=self.resources[0],
+                            resource_at=self.resources[1], resource_names=self.resources[2])
         # Patched views only swapped routes to services checked above for ones of the same names.
         check(snapshot, dirty.services, dirty.vpcs, names=self.rebuilt_fabric, balancers=dirty.balancers)
+        if dirty.resources or self.rebuilt_fabric:
+            check_resources(snapshot)
         return snapshot
 
     def serves_alike(self, old: Snapshot, new: Snapshot) -> bool:
@@ -212,6 +228,8 @@ class Compiler:
                 and all(old.nlb_groups.get(i) == new.nlb_groups.get(i) for i in self.rebuilt_nlb_groups)
                 and all(old.endpoints.get(i) == new.endpoints.get(i) for i in self.rebuilt_endpoints)
                 and (not self.rebuilt_fabric or (old.interfaces == new.interfaces and old.names == new.names))
+                and (not self.rebuilt_resources or (old.resources, old.resource_at, old.resource_names)
+                     == (new.resources, new.resource_at, new.resource_names))
                 and old.identities is new.identities)
 
     def load(self, view: StoreView) -> Snapshot:
@@ -253,6 +271,8 @@ class Compiler:
 
     def _touch(self, kind: str, r: Record, dirty: "_Dirty") -> None:
         """Mark what a change of ``r`` affects."""
+        if kind in RESOURCE_TRIGGERS:
+            dirty.resources = True
         if kind == lattice.SERVICE:
             dirty.services.add(r.id)
         elif kind == lattice.LISTENER:
@@ -338,6 +358,8 @@ class Compiler:
             for vpc_id in self._vpcs_of(network_id) - dirty.vpcs:
                 self._patch_vpc(vpc_id, services)
                 dirty.patched_vpcs.add(vpc_id)
+        if dirty.resources:
+            self.resources = _Resources(self).build()
 
     def _rebuild_service(self, id: str, dirty: "_Dirty") -> None:
         old = self.services.pop(id, None)
@@ -458,7 +480,8 @@ class Compiler:
         number, owner = eni.fabric_host, eni.fabric_owner
         if block is None or number is None or owner is None or eni.vpc_id is None:
             return None
-        owner_kind = VPC_ENDPOINT if owner.startswith("vpce-") else LOAD_BALANCER
+        owner_kind = VPC_ENDPOINT if owner.startswith("vpce-") else \
+            RESOURCE_GATEWAY if owner.startswith("rgw-") else LOAD_BALANCER
         return FabricInterface(id=eni.id, vpc_id=eni.vpc_id, zone=eni.zone, private_ip=eni.private_ip or "",
                                address=block.interface(number), owner=owner, owner_kind=owner_kind)
 
@@ -618,6 +641,7 @@ class _Dirty:
         self.balancers: set[str] = set()  # network load balancers whose listeners to rebuild
         self.nlb_groups: set[str] = set()  # ELB target groups to rebuild
         self.endpoints: set[str] = set()  # interface endpoints (to endpoint services) to rebuild
+        self.resources = False  # rebuild every resource, its consumers' addresses and names (``_Resources``)
 
 
 def _forwarded(service: Service | None) -> set[str]:
@@ -797,6 +821,158 @@ def _network(network: lattice.ServiceNetworkRecord, auth_policy: str | None) -> 
                           auth_policy=auth_policy)
 
 
+# -- resources ------------------------------------------------------------------------
+
+ResourceMaps = tuple[Mapping[str, Resource], Mapping[str, str], Mapping[str, Names]]
+_SERVED = ("SINGLE", "CHILD")  # configurations a connection can reach (a GROUP is reached through its children)
+
+
+class _Resources:
+    """Every resource configuration a connection can reach, where each consumer VPC reaches it, and the names
+    that VPC resolves to those addresses: ``(resources, resource_at, resource_names)`` for the snapshot.
+
+    Rebuilt whole on any change of what it reads (``RESOURCE_TRIGGERS``): it costs the number of
+    configurations, VPC associations and endpoints, and such changes are rare beside services'.
+
+    - A VPC associated with a service network reaches each configuration associated with that network
+      (``snra``) at the host number its association holds (``VpcAssociationRecord.resource_hosts``); the
+      association's ``dnsEntry`` resolves there, inside that VPC only.
+    - An available ``Resource`` endpoint reaches its configuration at its interfaces' addresses; its
+      ``DnsEntries`` names resolve to them in the endpoint's VPC.
+    - An available ``ServiceNetwork`` endpoint reaches each configuration of its network at the host number
+      its Lattice association (``snvea``) holds, named ``<vpce-id>-<snra name>``.
+    - A custom domain name resolves the same way where private DNS puts it (``_private_domain``).
+    When two paths give a VPC one name, the older association or endpoint keeps it.
+    """
+
+    EMPTY: ResourceMaps = ({}, {}, {})
+
+    def __init__(self, compiler: "Compiler") -> None:
+        self.c = compiler
+        self.records = compiler.records
+        self.at: dict[str, str] = {}
+        self.names: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def build(self) -> ResourceMaps:
+        resources = {}
+        for record in self.records[lattice.RESOURCE_CONFIGURATION].values():
+            found = self._resource(lattice.ResourceConfigurationRecord(record))
+            if found is not None:
+                resources[record.id] = found
+        if not resources:  # the common case of a topology without resources: no association to look through
+            return _Resources.EMPTY
+        offering = {r.parent for r in self.records[lattice.SN_RESOURCE_ASSOCIATION].values()}  # networks with some
+        paths = [(r.created_rev, r.id, r) for kind in (lattice.SN_VPC_ASSOCIATION, lattice.SN_VPC_ENDPOINT_ASSOCIATION)
+                 for r in self.records[kind].values() if r.parent in offering]
+        paths += [(r.created_rev, r.id, r) for r in self.records[ec2.VPC_ENDPOINT].values()
+                  if ec2.VpcEndpointRecord(r).type == "Resource"]
+        for _, _, record in sorted(paths, key=lambda p: p[:2]):
+            if record.kind == ec2.VPC_ENDPOINT:
+                self._endpoint(ec2.VpcEndpointRecord(record), resources)
+            elif record.kind == lattice.SN_VPC_ENDPOINT_ASSOCIATION:
+                self._network_endpoint(lattice.NetworkEndpointRecord(record), resources)
+            else:
+                self._association(lattice.VpcAssociationRecord(record), resources)
+        return resources, self.at, self.names
+
+    def _resource(self, rc: lattice.ResourceConfigurationRecord) -> Resource | None:
+        gateway_record = self.records[lattice.RESOURCE_GATEWAY].get(rc.gateway_id or "")
+        if rc.type not in _SERVED or gateway_record is None:
+            return None
+        gateway = lattice.ResourceGatewayRecord(gateway_record)
+        mapped = self.c.hosts.address("IP", gateway.vpc_id, rc.ip_address, 0) if rc.ip_address else None
+        return Resource(id=rc.id, arn=rc.arn, gateway_id=gateway.id, vpc_id=gateway.vpc_id,
+                        sources=self.c._addresses(gateway.id), ports=rc.port_ranges,
+                        host=mapped[0] if mapped else None, domain=rc.domain_name, resolution=gateway.resolution)
+
+    def _association(self, snva: lattice.VpcAssociationRecord, resources: Mapping[str, Resource]) -> None:
+        for snra, address in self._offered(snva, resources):
+            self._reach(snva.vpc_id, address, snra.resource_configuration_id, [snra.dns_name])
+            if snra.private_dns and snva.private_dns:
+                domain = self._private_domain(resources[snra.resource_configuration_id], snva.vpc_id,
+                                              snva.dns_preference, snva.specified_domains)
+                self._name(snva.vpc_id, domain, address)
+
+    def _network_endpoint(self, snvea: lattice.NetworkEndpointRecord, resources: Mapping[str, Resource]) -> None:
+        """A ``ServiceNetwork`` endpoint: each configuration of its network at an address of its own, named
+        ``<vpce-id>-<snra name>`` (``<vpce-id>-snra-<id>.rcfg-<id>.4232ccc.vpc-lattice-rsc...``)."""
+        found = self.records[ec2.VPC_ENDPOINT].get(snvea.endpoint_id)
+        endpoint = ec2.VpcEndpointRecord(found) if found is not None else None
+        if endpoint is None or not endpoint.available:
+            return
+        for snra, address in self._offered(snvea, resources):
+            rc_id = snra.resource_configuration_id
+            self._reach(snvea.vpc_id, address, rc_id, [f"{endpoint.id}-{snra.dns_name}" if snra.dns_name else None])
+            if snra.private_dns and endpoint.private_dns_enabled:
+                domain = self._private_domain(resources[rc_id], snvea.vpc_id, endpoint.private_dns_preference,
+                                              endpoint.private_dns_specified_domains)
+                self._name(snvea.vpc_id, domain, address)
+
+    def _offered(self, holder: lattice.ResourceHolder, resources: Mapping[str, Resource]
+                 ) -> Iterator[tuple[lattice.ResourceAssociationRecord, tuple[str, ...]]]:
+        """(resource association, (address,)) for each configuration of the holder's network it has a host
+        number for, in association order."""
+        vpc = self.records[ec2.VPC].get(holder.vpc_id)
+        block = self.c.fabric.block_of(ec2.VpcRecord(vpc).fabric_index) if vpc is not None else None
+        if block is None:
+            return
+        for record in self.c._kids(lattice.SN_RESOURCE_ASSOCIATION, holder.parent):
+            snra = lattice.ResourceAssociationRecord(record)
+            number = holder.resource_hosts.get(snra.resource_configuration_id)
+            if number is not None and snra.resource_configuration_id in resources:
+                yield snra, (block.interface(number),)
+
+    def _endpoint(self, endpoint: ec2.VpcEndpointRecord, resources: Mapping[str, Resource]) -> None:
+        rc_id = endpoint.resource_configuration_id
+        addresses = self.c._addresses(endpoint.id)
+        if not endpoint.available or rc_id is None or rc_id not in resources or not addresses:
+            return
+        self._reach(endpoint.vpc_id, addresses, rc_id, endpoint.generated_names())
+        if endpoint.private_dns_enabled:
+            domain = self._private_domain(resources[rc_id], endpoint.vpc_id, endpoint.private_dns_preference,
+                                          endpoint.private_dns_specified_domains)
+            self._name(endpoint.vpc_id, domain, addresses)
+
+    def _reach(self, vpc_id: str, addresses: tuple[str, ...], rc_id: str, names: Iterable[str | None]) -> None:
+        for address in addresses:
+            self.at.setdefault(address, rc_id)
+        for name in names:
+            self._name(vpc_id, name, addresses)
+
+    def _name(self, vpc_id: str, name: str | None, addresses: tuple[str, ...]) -> None:
+        if name:
+            self.names.setdefault(vpc_id, {}).setdefault(name.lower().rstrip("."), addresses)
+
+    def _private_domain(self, resource: Resource, vpc_id: str, preference: str,
+                        specified: tuple[str, ...]) -> str | None:
+        """The configuration's custom domain name when consumer VPC ``vpc_id``'s private DNS preference takes it
+        (https://aws.amazon.com/blogs/networking-and-content-delivery/custom-domain-names-for-vpc-lattice-resources):
+        ``VERIFIED_DOMAINS_ONLY`` (the default) takes verified domains, ``ALL_DOMAINS`` any, the
+        ``SPECIFIED`` preferences the domains listed (exact names or ``*.`` wildcards), with verified
+        ones too for ``VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS``. None either when the gateway is in the
+        consumer's VPC, resolves ``IN_VPC`` and the custom domain is the DNS resource's name or a parent of it:
+        the VPC already resolves that name, and AWS makes no private hosted zone then."""
+        rc = lattice.ResourceConfigurationRecord(self.records[lattice.RESOURCE_CONFIGURATION][resource.id])
+        domain = (rc.custom_domain or "").lower().rstrip(".")
+        target = (resource.domain or "").lower().rstrip(".")
+        if not domain or (resource.vpc_id == vpc_id and resource.resolution == "IN_VPC" and target
+                          and (target == domain or target.endswith("." + domain))):
+            return None
+        dv = self.records[lattice.DOMAIN_VERIFICATION].get(rc.verification_id or "")
+        verified = dv is not None and lattice.DomainVerificationRecord(dv).verified
+        listed = any(_domain_matches(domain, pattern) for pattern in specified)
+        taken = {"VERIFIED_DOMAINS_ONLY": verified, "ALL_DOMAINS": True, "SPECIFIED_DOMAINS_ONLY": listed,
+                 "VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS": verified or listed}.get(preference, False)
+        return domain if taken else None
+
+
+def _domain_matches(domain: str, pattern: str) -> bool:
+    pattern = pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return domain.endswith(pattern[1:])
+    return domain == pattern
+
+
 # -- consistency -----------------------------------------------------------------------
 
 def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Iterable[str] | None = None,
@@ -849,6 +1025,20 @@ def _check_endpoint_views(snapshot: Snapshot, vpcs: Iterable[str] | None) -> Non
         for route in view.routes.values():
             if route.service.id not in snapshot.services:
                 raise Inconsistent(f"endpoint at {address} routes to unknown service {route.service.id}")
+
+
+def check_resources(snapshot: Snapshot) -> None:
+    """Each address where a consumer reaches a resource is its own (a VPC's resolver and Lattice addresses, a
+    load balancer's node, another endpoint's interface never), and each resource name points at such addresses."""
+    for address, rc_id in snapshot.resource_at.items():
+        interface = snapshot.interfaces.get(address)
+        if rc_id not in snapshot.resources or snapshot.by_address.get(address) is not None or (
+                interface is not None and interface.owner_kind != VPC_ENDPOINT):
+            raise Inconsistent(f"resource address {address} of {rc_id} is not the resource's own")
+    for vpc_id, names in snapshot.resource_names.items():
+        for name, addresses in names.items():
+            if not all(a in snapshot.resource_at for a in addresses):
+                raise Inconsistent(f"VPC {vpc_id} resource name {name} points at an address of no resource")
 
 
 def _check_interfaces(snapshot: Snapshot) -> None:

@@ -39,10 +39,20 @@ AWS services through VPC endpoints: ``VpcView.aws_endpoints`` (``AwsEndpoint``:
 service, policy, route tables), the VPC's main route table and its AWS-services
 address, where the public names of services its gateway endpoints reach
 resolve (``dataplane.awsservices``).
+
 Interface endpoints to endpoint services: an ``InterfaceEndpoint`` (by
 ``vpce-`` id, the ``owner`` of its interfaces) names the network load
 balancers of its service and whether its connection is ``available``; its
 interfaces relay to those balancers' listeners only then.
+
+Resources (resource gateways and configurations): a ``Resource`` (by
+configuration id) is where a SINGLE or CHILD configuration's connections go:
+its port ranges, the resource's host address (an IP resource, mapped by the
+same rule as targets) or domain name, and the fabric addresses of its
+gateway's interfaces, which the connection to the resource comes from. A
+consumer reaches it at fabric addresses of its own VPC
+(``Snapshot.resource_at``: address -> configuration id), and resolves its
+names (``Snapshot.resource_names``, per VPC) to them.
 
 Health is not in the snapshot: it changes without a revision, so the data
 plane's health monitor keeps it beside the snapshot, keyed by ``Target.key``.
@@ -229,6 +239,7 @@ class Route:
 
 
 LOAD_BALANCER, VPC_ENDPOINT = "loadbalancer", "vpcendpoint"  # what a fabric interface serves
+RESOURCE_GATEWAY = "resourcegateway"  # ... or a resource gateway (its connections to resources come from it)
 
 Names = Mapping[str, tuple[str, ...]]  # lower-case name ("*." wildcards allowed) -> fabric addresses
 
@@ -245,8 +256,8 @@ class FabricInterface:
     zone: str  # Availability Zone name
     private_ip: str  # its address in the VPC, as the EC2 API shows it
     address: str  # its fabric address: where ``private_ip`` is reached on this host
-    owner: str  # the load balancer's record id or the VPC endpoint's id
-    owner_kind: str  # LOAD_BALANCER | VPC_ENDPOINT
+    owner: str  # the load balancer's record id, the VPC endpoint's or the resource gateway's id
+    owner_kind: str  # LOAD_BALANCER | VPC_ENDPOINT | RESOURCE_GATEWAY
 
 
 def lookup(names: Names, name: str) -> tuple[str, ...] | None:
@@ -334,6 +345,24 @@ class InterfaceEndpoint:
 
 
 @dataclass(frozen=True)
+class Resource:
+    """A SINGLE or CHILD resource configuration, as its connections need it."""
+
+    id: str  # rcfg-...
+    arn: str
+    gateway_id: str
+    vpc_id: str  # the gateway's VPC
+    sources: tuple[str, ...]  # fabric addresses of the gateway's interfaces: connections come from these
+    ports: tuple[tuple[int, int], ...]  # inclusive port ranges
+    host: str | None = None  # an IP resource: where its process listens (the host-address rule)
+    domain: str | None = None  # a DNS resource: its name, resolved per ``resolution`` at connect time
+    resolution: str = "PUBLIC"  # the gateway's resourceConfigDnsResolution: PUBLIC | IN_VPC
+
+    def allows(self, port: int) -> bool:
+        return any(low <= port <= high for low, high in self.ports)
+
+
+@dataclass(frozen=True)
 class VpcView:
     """What a client inside one VPC sees."""
 
@@ -368,6 +397,9 @@ class Snapshot:
     balancers: Mapping[str, NetworkLoadBalancer] = field(default_factory=dict)  # by record id
     nlb_groups: Mapping[str, TargetGroup] = field(default_factory=dict)  # NLB target groups, by id
     endpoints: Mapping[str, InterfaceEndpoint] = field(default_factory=dict)  # to endpoint services, by vpce- id
+    resources: Mapping[str, Resource] = field(default_factory=dict)  # by configuration id
+    resource_at: Mapping[str, str] = field(default_factory=dict)  # consumer fabric address -> configuration id
+    resource_names: Mapping[str, Names] = field(default_factory=dict)  # VPC id -> its resource names
     # Who signs with an access key (``identities.credential(key)``): the data plane's SigV4 credentials.
     identities: Identities = field(default_factory=Identities)
     # A service-network endpoint's interface address -> what a client reaches there: a view of the endpoint's

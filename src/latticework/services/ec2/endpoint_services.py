@@ -149,6 +149,11 @@ def public_dns_file(ctx: RequestContext) -> Path:
     return Path(os.environ.get("LATTICEWORK_PUBLIC_DNS") or state_dir(ctx) / "public-dns.txt")
 
 
+def published_txt(ctx: RequestContext, name: str, value: str) -> bool:
+    """Whether the local "public DNS" file (``public_dns_file``) holds TXT ``value`` at ``name``."""
+    return value in _txt_records(public_dns_file(ctx)).get(name.lower().rstrip("."), set())
+
+
 def _txt_records(path: Path) -> dict[str, set[str]]:
     """TXT records of the local "public DNS" file: name -> values."""
     records: dict[str, set[str]] = {}

@@ -119,7 +119,8 @@ def _claim_fabric_host(ctx: RequestContext, eni: Record, owner: str) -> None:
     """Give ``eni`` the lowest free interface host number of its VPC's fabric block."""
     vpc_id = eni.body["VpcId"]
     used = (r.internal.get(stored.FABRIC_HOST) for r in ctx.tx.linked(NETWORK_INTERFACE.kind, vpc_id))
-    number = fabric.lowest_free_host(n for n in used if n is not None)
+    # Resource addresses share the pool (``fabric``: resource addresses).
+    number = fabric.lowest_free_host([n for n in used if n is not None] + list(fabric.resource_hosts(ctx.tx, vpc_id)))
     if number is None:
         raise Ec2Error("InsufficientFreeAddressesInSubnet",
                        f"There are not enough free addresses in subnet '{eni.body['SubnetId']}' to satisfy the "

@@ -25,6 +25,11 @@ Every association refuses deletion while it is ``*_IN_PROGRESS``; since the
 framework settles statuses before a client's next call, in practice a client
 sees ``ACTIVE`` associations and deletes succeed.
 
+A VPC association holds, in its internal ``ResourceHosts``, the fabric host
+number of each resource configuration its network offers
+(``sync_resource_hosts``, kept in step by every association change; see
+``fabric``): where the VPC reaches that configuration.
+
 Service-network VPC endpoint associations (``snvea``, parent = service network
 id) and resource endpoint associations (``rea``, parent = resource
 configuration id) are written by the EC2 VPC-endpoint API; Lattice only lists
@@ -55,9 +60,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Mapping
 
+from latticework import fabric
 from latticework.api.context import RequestContext
+from latticework.records.lattice import RESOURCE_HOSTS, ResourceHolder
 from latticework.services.lattice import api_types as shapes
-from latticework.services.lattice import common, vpcs
+from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
     SN_RESOURCE_ASSOCIATION, SN_SERVICE_ASSOCIATION, SN_VPC_ASSOCIATION, Kind,
@@ -250,12 +257,56 @@ def join_group_networks(ctx: RequestContext, child: Record, group_id: str) -> No
             sn = ctx.tx.get(SERVICE_NETWORK.kind, assoc.parent, account=account_of(assoc.body["serviceNetworkArn"]))
             assert sn is not None  # a service network cannot be deleted while associations reference it
             _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None)
+            sync_resource_hosts(ctx, sn.id)
 
 
 def leave_networks(ctx: RequestContext, rc_id: str) -> None:
     """Remove a configuration's managed associations (a CHILD being deleted)."""
     for assoc in resource_associations(ctx, rc_id):
         ctx.tx.delete(SN_RESOURCE_ASSOCIATION.kind, assoc.id, account=assoc.account)
+        assert assoc.parent is not None  # an association's parent is its service network
+        sync_resource_hosts(ctx, assoc.parent)
+
+
+# -- resource addresses in consumer VPCs -------------------------------------------
+
+def sync_resource_hosts(ctx: RequestContext, sn_id: str) -> None:
+    """Every VPC associated with network ``sn_id`` (or with an endpoint to it) holds one fabric host number per
+    resource configuration the network offers (``fabric``: resource addresses); numbers of configurations it no
+    longer offers go back."""
+    offered = _offered(ctx, sn_id)
+    for holder in _under_network(ctx, SN_VPC_ASSOCIATION, sn_id) + _under_network(ctx, SN_ENDPOINT_ASSOCIATION,
+                                                                                   sn_id):
+        _sync_hosts(ctx, holder, offered)
+
+
+def _offered(ctx: RequestContext, sn_id: str) -> list[str]:
+    return [a.body["resourceConfigurationId"] for a in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn_id)]
+
+
+def _refresh_verifications(ctx: RequestContext, sn_id: str) -> None:
+    """Look the TXT records of the verifications of the network's configurations up (``domains.refresh``)."""
+    for assoc in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn_id):
+        rc = ctx.tx.get(RESOURCE_CONFIGURATION.kind, assoc.body["resourceConfigurationId"],
+                        account=account_of(assoc.body["resourceConfigurationArn"]))
+        if rc is not None:
+            domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
+
+
+def _sync_hosts(ctx: RequestContext, holder: Record, offered: list[str]) -> None:
+    held = ResourceHolder(holder).resource_hosts
+    hosts = {rc: n for rc, n in held.items() if rc in offered}
+    missing = [rc for rc in offered if rc not in hosts]
+    used = fabric.used_hosts(ctx.tx, holder.body["vpcId"], holder.account) if missing else set()
+    for rc in missing:
+        number = fabric.lowest_free_host(used)
+        if number is None:  # the VPC's block is full: it does not reach the remaining ones (see ``fabric``)
+            break
+        hosts[rc] = number
+        used.add(number)
+    if hosts != held:
+        holder.internal[RESOURCE_HOSTS] = hosts
+        ctx.tx.put(holder)
 
 
 def _children(ctx: RequestContext, group_id: str) -> list[Record]:
@@ -313,6 +364,8 @@ class AssociationOps:
         body = {"vpcId": vpc_id, "securityGroupIds": groups, "privateDnsEnabled": private_dns,
                 "dnsOptions": _dns_options(params, private_dns)}
         record = _new_association(ctx, SN_VPC_ASSOCIATION, sn, body, params.get("tags"))
+        _sync_hosts(ctx, record, _offered(ctx, sn.id))
+        _refresh_verifications(ctx, sn.id)
         return common.project(record.body, _SNVA_CREATE)
 
     def get_service_network_vpc_association(
@@ -336,6 +389,8 @@ class AssociationOps:
             record.body.get("dnsOptions") if private_dns else None)
         changes.update(privateDnsEnabled=private_dns, dnsOptions=_dns_options({"dnsOptions": options}, private_dns))
         common.touch(ctx, record, **changes)
+        assert record.parent is not None  # an association's parent is its service network
+        _refresh_verifications(ctx, record.parent)
         return common.project(record.body, _SNVA_CREATE)
 
     def delete_service_network_vpc_association(
@@ -421,6 +476,8 @@ class AssociationOps:
         record = _snra_record(ctx, sn, rc, private_dns, False, params.get("tags"))
         for child in _children(ctx, rc.id):
             _snra_record(ctx, sn, child, private_dns, True, None)
+        sync_resource_hosts(ctx, sn.id)
+        domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
         return common.project(record.body, _SNRA_CREATE)
 
     def get_service_network_resource_association(
@@ -440,7 +497,10 @@ class AssociationOps:
                                   "resource configuration; delete that association instead.")
         for managed in _managed_of(ctx, record):
             common.touch(ctx, managed, status="DELETE_IN_PROGRESS")
-        return _begin_delete(ctx, SN_RESOURCE_ASSOCIATION, record)
+        answer = _begin_delete(ctx, SN_RESOURCE_ASSOCIATION, record)
+        assert record.parent is not None  # an association's parent is its service network
+        sync_resource_hosts(ctx, record.parent)
+        return answer
 
     def list_service_network_resource_associations(
             self, ctx: RequestContext, params: shapes.ListServiceNetworkResourceAssociationsRequest

@@ -10,10 +10,19 @@ Decisions where AWS's behaviour is unpublished:
   ``_lattice-<16 hex>.<domain>`` and the value ``vpc-lattice:<32 hex>``
   (PrivateLink's analogous flow uses ``_<prefix>`` names and ``vpce:<random>``
   values).
-- Latticework cannot query public DNS, so a verification stays ``PENDING``: it
-  is never reported ``VERIFIED`` without proof. ``PENDING`` is a verification
-  status, not a lifecycle transition, so the record carries no framework
-  status and is never settled.
+- Latticework has no public DNS to poll. As for endpoint services' private
+  DNS names (``services.ec2.endpoint_services``), "public DNS" is the local
+  file ``public-dns.txt`` in the state directory (``$LATTICEWORK_PUBLIC_DNS``
+  names another): a line ``<txtMethodConfig.name> TXT "<txtMethodConfig.value>"``
+  publishes the record. AWS polls; here the record is looked up when a write
+  relies on the verification (``refresh``): creating a resource configuration
+  that names it, associating such a configuration with a service network,
+  and creating or updating a service-network VPC association whose network
+  offers one. Found, the verification turns ``VERIFIED`` (with
+  ``lastVerifiedTime``) for good; not found, it stays ``PENDING`` (it is never
+  reported ``VERIFIED`` without proof, and never times out). ``PENDING`` is a
+  verification status, not a lifecycle transition, so the record carries no
+  framework status and is never settled.
 - A second verification of the same domain name in an account and Region is a
   ``ConflictException`` (the only conflict the operation can sensibly have).
 - The quota of 5 per Region answers ``ServiceQuotaExceededException`` (402)
@@ -27,6 +36,7 @@ from __future__ import annotations
 import secrets
 
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import endpoint_services
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import DOMAIN_VERIFICATION
@@ -53,6 +63,17 @@ def _insert(ctx: RequestContext, record: Record) -> Record:
         raise common.conflict(DOMAIN_VERIFICATION, existing.id,
                               f"A domain verification for {record.name} already exists ({existing.id}).")
     return common.insert(ctx, record, DOMAIN_VERIFICATION)
+
+
+def refresh(ctx: RequestContext, dv_id: str | None, account: str | None = None) -> None:
+    """Turn a ``PENDING`` verification ``VERIFIED`` once its TXT record is published (see the module docstring)."""
+    record = ctx.tx.get(DOMAIN_VERIFICATION.kind, dv_id, account=account) if dv_id else None
+    if record is None or record.body["status"] != "PENDING":
+        return
+    txt = record.body["txtMethodConfig"]
+    if endpoint_services.published_txt(ctx, txt["name"], txt["value"]):
+        record.body.update(status="VERIFIED", lastVerifiedTime=ctx.timestamp())
+        ctx.tx.put(record)
 
 
 class DomainVerificationOps:

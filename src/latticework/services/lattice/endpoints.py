@@ -17,6 +17,7 @@ outside this family writes these records.
 from __future__ import annotations
 
 from latticework.api.context import RequestContext
+from latticework.services.lattice.associations import sync_resource_hosts
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SN_ENDPOINT_ASSOCIATION, kind_arn,
 )
@@ -31,6 +32,7 @@ def add_network_endpoint(ctx: RequestContext, network: Record, association_id: s
     body = {"id": association_id, "vpcEndpointId": endpoint_id, "vpcId": vpc_id, "vpcEndpointOwnerId": ctx.account,
             "state": "AVAILABLE", "serviceNetworkArn": network.arn, "createdAt": created_at}
     ctx.tx.put(Record(SN_ENDPOINT_ASSOCIATION.kind, association_id, ctx.account, ctx.region, body, parent=network.id))
+    sync_resource_hosts(ctx, network.id)  # the endpoint's addresses of the network's resources
 
 
 def add_resource_endpoint(ctx: RequestContext, configuration: Record, endpoint_id: str, created_at: str) -> str:

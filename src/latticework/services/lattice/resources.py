@@ -39,6 +39,12 @@ Resource configuration (``rcfg-``)
     group's verification). Delete (204) is refused while the configuration is
     associated with a service network, or is a GROUP with children.
 
+A gateway has one requester-managed network interface per subnet (internal
+``Interfaces``), each with an address of its subnet and a fabric address
+(``fabric``): the data plane binds the connections it opens to a resource to
+one of these, so the resource sees them come from the gateway. Deleting the
+gateway deletes them.
+
 Decisions where AWS's behaviour is unpublished:
 
 - ``vpcIdentifier`` and ``subnetIds`` are optional in the model (AWS-managed
@@ -59,8 +65,9 @@ import re
 from typing import Any, Callable, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.services.ec2 import interfaces
 from latticework.services.lattice import api_types as shapes
-from latticework.services.lattice import common, vpcs
+from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.associations import (
     account_of, id_of, join_group_networks, leave_networks, refuse_in_progress, resource_associations,
 )
@@ -99,6 +106,7 @@ _PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "100.64.0.0/
                                                       "192.168.0.0/16"))
 _RESERVED_CIDRS = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "100.64.0.0/10", "224.0.0.0/4",
                                                           "fe80::/10", "ff00::/8"))
+GATEWAY_INTERFACES = "Interfaces"  # internal: the gateway's network interface ids, one per subnet
 _PORT_RANGE = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?")
 
 
@@ -127,6 +135,17 @@ def _gateway_network(ctx: RequestContext, params: Mapping[str, Any]) -> dict:
     return {"vpcId": vpc_id, "vpcIdentifier": vpc_id,
             "subnetIds": vpcs.check_subnets(ctx, vpc_id, params["subnetIds"]),
             "securityGroupIds": vpcs.check_security_groups(ctx, vpc_id, params.get("securityGroupIds") or [])}
+
+
+def _create_interfaces(ctx: RequestContext, gateway: Record) -> None:
+    """One requester-managed interface per subnet, each with a fabric address: the resource sees its
+    connections come from these (AWS: "traffic sourced from the gateway ENI IPs")."""
+    groups = gateway.body["securityGroupIds"] or None
+    gateway.internal[GATEWAY_INTERFACES] = [
+        interfaces.create_interface(ctx, subnet_id, description=f"Resource Gateway Interface {gateway.id}",
+                                    group_ids=groups, interface_type="interface",
+                                    fabric_owner=gateway.id)["NetworkInterfaceId"]
+        for subnet_id in gateway.body["subnetIds"]]
 
 
 def _check_gateway_quota(ctx: RequestContext, vpc_id: str) -> None:
@@ -297,6 +316,7 @@ def _verification(ctx: RequestContext, params: Mapping[str, Any], domain: str | 
         raise _invalid("domainVerificationIdentifier",
                        f"Domain verification {dv.id} is for {dv.body['domainName']}, which does not cover "
                        f"{domain or 'a configuration without a custom domain name'}.")
+    domains.refresh(ctx, dv.id)
     return dv
 
 
@@ -347,6 +367,7 @@ class ResourceOps:
                 "serviceManaged": False, "status": "CREATE_IN_PROGRESS",
                 "tags": common.check_tags(params.get("tags"))}
         record = common.new_record(ctx, RESOURCE_GATEWAY, body, name=params["name"], status="CREATE_IN_PROGRESS")
+        _create_interfaces(ctx, record)
         common.insert(ctx, record, RESOURCE_GATEWAY)
         return common.project(record.body, _RGW_CREATE)
 
@@ -377,6 +398,8 @@ class ResourceOps:
                                   f"Resource gateway {gateway.id} is used by resource configuration {users[0].id}; "
                                   "delete its resource configurations first.")
         refuse_in_progress(RESOURCE_GATEWAY, gateway, "delete")
+        for eni_id in gateway.internal.pop(GATEWAY_INTERFACES, []):
+            interfaces.delete_interface(ctx, eni_id)
         common.touch(ctx, gateway, status="DELETE_IN_PROGRESS")
         return common.project(gateway.body, ("id", "arn", "name", "status"))
 
