@@ -120,6 +120,7 @@ class Listeners:
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
         wanted = wanted_sockets(snapshot) if wanted is None else wanted
+        self.nodes.apply(snapshot)  # relays to targets whose deregistration ended
         for key, (mode, server) in list(self.servers.items()):
             if wanted.get(key) != mode:
                 await self._stop(key)

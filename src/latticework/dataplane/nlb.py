@@ -1,23 +1,58 @@
-"""Network load balancers' data path: which target takes a new connection, and the relay to it.
+"""Network load balancers' data path: which target takes a new connection, the relay to it, and the end of a
+deregistered target's delay.
 
 A connection reaches a network load balancer at one of its nodes (a
 ``FabricInterface`` the load balancer owns, ``listeners`` binds a TCP socket
 there per TCP listener) or, through PrivateLink, at an interface endpoint's
 interface in a consumer VPC. Either way ``Nodes.connect`` picks a target of
 the listener's target group and relays the connection to it
-(``relay.start``). Targets are chosen round robin per worker over the
-registered targets (a deregistered one gets no new connections); a group
-with no target resets the client, as an NLB does.
+(``relay.start``).
+
+Target choice (``Nodes.pick``) is the balancer's (``balancer.Balancer``):
+round robin per worker over the targets that are not draining and have a
+host socket, narrowed to the ``HEALTHY`` ones by the health checkers
+(``health.HealthMonitor`` checks every group a listener uses); when none is
+healthy (all unhealthy, or all still in their first checks) every target
+takes turns: an NLB fails open
+(https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html).
+A group with no target resets the client, as an NLB does.
+
+With the group's ``proxy_protocol_v2.enabled`` the relay first sends a PROXY
+protocol v2 header (``relay.proxy_v2_header``): the client's address and the
+address it connected to, plus AWS's VPC endpoint TLV when the connection came
+through an interface endpoint (``endpoint_id``).
+
+Deregistration delay: DeregisterTargets leaves a target of a group in use
+``draining`` (no new connection goes to it; open ones go on). In the control
+process ``Deregistrations`` waits out the group's
+``deregistration_delay.timeout_seconds`` from the time the deregistration
+began (kept in the record, so a restart does not prolong it) and then removes
+the target from the group's record. Each worker's ``Nodes.apply`` sees the
+target gone from the next snapshot and, when the group's
+``deregistration_delay.connection_termination.enabled`` is true, closes the
+relays it still has to it (with a reset); otherwise they go on until either
+side ends them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import socket
 import struct
+import time
+from typing import Callable
 
 from latticework.dataplane import relay
 from latticework.dataplane.plane import Plane
+from latticework.records import elbv2
 from latticework.snapshot.model import Snapshot, Target, TargetGroup
+from latticework.store import Store
+
+log = logging.getLogger("latticework.dataplane.nlb")
+
+Key = tuple[str, str]  # (target group id, target key)
 
 
 def listener_group(snapshot: Snapshot, balancer_id: str, port: int) -> TargetGroup | None:
@@ -28,7 +63,7 @@ def listener_group(snapshot: Snapshot, balancer_id: str, port: int) -> TargetGro
 
 
 def candidates(group: TargetGroup) -> tuple[Target, ...]:
-    """The targets of ``group`` that take new connections."""
+    """The targets of ``group`` that may take new connections, health aside (not draining, with a host socket)."""
     return tuple(t for t in group.serving() if t.address is not None)
 
 
@@ -37,31 +72,127 @@ class Nodes:
 
     def __init__(self, plane: Plane):
         self.plane = plane
-        self.turns: dict[str, int] = {}  # target group id -> connections it was given (round robin)
+        self.turns: dict[str, int] = {}  # target group id -> connections it was given (without a balancer)
         self.accepted = 0
+        self.relays: dict[Key, set[relay.Relay]] = {}  # open relays per target, for connection termination
 
     def pick(self, balancer_id: str, port: int) -> tuple[TargetGroup, Target] | None:
         group = listener_group(self.plane.snapshot, balancer_id, port)
-        targets = candidates(group) if group is not None else ()
-        if group is None or not targets:
+        if group is None:
+            return None
+        balancer = self.plane.balancer
+        if balancer is not None:  # health, fail-open and round robin, as for Lattice's groups
+            target = balancer.pick(group)
+            return (group, target) if target is not None else None
+        targets = candidates(group)
+        if not targets:
             return None
         turn = self.turns.get(group.id, 0)
         self.turns[group.id] = turn + 1
         return group, targets[turn % len(targets)]
 
-    def connect(self, client: socket.socket, balancer_id: str, port: int) -> relay.Relay | None:
-        """Relay ``client`` (an accepted socket, now ours) to a target of the listener on ``port``."""
+    def connect(self, client: socket.socket, balancer_id: str, port: int, *, endpoint_id: str | None = None,
+                client_address: relay.Address | None = None,
+                destination: relay.Address | None = None) -> relay.Relay | None:
+        """Relay ``client`` (an accepted socket, now ours) to a target of the listener on ``port``.
+
+        For a group with proxy protocol v2 the header names ``client_address`` (default: the socket's peer)
+        and ``destination`` (default: its local address), and carries AWS's TLV of ``endpoint_id`` when
+        given (a connection through that interface endpoint)."""
         picked = self.pick(balancer_id, port)
         if picked is None:  # nowhere to go: reset, as an NLB does
             reset(client)
             return None
-        _, target = picked
-        assert target.address is not None  # ``candidates`` keeps only targets with a host socket
+        group, target = picked
+        assert target.address is not None  # the balancer keeps only targets with a host socket
+        preface = b""
+        if group.proxy_protocol_v2:
+            try:
+                source = client_address or client.getpeername()[:2]
+                local = destination or client.getsockname()[:2]
+            except OSError:  # the client is gone already
+                reset(client)
+                return None
+            tlvs = [relay.aws_vpce_tlv(endpoint_id)] if endpoint_id else []
+            preface = relay.proxy_v2_header(source, local, tlvs)
         self.accepted += 1
-        return relay.start(client, target.address)
+        started = relay.start(client, target.address, preface=preface)
+        self._track((group.id, target.key), started)
+        return started
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """A new snapshot is serving: close the relays to targets whose deregistration ended, where their group
+        says so (``deregistration_delay.connection_termination.enabled``)."""
+        for key in list(self.relays):
+            group = snapshot.nlb_groups.get(key[0])
+            if group is not None and any(t.key == key[1] for t in group.targets):
+                continue  # still registered (draining or not): its connections go on
+            relays = self.relays.pop(key, ())  # gone: no longer tracked either way
+            if group is not None and group.terminate_on_deregistration:
+                for open_relay in list(relays):
+                    open_relay.close(reset=True)
+
+    def _track(self, key: Key, started: relay.Relay) -> None:
+        if started.ended.done():
+            return
+        self.relays.setdefault(key, set()).add(started)
+        started.ended.add_done_callback(lambda _: self._forget(key, started))
+
+    def _forget(self, key: Key, ended: relay.Relay) -> None:
+        open_relays = self.relays.get(key)
+        if open_relays is not None:
+            open_relays.discard(ended)
+            if not open_relays:
+                del self.relays[key]
 
 
 def reset(client: socket.socket) -> None:
     """Close ``client`` with a TCP reset."""
     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     client.close()
+
+
+# -- the control process's side: deregistration delays ------------------------------------
+
+class Deregistrations:
+    """Ends the deregistration delay of every draining target of the network load balancers' groups."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
+        self._store = store
+        self._clock = clock  # wall time: the record keeps when a deregistration began
+        self._tasks: dict[tuple[Key, float], asyncio.Task] = {}  # (target, delay) -> its wait
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Wait out newly draining targets; stop waiting for those re-registered or gone, and start over for
+        a group whose delay changed. Call it on the event loop at every snapshot swap."""
+        wanted = {((g.id, t.key), g.deregistration_delay): (g, t)
+                  for g in snapshot.nlb_groups.values() for t in g.targets if t.draining}
+        for key in [k for k in self._tasks if k not in wanted]:
+            self._tasks.pop(key).cancel()
+        for key, (group, target) in wanted.items():
+            if key not in self._tasks:
+                task = asyncio.get_running_loop().create_task(self._drain(group, target), name=f"deregister {key}")
+                task.add_done_callback(functools.partial(self._finished, key))
+                self._tasks[key] = task
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _finished(self, key: tuple[Key, float], task: asyncio.Task) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("deregistering target %s failed", key[0][1], exc_info=task.exception())
+
+    async def _drain(self, group: TargetGroup, target: Target) -> None:
+        record = self._store.reader(group.account, group.region, "Deregister").get(elbv2.TARGET_GROUP, group.id)
+        since = elbv2.TargetGroupRecord(record).draining().get((target.id, target.port)) if record else None
+        if since is None:
+            return  # registered again, or gone, since the snapshot was compiled
+        await asyncio.sleep(max(0.0, since + group.deregistration_delay - self._clock()))
+        with self._store.transaction(group.account, group.region, "DeregisterTarget") as tx:
+            elbv2.remove_drained_target(tx, group.id, target.id, target.port, since)

@@ -11,7 +11,8 @@ own copy), and once every worker serves the revision:
 
 1. DNS resolvers per VPC, health checkers per target (run here, once per
    target, their states sent to the workers), drains of deregistered
-   targets (waiting on every worker's requests in flight);
+   targets (waiting on every worker's requests in flight; network load
+   balancers' groups wait out their deregistration delay, ``nlb``);
 2. the control plane's pending statuses: what the API created or deleted is
    now served, so it settles (the ``seams.Settler`` given at construction),
    and writes waiting in ``applied(revision)`` are answered.
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latticework.dataplane import explain, feed
+from latticework.dataplane.nlb import Deregistrations
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.looplag import LoopLag
@@ -105,6 +107,7 @@ class DataPlane:
         self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.workers, limits)
+        self.deregistrations = Deregistrations(self.store)  # network load balancers' deregistration delays
         self.loop_lag.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
@@ -121,7 +124,7 @@ class DataPlane:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.workers.close(self.settings.drain_seconds)
-        for part in (self.resolvers, self.health, self.drainer):
+        for part in (self.resolvers, self.health, self.drainer, self.deregistrations):
             await part.close()
 
     # -- the control plane's side ----------------------------------------------------
@@ -206,6 +209,7 @@ class DataPlane:
         await self.resolvers.apply(snapshot)
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
+        self.deregistrations.apply(snapshot)
         self.applied_revision = snapshot.revision
         self.settler.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._release_waiters(snapshot.revision)

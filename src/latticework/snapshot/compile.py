@@ -565,13 +565,30 @@ def _target_group(group: lattice.TargetGroupRecord, targets: tuple[Target, ...],
 
 
 def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup:
-    """An ELB target group: its registered targets, each where the host map puts it (no health checks yet)."""
+    """An ELB target group: its registered targets (deregistered ones draining), each where the host map puts
+    it, its health check and the attributes the data plane honours."""
     r = group.record
-    targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port,
+    draining = group.draining()
+    targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port, draining=(id, port) in draining,
                            address=hosts.address(group.type, group.vpc_id, id, port)) for id, port in group.targets())
     return TargetGroup(id=r.id, arn=group.arn, name=r.name or "", account=r.account, region=r.region,
                        type=group.type, protocol=group.protocol or TCP, protocol_version="", port=group.port,
-                       vpc_id=group.vpc_id, health_check=HealthCheck(enabled=False), targets=targets, used=True)
+                       vpc_id=group.vpc_id, health_check=_elb_health_check(group.body), targets=targets, used=True,
+                       proxy_protocol_v2=group.flag("proxy_protocol_v2.enabled"),
+                       deregistration_delay=group.deregistration_delay,
+                       terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"))
+
+
+def _elb_health_check(body: Mapping) -> HealthCheck:
+    """An ELB target group's health check (its API members, defaults filled in at creation)."""
+    port = body.get("HealthCheckPort") or "traffic-port"
+    return HealthCheck(enabled=body.get("HealthCheckEnabled", True), protocol=body.get("HealthCheckProtocol") or TCP,
+                       port=None if port == "traffic-port" else int(port), path=body.get("HealthCheckPath") or "/",
+                       interval=float(body.get("HealthCheckIntervalSeconds") or 30),
+                       timeout=float(body.get("HealthCheckTimeoutSeconds") or 10),
+                       healthy_threshold=int(body.get("HealthyThresholdCount") or 5),
+                       unhealthy_threshold=int(body.get("UnhealthyThresholdCount") or 2),
+                       matcher=(body.get("Matcher") or {}).get("HttpCode") or "200-399")
 
 
 class _HostMap:

@@ -52,7 +52,7 @@ class HealthCheck:
     """Effective health-check settings of a target group (defaults filled in)."""
 
     enabled: bool
-    protocol: str = HTTP  # HTTP | HTTPS
+    protocol: str = HTTP  # HTTP | HTTPS | TCP (ELB: a connection that opens passes)
     protocol_version: str = "HTTP1"  # HTTP1 | HTTP2
     port: int | None = None  # None: the target's traffic port
     path: str = "/"
@@ -87,6 +87,10 @@ class TargetGroup:
     health_check: HealthCheck
     targets: tuple[Target, ...] = ()
     used: bool = False  # referenced by a rule of some service (else targets are UNUSED)
+    # ELB target group attributes a network load balancer honours (Lattice groups keep the defaults):
+    proxy_protocol_v2: bool = False  # a PROXY protocol v2 header goes first to the target
+    deregistration_delay: float = 300.0  # seconds a deregistered target stays draining
+    terminate_on_deregistration: bool = False  # its connections are closed when the delay ends
 
     def serving(self) -> tuple[Target, ...]:
         """Targets that may take new requests (not draining)."""
