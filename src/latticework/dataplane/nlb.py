@@ -22,6 +22,22 @@ protocol v2 header (``relay.proxy_v2_header``): the client's address and the
 address it connected to, plus AWS's VPC endpoint TLV when the connection came
 through an interface endpoint (``endpoint_id``).
 
+TLS listeners: the node completes the TLS handshake with the listener's
+default certificate and relays the plaintext as for TCP. The certificate is
+the one the user imported for that ARN (the ACM stand-in of ``tls``:
+``<state>/certificates/<certificate id>/``), else one Latticework's CA
+issues for the load balancer's ``DNSName``. The handshake runs on the
+event loop (``_TlsFront``) and hands the plaintext to the relay over a
+socket pair, so the target leg is the same relay as for TCP (proxy protocol,
+idle timeout, connection termination); the target connection opens while
+the handshake runs, and a failed handshake resets it. TLS 1.2 and 1.3 with
+the Lattice suites of ``tls.server_context`` (the listener's ``SslPolicy``
+is not applied), no ALPN (an NLB's default ALPN policy is ``None``), one
+certificate (no SNI choice among listener certificates). Only TLS listeners
+forwarding to a ``TCP`` group are served: re-encrypting toward a ``TLS``
+group is not built, so such a listener gets no socket (connections are
+refused) rather than plaintext a TLS target would not understand.
+
 Deregistration delay: DeregisterTargets leaves a target of a group in use
 ``draining`` (no new connection goes to it; open ones go on). In the control
 process ``Deregistrations`` waits out the group's
@@ -40,11 +56,12 @@ import asyncio
 import functools
 import logging
 import socket
+import ssl
 import struct
 import time
 from typing import Callable
 
-from latticework.dataplane import relay
+from latticework.dataplane import relay, tls
 from latticework.dataplane.plane import Plane
 from latticework.records import elbv2
 from latticework.snapshot.model import Snapshot, Target, TargetGroup
@@ -75,6 +92,8 @@ class Nodes:
         self.turns: dict[str, int] = {}  # target group id -> connections it was given (without a balancer)
         self.accepted = 0
         self.relays: dict[Key, set[relay.Relay]] = {}  # open relays per target, for connection termination
+        self._contexts: dict[tuple[str, str], tuple[tuple, ssl.SSLContext]] = {}  # TLS listeners' contexts
+        self._fronts: set[asyncio.Task] = set()  # TLS handshakes and their plaintext pumps
 
     def pick(self, balancer_id: str, port: int) -> tuple[TargetGroup, Target] | None:
         group = listener_group(self.plane.snapshot, balancer_id, port)
@@ -115,9 +134,23 @@ class Nodes:
                 return None
             tlvs = [relay.aws_vpce_tlv(endpoint_id)] if endpoint_id else []
             preface = relay.proxy_v2_header(source, local, tlvs)
+        balancer = self.plane.snapshot.balancers.get(balancer_id)
+        certificate = balancer.certificates.get(port) if balancer is not None else None
+        if certificate is not None:
+            assert balancer is not None
+            try:
+                context = self._tls_context(certificate, balancer.dns_name)
+            except (OSError, ValueError) as exc:  # an unreadable or mismatched user certificate
+                log.warning("no TLS certificate for %s port %d (%s): %s", balancer_id, port, certificate, exc)
+                reset(client)
+                return None
+            # The relay's end of a socket pair stands for the client; the TLS front pumps plaintext into the other.
+            tls_client, (client, plaintext) = client, socket.socketpair()
         self.accepted += 1
         started = relay.start(client, target.address, preface=preface)
         self._track((group.id, target.key), started)
+        if certificate is not None:
+            self._spawn(_serve_tls(tls_client, plaintext, started, context))
         return started
 
     def apply(self, snapshot: Snapshot) -> None:
@@ -132,6 +165,27 @@ class Nodes:
                 for open_relay in list(relays):
                     open_relay.close(reset=True)
 
+    # -- TLS listeners ---------------------------------------------------------------
+
+    def _tls_context(self, certificate_arn: str, dns_name: str) -> ssl.SSLContext:
+        """The server context of a TLS listener: the imported certificate of the ARN, else a CA-issued one."""
+        certificates = self.plane.certificates
+        user = tls.UserCertificate.find(certificates.user_dir, certificate_arn) if certificate_arn else None
+        basis = (user.stamp if user else None,)
+        cached = self._contexts.get((certificate_arn, dns_name))
+        if cached is None or cached[0] != basis:
+            context = tls.server_context()
+            context.set_alpn_protocols([])  # an NLB's default ALPN policy: none
+            cert_pem, key_pem = (user.cert_pem, user.key_pem) if user else certificates.ca.issue([dns_name])
+            tls.load_chain(context, cert_pem, key_pem)
+            cached = self._contexts[(certificate_arn, dns_name)] = (basis, context)
+        return cached[1]
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._fronts.add(task)
+        task.add_done_callback(self._fronts.discard)
+
     def _track(self, key: Key, started: relay.Relay) -> None:
         if started.ended.done():
             return
@@ -144,6 +198,102 @@ class Nodes:
             open_relays.discard(ended)
             if not open_relays:
                 del self.relays[key]
+
+
+HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS client has to complete its handshake
+
+
+async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: relay.Relay,
+                     context: ssl.SSLContext) -> None:
+    """Complete the TLS handshake with ``client``, then pump its plaintext to and from ``plaintext`` (the other
+    end of the relay's socket pair) until both are done; a failed handshake resets the target connection."""
+    loop = asyncio.get_running_loop()
+    inner = _Half()
+    try:
+        await loop.connect_accepted_socket(lambda: inner, plaintext)
+    except OSError:  # the relay closed its end already (the target refused): the client is reset
+        plaintext.close()
+        reset(client)
+        return
+    inner.pause()  # nothing goes to the client before its handshake is done
+    outer = _Half(inner)
+    try:
+        await loop.connect_accepted_socket(lambda: outer, client, ssl=context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        log.info("TLS handshake failed: %s", exc)
+        client.close()
+        started.close(reset=True)
+        inner.abort()
+        return
+    inner.peer = outer
+    inner.resume()
+    await asyncio.gather(inner.closed, outer.closed)
+
+
+class _Half(asyncio.Protocol):
+    """One side of the TLS front: what it receives goes to its ``peer``'s transport.
+
+    An end of stream is passed on as a half-close where the peer's transport can (the plaintext socket),
+    else as a close (TLS: close_notify); a side lost with an error aborts the other; flow control follows the
+    peer's write buffer."""
+
+    def __init__(self, peer: "_Half | None" = None):
+        self.peer = peer
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if peer is not None:
+            peer.peer = self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a stream transport
+
+    def data_received(self, data: bytes) -> None:
+        other = self._other()
+        if other is not None:
+            other.write(data)
+
+    def eof_received(self) -> bool:
+        other = self._other()
+        if other is not None and other.can_write_eof():
+            other.write_eof()
+        elif other is not None:
+            other.close()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        other = self._other()
+        if other is not None and exc is not None:
+            other.abort()
+        elif other is not None and other.can_write_eof():
+            other.write_eof()
+        elif other is not None:
+            other.close()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.pause()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.resume()
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _other(self) -> asyncio.Transport | None:
+        other = self.peer.transport if self.peer is not None else None
+        return other if other is not None and not other.is_closing() else None
 
 
 def reset(client: socket.socket) -> None:

@@ -51,6 +51,12 @@ class ListenerRecord(RecordView):
     def port(self) -> int:
         return int(self.body["Port"])
 
+    @property
+    def certificate_arn(self) -> str | None:
+        """A TLS listener's default certificate (the first of ``Certificates``)."""
+        certificates = self.body.get("Certificates") or []
+        return certificates[0].get("CertificateArn") if certificates else None
+
     def forwards(self) -> list[str]:
         """Target group ARNs the default actions forward to, in order."""
         out: list[str] = []

@@ -360,19 +360,27 @@ class Compiler:
             self.nlb_groups[id] = _nlb_group(elbv2.TargetGroupRecord(record), self.hosts)
 
     def _rebuild_balancer(self, id: str) -> None:
-        """A network load balancer's TCP listeners, each to the target group its default action forwards to."""
+        """A network load balancer's TCP and TLS listeners, each to the target group its default action forwards
+        to (a TLS listener with its default certificate)."""
         self.balancers.pop(id, None)
         record = self.records[elbv2.LOAD_BALANCER].get(id)
         if record is None or not elbv2.LoadBalancerRecord(record).is_network:
             return
         listeners: dict[int, str] = {}
+        certificates: dict[int, str] = {}  # TLS listeners: terminated with this certificate, then relayed as TCP
         for child in self._kids(elbv2.LISTENER, id):
             listener = elbv2.ListenerRecord(child)
-            groups = [g.id for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
+            found = [g for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
+            groups = [g.id for g in found]
             if listener.protocol == TCP and groups:
                 listeners[listener.port] = groups[0]
+            # TLS to a TCP group only: targets are spoken to in plaintext (no re-encryption toward TLS groups yet).
+            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol == TCP:
+                listeners[listener.port] = groups[0]
+                certificates[listener.port] = listener.certificate_arn or ""
         balancer = elbv2.LoadBalancerRecord(record)
-        self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners)
+        self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
+                                                 certificates=certificates, dns_name=balancer.dns_name)
 
     def _target(self, group: lattice.TargetGroupRecord, target: lattice.TargetRecord) -> Target:
         port = target.port or group.port

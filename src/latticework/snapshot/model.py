@@ -256,12 +256,14 @@ def lookup(names: Names, name: str) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class NetworkLoadBalancer:
-    """A network load balancer's TCP listeners; its nodes are the ``FabricInterface``s it owns."""
+    """A network load balancer's TCP and TLS listeners; its nodes are the ``FabricInterface``s it owns."""
 
     id: str  # the load balancer's record id
     arn: str
     vpc_id: str | None
     listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
+    certificates: Mapping[int, str] = field(default_factory=dict)  # TLS listener port -> its default certificate ARN
+    dns_name: str = ""  # what a CA-issued certificate of its TLS listeners names
 
 
 @dataclass(frozen=True)
