@@ -28,7 +28,7 @@ def tls_exchange(context: ssl.SSLContext, node: str, port: int, name: str, paylo
 
 def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_processes):
     ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
-    _, echo_port = echo_processes("plain")
+    echo, echo_port = echo_processes("plain")
     vpc, subnets = make_vpc(ec2, "10.41.0.0/16")
     lb = elbv2.create_load_balancer(Name="tls-lb", Type="network", Scheme="internal",
                                     Subnets=subnets)["LoadBalancers"][0]
@@ -57,3 +57,11 @@ def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_proces
             assert b"plain:" not in conn.recv(65536)
         except ConnectionResetError:
             pass
+
+    # The target gone: the handshake completes, then the client's connection ends (it does not hang).
+    echo.kill()
+    echo.wait()
+    try:
+        assert tls_exchange(trusting, nodes[0], port, lb["DNSName"], b"anyone?") == b""
+    except (ConnectionResetError, ssl.SSLError):
+        pass

@@ -225,7 +225,9 @@ async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: r
         started.close(reset=True)
         inner.abort()
         return
-    inner.peer = outer
+    if inner.closed.done():  # the target leg ended during the handshake (refused, reset): so does the client's
+        outer.abort()
+        return
     inner.resume()
     await asyncio.gather(inner.closed, outer.closed)
 
