@@ -80,14 +80,34 @@ def test_a_stopped_target_turns_unhealthy_and_gets_no_new_connections(clients, e
     assert {exchange(nodes[i % 2], port, b"ping") for i in range(6)} == {b"two:ping"}
 
 
-def http_get(node: str, port: int) -> str:
-    """The name of the echo target that answered a GET through the NLB."""
-    conn = http.client.HTTPConnection(node, port, timeout=10)
+def http_get(node: str, port: int, conn: http.client.HTTPConnection | None = None) -> str:
+    """The name of the echo target that answered a GET through the NLB (on ``conn`` when given)."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(node, port, timeout=10)
     try:
         conn.request("GET", "/anything")
         return json.loads(conn.getresponse().read())["target"]
     finally:
+        if own:
+            conn.close()
+
+
+def kept_alive_to(nodes: list[str], port: int, name: str) -> http.client.HTTPConnection:
+    """A keep-alive HTTP connection through the NLB that reached the target ``name``."""
+    for i in range(20):
+        conn = http.client.HTTPConnection(nodes[i % 2], port, timeout=10)
+        if http_get(nodes[i % 2], port, conn) == name:
+            return conn
         conn.close()
+    raise AssertionError(f"no connection reached {name}")
+
+
+def reset(conn: http.client.HTTPConnection) -> bool:
+    try:
+        http_get("", 0, conn)
+    except (ConnectionError, http.client.HTTPException):
+        return True
+    return False
 
 
 def test_http_checks_report_the_status_and_an_nlb_fails_open(clients):
@@ -97,13 +117,20 @@ def test_http_checks_report_the_status_and_an_nlb_fails_open(clients):
         arn, nodes, port = balancer_with(
             clients, "10.12.0.0/16",
             dict(Name="http-checked", Port=80, HealthCheckProtocol="HTTP", HealthCheckPath="/health",
-                 Matcher={"HttpCode": "200"}, **FAST),
+                 Matcher={"HttpCode": "200,503"}, **FAST),
             [{"Id": "10.12.0.10", "Port": fine.port}, {"Id": "10.12.0.11", "Port": failing.port}])
+        wait_for(lambda: set(states(elbv2, arn).values()) == {"healthy"}, timeout=15, what="both healthy")
+        open_to_failing = kept_alive_to(nodes, port, "failing")
+
+        # 503 no longer passes: that target turns unhealthy, its open connection is reset (the group's
+        # target_health_state.unhealthy.connection_termination.enabled is true by default), new ones go elsewhere.
+        elbv2.modify_target_group(TargetGroupArn=arn, Matcher={"HttpCode": "200"})
         wait_for(lambda: states(elbv2, arn) == {fine.port: "healthy", failing.port: "unhealthy"}, timeout=20,
                  what="one healthy, one unhealthy")
         assert health_by_port(elbv2, arn)[failing.port] == {
             "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
             "Description": "Health checks failed with these codes: [503]"}
+        wait_for(lambda: reset(open_to_failing), timeout=5, what="the connection to the unhealthy target to be reset")
         assert {http_get(nodes[i % 2], port) for i in range(4)} == {"fine"}
 
         # No target healthy: every target takes connections again.

@@ -15,7 +15,11 @@ host socket, narrowed to the ``HEALTHY`` ones by the health checkers
 healthy (all unhealthy, or all still in their first checks) every target
 takes turns: an NLB fails open
 (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html).
-A group with no target resets the client, as an NLB does.
+A group with no target resets the client, as an NLB does. When a target
+turns unhealthy while others are healthy, the connections relayed to it are
+reset (``health_changed``) if the group's
+``target_health_state.unhealthy.connection_termination.enabled`` (default
+true) says so; AWS resets them on their next packet, here at once.
 
 With the group's ``proxy_protocol_v2.enabled`` the relay first sends a PROXY
 protocol v2 header (``relay.proxy_v2_header``): the client's address and the
@@ -62,6 +66,7 @@ import time
 from typing import Callable
 
 from latticework.dataplane import relay, tls
+from latticework.dataplane.health import HEALTHY, UNHEALTHY
 from latticework.dataplane.plane import Plane
 from latticework.records import elbv2
 from latticework.snapshot.model import Snapshot, Target, TargetGroup
@@ -185,6 +190,20 @@ class Nodes:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._fronts.add(task)
         task.add_done_callback(self._fronts.discard)
+
+    def health_changed(self, state: Callable[[str, str], str]) -> None:
+        """Target states changed: reset the connections to targets now unhealthy, where their group says so
+        (``target_health_state.unhealthy.connection_termination.enabled``, on by default) and unless the group
+        fails open (no target healthy), as an NLB does."""
+        snapshot = self.plane.snapshot
+        for key in list(self.relays):
+            group = snapshot.nlb_groups.get(key[0])
+            if group is None or not group.terminate_unhealthy or state(*key) != UNHEALTHY:
+                continue
+            if not any(state(group.id, t.key) == HEALTHY for t in candidates(group)):
+                continue  # failing open: every target takes connections, its open ones go on
+            for open_relay in list(self.relays.pop(key, ())):
+                open_relay.close(reset=True)
 
     def _track(self, key: Key, started: relay.Relay) -> None:
         if started.ended.done():

@@ -584,7 +584,8 @@ def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup
                        vpc_id=group.vpc_id, health_check=_elb_health_check(group.body), targets=targets, used=True,
                        proxy_protocol_v2=group.flag("proxy_protocol_v2.enabled"),
                        deregistration_delay=group.deregistration_delay,
-                       terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"))
+                       terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"),
+                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"))
 
 
 def _elb_health_check(body: Mapping) -> HealthCheck:

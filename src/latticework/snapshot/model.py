@@ -91,6 +91,7 @@ class TargetGroup:
     proxy_protocol_v2: bool = False  # a PROXY protocol v2 header goes first to the target
     deregistration_delay: float = 300.0  # seconds a deregistered target stays draining
     terminate_on_deregistration: bool = False  # its connections are closed when the delay ends
+    terminate_unhealthy: bool = False  # connections to a target that turns unhealthy are reset (unless failing open)
 
     def serving(self) -> tuple[Target, ...]:
         """Targets that may take new requests (not draining)."""
