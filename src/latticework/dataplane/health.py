@@ -326,7 +326,8 @@ class _Checker:
 def _checked(snapshot: Snapshot) -> Iterator[tuple[Key, TargetGroup, Target, bool]]:
     """Every (group, target) health checked in ``snapshot``: Lattice's, and ELB's a network load balancer's
     listener forwards to (the last item says which)."""
-    elb = {id for b in snapshot.balancers.values() for id in b.listeners.values() if id in snapshot.nlb_groups}
+    elb = {id for b in snapshot.balancers.values() for id in [*b.listeners.values(), *b.udp.values()]
+           if id in snapshot.nlb_groups}
     groups = [(g, False) for g in snapshot.target_groups.values() if g.used] + \
         [(snapshot.nlb_groups[id], True) for id in sorted(elb)]
     for group, is_elb in groups:

@@ -42,6 +42,14 @@ forwarding to a ``TCP`` group are served: re-encrypting toward a ``TLS``
 group is not built, so such a listener gets no socket (connections are
 refused) rather than plaintext a TLS target would not understand.
 
+UDP listeners (and the UDP half of ``TCP_UDP`` ones): each node binds a UDP
+socket per port; the first datagram of a client address opens a flow
+(``UdpFlow``) to the next target, a connected UDP socket that carries that
+client's datagrams there and the target's datagrams back from the node's
+address, until 120 s pass without a datagram
+(https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#connection-idle-timeout).
+Proxy protocol is not sent over UDP.
+
 Deregistration delay: DeregisterTargets leaves a target of a group in use
 ``draining`` (no new connection goes to it; open ones go on). In the control
 process ``Deregistrations`` waits out the group's
@@ -77,10 +85,11 @@ log = logging.getLogger("latticework.dataplane.nlb")
 Key = tuple[str, str]  # (target group id, target key)
 
 
-def listener_group(snapshot: Snapshot, balancer_id: str, port: int) -> TargetGroup | None:
-    """The target group the load balancer's listener on ``port`` forwards to."""
+def listener_group(snapshot: Snapshot, balancer_id: str, port: int, *, udp: bool = False) -> TargetGroup | None:
+    """The target group the load balancer's listener on ``port`` forwards to (its TCP or TLS listener, or with
+    ``udp`` its UDP or TCP_UDP one)."""
     balancer = snapshot.balancers.get(balancer_id)
-    group_id = balancer.listeners.get(port) if balancer is not None else None
+    group_id = (balancer.udp if udp else balancer.listeners).get(port) if balancer is not None else None
     return snapshot.nlb_groups.get(group_id) if group_id is not None else None
 
 
@@ -96,12 +105,12 @@ class Nodes:
         self.plane = plane
         self.turns: dict[str, int] = {}  # target group id -> connections it was given (without a balancer)
         self.accepted = 0
-        self.relays: dict[Key, set[relay.Relay]] = {}  # open relays per target, for connection termination
+        self.relays: dict[Key, set[relay.Relay | UdpFlow]] = {}  # open relays and flows per target (termination)
         self._contexts: dict[tuple[str, str], tuple[tuple, ssl.SSLContext]] = {}  # TLS listeners' contexts
         self._fronts: set[asyncio.Task] = set()  # TLS handshakes and their plaintext pumps
 
-    def pick(self, balancer_id: str, port: int) -> tuple[TargetGroup, Target] | None:
-        group = listener_group(self.plane.snapshot, balancer_id, port)
+    def pick(self, balancer_id: str, port: int, *, udp: bool = False) -> tuple[TargetGroup, Target] | None:
+        group = listener_group(self.plane.snapshot, balancer_id, port, udp=udp)
         if group is None:
             return None
         balancer = self.plane.balancer
@@ -205,18 +214,130 @@ class Nodes:
             for open_relay in list(self.relays.pop(key, ())):
                 open_relay.close(reset=True)
 
-    def _track(self, key: Key, started: relay.Relay) -> None:
+    def open_flow(self, listener: "UdpListener", client: relay.Address) -> UdpFlow | None:
+        """A new UDP flow from ``client`` at ``listener``, to the next target of its group (None: nowhere)."""
+        interface = self.plane.snapshot.interfaces.get(listener.address)
+        picked = self.pick(interface.owner, listener.port, udp=True) if interface is not None else None
+        if picked is None:
+            return None
+        group, target = picked
+        assert target.address is not None
+        try:
+            flow = UdpFlow(listener, client, target.address)
+        except OSError as exc:
+            log.info("UDP flow to %s: %s", target.address, exc)
+            return None
+        self._track((group.id, target.key), flow)
+        return flow
+
+    def _track(self, key: Key, started: relay.Relay | UdpFlow) -> None:
         if started.ended.done():
             return
         self.relays.setdefault(key, set()).add(started)
         started.ended.add_done_callback(lambda _: self._forget(key, started))
 
-    def _forget(self, key: Key, ended: relay.Relay) -> None:
+    def _forget(self, key: Key, ended: relay.Relay | UdpFlow) -> None:
         open_relays = self.relays.get(key)
         if open_relays is not None:
             open_relays.discard(ended)
             if not open_relays:
                 del self.relays[key]
+
+
+# -- UDP listeners -----------------------------------------------------------------------
+
+UDP_IDLE_TIMEOUT = 120.0  # an NLB's UDP flows end after 120 s without a datagram (connection idle timeout, above)
+
+
+class UdpListener(asyncio.DatagramProtocol):
+    """A node's UDP socket of one listener port: a flow per client address, each to one target."""
+
+    def __init__(self, nodes: Nodes, address: str, port: int):
+        self.nodes, self.address, self.port = nodes, address, port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.flows: dict[relay.Address, UdpFlow] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's transport
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        client = (addr[0], addr[1])
+        flow = self.flows.get(client)
+        if flow is None:
+            flow = self.nodes.open_flow(self, client)
+            if flow is None:
+                return  # no target: the datagram is dropped
+            self.flows[client] = flow
+        flow.send(data)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP errors about earlier datagrams to clients: UDP carries on
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for flow in list(self.flows.values()):
+            flow.close()
+
+
+class UdpFlow:
+    """One client's datagrams to one target over a connected UDP socket, and the target's back to the client
+    from the listener's address. Datagrams that find a full buffer are dropped, as UDP allows; the flow ends
+    after ``idle_timeout`` without a datagram either way, or when closed (deregistration, unhealthy target)."""
+
+    def __init__(self, listener: UdpListener, client: relay.Address, target: relay.Address,
+                 idle_timeout: float = UDP_IDLE_TIMEOUT):
+        self.loop = asyncio.get_running_loop()
+        self.listener, self.client, self.target = listener, client, target
+        family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            self.sock.connect(target)  # a literal address: no lookup
+        except OSError:
+            self.sock.close()
+            raise
+        self.idle_timeout = idle_timeout
+        self.active = self.loop.time()
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self.loop.add_reader(self.sock.fileno(), self._readable)
+        self._timer = self.loop.call_later(idle_timeout, self._idle_check)
+
+    def send(self, data: bytes) -> None:
+        self.active = self.loop.time()
+        try:
+            self.sock.send(data)
+        except OSError:  # a full buffer, or an ICMP error from an earlier datagram: this one is lost
+            pass
+
+    def close(self, reset: bool = False) -> None:
+        """End the flow (``reset`` is for the relays' signature: UDP has nothing to reset)."""
+        if self.ended.done():
+            return
+        self._timer.cancel()
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        if self.listener.flows.get(self.client) is self:
+            del self.listener.flows[self.client]
+        self.ended.set_result(None)
+
+    def _readable(self) -> None:
+        transport = self.listener.transport
+        for _ in range(64):  # a bounded batch per wake-up: other flows get their turn
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError:  # ICMP port unreachable from the target: nothing to pass on
+                continue
+            self.active = self.loop.time()
+            if transport is not None and not transport.is_closing():
+                transport.sendto(data, self.client)
+
+    def _idle_check(self) -> None:
+        due = self.active + self.idle_timeout
+        if self.loop.time() >= due:
+            self.close()
+        else:
+            self._timer = self.loop.call_at(due, self._idle_check)
 
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS client has to complete its handshake

@@ -368,6 +368,7 @@ class Compiler:
             return
         listeners: dict[int, str] = {}
         certificates: dict[int, str] = {}  # TLS listeners: terminated with this certificate, then relayed as TCP
+        udp: dict[int, str] = {}  # UDP and TCP_UDP listeners' datagrams
         for child in self._kids(elbv2.LISTENER, id):
             listener = elbv2.ListenerRecord(child)
             found = [g for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
@@ -378,9 +379,13 @@ class Compiler:
             if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol == TCP:
                 listeners[listener.port] = groups[0]
                 certificates[listener.port] = listener.certificate_arn or ""
+            if listener.protocol in ("UDP", "TCP_UDP") and groups:
+                udp[listener.port] = groups[0]
+            if listener.protocol == "TCP_UDP" and groups:
+                listeners[listener.port] = groups[0]
         balancer = elbv2.LoadBalancerRecord(record)
         self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
-                                                 certificates=certificates, dns_name=balancer.dns_name)
+                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp)
 
     def _target(self, group: lattice.TargetGroupRecord, target: lattice.TargetRecord) -> Target:
         port = target.port or group.port
@@ -703,7 +708,7 @@ def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Itera
     """
     for id in snapshot.balancers if balancers is None else balancers:
         balancer = snapshot.balancers.get(id)
-        for port, group_id in (balancer.listeners.items() if balancer else ()):
+        for port, group_id in ([*balancer.listeners.items(), *balancer.udp.items()] if balancer else ()):
             if group_id not in snapshot.nlb_groups:
                 raise Inconsistent(f"load balancer {id} listener on port {port} forwards to unknown target group "
                                    f"{group_id}")

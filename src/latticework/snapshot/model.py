@@ -265,6 +265,7 @@ class NetworkLoadBalancer:
     listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
     certificates: Mapping[int, str] = field(default_factory=dict)  # TLS listener port -> its default certificate ARN
     dns_name: str = ""  # what a CA-issued certificate of its TLS listeners names
+    udp: Mapping[int, str] = field(default_factory=dict)  # UDP (and TCP_UDP) listener port -> target group id
 
 
 @dataclass(frozen=True)
