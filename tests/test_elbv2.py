@@ -302,6 +302,18 @@ def test_target_health_before_a_verdict(net):
     assert net.elb.describe_target_health(TargetGroupArn=other)["TargetHealthDescriptions"] == []
 
 
+def test_a_terminated_instance_target_is_in_an_invalid_state(net):
+    lb, tg = nlb(net), tcp_group(net, TargetType="instance")
+    instance = net.ec2.run_instances(ImageId="ami-0123456789abcdef0", InstanceType="t3.micro", MinCount=1,
+                                     MaxCount=1, SubnetId=net.subnets[0])["Instances"][0]["InstanceId"]
+    net.elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance}])
+    listen(net, lb, tg)
+    net.ec2.terminate_instances(InstanceIds=[instance])
+    (health,) = net.elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    assert health["TargetHealth"] == {"State": "unused", "Reason": "Target.InvalidState",
+                                      "Description": "Target is in the terminated state"}
+
+
 def test_invalid_targets(net):
     arn = tcp_group(net)["TargetGroupArn"]
     fails("InvalidTarget", net.elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "8.8.8.8"}])

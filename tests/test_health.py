@@ -489,12 +489,13 @@ def test_elb_words_for_states_and_failures():
     checking = {"State": "initial", "Reason": "Elb.InitialHealthChecking",
                 "Description": "Initial health checks in progress"}
     assert elb_health(INITIAL, Outcome(False, "refused", FAILED)) == checking  # not yet enough failures
+    # Target.Timeout and Target.ResponseCodeMismatch are ALB-only reasons: an NLB says what failed in the description.
     assert elb_health(UNHEALTHY, Outcome(False, "late", TIMEOUT)) == {
-        "State": "unhealthy", "Reason": "Target.Timeout", "Description": "Request timed out"}
+        "State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": "Request timed out"}
     assert elb_health(UNHEALTHY, Outcome(False, "refused", FAILED)) == {
         "State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": "Health checks failed"}
     assert elb_health(UNHEALTHY, Outcome(False, "404", MISMATCH, 404)) == {
-        "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+        "State": "unhealthy", "Reason": "Target.FailedHealthChecks",
         "Description": "Health checks failed with these codes: [404]"}
 
 

@@ -128,7 +128,7 @@ def test_http_checks_report_the_status_and_an_nlb_fails_open(clients):
         wait_for(lambda: states(elbv2, arn) == {fine.port: "healthy", failing.port: "unhealthy"}, timeout=20,
                  what="one healthy, one unhealthy")
         assert health_by_port(elbv2, arn)[failing.port] == {
-            "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+            "State": "unhealthy", "Reason": "Target.FailedHealthChecks",
             "Description": "Health checks failed with these codes: [503]"}
         wait_for(lambda: reset(open_to_failing), timeout=5, what="the connection to the unhealthy target to be reset")
         assert {http_get(nodes[i % 2], port) for i in range(4)} == {"fine"}

@@ -35,11 +35,10 @@ closed at once), ``HTTP``/``HTTPS`` checks as above with the group's
 https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-troubleshooting.html),
 as for Lattice. Their verdicts go to the ELB target group's record in ELB's
 words (``elb_health``): ``initial`` / ``Elb.InitialHealthChecking`` once
-checks run, ``healthy``, ``unhealthy`` with ``Target.Timeout`` (no answer
-in time), ``Target.ResponseCodeMismatch`` (a status the matcher refuses) or
-``Target.FailedHealthChecks`` (anything else: refused, reset, malformed),
-with the descriptions DescribeTargetHealth shows in AWS. An unhealthy
-target's reason follows its latest failure.
+checks run, ``healthy``, ``unhealthy`` / ``Target.FailedHealthChecks``
+(ELB's finer reasons are documented for ALBs only) with a description of
+what failed (no answer in time, a status the matcher refuses, anything
+else). An unhealthy target's description follows its latest failure.
 
 ``HealthMonitor`` runs one checker task per (target group, target) on the
 data plane's event loop and reconciles them on every snapshot swap
@@ -278,27 +277,28 @@ def _h2_status(event, stream: int) -> int | None:
 
 # -- ELB's words -------------------------------------------------------------------------
 
-# DescribeTargetHealth's reasons and descriptions
-# (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html; the descriptions
-# as AWS answers them, https://repost.aws/knowledge-center/elb-fix-failing-health-checks-alb).
+# DescribeTargetHealth's reasons (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html):
+# Target.Timeout and Target.ResponseCodeMismatch "apply only to Application Load Balancers and Gateway Load
+# Balancers", so a network load balancer's unhealthy target is always Target.FailedHealthChecks; the description
+# says what failed, in the words ELB uses for each case
+# (https://repost.aws/knowledge-center/elb-fix-failing-health-checks-alb).
 ELB_CHECKING = {"State": "initial", "Reason": "Elb.InitialHealthChecking",
                 "Description": "Initial health checks in progress"}
 ELB_HEALTHY = {"State": "healthy"}
-_ELB_FAILURES = {TIMEOUT: ("Target.Timeout", "Request timed out"),
-                 FAILED: ("Target.FailedHealthChecks", "Health checks failed")}
+_ELB_DESCRIPTIONS = {TIMEOUT: "Request timed out", FAILED: "Health checks failed"}
 
 
 def elb_health(status: str, last: Outcome | None) -> dict:
-    """ELB's ``TargetHealth`` for a checker's state and its latest outcome."""
+    """A network load balancer's ``TargetHealth`` for a checker's state and its latest outcome."""
     if status == HEALTHY:
         return ELB_HEALTHY
     if status == INITIAL or last is None or last.passed:
         return ELB_CHECKING
     if last.failure == MISMATCH:
-        reason, description = "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{last.status}]"
+        description = f"Health checks failed with these codes: [{last.status}]"
     else:
-        reason, description = _ELB_FAILURES[last.failure or FAILED]
-    return {"State": "unhealthy", "Reason": reason, "Description": description}
+        description = _ELB_DESCRIPTIONS[last.failure or FAILED]
+    return {"State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": description}
 
 
 # -- the monitor -----------------------------------------------------------------------

@@ -24,7 +24,8 @@ Target health
     written, a group no listener forwards to answers ``unused`` /
     ``Target.NotInUse``, a target asked for but not registered ``unused`` /
     ``Target.NotRegistered``, a deregistered one still draining ``draining``
-    / ``Target.DeregistrationInProgress``.
+    / ``Target.DeregistrationInProgress``, a stopped or terminated instance
+    ``unused`` / ``Target.InvalidState``.
 
 Deregistration
     A target deregistered from a group in use drains: it stays registered,
@@ -271,7 +272,16 @@ def _target_key(body: dict, target: Mapping[str, Any]) -> tuple:
     return target["Id"], target.get("Port") or body.get("Port")
 
 
-def _health_of(record: Record, target: Mapping[str, Any], in_use: bool,
+def _stopped_instance(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> str | None:
+    """An ``instance`` target's state when it is stopped or terminated (else None)."""
+    if body.get("TargetType") != "instance":
+        return None
+    instance = ctx.tx.get("instance", target["Id"])
+    state = ((instance.body.get("State") or {}).get("Name") if instance is not None else None) or "running"
+    return state if state in ("stopping", "stopped", "shutting-down", "terminated") else None
+
+
+def _health_of(ctx: RequestContext, record: Record, target: Mapping[str, Any], in_use: bool,
                registered: bool) -> shapes.TargetHealthDescription:
     body = record.body
     check_port = body.get("HealthCheckPort", "traffic-port")
@@ -282,6 +292,7 @@ def _health_of(record: Record, target: Mapping[str, Any], in_use: bool,
         "HealthCheckPort": str(port) if check_port == "traffic-port" else check_port}
     checked = (record.internal.get("health") or {}).get(stored.target_name(target["Id"], int(port or 0)))
     state: shapes.TargetHealth
+    stopped = _stopped_instance(ctx, body, target) if registered else None
     if registered and target.get("draining") is not None:
         state = {"State": "draining", "Reason": "Target.DeregistrationInProgress",
                  "Description": "Target deregistration is in progress"}
@@ -291,6 +302,8 @@ def _health_of(record: Record, target: Mapping[str, Any], in_use: bool,
     elif not in_use:
         state = {"State": "unused", "Reason": "Target.NotInUse",
                  "Description": "Target group is not configured to receive traffic from the load balancer"}
+    elif stopped is not None:
+        state = {"State": "unused", "Reason": "Target.InvalidState", "Description": f"Target is in the {stopped} state"}
     elif checked is not None:
         state = cast(shapes.TargetHealth, dict(checked))
     else:
@@ -439,9 +452,9 @@ class TargetGroupOps:
         registered = {_target_key(body, t): t for t in record.internal["targets"]}
         asked = params.get("Targets")
         if not asked:
-            return {"TargetHealthDescriptions": [_health_of(record, t, in_use, True) for t in registered.values()]}
+            return {"TargetHealthDescriptions": [_health_of(ctx, record, t, in_use, True) for t in registered.values()]}
         out: list[shapes.TargetHealthDescription] = []
         for target in asked:
             found = registered.get(_target_key(body, target))
-            out.append(_health_of(record, found or target, in_use, found is not None))
+            out.append(_health_of(ctx, record, found or target, in_use, found is not None))
         return {"TargetHealthDescriptions": out}
