@@ -5,11 +5,17 @@ drains (DescribeTargetHealth says ``draining``; new connections go elsewhere, op
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
 
-from dataplane_env import wait_for
+from dataplane_env import eventually, wait_for
+from latticework.dataplane.nlb import Deregistrations
+from latticework.records import elbv2
+from latticework.snapshot.model import HealthCheck, Snapshot, Target, TargetGroup
+from latticework.store import Record
+from latticework.store.sql import SqlStore
 from test_nlb_health import balancer_with, echo_processes  # noqa: F401 (a fixture)
 from test_nlb_traffic import exchange
 
@@ -68,3 +74,75 @@ def test_a_deregistered_target_drains_for_the_delay_then_leaves(clients, echo_pr
     else:
         assert talk(conn, b"after") == b"one:after"
     conn.close()
+
+
+# -- the control process's side, on a real store ----------------------------------------------
+
+ACCOUNT, REGION, GROUP = "111111111111", "us-east-1", "0123456789abcdef"
+
+
+def draining_group(store: SqlStore, since: float) -> None:
+    """A target group record with one target whose deregistration began at ``since``."""
+    body = {"TargetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/tg/{GROUP}",
+            "TargetType": "ip", "Protocol": "TCP", "Port": 7}
+    with store.transaction(ACCOUNT, REGION, "DeregisterTargets") as tx:
+        tx.put(Record(kind=elbv2.TARGET_GROUP, id=GROUP, account=ACCOUNT, region=REGION, body=body, name="tg",
+                      internal={"attributes": {}, "targets": [{"Id": "10.0.0.5", "draining": since}],
+                                "health": {"10.0.0.5:7": {"State": "healthy"}}}))
+
+
+def snapshot_of(delay: float) -> Snapshot:
+    target = Target(key=f"{GROUP}/10.0.0.5:7", id="10.0.0.5", port=7, address=("127.0.0.1", 7), draining=True)
+    group = TargetGroup(id=GROUP, arn="arn", name="tg", account=ACCOUNT, region=REGION, type="IP", protocol="TCP",
+                        protocol_version="", port=7, vpc_id="vpc-1", health_check=HealthCheck(enabled=False),
+                        targets=(target,), deregistration_delay=delay)
+    return Snapshot(revision=1, nlb_groups={GROUP: group})
+
+
+def targets(store: SqlStore) -> list:
+    return store.reader(ACCOUNT, REGION, "test").get(elbv2.TARGET_GROUP, GROUP).internal["targets"]
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = SqlStore.sqlite(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+def test_the_delay_counts_from_the_recorded_deregistration_and_follows_a_changed_delay(store):
+    now = [1000.0]
+
+    async def scenario():
+        deregistrations = Deregistrations(store, clock=lambda: now[0])
+        try:
+            draining_group(store, since=990.0)  # began 10 s ago (e.g. before a restart)
+            deregistrations.apply(snapshot_of(300))
+            await asyncio.sleep(0.05)
+            assert targets(store) != []  # 290 s to go
+            deregistrations.apply(snapshot_of(10))  # the delay shortened: already over
+            await eventually(lambda: targets(store) == [])
+            record = store.reader(ACCOUNT, REGION, "test").get(elbv2.TARGET_GROUP, GROUP)
+            assert record.internal["health"] == {}  # its health goes with it
+        finally:
+            await deregistrations.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_target_registered_again_meanwhile_stays(store):
+    async def scenario():
+        deregistrations = Deregistrations(store, clock=lambda: 1000.0)
+        try:
+            draining_group(store, since=999.0)
+            deregistrations.apply(snapshot_of(1))
+            with store.transaction(ACCOUNT, REGION, "RegisterTargets") as tx:  # a new registration
+                record = tx.get(elbv2.TARGET_GROUP, GROUP)
+                record.internal["targets"] = [{"Id": "10.0.0.5"}]
+                tx.put(record)
+            await asyncio.sleep(0.1)
+            assert targets(store) == [{"Id": "10.0.0.5"}]
+        finally:
+            await deregistrations.close()
+
+    asyncio.run(scenario())
