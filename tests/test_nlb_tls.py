@@ -13,6 +13,7 @@ from test_ec2_endpoints import make_vpc
 from test_nlb_health import echo_processes  # noqa: F401 (a fixture)
 from test_nlb_traffic import free_port
 from test_privatelink_dns import interfaces_of
+from test_tls import _user_certificate
 from latticework.ownpaths_client import ca_pem
 
 CERTIFICATE = "arn:aws:acm:us-east-1:{account}:certificate/0a1b2c3d-0000-4000-8000-000000000001"
@@ -57,6 +58,16 @@ def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_proces
             assert b"plain:" not in conn.recv(65536)
         except ConnectionResetError:
             pass
+
+    # A certificate imported for a listener's ARN (the local stand-in for ACM) is the one served.
+    imported = "0a1b2c3d-0000-4000-8000-0000000000ff"
+    user_pem = _user_certificate(clients.server.state.parent / "certificates" / imported, ["tls.example.com"])
+    other_port = free_port()
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=other_port,
+                          Certificates=[{"CertificateArn": CERTIFICATE.format(account=clients.account)[:-36] + imported}],
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    trusting_user = ssl.create_default_context(cadata=user_pem)
+    assert tls_exchange(trusting_user, nodes[0], other_port, "tls.example.com", b"mine") == b"plain:mine"
 
     # The target gone: the handshake completes, then the client's connection ends (it does not hang).
     echo.kill()

@@ -34,7 +34,8 @@ issues for the load balancer's ``DNSName``. The handshake runs on the
 event loop (``_TlsFront``) and hands the plaintext to the relay over a
 socket pair, so the target leg is the same relay as for TCP (proxy protocol,
 idle timeout, connection termination); the target connection opens while
-the handshake runs, and a failed handshake resets it. TLS 1.2 and 1.3 with
+the handshake runs, and a failed handshake closes it (with a FIN: the target
+sees what a TCP health check looks like; an NLB would not have connected). TLS 1.2 and 1.3 with
 the Lattice suites of ``tls.server_context`` (the listener's ``SslPolicy``
 is not applied), no ALPN (an NLB's default ALPN policy is ``None``), one
 certificate (no SNI choice among listener certificates). Only TLS listeners
@@ -346,7 +347,7 @@ HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS client has to complete its handshake
 async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: relay.Relay,
                      context: ssl.SSLContext) -> None:
     """Complete the TLS handshake with ``client``, then pump its plaintext to and from ``plaintext`` (the other
-    end of the relay's socket pair) until both are done; a failed handshake resets the target connection."""
+    end of the relay's socket pair) until both are done; a failed handshake closes the target connection."""
     loop = asyncio.get_running_loop()
     inner = _Half()
     try:
@@ -362,7 +363,7 @@ async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: r
     except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
         log.info("TLS handshake failed: %s", exc)
         client.close()
-        started.close(reset=True)
+        started.close()  # the target saw a connection open; it closes as quietly as a TCP health check
         inner.abort()
         return
     if inner.closed.done():  # the target leg ended during the handshake (refused, reset): so does the client's
