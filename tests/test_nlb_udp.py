@@ -20,12 +20,18 @@ from test_privatelink_dns import interfaces_of
 UDP_ECHO = """
 import socket, sys, threading
 name = sys.argv[1].encode()
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("127.0.0.1", 0))
-port = udp.getsockname()[1]
-tcp = socket.socket()
-tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-tcp.bind(("127.0.0.1", port))
+while True:  # a UDP port whose TCP twin is free too
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket()
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        tcp.bind(("127.0.0.1", port))
+        break
+    except OSError:
+        udp.close()
+        tcp.close()
 tcp.listen(64)
 def serve_tcp():
     while True:

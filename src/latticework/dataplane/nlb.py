@@ -185,6 +185,8 @@ class Nodes:
     def _tls_context(self, certificate_arn: str, dns_name: str) -> ssl.SSLContext:
         """The server context of a TLS listener: the imported certificate of the ARN, else a CA-issued one."""
         certificates = self.plane.certificates
+        if certificates is None:
+            raise ValueError("this data plane has no certificates (no CA)")
         user = tls.UserCertificate.find(certificates.user_dir, certificate_arn) if certificate_arn else None
         basis = (user.stamp if user else None,)
         cached = self._contexts.get((certificate_arn, dns_name))
