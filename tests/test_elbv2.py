@@ -274,7 +274,7 @@ def test_deleting_the_load_balancer_deletes_its_listeners(net):
 
 # -- targets -----------------------------------------------------------------------------
 
-def test_target_health_before_the_data_plane(net):
+def test_target_health_before_a_verdict(net):
     lb, tg = nlb(net), tcp_group(net)
     arn = tg["TargetGroupArn"]
     net.elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.0.5"}, {"Id": "10.0.1.5", "Port": 9090}])
@@ -282,19 +282,42 @@ def test_target_health_before_the_data_plane(net):
     assert {h["TargetHealth"]["Reason"] for h in health} == {"Target.NotInUse"}
     assert sorted(h["HealthCheckPort"] for h in health) == ["8080", "9090"]
     listen(net, lb, tg)
+    # In use: registering, then checking (the first check starts at once; its verdict takes the timeout).
     health = net.elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-    assert {(h["TargetHealth"]["State"], h["TargetHealth"]["Reason"]) for h in health} == \
-        {("initial", "Elb.RegistrationInProgress")}
+    assert {h["TargetHealth"]["State"] for h in health} == {"initial"}
+    assert {h["TargetHealth"]["Reason"] for h in health} <= {"Elb.RegistrationInProgress", "Elb.InitialHealthChecking"}
     asked = net.elb.describe_target_health(TargetGroupArn=arn, Targets=[{"Id": "10.0.0.99"}])
     assert asked["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"] == "Target.NotRegistered"
+    # Deregistered from a group in use: draining for the deregistration delay (300 s by default).
     net.elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.0.5"}, {"Id": "10.9.9.9"}])
-    left = net.elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-    assert [h["Target"]["Id"] for h in left] == ["10.0.1.5"]
+    left = {h["Target"]["Id"]: h["TargetHealth"] for h in
+            net.elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]}
+    assert left["10.0.0.5"] == {"State": "draining", "Reason": "Target.DeregistrationInProgress",
+                                "Description": "Target deregistration is in progress"}
+    assert left["10.0.1.5"]["State"] == "initial"
+    # Not in use: a deregistration takes effect at once.
+    other = tcp_group(net, name="tg-unused")["TargetGroupArn"]
+    net.elb.register_targets(TargetGroupArn=other, Targets=[{"Id": "10.0.0.5"}])
+    net.elb.deregister_targets(TargetGroupArn=other, Targets=[{"Id": "10.0.0.5"}])
+    assert net.elb.describe_target_health(TargetGroupArn=other)["TargetHealthDescriptions"] == []
+
+
+def test_a_terminated_instance_target_is_in_an_invalid_state(net):
+    lb, tg = nlb(net), tcp_group(net, TargetType="instance")
+    instance = net.ec2.run_instances(ImageId="ami-0123456789abcdef0", InstanceType="t3.micro", MinCount=1,
+                                     MaxCount=1, SubnetId=net.subnets[0])["Instances"][0]["InstanceId"]
+    net.elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance}])
+    listen(net, lb, tg)
+    net.ec2.terminate_instances(InstanceIds=[instance])
+    (health,) = net.elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    assert health["TargetHealth"] == {"State": "unused", "Reason": "Target.InvalidState",
+                                      "Description": "Target is in the terminated state"}
 
 
 def test_invalid_targets(net):
     arn = tcp_group(net)["TargetGroupArn"]
     fails("InvalidTarget", net.elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "8.8.8.8"}])
+    net.elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1"}])  # a process on this host
     fails("InvalidTarget", net.elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "i-0123456789abcdef0"}])
 
 

@@ -23,10 +23,12 @@ from hypothesis import given, strategies as st
 
 from dataplane_env import eventually
 from latticework.dataplane.health import (
-    HEALTHY, INITIAL, REASON_CODES, UNHEALTHY, HealthMonitor, TargetHealth, observe, parse_matcher, probe, status_of,
+    FAILED, HEALTHY, INITIAL, MISMATCH, REASON_CODES, TIMEOUT, UNHEALTHY, HealthMonitor, Outcome, TargetHealth,
+    elb_health, observe, parse_matcher, probe, status_of,
 )
 from latticework.dataplane.plane import Limits
-from latticework.snapshot.model import HealthCheck, Snapshot, Target, TargetGroup
+from latticework.records import elbv2
+from latticework.snapshot.model import HealthCheck, NetworkLoadBalancer, Snapshot, Target, TargetGroup
 from latticework.store import Record
 from latticework.store.sql import SqlStore
 
@@ -450,5 +452,95 @@ def test_a_deleted_record_is_not_recreated(store):
             monitor.apply(snapshot(target(key, backend.port)))
             await eventually(lambda: monitor.state(TG, key) == HEALTHY)
             assert stored(store, key) is None
+
+    monitored(store, scenario)
+
+
+# -- network load balancers' target groups (ELB's words) ------------------------------------
+
+def test_why_a_check_failed():
+    assert check(hang=True, timeout=0.1)[0].failure == TIMEOUT
+    assert (check(500)[0].failure, check(500)[0].status) == (MISMATCH, 500)
+
+    async def refused():
+        with unused_port() as sock:
+            return await probe("127.0.0.1", sock.getsockname()[1], FAST, parse_matcher("200"))
+
+    assert asyncio.run(refused()).failure == FAILED
+
+
+def test_a_tcp_check_passes_when_a_connection_opens():
+    tcp = HealthCheck(enabled=True, protocol="TCP", timeout=0.5)
+
+    async def scenario():
+        async with Backend(hang=True) as backend:  # says nothing: a TCP check does not wait for a word
+            passed = await probe("127.0.0.1", backend.port, tcp, parse_matcher("200"))
+        with unused_port() as sock:
+            failed = await probe("127.0.0.1", sock.getsockname()[1], tcp, parse_matcher("200"))
+        return passed, failed, backend
+
+    passed, failed, backend = asyncio.run(scenario())
+    assert passed.passed and backend.opened == 1 and backend.heads == []
+    assert not failed.passed and failed.failure == FAILED
+
+
+def test_elb_words_for_states_and_failures():
+    assert elb_health(HEALTHY, Outcome(True, "connected")) == {"State": "healthy"}
+    checking = {"State": "initial", "Reason": "Elb.InitialHealthChecking",
+                "Description": "Initial health checks in progress"}
+    assert elb_health(INITIAL, Outcome(False, "refused", FAILED)) == checking  # not yet enough failures
+    # Target.Timeout and Target.ResponseCodeMismatch are ALB-only reasons: an NLB says what failed in the description.
+    assert elb_health(UNHEALTHY, Outcome(False, "late", TIMEOUT)) == {
+        "State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": "Request timed out"}
+    assert elb_health(UNHEALTHY, Outcome(False, "refused", FAILED)) == {
+        "State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": "Health checks failed"}
+    assert elb_health(UNHEALTHY, Outcome(False, "404", MISMATCH, 404)) == {
+        "State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+        "Description": "Health checks failed with these codes: [404]"}
+
+
+ELB_TG = "0123456789abcdef"
+
+
+def elb_group_record(store: SqlStore, port: int) -> None:
+    """An ELB target group record with one registered target, as CreateTargetGroup and RegisterTargets leave it."""
+    body = {"TargetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/tg/{ELB_TG}",
+            "TargetType": "ip", "Protocol": "TCP", "Port": port}
+    with store.transaction(ACCOUNT, REGION, "CreateTargetGroup") as tx:
+        tx.put(Record(kind=elbv2.TARGET_GROUP, id=ELB_TG, account=ACCOUNT, region=REGION, body=body, name="tg",
+                      internal={"attributes": {}, "targets": [{"Id": "127.0.0.1", "Port": port}]}))
+
+
+def elb_stored(store: SqlStore, port: int) -> dict | None:
+    record = store.reader(ACCOUNT, REGION, "test").get(elbv2.TARGET_GROUP, ELB_TG)
+    return (record.internal.get("health") or {}).get(f"127.0.0.1:{port}")
+
+
+def nlb_snapshot(port: int, listened: bool, check: HealthCheck) -> Snapshot:
+    t = Target(key=f"{ELB_TG}/127.0.0.1:{port}", id="127.0.0.1", port=port, address=("127.0.0.1", port))
+    group = TargetGroup(id=ELB_TG, arn="arn", name="tg", account=ACCOUNT, region=REGION, type="IP", protocol="TCP",
+                        protocol_version="", port=port, vpc_id="vpc-1", health_check=check, targets=(t,), used=True)
+    balancers = {"lb": NetworkLoadBalancer(id="lb", arn="arn", vpc_id="vpc-1",
+                                           listeners={80: ELB_TG} if listened else {})}
+    return Snapshot(revision=1, nlb_groups={ELB_TG: group}, balancers=balancers)
+
+
+def test_an_nlb_group_is_checked_while_a_listener_uses_it_and_its_record_says_so_in_elb_words(store):
+    tcp = HealthCheck(enabled=True, protocol="TCP", interval=0.05, timeout=0.5, unhealthy_threshold=2)
+
+    async def scenario(monitor):
+        async with Backend(hang=True) as backend:
+            elb_group_record(store, backend.port)
+            key = (ELB_TG, f"{ELB_TG}/127.0.0.1:{backend.port}")
+            monitor.apply(nlb_snapshot(backend.port, listened=False, check=tcp))
+            assert monitor._checkers == {}
+            monitor.apply(nlb_snapshot(backend.port, listened=True, check=tcp))
+            await eventually(lambda: elb_stored(store, backend.port) == {"State": "healthy"})
+            assert monitor.state(*key) == HEALTHY
+            backend.server.close()  # no one listens any more: refused
+            await backend.server.wait_closed()
+            await eventually(lambda: (elb_stored(store, backend.port) or {}).get("State") == "unhealthy")
+            assert elb_stored(store, backend.port)["Reason"] == "Target.FailedHealthChecks"
+            assert monitor.state(*key) == UNHEALTHY
 
     monitored(store, scenario)

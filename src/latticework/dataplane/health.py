@@ -25,6 +25,21 @@ of ``list-targets``), and no finer code (ELB's ``Target.Timeout``,
 ``Target.ResponseCodeMismatch``...) is documented for Lattice, so every
 failure reports that one code; what exactly failed goes to the log.
 
+Network load balancers' target groups (``Snapshot.nlb_groups``) are checked
+the same way while a listener of a network load balancer forwards to them,
+with ELB's settings (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html):
+a ``TCP`` check passes when a connection opens within the timeout (it is
+closed at once), ``HTTP``/``HTTPS`` checks as above with the group's
+``Matcher``. A newly registered target is in service after one passed check
+("Your target is not in service until it passes one health check",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-troubleshooting.html),
+as for Lattice. Their verdicts go to the ELB target group's record in ELB's
+words (``elb_health``): ``initial`` / ``Elb.InitialHealthChecking`` once
+checks run, ``healthy``, ``unhealthy`` / ``Target.FailedHealthChecks``
+(ELB's finer reasons are documented for ALBs only) with a description of
+what failed (no answer in time, a status the matcher refuses, anything
+else). An unhealthy target's description follows its latest failure.
+
 ``HealthMonitor`` runs one checker task per (target group, target) on the
 data plane's event loop and reconciles them on every snapshot swap
 (``apply``): checkers keep running while nothing they use changes; a change
@@ -49,8 +64,9 @@ from h2.connection import H2Connection
 from h2.events import ConnectionTerminated, ResponseReceived, StreamReset
 
 from latticework.dataplane.plane import Limits
+from latticework.records import elbv2
 from latticework.records.lattice import record_target_health
-from latticework.snapshot.model import HTTPS, HealthCheck, Snapshot, Target, TargetGroup
+from latticework.snapshot.model import HTTPS, TCP, HealthCheck, Snapshot, Target, TargetGroup
 from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.health")
@@ -137,10 +153,15 @@ def observe(health: TargetHealth, passed: bool, check: HealthCheck) -> TargetHea
 
 # -- one check -------------------------------------------------------------------------
 
+TIMEOUT, MISMATCH, FAILED = "timeout", "mismatch", "failed"  # why a check failed
+
+
 @dataclass(frozen=True)
 class Outcome:
     passed: bool
     detail: str  # what was seen: "status 200", "connection refused"...
+    failure: str | None = None  # TIMEOUT | MISMATCH | FAILED when not passed
+    status: int | None = None  # the HTTP status answered, if any
 
 
 def status_of(line: bytes) -> int:
@@ -169,16 +190,25 @@ async def probe(host: str, port: int, check: HealthCheck, matcher: Matcher, head
     """Run one health check against ``host:port``; never raises (but for cancellation)."""
     try:
         async with asyncio.timeout(check.timeout):
+            if check.protocol == TCP:
+                await _connect(host, port)
+                return Outcome(True, "connected")
             status = await _request(host, port, check, head_limit)
     except TimeoutError:
-        return Outcome(False, f"no response within {check.timeout:g} s")
+        return Outcome(False, f"no response within {check.timeout:g} s", TIMEOUT)
     except ConnectionRefusedError:
-        return Outcome(False, "connection refused")
+        return Outcome(False, "connection refused", FAILED)
     except Exception as exc:  # any failure to get a status is a failed check
-        return Outcome(False, f"{type(exc).__name__}: {exc}")
+        return Outcome(False, f"{type(exc).__name__}: {exc}", FAILED)
     if status in matcher:
-        return Outcome(True, f"status {status}")
-    return Outcome(False, f"status {status} does not match {matcher.text!r}")
+        return Outcome(True, f"status {status}", status=status)
+    return Outcome(False, f"status {status} does not match {matcher.text!r}", MISMATCH, status)
+
+
+async def _connect(host: str, port: int) -> None:
+    """A TCP check: the connection opens (then closes at once)."""
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
 
 
 async def _request(host: str, port: int, check: HealthCheck, head_limit: int) -> int:
@@ -245,6 +275,32 @@ def _h2_status(event, stream: int) -> int | None:
     return None
 
 
+# -- ELB's words -------------------------------------------------------------------------
+
+# DescribeTargetHealth's reasons (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html):
+# Target.Timeout and Target.ResponseCodeMismatch "apply only to Application Load Balancers and Gateway Load
+# Balancers", so a network load balancer's unhealthy target is always Target.FailedHealthChecks; the description
+# says what failed, in the words ELB uses for each case
+# (https://repost.aws/knowledge-center/elb-fix-failing-health-checks-alb).
+ELB_CHECKING = {"State": "initial", "Reason": "Elb.InitialHealthChecking",
+                "Description": "Initial health checks in progress"}
+ELB_HEALTHY = {"State": "healthy"}
+_ELB_DESCRIPTIONS = {TIMEOUT: "Request timed out", FAILED: "Health checks failed"}
+
+
+def elb_health(status: str, last: Outcome | None) -> dict:
+    """A network load balancer's ``TargetHealth`` for a checker's state and its latest outcome."""
+    if status == HEALTHY:
+        return ELB_HEALTHY
+    if status == INITIAL or last is None or last.passed:
+        return ELB_CHECKING
+    if last.failure == MISMATCH:
+        description = f"Health checks failed with these codes: [{last.status}]"
+    else:
+        description = _ELB_DESCRIPTIONS[last.failure or FAILED]
+    return {"State": "unhealthy", "Reason": "Target.FailedHealthChecks", "Description": description}
+
+
 # -- the monitor -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -262,17 +318,24 @@ class _Checker:
     spec: _Spec
     health: TargetHealth
     fresh: bool  # starting over: the record may still hold an older verdict
+    elb: bool = False  # an ELB target group's target (``nlb_groups``): its verdicts go there, in ELB's words
+    written: dict | None = None  # ELB: the last health written
     task: asyncio.Task | None = None
 
 
-def _checked(snapshot: Snapshot) -> Iterator[tuple[Key, TargetGroup, Target]]:
-    """Every (group, target) Lattice health checks in ``snapshot``."""
-    for group in snapshot.target_groups.values():
-        if not (group.used and group.health_check.enabled and group.type in CHECKED_TYPES):
+def _checked(snapshot: Snapshot) -> Iterator[tuple[Key, TargetGroup, Target, bool]]:
+    """Every (group, target) health checked in ``snapshot``: Lattice's, and ELB's a network load balancer's
+    listener forwards to (the last item says which)."""
+    elb = {id for b in snapshot.balancers.values() for id in [*b.listeners.values(), *b.udp.values()]
+           if id in snapshot.nlb_groups}
+    groups = [(g, False) for g in snapshot.target_groups.values() if g.used] + \
+        [(snapshot.nlb_groups[id], True) for id in sorted(elb)]
+    for group, is_elb in groups:
+        if not (group.health_check.enabled and group.type in CHECKED_TYPES):
             continue
         for target in group.targets:
             if not target.draining and target.address is not None:
-                yield (group.id, target.key), group, target
+                yield (group.id, target.key), group, target, is_elb
 
 
 class HealthMonitor:
@@ -292,11 +355,11 @@ class HealthMonitor:
 
     def apply(self, snapshot: Snapshot) -> None:
         """Reconcile the checkers with ``snapshot``; call it on the event loop at every swap."""
-        wanted = {key: (group, target) for key, group, target in _checked(snapshot)}
+        wanted = {key: (group, target, elb) for key, group, target, elb in _checked(snapshot)}
         for key in [k for k in self._checkers if k not in wanted]:
             self._stop(key)
-        for key, (group, target) in wanted.items():
-            self._reconcile(key, group, target)
+        for key, (group, target, elb) in wanted.items():
+            self._reconcile(key, group, target, elb)
 
     async def close(self) -> None:
         tasks = [c.task for c in self._checkers.values() if c.task is not None]
@@ -307,7 +370,7 @@ class HealthMonitor:
 
     # -- reconciling -------------------------------------------------------------
 
-    def _reconcile(self, key: Key, group: TargetGroup, target: Target) -> None:
+    def _reconcile(self, key: Key, group: TargetGroup, target: Target, elb: bool = False) -> None:
         assert target.address is not None  # _checked picks targets that have one
         spec = _Spec(group.health_check, target.address)
         current = self._checkers.get(key)
@@ -318,7 +381,8 @@ class HealthMonitor:
         health = TargetHealth(current.health.status) if current is not None and kept else TargetHealth()
         if current is not None and current.task is not None:
             current.task.cancel()
-        checker = _Checker(group, target, spec, health, fresh=not kept)
+        checker = _Checker(group, target, spec, health, fresh=not kept, elb=elb,
+                           written=current.written if current is not None and kept else None)
         checker.task = asyncio.get_running_loop().create_task(self._run(checker), name=f"health {key[1]}")
         checker.task.add_done_callback(_report_crash)
         self._checkers[key] = checker
@@ -338,7 +402,9 @@ class HealthMonitor:
     # -- checking ----------------------------------------------------------------
 
     async def _run(self, checker: _Checker) -> None:
-        if checker.fresh:
+        if checker.fresh and checker.elb:
+            self._write_elb(checker, ELB_CHECKING)
+        elif checker.fresh:
             self._write(checker, INITIAL, only_over=(HEALTHY, UNHEALTHY))
         check, (host, port) = checker.spec.check, checker.spec.address
         port = check.port or port
@@ -354,12 +420,29 @@ class HealthMonitor:
     def _observe(self, checker: _Checker, outcome: Outcome) -> None:
         before = checker.health.status
         checker.health = observe(checker.health, outcome.passed, checker.spec.check)
+        if checker.elb:  # an unhealthy target's reason follows its latest failure
+            self._write_elb(checker, elb_health(checker.health.status, outcome))
         if checker.health.status == before:
             return
         self._changed((checker.group.id, checker.target.key))
         log.info("target %s of %s: %s -> %s (%s)", checker.target.id, checker.group.id, before,
                  checker.health.status, outcome.detail)
-        self._write(checker, checker.health.status)
+        if not checker.elb:
+            self._write(checker, checker.health.status)
+
+    def _write_elb(self, checker: _Checker, health: dict) -> None:
+        """Put ELB's ``TargetHealth`` in the target group's record (DescribeTargetHealth reads it), when it
+        changed."""
+        if checker.written == health:
+            return
+        group, target = checker.group, checker.target
+        try:
+            with self._store.transaction(group.account, group.region, "HealthCheck") as tx:
+                elbv2.record_target_health(tx, group.id, target.id, target.port, health)
+        except Exception:  # the store being unavailable must not stop the checks
+            log.exception("could not record health of target %s", target.key)
+            return
+        checker.written = health
 
     def _write(self, checker: _Checker, status: str, only_over: tuple[str, ...] | None = None) -> None:
         """Put ``status`` in the target's record (ListTargets reads it), unless the record is gone,

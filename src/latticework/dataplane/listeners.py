@@ -26,8 +26,10 @@ At shutdown (``close``) open client connections drain: each front end
 finishes what it has in progress, for at most ``drain_seconds``.
 
 A network load balancer's node (a ``FabricInterface`` it owns) gets a
-``TCP`` socket for each TCP listener of the load balancer. Each accepted
-connection goes to ``nlb.Nodes``, which picks a target and relays to it.
+``TCP`` socket for each TCP or TLS listener of the load balancer, and a UDP
+socket for each UDP listener (both for a TCP_UDP one). Each accepted
+connection, and each new client's datagrams, go to ``nlb.Nodes``, which
+picks a target and relays to it.
 
 An interface endpoint to an endpoint service gets, on each of its
 interfaces, a ``TCP`` socket for each TCP listener port of its service's load
@@ -63,6 +65,7 @@ ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the fir
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
 PASSTHROUGH = "passthrough"  # sniffed, and TLS connections routed by SNI first (TLS_PASSTHROUGH listeners)
+UDP, TCP_UDP = "UDP", "TCP_UDP"  # a node's UDP socket of a port, alone or beside its TCP socket
 
 
 def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
@@ -80,6 +83,8 @@ def wanted_sockets(snapshot: Snapshot) -> dict[tuple[str, int], str]:
     for address, interface in snapshot.interfaces.items():
         balancer = snapshot.balancers.get(interface.owner) if interface.owner_kind == LOAD_BALANCER else None
         wanted.update({(address, port): TCP for port in (balancer.listeners if balancer else ())})
+        wanted.update({(address, port): TCP_UDP if (address, port) in wanted else UDP
+                       for port in (balancer.udp if balancer else ())})
     wanted.update(resources.wanted_sockets(snapshot))
     return wanted
 
@@ -152,6 +157,7 @@ class Listeners:
     async def apply(self, snapshot: Snapshot, wanted: dict[tuple[str, int], str] | None = None) -> None:
         """Open and close sockets to serve ``snapshot``; ``wanted`` is its ``wanted_sockets`` when known."""
         wanted = wanted_sockets(snapshot) if wanted is None else wanted
+        self.nodes.apply(snapshot)  # relays to targets whose deregistration ended
         for key, (mode, server) in list(self.servers.items()):
             if wanted.get(key) != mode:
                 await self._stop(key)
@@ -195,7 +201,8 @@ class Listeners:
     async def _start(self, key: tuple[str, int], mode: str) -> None:
         address, port = key
         try:
-            sock = _listening_socket(address, port)
+            sock = _listening_socket(address, port) if mode != UDP else None
+            datagrams = _datagram_socket(address, port, sock) if mode in (UDP, TCP_UDP) else None
         except OSError as exc:
             if key not in self.unbound:
                 log.warning("cannot listen on %s:%s (%s); listeners on that port stay unreachable", address, port,
@@ -204,6 +211,10 @@ class Listeners:
             return
         self.unbound.discard(key)
         loop = asyncio.get_running_loop()
+        if datagrams is not None:
+            self.servers[key] = (mode, asyncio.create_task(self._serve_datagrams(datagrams, sock, address, port)))
+            return
+        assert sock is not None  # every mode but UDP has its stream socket
         if mode == resources.RESOURCE:
             self.servers[key] = (mode, asyncio.create_task(self.gateways.serve(sock, address, port)))
             return
@@ -245,6 +256,26 @@ class Listeners:
                     self._relay(client, address, port)
         finally:
             sock.close()
+
+    async def _serve_datagrams(self, datagrams: socket.socket, sock: socket.socket | None, address: str,
+                               port: int) -> None:
+        """A node's UDP socket (``nlb.UdpListener``), and its TCP socket beside it for a TCP_UDP listener."""
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(lambda: nlb.UdpListener(self.nodes, address, port),
+                                                               sock=datagrams)
+        except BaseException:
+            datagrams.close()
+            if sock is not None:
+                sock.close()
+            raise
+        try:
+            if sock is not None:
+                await self._accept_relaying(sock, address, port)
+            else:
+                await loop.create_future()  # until the port is closed (cancelled)
+        finally:
+            transport.close()
 
     def _relay(self, client: socket.socket, address: str, port: int) -> None:
         snapshot = self.plane.snapshot
@@ -296,6 +327,22 @@ class Listeners:
                                                if tls else None)
         except (OSError, asyncio.TimeoutError):  # a failed handshake (ssl.SSLError is an OSError): already told
             client.close()
+
+
+def _datagram_socket(address: str, port: int, beside: socket.socket | None) -> socket.socket:
+    """A node's UDP socket, shared by every worker (``SO_REUSEPORT``: the kernel keeps a client's datagrams on
+    one); ``beside`` (the port's TCP socket) is closed if it cannot be bound."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((address, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        if beside is not None:
+            beside.close()
+        raise
+    return sock
 
 
 def _listening_socket(address: str, port: int) -> socket.socket:

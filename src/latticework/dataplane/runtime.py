@@ -13,7 +13,8 @@ own copy), and once every worker serves the revision:
    and DynamoDB through VPC endpoints, served here, where botocore's models
    are loaded anyway), health checkers per target (run here, once per
    target, their states sent to the workers), drains of deregistered
-   targets (waiting on every worker's requests in flight);
+   targets (waiting on every worker's requests in flight; network load
+   balancers' groups wait out their deregistration delay, ``nlb``);
 2. the control plane's pending statuses: what the API created or deleted is
    now served, so it settles (the ``seams.Settler`` given at construction),
    and writes waiting in ``applied(revision)`` are answered.
@@ -45,6 +46,7 @@ from pathlib import Path
 
 from latticework.dataplane import explain, feed
 from latticework.dataplane.awsservices.front import AwsServiceFronts
+from latticework.dataplane.nlb import Deregistrations
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.looplag import LoopLag
@@ -110,6 +112,7 @@ class DataPlane:
         self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
         self.drainer = Drainer(self.store, self.workers, limits)
         self.aws_services = AwsServiceFronts(self.ca, self.settings.aws_upstreams, lambda: self.snapshot)
+        self.deregistrations = Deregistrations(self.store)  # network load balancers' deregistration delays
         self.loop_lag.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(lambda revision, operation: loop.call_soon_threadsafe(self._changed, revision, operation))
@@ -126,7 +129,7 @@ class DataPlane:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.workers.close(self.settings.drain_seconds)
-        for part in (self.resolvers, self.aws_services, self.health, self.drainer):
+        for part in (self.resolvers, self.aws_services, self.health, self.drainer, self.deregistrations):
             await part.close()
 
     # -- the control plane's side ----------------------------------------------------
@@ -212,6 +215,7 @@ class DataPlane:
         await self.aws_services.apply(snapshot)
         self.health.apply(snapshot)
         self.drainer.apply(snapshot)
+        self.deregistrations.apply(snapshot)
         self.applied_revision = snapshot.revision
         self.settler.settle_applied(snapshot.revision, skip_kinds=DRAINED_BY_DATA_PLANE)
         self._release_waiters(snapshot.revision)

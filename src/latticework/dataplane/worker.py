@@ -127,6 +127,7 @@ class Worker:
                 gc.freeze()
         elif kind == "health":
             self.health.update(message)
+            self.listeners.nodes.health_changed(self.health.state)  # NLBs reset connections to unhealthy targets
         elif kind == "idle?":
             self._spawn(self._answer_idle(message))
         else:

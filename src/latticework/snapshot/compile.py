@@ -429,19 +429,32 @@ class Compiler:
             self.nlb_groups[id] = _nlb_group(elbv2.TargetGroupRecord(record), self.hosts)
 
     def _rebuild_balancer(self, id: str) -> None:
-        """A network load balancer's TCP listeners, each to the target group its default action forwards to."""
+        """A network load balancer's TCP and TLS listeners, each to the target group its default action forwards
+        to (a TLS listener with its default certificate)."""
         self.balancers.pop(id, None)
         record = self.records[elbv2.LOAD_BALANCER].get(id)
         if record is None or not elbv2.LoadBalancerRecord(record).is_network:
             return
         listeners: dict[int, str] = {}
+        certificates: dict[int, str] = {}  # TLS listeners: terminated with this certificate, then relayed as TCP
+        udp: dict[int, str] = {}  # UDP and TCP_UDP listeners' datagrams
         for child in self._kids(elbv2.LISTENER, id):
             listener = elbv2.ListenerRecord(child)
-            groups = [g.id for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
+            found = [g for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
+            groups = [g.id for g in found]
             if listener.protocol == TCP and groups:
                 listeners[listener.port] = groups[0]
+            # TLS to a TCP group only: targets are spoken to in plaintext (no re-encryption toward TLS groups yet).
+            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol == TCP:
+                listeners[listener.port] = groups[0]
+                certificates[listener.port] = listener.certificate_arn or ""
+            if listener.protocol in ("UDP", "TCP_UDP") and groups:
+                udp[listener.port] = groups[0]
+            if listener.protocol == "TCP_UDP" and groups:
+                listeners[listener.port] = groups[0]
         balancer = elbv2.LoadBalancerRecord(record)
-        self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners)
+        self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
+                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp)
 
     def _rebuild_endpoint(self, id: str) -> None:
         """An interface endpoint to an endpoint service: its service's load balancers, and the one per zone."""
@@ -713,13 +726,31 @@ def _target_group(group: lattice.TargetGroupRecord, targets: tuple[Target, ...],
 
 
 def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup:
-    """An ELB target group: its registered targets, each where the host map puts it (no health checks yet)."""
+    """An ELB target group: its registered targets (deregistered ones draining), each where the host map puts
+    it, its health check and the attributes the data plane honours."""
     r = group.record
-    targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port,
+    draining = group.draining()
+    targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port, draining=(id, port) in draining,
                            address=hosts.address(group.type, group.vpc_id, id, port)) for id, port in group.targets())
     return TargetGroup(id=r.id, arn=group.arn, name=r.name or "", account=r.account, region=r.region,
                        type=group.type, protocol=group.protocol or TCP, protocol_version="", port=group.port,
-                       vpc_id=group.vpc_id, health_check=HealthCheck(enabled=False), targets=targets, used=True)
+                       vpc_id=group.vpc_id, health_check=_elb_health_check(group.body), targets=targets, used=True,
+                       proxy_protocol_v2=group.flag("proxy_protocol_v2.enabled"),
+                       deregistration_delay=group.deregistration_delay,
+                       terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"),
+                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"))
+
+
+def _elb_health_check(body: Mapping) -> HealthCheck:
+    """An ELB target group's health check (its API members, defaults filled in at creation)."""
+    port = body.get("HealthCheckPort") or "traffic-port"
+    return HealthCheck(enabled=body.get("HealthCheckEnabled", True), protocol=body.get("HealthCheckProtocol") or TCP,
+                       port=None if port == "traffic-port" else int(port), path=body.get("HealthCheckPath") or "/",
+                       interval=float(body.get("HealthCheckIntervalSeconds") or 30),
+                       timeout=float(body.get("HealthCheckTimeoutSeconds") or 10),
+                       healthy_threshold=int(body.get("HealthyThresholdCount") or 5),
+                       unhealthy_threshold=int(body.get("UnhealthyThresholdCount") or 2),
+                       matcher=(body.get("Matcher") or {}).get("HttpCode") or "200-399")
 
 
 class _HostMap:
@@ -988,7 +1019,7 @@ def check(snapshot: Snapshot, services: Iterable[str] | None = None, vpcs: Itera
     """
     for id in snapshot.balancers if balancers is None else balancers:
         balancer = snapshot.balancers.get(id)
-        for port, group_id in (balancer.listeners.items() if balancer else ()):
+        for port, group_id in ([*balancer.listeners.items(), *balancer.udp.items()] if balancer else ()):
             if group_id not in snapshot.nlb_groups:
                 raise Inconsistent(f"load balancer {id} listener on port {port} forwards to unknown target group "
                                    f"{group_id}")

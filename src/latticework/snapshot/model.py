@@ -74,7 +74,7 @@ class HealthCheck:
     """Effective health-check settings of a target group (defaults filled in)."""
 
     enabled: bool
-    protocol: str = HTTP  # HTTP | HTTPS
+    protocol: str = HTTP  # HTTP | HTTPS | TCP (ELB: a connection that opens passes)
     protocol_version: str = "HTTP1"  # HTTP1 | HTTP2
     port: int | None = None  # None: the target's traffic port
     path: str = "/"
@@ -109,6 +109,11 @@ class TargetGroup:
     health_check: HealthCheck
     targets: tuple[Target, ...] = ()
     used: bool = False  # referenced by a rule of some service (else targets are UNUSED)
+    # ELB target group attributes a network load balancer honours (Lattice groups keep the defaults):
+    proxy_protocol_v2: bool = False  # a PROXY protocol v2 header goes first to the target
+    deregistration_delay: float = 300.0  # seconds a deregistered target stays draining
+    terminate_on_deregistration: bool = False  # its connections are closed when the delay ends
+    terminate_unhealthy: bool = False  # connections to a target that turns unhealthy are reset (unless failing open)
 
     def serving(self) -> tuple[Target, ...]:
         """Targets that may take new requests (not draining)."""
@@ -275,12 +280,15 @@ def lookup(names: Names, name: str) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class NetworkLoadBalancer:
-    """A network load balancer's TCP listeners; its nodes are the ``FabricInterface``s it owns."""
+    """A network load balancer's TCP and TLS listeners; its nodes are the ``FabricInterface``s it owns."""
 
     id: str  # the load balancer's record id
     arn: str
     vpc_id: str | None
     listeners: Mapping[int, str] = field(default_factory=dict)  # TCP port -> target group id (``nlb_groups``)
+    certificates: Mapping[int, str] = field(default_factory=dict)  # TLS listener port -> its default certificate ARN
+    dns_name: str = ""  # what a CA-issued certificate of its TLS listeners names
+    udp: Mapping[int, str] = field(default_factory=dict)  # UDP (and TCP_UDP) listener port -> target group id
 
 
 # The public names of the AWS services a gateway endpoint reaches, as their SDKs address them: S3 by Region,

@@ -17,17 +17,36 @@ Load balancers
     (``ResourceInUse``).
 
 Target health
-    Health comes with the data plane; until then ``DescribeTargetHealth``
-    answers what AWS answers before any check has run: ``unused`` /
-    ``Target.NotInUse`` while no listener forwards to the group, otherwise
-    ``initial`` / ``Elb.RegistrationInProgress``. A target asked for but not
-    registered is ``unused`` / ``Target.NotRegistered``.
+    The data plane's health checkers write each checked target's state in
+    ELB's words into the group's record (``records.elbv2``); until the first
+    one is there ``DescribeTargetHealth`` answers what AWS answers before any
+    check has run: ``initial`` / ``Elb.RegistrationInProgress``. Whatever was
+    written, a group no listener forwards to answers ``unused`` /
+    ``Target.NotInUse``, a target asked for but not registered ``unused`` /
+    ``Target.NotRegistered``, a deregistered one still draining ``draining``
+    / ``Target.DeregistrationInProgress``, a stopped or terminated instance
+    ``unused`` / ``Target.InvalidState``.
+
+Deregistration
+    A target deregistered from a group in use drains: it stays registered,
+    marked with the time its deregistration began, gets no new connections,
+    and the data plane removes it once the group's
+    ``deregistration_delay.timeout_seconds`` are over (``dataplane.nlb``).
+    A group in no use, or a delay of 0, removes it at once. Registering a
+    draining target again makes it a new registration (health starts over);
+    registering a registered one changes nothing.
+
+Loopback targets
+    An ``ip`` target in 127.0.0.0/8 is accepted besides the private ranges:
+    it names a process on this host, used as given by the data plane (the
+    same rule as Lattice's targets; AWS would refuse it, as it is in no VPC).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from typing import Any, Final, Mapping, Sequence, cast
 
 from latticework.api.context import RequestContext
@@ -232,7 +251,7 @@ def _check_ip(ctx: RequestContext, body: dict, target_id: str) -> None:
     if address.version != (6 if body.get("IpAddressType") == "ipv6" else 4):
         raise c.error("InvalidTarget", f"The IP address '{target_id}' does not match the target group's IP "
                       "address type")
-    if address.version == 4 and not any(address in net for net in PRIVATE_RANGES):
+    if address.version == 4 and not address.is_loopback and not any(address in net for net in PRIVATE_RANGES):
         raise c.error("InvalidTarget", f"The IP address '{target_id}' is not in a private range (RFC 1918 or "
                       "RFC 6598) or in the target group's VPC")
 
@@ -253,20 +272,40 @@ def _target_key(body: dict, target: Mapping[str, Any]) -> tuple:
     return target["Id"], target.get("Port") or body.get("Port")
 
 
-def _health_of(body: dict, target: Mapping[str, Any], in_use: bool,
+def _stopped_instance(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> str | None:
+    """An ``instance`` target's state when it is stopped or terminated (else None)."""
+    if body.get("TargetType") != "instance":
+        return None
+    instance = ctx.tx.get("instance", target["Id"])
+    state = ((instance.body.get("State") or {}).get("Name") if instance is not None else None) or "running"
+    return state if state in ("stopping", "stopped", "shutting-down", "terminated") else None
+
+
+def _health_of(ctx: RequestContext, record: Record, target: Mapping[str, Any], in_use: bool,
                registered: bool) -> shapes.TargetHealthDescription:
+    body = record.body
     check_port = body.get("HealthCheckPort", "traffic-port")
     port = target.get("Port") or body.get("Port")
+    shown = {k: v for k, v in target.items() if v is not None and k in ("Id", "Port", "AvailabilityZone")}
     out: shapes.TargetHealthDescription = {
-        "Target": cast(shapes.TargetDescription, {k: v for k, v in target.items() if v is not None}),
+        "Target": cast(shapes.TargetDescription, shown),
         "HealthCheckPort": str(port) if check_port == "traffic-port" else check_port}
+    checked = (record.internal.get("health") or {}).get(stored.target_name(target["Id"], int(port or 0)))
     state: shapes.TargetHealth
-    if not registered:
+    stopped = _stopped_instance(ctx, body, target) if registered else None
+    if registered and target.get("draining") is not None:
+        state = {"State": "draining", "Reason": "Target.DeregistrationInProgress",
+                 "Description": "Target deregistration is in progress"}
+    elif not registered:
         state = {"State": "unused", "Reason": "Target.NotRegistered",
                  "Description": "Target is not registered to the target group"}
     elif not in_use:
         state = {"State": "unused", "Reason": "Target.NotInUse",
                  "Description": "Target group is not configured to receive traffic from the load balancer"}
+    elif stopped is not None:
+        state = {"State": "unused", "Reason": "Target.InvalidState", "Description": f"Target is in the {stopped} state"}
+    elif checked is not None:
+        state = cast(shapes.TargetHealth, dict(checked))
     else:
         state = {"State": "initial", "Reason": "Elb.RegistrationInProgress",
                  "Description": "Target registration is in progress"}
@@ -371,9 +410,14 @@ class TargetGroupOps:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         targets = {_target_key(body, t): t for t in record.internal["targets"]}
+        healths = record.internal.setdefault("health", {})
         for target in params["Targets"]:
             _check_target(ctx, record, target)
-            targets[_target_key(body, target)] = {k: v for k, v in target.items() if v is not None}
+            key = _target_key(body, target)
+            if key in targets and targets[key].get("draining") is None:
+                continue  # registered already: nothing changes
+            targets[key] = {k: v for k, v in target.items() if v is not None}
+            healths.pop(stored.target_name(key[0], int(key[1] or 0)), None)
         if len(targets) > 1000:
             raise c.error("TooManyTargets", "You've reached the limit on the number of targets per target group")
         record.internal["targets"] = list(targets.values())
@@ -386,7 +430,17 @@ class TargetGroupOps:
         record = c.require(ctx, c.TARGET_GROUP, params["TargetGroupArn"])
         body = record.body
         doomed = {_target_key(body, t) for t in params["Targets"]}
-        record.internal["targets"] = [t for t in record.internal["targets"] if _target_key(body, t) not in doomed]
+        drains = bool(load_balancer_arns(ctx, record.arn)) and stored.TargetGroupRecord(record).deregistration_delay > 0
+        now, kept = time.time(), []
+        for target in record.internal["targets"]:
+            key = _target_key(body, target)
+            if key not in doomed:
+                kept.append(target)
+            elif drains:  # the data plane ends the drain (``dataplane.nlb``); one already draining keeps its time
+                kept.append({**target, "draining": target.get("draining") or now})
+            else:
+                record.internal.get("health", {}).pop(stored.target_name(key[0], int(key[1] or 0)), None)
+        record.internal["targets"] = kept
         ctx.tx.put(record)
         return {}
 
@@ -398,9 +452,9 @@ class TargetGroupOps:
         registered = {_target_key(body, t): t for t in record.internal["targets"]}
         asked = params.get("Targets")
         if not asked:
-            return {"TargetHealthDescriptions": [_health_of(body, t, in_use, True) for t in registered.values()]}
+            return {"TargetHealthDescriptions": [_health_of(ctx, record, t, in_use, True) for t in registered.values()]}
         out: list[shapes.TargetHealthDescription] = []
         for target in asked:
             found = registered.get(_target_key(body, target))
-            out.append(_health_of(body, found or target, in_use, found is not None))
+            out.append(_health_of(ctx, record, found or target, in_use, found is not None))
         return {"TargetHealthDescriptions": out}
