@@ -53,8 +53,12 @@ def world(server, tmp_path_factory):
         VpcEndpointType="ServiceNetwork", VpcId=consumer.vpc_id, ServiceNetworkArn=topo.network["arn"],
         SubnetIds=consumer.subnet_ids, SecurityGroupIds=consumer.sg_ids[:1], PrivateDnsEnabled=False)["VpcEndpoint"]
     vpce = endpoint["VpcEndpointId"]
+    # The names the API shows for the endpoint's services are the ones that resolve (and of the documented form).
+    shown = {a["AssociatedResourceArn"]: a.get("DnsEntry", {}).get("DnsName")
+             for a in topo.ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[vpce])["VpcEndpointAssociations"]}
     for (service, association), target in zip(services, targets):
-        names[target.name] = (endpoint_name(vpce, association, service), service)
+        assert shown[service["arn"]] == endpoint_name(vpce, association, service)
+        names[target.name] = (shown[service["arn"]], service)
     client = VpcClient(vpc_info(topo.endpoint, consumer.vpc_id))
     topo.ca = ca  # the TLS target's CA
     yield topo, consumer, vpce, names, client, targets

@@ -418,6 +418,25 @@ class DomainVerificationRecord(RecordView):
         return self.body.get("status") == "VERIFIED"
 
 
+# -- names through service-network endpoints ---------------------------------------------
+
+def endpoint_service_name(endpoint_id: str, association_id: str, service_dns_name: str) -> str:
+    """The name a service has through a service-network endpoint: ``<vpce-id>-<snsa-id>`` in place of the
+    first label of the service's generated name (``<vpce-id>-<snsa-id>.<hash>.vpc-lattice-svcs.<region>.on.aws``).
+
+    AWS documents the resource form (``<vpce-id>-<snra-id>.<rcfg-id>.<hash>.vpc-lattice-rsc.<region>.on.aws``,
+    reference §8.3) but not the service form; this one is inferred from it and from the blog posts that show
+    endpoint-specific service names, and may differ from AWS's in detail."""
+    return f"{endpoint_id}-{association_id}.{service_dns_name.split('.', 1)[1]}".lower()
+
+
+def endpoint_resource_name(endpoint_id: str, association_dns_name: str) -> str:
+    """The name a resource configuration has through a service-network endpoint: the endpoint's id before its
+    network association's (``snra``) name: ``<vpce-id>-snra-<id>.rcfg-<id>.<hash>.vpc-lattice-rsc.<region>.on.aws``
+    (reference §8.3)."""
+    return f"{endpoint_id}-{association_dns_name}".lower()
+
+
 # -- what the data plane writes back: target health and finished drains -----------------
 
 def record_target_health(tx: Transaction, key: str, status: str, reason: str | None,

@@ -43,7 +43,7 @@ VPC to its network (``_joined``), and each of its interface addresses is a
 Lattice address of its own (``Snapshot.endpoint_views``, rebuilt with the
 VPC's view): a view of the VPC whose routes are the services of that network
 only, under their names and under their endpoint-specific names
-(``endpoint_service_name``), which the VPC's resolver answers with the
+(``records.lattice.endpoint_service_name``), which the VPC's resolver answers with the
 endpoint's interface addresses (private names of the VPC).
 
 AWS services: a VPC's available Gateway and Interface endpoints to AWS
@@ -600,7 +600,8 @@ class Compiler:
             service = self.services.get(lattice.ServiceAssociationRecord(association).service_id)
             if service is None:
                 continue
-            for name in (endpoint_service_name(endpoint.id, association.id, service.dns_name), *service.names()):
+            own = lattice.endpoint_service_name(endpoint.id, association.id, service.dns_name)
+            for name in (own, *service.names()):
                 routes.setdefault(name.lower(), Route(service, network))
         return routes
 
@@ -817,16 +818,6 @@ class _HostMap:
 
 # -- reachability ----------------------------------------------------------------------
 
-def endpoint_service_name(endpoint_id: str, association_id: str, service_dns_name: str) -> str:
-    """The name a service has through a service-network endpoint: ``<vpce-id>-<snsa-id>`` in place of the
-    first label of the service's generated name (``<vpce-id>-<snsa-id>.<hash>.vpc-lattice-svcs.<region>.on.aws``).
-
-    AWS documents the resource form (``<vpce-id>-<snra-id>.<rcfg-id>.<hash>.vpc-lattice-rsc.<region>.on.aws``,
-    reference §8.3) but not the service form; this one is inferred from it and from the blog posts that show
-    endpoint-specific service names, and may differ from AWS's in detail."""
-    return f"{endpoint_id}-{association_id}.{service_dns_name.split('.', 1)[1]}".lower()
-
-
 def _resolvable(endpoint: ec2.VpcEndpointRecord) -> bool:
     """An endpoint whose names resolve: an ``Interface`` endpoint from its creation (AWS creates its DNS
     names then, before the provider accepts) until it is rejected or deleted. Whether a connection gets
@@ -933,7 +924,7 @@ class _Resources:
             return
         for snra, address in self._offered(snvea, resources):
             rc_id = snra.resource_configuration_id
-            self._reach(snvea.vpc_id, address, rc_id, [f"{endpoint.id}-{snra.dns_name}" if snra.dns_name else None])
+            self._reach(snvea.vpc_id, address, rc_id, [lattice.endpoint_resource_name(endpoint.id, snra.dns_name) if snra.dns_name else None])
             if snra.private_dns and endpoint.private_dns_enabled:
                 domain = self._private_domain(resources[rc_id], snvea.vpc_id, endpoint.private_dns_preference,
                                               endpoint.private_dns_specified_domains)

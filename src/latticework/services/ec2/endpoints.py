@@ -82,9 +82,9 @@ from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_f
 from latticework.services.ec2.endpoint_services import unsuccessful
 from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, ENDPOINT_SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
+from latticework.services.lattice.common import RESOURCE_DNS_TOKEN
 from latticework.store import Record
 
-RESOURCE_DNS_TOKEN = "4232ccc"  # the observed partition token of vpc-lattice-rsc names
 MAX_POLICY = 20480
 DEFAULT_POLICY = json.dumps({"Version": "2008-10-17", "Statement": [
     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
@@ -659,17 +659,18 @@ def _member_id(endpoint: dict, association_id: str) -> str:
 
 def _service_member(endpoint: dict, assoc: lattice_records.ServiceAssociationRecord) -> dict:
     item: dict[str, Any] = {"Id": _member_id(endpoint, assoc.id), "AssociatedResourceArn": assoc.service_arn}
-    if assoc.dns_name:
-        item["DnsEntry"] = {"DnsName": assoc.dns_name, "HostedZoneId": assoc.hosted_zone_id}
+    if assoc.dns_name:  # the service's name through this endpoint, in the zone of the service's generated name
+        name = lattice_records.endpoint_service_name(endpoint["VpcEndpointId"], assoc.id, assoc.dns_name)
+        item["DnsEntry"] = {"DnsName": name, "HostedZoneId": assoc.hosted_zone_id}
     return item
 
 
 def _resource_member(ctx: RequestContext, endpoint: dict, assoc: lattice_records.ResourceAssociationRecord) -> dict:
-    name = (f"{endpoint['VpcEndpointId']}-{assoc.id}.{assoc.resource_configuration_id}.{RESOURCE_DNS_TOKEN}."
-            f"vpc-lattice-rsc.{ctx.region}.on.aws")
     item: dict[str, Any] = {"Id": _member_id(endpoint, assoc.id),
-                            "AssociatedResourceArn": assoc.resource_configuration_arn,
-                            "DnsEntry": {"DnsName": name, "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}}
+                            "AssociatedResourceArn": assoc.resource_configuration_arn}
+    if assoc.dns_name:
+        name = lattice_records.endpoint_resource_name(endpoint["VpcEndpointId"], assoc.dns_name)
+        item["DnsEntry"] = {"DnsName": name, "HostedZoneId": _zone_hash("vpc-lattice-rsc", ctx.region)}
     if assoc.private_dns_name and endpoint.get("PrivateDnsEnabled"):
         item["PrivateDnsEntry"] = {"DnsName": assoc.private_dns_name}
     return item
