@@ -90,7 +90,7 @@ class Dispatcher:
             self._validate(api, op, params)
             ctx = RequestContext(api.name, op.name, verified.credential.account_id, verified.region,
                                  request_id, verified.credential, quotas=self.directory.quotas,
-                                 state_dir=self.state_dir)
+                                 state_dir=self.state_dir, directory=self.directory)
             read_only = op.name.startswith(READ_PREFIXES)
             result = (self._read if read_only else self._call)(api, op, ctx, params)
             revision = None if read_only else ctx.tx.revision_written
