@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from botocore.exceptions import ClientError
 
+import conftest
 from conftest import ACCOUNTS, account_id, client_for, start_server
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -35,7 +36,6 @@ def _account(server, n: int) -> Account:
 @pytest.fixture
 def accounts(server, clients):
     """Three accounts of their own: A (``clients``'s), B and C (the next two)."""
-    import conftest
     others = [next(conftest._accounts) for _ in range(2)]
     assert max(others) < ACCOUNTS
     return [_account(server, clients.n), *(_account(server, n) for n in others)]
