@@ -17,6 +17,13 @@ from botocore.exceptions import ClientError
 
 import conftest
 from conftest import ACCOUNTS, account_id, client_for, start_server
+from latticework.api.context import RequestContext
+from latticework.config import Credential, Directory
+from latticework.records import ram as stored
+from latticework.records.ram import covers
+from latticework.services.ram.provider import RamProvider
+from latticework.store import Record
+from latticework.store.sql import SqlStore
 
 DEFAULT_ACCOUNT = "000000000000"
 SN_TYPE = "vpc-lattice:ServiceNetwork"
@@ -279,3 +286,49 @@ def test_organization_sharing(org_server):
         member.associate_resource_share(resourceShareArn=arn,
                                         principals=[f"arn:aws:organizations::{ids[0]}:organization/o-otherorg01"])
     assert _code(err) == "UnknownResourceException"
+
+
+# -- records.ram: the question VPC Lattice asks ---------------------------------------------
+
+A, B, C = "111111111111", "222222222222", "333333333333"
+NETWORK = f"arn:aws:vpc-lattice:us-east-1:{A}:servicenetwork/sn-0123456789abcdef0"
+
+
+def test_shared_with_answers_from_the_store(tmp_path):
+    """``shared_with``/``resources_shared_with`` over a store the provider wrote (no server: one transaction a call)."""
+
+    store, provider, directory = SqlStore.sqlite(tmp_path / "state.db"), RamProvider(), Directory()
+
+    def call(account: str, operation: str, **params):
+        with store.transaction(account, "us-east-1", operation) as tx:
+            ctx = RequestContext("ram", operation, account, "us-east-1", "id", Credential("k", "s", account),
+                                 tx=tx, directory=directory)
+            return getattr(provider, operation)(ctx, params)
+
+    def ask(account: str) -> tuple[bool, list[str]]:
+        tx = store.reader(account, "us-east-1", "ask")
+        return stored.shared_with(tx, account, NETWORK), stored.resources_shared_with(tx, account, SN_TYPE)
+
+    try:
+        with store.transaction(A, "us-east-1", "seed") as tx:
+            tx.put(Record("servicenetwork", "sn-0123456789abcdef0", A, "us-east-1", {"name": "n"}, arn=NETWORK))
+        share = call(A, "create_resource_share", name="s", resourceArns=[NETWORK], principals=[B])["resourceShare"]
+        assert ask(B) == (False, [])  # invited, not accepted yet
+        [invitation] = call(B, "get_resource_share_invitations")["resourceShareInvitations"]
+        call(B, "accept_resource_share_invitation", resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
+        assert ask(B) == (True, [NETWORK])
+        assert ask(C) == (False, [])
+        call(A, "disassociate_resource_share", resourceShareArn=share["resourceShareArn"], resourceArns=[NETWORK])
+        assert ask(B) == (False, [])
+    finally:
+        store.close()
+
+
+def test_organization_and_unit_principals_cover_their_accounts():
+    path = "o-abcdefghij/r-ab12/ou-ab12-11111111/ou-ab12-22222222/"
+    org = "arn:aws:organizations::111111111111:organization/o-abcdefghij"
+    unit = "arn:aws:organizations::111111111111:ou/o-abcdefghij/ou-ab12-22222222"
+    assert covers(org, B, path) and covers(unit, B, path) and covers(B, B, None)
+    assert not covers(org, B, None) and not covers(unit, B, "o-abcdefghij/r-ab12/")
+    assert not covers("arn:aws:organizations::111111111111:organization/o-otherorg00", B, path)
+    assert not covers(C, B, path)
