@@ -219,6 +219,33 @@ def test_tags_and_filters(accounts):
     assert len(first["resourceShares"]) == 1 and "nextToken" in first
 
 
+def test_client_token_makes_a_write_idempotent(accounts):
+    a, b, _ = accounts
+    first = a.ram.create_resource_share(name="once", clientToken="token-1")["resourceShare"]
+    again = a.ram.create_resource_share(name="once", clientToken="token-1")["resourceShare"]
+    assert again["resourceShareArn"] == first["resourceShareArn"]
+    assert len(a.ram.get_resource_shares(resourceOwner="SELF", name="once")["resourceShares"]) == 1
+    with pytest.raises(ClientError) as err:
+        a.ram.create_resource_share(name="other", clientToken="token-1")
+    assert _code(err) == "IdempotentParameterMismatchException"
+
+
+def test_a_receiver_looks_at_an_invitation_before_accepting(accounts):
+    a, b, c = accounts
+    network = _network(a, "offered")
+    a.ram.create_resource_share(name="offer", resourceArns=[network], principals=[b.id])
+    [invitation] = b.ram.get_resource_share_invitations()["resourceShareInvitations"]
+    offered = b.ram.list_pending_invitation_resources(
+        resourceShareInvitationArn=invitation["resourceShareInvitationArn"])["resources"]
+    assert [(r["arn"], r["type"]) for r in offered] == [(network, SN_TYPE)]
+    with pytest.raises(ClientError) as err:
+        c.ram.list_pending_invitation_resources(resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
+    assert _code(err) == "ResourceShareInvitationArnNotFoundException"
+    with pytest.raises(ClientError) as err:
+        b.ram.list_resources(resourceOwner="OTHER-ACCOUNTS", resourceType="ec2:Subnet")
+    assert _code(err) == "InvalidResourceTypeException"
+
+
 ORG = "o-ramtest0001"
 ACCOUNTS_FILE = """\
 [[organizations]]

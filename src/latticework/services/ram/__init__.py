@@ -4,7 +4,8 @@ with other accounts, organizations and OUs (``rest-json``, from botocore's ``ram
 The provider (``provider``) keeps shares, associations and invitations as ``records.ram`` kinds; other
 families ask ``records.ram.shared_with`` whether an account may use another's resource. Errors are the
 model's: input the model rejects is ``InvalidParameterException`` (``MissingRequiredParameterException``
-for a missing member), a reused ``clientToken`` with other parameters ``IdempotentParameterMismatchException``.
+for a missing member). A ``clientToken`` makes a write idempotent as in AWS: the same token and parameters
+answer the first result, other parameters ``IdempotentParameterMismatchException``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from latticework.services.ram.provider import RamProvider
 class RamApi(RestJsonApi):
     def __init__(self) -> None:
         super().__init__("ram", RamProvider())
+
+    def token_member(self, op):
+        # RAM's writes take a ``clientToken`` that AWS honours for idempotency, but the model does not mark it
+        # ``idempotencyToken``: https://docs.aws.amazon.com/ram/latest/APIReference/API_CreateResourceShare.html
+        shape = op.input_shape
+        return "clientToken" if shape is not None and "clientToken" in shape.members else None
 
     def validation_error(self, violations: list[Violation]):
         if all(v.constraint == "Member must not be null" for v in violations):

@@ -13,9 +13,9 @@ from latticework.api.errors import ServiceError
 OPERATIONS = (
     'AcceptResourceShareInvitation', 'AssociateResourceShare', 'CreateResourceShare', 'DeleteResourceShare',
     'DisassociateResourceShare', 'EnableSharingWithAwsOrganization', 'GetPermission', 'GetResourceShareAssociations',
-    'GetResourceShareInvitations', 'GetResourceShares', 'ListPermissions', 'ListPrincipals',
-    'ListResourceSharePermissions', 'ListResourceTypes', 'ListResources', 'RejectResourceShareInvitation',
-    'TagResource', 'UntagResource', 'UpdateResourceShare',
+    'GetResourceShareInvitations', 'GetResourceShares', 'ListPendingInvitationResources', 'ListPermissions',
+    'ListPrincipals', 'ListResourceSharePermissions', 'ListResourceTypes', 'ListResources',
+    'RejectResourceShareInvitation', 'TagResource', 'UntagResource', 'UpdateResourceShare',
 )
 
 
@@ -341,6 +341,18 @@ class GetResourceSharesRequest(TypedDict, total=False):
 
 class GetResourceSharesResponse(TypedDict, total=False):
     resourceShares: list[ResourceShare]
+    nextToken: str
+
+
+class ListPendingInvitationResourcesRequest(TypedDict, total=False):
+    resourceShareInvitationArn: Required[str]
+    nextToken: str
+    maxResults: int
+    resourceRegionScope: ResourceRegionScopeFilter
+
+
+class ListPendingInvitationResourcesResponse(TypedDict, total=False):
+    resources: list[Resource]
     nextToken: str
 
 

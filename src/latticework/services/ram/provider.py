@@ -29,6 +29,7 @@ from latticework.services.ram import api_types as shapes
 from latticework.services.ram import common, permissions
 from latticework.services.ram.api_types import (
     InvalidParameterException,
+    InvalidResourceTypeException,
     MalformedArnException,
     MissingRequiredParameterException,
     OperationNotPermittedException,
@@ -179,6 +180,15 @@ def _tags(tags: Any) -> list[dict]:
     return tags
 
 
+def _resource_view(share: Record, association: Record) -> dict:
+    """A shared resource in RAM's ``Resource`` shape."""
+    body = association.body
+    arn = body["associatedEntity"]
+    return {"arn": arn, "type": stored.resource_type(arn), "resourceShareArn": share.arn, "status": "AVAILABLE",
+            "creationTime": body["creationTime"], "lastUpdatedTime": body["lastUpdatedTime"],
+            "resourceRegionScope": "REGIONAL"}
+
+
 # -- invitations ----------------------------------------------------------------------
 
 def _invitation(ctx: RequestContext, arn: str) -> Record:
@@ -305,6 +315,22 @@ class RamProvider:
                                          ) -> shapes.RejectResourceShareInvitationResponse:
         return {**_answer(ctx, params["resourceShareInvitationArn"], False), "clientToken": _token(params)}
 
+    def list_pending_invitation_resources(self, ctx: RequestContext,
+                                          params: shapes.ListPendingInvitationResourcesRequest
+                                          ) -> shapes.ListPendingInvitationResourcesResponse:
+        """What an invitation offers, for its receiver to look at before accepting."""
+        arn = params["resourceShareInvitationArn"]
+        invitation = ctx.tx.by_arn(arn)
+        if invitation is None or invitation.kind != stored.INVITATION or invitation.account != ctx.account:
+            raise ResourceShareInvitationArnNotFoundException(f"ResourceShareInvitationArn {arn} could not be found.")
+        if invitation.body["status"] == "REJECTED":
+            raise ResourceShareInvitationAlreadyRejectedException(f"Invitation {arn} was already rejected.")
+        share = ctx.tx.by_arn(invitation.body["resourceShareArn"])
+        found = [] if share is None else [_resource_view(share, a) for a in _associations(ctx, share)
+                                          if a.body["associationType"] == stored.RESOURCE
+                                          and a.body["status"] == "ASSOCIATED"]
+        return common.page(found, params, "resources")
+
     def enable_sharing_with_aws_organization(self, ctx: RequestContext, params: shapes.EnableSharingWithAwsOrganizationRequest
                                              ) -> shapes.EnableSharingWithAwsOrganizationResponse:
         directory = ctx.directory
@@ -323,20 +349,12 @@ class RamProvider:
     def list_resources(self, ctx: RequestContext, params: shapes.ListResourcesRequest) -> shapes.ListResourcesResponse:
         kind = params.get("resourceType")
         if kind is not None and kind not in stored.LATTICE_TYPES.values():
-            raise InvalidParameterException(f"The resource type {kind} is not supported.")
-        found = []
-        for share in self._shares_for(ctx, params):
-            for association in _associations(ctx, share):
-                body = association.body
-                arn = body["associatedEntity"]
-                if body["associationType"] != stored.RESOURCE or body["status"] != "ASSOCIATED":
-                    continue
-                if (kind and stored.resource_type(arn) != kind) or (
-                        params.get("resourceArns") and arn not in params["resourceArns"]):
-                    continue
-                found.append({"arn": arn, "type": stored.resource_type(arn), "resourceShareArn": share.arn,
-                              "status": "AVAILABLE", "creationTime": body["creationTime"],
-                              "lastUpdatedTime": body["lastUpdatedTime"], "resourceRegionScope": "REGIONAL"})
+            raise InvalidResourceTypeException(f"The specified resource type {kind} is not valid.")
+        wanted = params.get("resourceArns")
+        found = [_resource_view(share, a) for share in self._shares_for(ctx, params) for a in _associations(ctx, share)
+                 if a.body["associationType"] == stored.RESOURCE and a.body["status"] == "ASSOCIATED"
+                 and (not kind or stored.resource_type(a.body["associatedEntity"]) == kind)
+                 and (not wanted or a.body["associatedEntity"] in wanted)]
         return common.page(found, params, "resources")
 
     def list_principals(self, ctx: RequestContext,
