@@ -175,6 +175,10 @@ def test_only_lattice_resources_are_shareable(accounts, server):
         with pytest.raises(ClientError) as err:
             a.ram.associate_resource_share(resourceShareArn=arn, resourceArns=[resource])
         assert (_code(err), _status(err)) == (code, 400), resource
+    unshareable = a.lattice.create_service_network(name="private", sharingConfig={"enabled": False})["arn"]
+    with pytest.raises(ClientError) as err:
+        a.ram.associate_resource_share(resourceShareArn=arn, resourceArns=[unshareable])
+    assert _code(err) == "OperationNotPermittedException"
     for principal, code in {"12345": "MalformedArnException", a.id: "InvalidParameterException",
                             f"arn:aws:iam::{b.id}:role/x": "InvalidParameterException"}.items():
         with pytest.raises(ClientError) as err:

@@ -4,9 +4,10 @@ checks them, records in their API shapes, paging.
 Errors are the model's (``api_types``): ``MalformedArnException`` for text that is not an ARN of the kind
 asked, ``UnknownResourceException`` for a share, resource or organization that does not exist (or is not the
 caller's), ``InvalidParameterException`` for a resource type RAM cannot share here (only VPC Lattice's) or a
-principal type Lattice's types do not take (IAM roles and users), ``OperationNotPermittedException`` for
-sharing outside the organization when ``allowExternalPrincipals`` is false, with an organization before
-sharing with it is enabled, or with oneself.
+principal type Lattice's types do not take (IAM roles and users) or the owner itself,
+``OperationNotPermittedException`` for sharing outside the organization when ``allowExternalPrincipals`` is
+false, with an organization before sharing with it is enabled, or a service network whose
+``sharingConfig.enabled`` is false (AWS's answer there is not documented: decided here).
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ def check_resource(ctx: RequestContext, arn: str) -> str:
     record = ctx.tx.by_arn(arn)
     if record is None or record.account != ctx.account or record.region != ctx.region:
         raise UnknownResourceException(f"The resource {arn} does not exist or is not owned by account {ctx.account}.")
+    if not (record.body.get("sharingConfig") or {}).get("enabled", True):
+        # A network created with sharingConfig.enabled false is not shareable
+        # (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_SharingConfig.html).
+        raise OperationNotPermittedException(f"The service network {arn} cannot be shared: its sharingConfig is "
+                                             f"not enabled.")
     return kind
 
 
