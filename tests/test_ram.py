@@ -94,6 +94,9 @@ def test_share_a_service_network_through_an_invitation(accounts):
     shared = b.ram.get_resource_shares(resourceOwner="OTHER-ACCOUNTS")["resourceShares"]
     assert [s["resourceShareArn"] for s in shared] == [arn]
     assert [p["id"] for p in a.ram.list_principals(resourceOwner="SELF", resourceArn=network)["principals"]] == [b.id]
+    a.ram.associate_resource_share(resourceShareArn=arn, principals=[DEFAULT_ACCOUNT])
+    seen = b.ram.list_principals(resourceOwner="OTHER-ACCOUNTS")["principals"]
+    assert [(p["id"], p["resourceShareArn"]) for p in seen] == [(b.id, arn)]  # not the share's other principal
     permissions = a.ram.list_resource_share_permissions(resourceShareArn=arn)["permissions"]
     assert [p["resourceType"] for p in permissions] == [SN_TYPE]
 

@@ -359,6 +359,8 @@ class RamProvider:
 
     def list_principals(self, ctx: RequestContext,
                         params: shapes.ListPrincipalsRequest) -> shapes.ListPrincipalsResponse:
+        """``SELF``: who the caller's shares reach; ``OTHER-ACCOUNTS``: through which principal (its account, its
+        organization or OU) others' shares reach the caller, never the other principals of those shares."""
         found = []
         for share in self._shares_for(ctx, params):
             associations = _associations(ctx, share)
@@ -373,7 +375,9 @@ class RamProvider:
                        "external": a.body["external"]}
                       for a in associations if a.body["associationType"] == stored.PRINCIPAL
                       and a.body["status"] in ("ASSOCIATED", "ASSOCIATING")
-                      and (not params.get("principals") or a.body["associatedEntity"] in params["principals"])]
+                      and (not params.get("principals") or a.body["associatedEntity"] in params["principals"])
+                      and (params["resourceOwner"] == SELF or stored.covers(a.body["associatedEntity"], ctx.account,
+                                                                            common.org_path(ctx, ctx.account)))]
         return common.page(found, params, "principals")
 
     def _shares_for(self, ctx: RequestContext, params: Any) -> list[Record]:
