@@ -111,6 +111,12 @@ def test_share_a_service_network_through_an_invitation(accounts):
         b.ram.accept_resource_share_invitation(resourceShareInvitationArn=invitations[0]["resourceShareInvitationArn"])
     assert _code(err) == "ResourceShareInvitationAlreadyAcceptedException"
 
+    other = _network(a, "short-lived")
+    a.ram.associate_resource_share(resourceShareArn=arn, resourceArns=[other])
+    assert set(_other_resources(b)) == {network, other}
+    a.lattice.delete_service_network(serviceNetworkIdentifier=other)
+    assert _other_resources(b) == [network]  # a deleted network is no longer listed
+
     a.ram.disassociate_resource_share(resourceShareArn=arn, principals=[b.id])
     assert _principal_status(a, arn, b.id) == "DISASSOCIATED"
     assert _other_resources(b) == []
@@ -120,7 +126,7 @@ def test_share_a_service_network_through_an_invitation(accounts):
     assert deleted["status"] == "DELETED"
     statuses = a.ram.get_resource_share_associations(associationType="RESOURCE",
                                                      resourceShareArns=[arn])["resourceShareAssociations"]
-    assert [s["status"] for s in statuses] == ["DISASSOCIATED"]
+    assert [s["status"] for s in statuses] == ["DISASSOCIATED", "DISASSOCIATED"]
     with pytest.raises(ClientError) as err:
         a.ram.associate_resource_share(resourceShareArn=arn, principals=[c.id])
     assert _code(err) == "OperationNotPermittedException"
@@ -190,6 +196,9 @@ def test_only_lattice_resources_are_shareable(accounts, server):
     with pytest.raises(ClientError) as err:
         a.ram.associate_resource_share(resourceShareArn=arn.replace(a.id, b.id), principals=[b.id])
     assert _code(err) == "UnknownResourceException"
+    with pytest.raises(ClientError) as err:
+        a.ram.get_resource_shares(resourceOwner="SELF", resourceShareArns=["arn:aws:ram:us-east-1:1:nope"])
+    assert _code(err) == "MalformedArnException"
     with pytest.raises(ClientError) as err:
         a.ram.get_resource_shares(resourceOwner="SELF", nextToken="garbage!")
     assert _code(err) == "InvalidNextTokenException"

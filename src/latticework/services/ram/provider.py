@@ -246,6 +246,9 @@ class RamProvider:
 
     def get_resource_shares(self, ctx: RequestContext,
                             params: shapes.GetResourceSharesRequest) -> shapes.GetResourceSharesResponse:
+        for arn in params.get("resourceShareArns") or []:
+            if not common.SHARE_ARN.fullmatch(arn):
+                raise common.malformed(arn)
         found = [common.share_view(s) for s in _visible_shares(ctx, params["resourceOwner"])
                  if _share_matches(ctx, s, params)]
         return common.page(found, params, "resourceShares")
@@ -354,7 +357,8 @@ class RamProvider:
         found = [_resource_view(share, a) for share in self._shares_for(ctx, params) for a in _associations(ctx, share)
                  if a.body["associationType"] == stored.RESOURCE and a.body["status"] == "ASSOCIATED"
                  and (not kind or stored.resource_type(a.body["associatedEntity"]) == kind)
-                 and (not wanted or a.body["associatedEntity"] in wanted)]
+                 and (not wanted or a.body["associatedEntity"] in wanted)
+                 and ctx.tx.by_arn(a.body["associatedEntity"]) is not None]  # a deleted resource is no longer shared
         return common.page(found, params, "resources")
 
     def list_principals(self, ctx: RequestContext,
