@@ -12,6 +12,8 @@ Lifecycle (https://docs.aws.amazon.com/ram/latest/userguide/working-with-sharing
   (``DISASSOCIATED``).
 - A receiver leaves a share by disassociating its own account id (what Terraform's
   ``aws_ram_resource_share_accepter`` does on destroy).
+- A Lattice resource deleted while shared keeps its association (as stored) but is no longer listed by
+  ``ListResources``; ``records.ram.shared_with`` leaves existence to the caller.
 
 Organizations come from the accounts file (``[[organizations]]``). Sharing with one is off until
 ``EnableSharingWithAwsOrganization`` is called by its management account (or, when the file names none,
