@@ -81,10 +81,12 @@ class LoggedServer:
             self.process.wait(timeout=30)
 
 
-def start_logged_server(base: Path) -> LoggedServer:
-    """``latticework up --port 0`` with the default account (test/test), output in ``base/server.log``."""
+def start_logged_server(base: Path, config: Path | None = None) -> LoggedServer:
+    """``latticework up --port 0`` with the default account (test/test), or the accounts of ``config``, output in
+    ``base/server.log``."""
     log = base / "server.log"
     cmd = [sys.executable, "-m", "latticework", "up", "--port", "0", "--state", str(base / "state.db")]
+    cmd += ["--config", str(config)] if config is not None else []
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     for line in process.stdout:  # blocks until the server prints; ends if it dies

@@ -51,6 +51,13 @@ class AwsApi:
     def method_for(self, op: OperationModel):
         return getattr(self.provider, xform_name(op.name), None)
 
+    def token_member(self, op: OperationModel) -> str | None:
+        """The input member whose value makes a write idempotent: the one the model marks ``idempotencyToken``."""
+        shape = op.input_shape
+        if shape is None:
+            return None
+        return next((n for n, m in shape.members.items() if m.metadata.get("idempotencyToken")), None)
+
     def implemented(self) -> list[str]:
         return [op for op in self.model.operation_names if self.method_for(self.model.operation_model(op))]
 

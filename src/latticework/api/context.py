@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latticework import formats
-from latticework.config import Credential
+from latticework.config import Credential, Directory
 from latticework.store import Transaction
 
 
@@ -25,6 +25,8 @@ class RequestContext:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     # Where the server keeps its state (local stand-ins for public DNS and SNS live beside it).
     state_dir: Path | None = None
+    # The accounts file's accounts and organizations (RAM reads principals' organizations from it).
+    directory: Directory | None = None
 
     @property
     def partition(self) -> str:

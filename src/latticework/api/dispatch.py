@@ -50,13 +50,6 @@ log = logging.getLogger("latticework.api")
 READ_PREFIXES = ("Get", "List", "Describe")
 
 
-def _token_member(op: OperationModel) -> str | None:
-    shape = op.input_shape
-    if shape is None:
-        return None
-    return next((n for n, m in shape.members.items() if m.metadata.get("idempotencyToken")), None)
-
-
 def _fingerprint(params: dict, token_member: str) -> str:
     rest = {k: v for k, v in params.items() if k != token_member}
     return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()
@@ -90,7 +83,7 @@ class Dispatcher:
             self._validate(api, op, params)
             ctx = RequestContext(api.name, op.name, verified.credential.account_id, verified.region,
                                  request_id, verified.credential, quotas=self.directory.quotas,
-                                 state_dir=self.state_dir)
+                                 state_dir=self.state_dir, directory=self.directory)
             read_only = op.name.startswith(READ_PREFIXES)
             result = (self._read if read_only else self._call)(api, op, ctx, params)
             revision = None if read_only else ctx.tx.revision_written
@@ -123,7 +116,7 @@ class Dispatcher:
     def _call(self, api: AwsApi, op: OperationModel, ctx: RequestContext, params: dict) -> dict:
         """Run a writing operation in one transaction."""
         method = self._method(api, op)
-        token_member = _token_member(op)
+        token_member = api.token_member(op)
         token = params.get(token_member) if token_member else None
         fingerprint = _fingerprint(params, token_member) if token_member and token is not None else ""
         with self.store.transaction(ctx.account, api.store_region(ctx.region), op.name) as tx:

@@ -10,13 +10,14 @@ from latticework.services.ec2.vpcs import assign_fabric_blocks
 from latticework.services.elbv2 import ElbV2Api
 from latticework.services.iam import IamApi
 from latticework.services.lattice import LatticeApi
+from latticework.services.ram import RamApi
 from latticework.services.sts import StsApi
 from latticework.store import Store
 
 
 def build_apis() -> dict[str, AwsApi]:
     """Every API the endpoint serves, keyed by SigV4 signing name."""
-    apis: list[AwsApi] = [LatticeApi(), StsApi(), Ec2Api(), ElbV2Api(), IamApi()]
+    apis: list[AwsApi] = [LatticeApi(), StsApi(), Ec2Api(), ElbV2Api(), IamApi(), RamApi()]
     return {a.name: a for a in apis}
 
 

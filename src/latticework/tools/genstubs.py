@@ -65,6 +65,7 @@ TARGETS = {
     "elbv2": Target("latticework.services.elbv2.provider", "ElbV2Provider", "services/elbv2/api_types.py"),
     "sts": Target("latticework.services.sts", "StsProvider", "services/sts_api_types.py"),
     "iam": Target("latticework.services.iam.provider", "IamProvider", "services/iam/api_types.py"),
+    "ram": Target("latticework.services.ram.provider", "RamProvider", "services/ram/api_types.py", exceptions=True),
 }
 
 
