@@ -11,7 +11,7 @@ import pytest
 
 from test_ec2_endpoints import make_vpc
 from test_nlb_health import echo_processes  # noqa: F401 (a fixture)
-from test_nlb_traffic import free_port
+from test_nlb_traffic import cross_zone, free_port
 from test_privatelink_dns import interfaces_of
 from test_tls import _user_certificate
 from latticework.ownpaths_client import ca_pem
@@ -33,6 +33,7 @@ def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_proces
     vpc, subnets = make_vpc(ec2, "10.41.0.0/16")
     lb = elbv2.create_load_balancer(Name="tls-lb", Type="network", Scheme="internal",
                                     Subnets=subnets)["LoadBalancers"][0]
+    cross_zone(elbv2, lb["LoadBalancerArn"])
     tg = elbv2.create_target_group(Name="tls-plain", Protocol="TCP", Port=7, VpcId=vpc,
                                    TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.41.0.10", "Port": echo_port}])

@@ -66,6 +66,7 @@ side ends them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import socket
@@ -78,7 +79,7 @@ from latticework.dataplane import relay, tls
 from latticework.dataplane.health import HEALTHY, UNHEALTHY
 from latticework.dataplane.plane import Plane
 from latticework.records import elbv2
-from latticework.snapshot.model import Snapshot, Target, TargetGroup
+from latticework.snapshot.model import NetworkLoadBalancer, Snapshot, Target, TargetGroup
 from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.nlb")
@@ -99,6 +100,43 @@ def candidates(group: TargetGroup) -> tuple[Target, ...]:
     return tuple(t for t in group.serving() if t.address is not None)
 
 
+def zonal(group: TargetGroup, balancer: NetworkLoadBalancer) -> bool:
+    """Whether each node keeps ``group``'s connections in its own zone: cross-zone load balancing is off (the
+    group's ``load_balancing.cross_zone.enabled``, else the load balancer's) and some target has a zone."""
+    cross_zone = balancer.cross_zone if group.cross_zone is None else group.cross_zone
+    return not cross_zone and any(t.zone is not None for t in group.targets)
+
+
+def in_zone(group: TargetGroup, zone: str) -> TargetGroup:
+    """``group`` with the targets a node in ``zone`` may use: those in the zone and those in every zone. The
+    same id: health, round robin and connection tracking stay the group's."""
+    return dataclasses.replace(group, targets=tuple(t for t in group.targets if t.zone is None or t.zone == zone))
+
+
+def dns_failover(snapshot: Snapshot, state: Callable[[str, str], str], addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses a load balancer's name answers: its nodes whose zone can serve every target group its
+    listeners use (a healthy target the node may use), all of them when no zone can (Route 53 answers every
+    record when none is healthy). Addresses that are not a network load balancer's nodes pass unchanged."""
+    interfaces = [snapshot.interfaces.get(a) for a in addresses]
+    owner = interfaces[0].owner if interfaces and interfaces[0] is not None else None
+    balancer = snapshot.balancers.get(owner) if owner is not None else None
+    if balancer is None or any(i is None or i.owner != owner for i in interfaces):
+        return addresses
+    groups = [g for id in {*balancer.listeners.values(), *balancer.udp.values()}
+              if (g := snapshot.nlb_groups.get(id)) is not None]
+    kept = tuple(a for a, i in zip(addresses, interfaces)
+                 if i is not None and all(_serves(g, balancer, i.zone, state) for g in groups))
+    return kept or addresses
+
+
+def _serves(group: TargetGroup, balancer: NetworkLoadBalancer, zone: str, state: Callable[[str, str], str]) -> bool:
+    """A node in ``zone`` has a healthy target of ``group`` to send to."""
+    pool = candidates(in_zone(group, zone) if zonal(group, balancer) else group)
+    if not group.health_check.enabled:
+        return bool(pool)
+    return any(state(group.id, t.key) == HEALTHY for t in pool)
+
+
 class Nodes:
     """One worker's side of every network load balancer: target choice and the relays it starts."""
 
@@ -109,11 +147,17 @@ class Nodes:
         self.relays: dict[Key, set[relay.Relay | UdpFlow]] = {}  # open relays and flows per target (termination)
         self._contexts: dict[tuple[str, str], tuple[tuple, ssl.SSLContext]] = {}  # TLS listeners' contexts
         self._fronts: set[asyncio.Task] = set()  # TLS handshakes and their plaintext pumps
+        self._zoned: dict[tuple[str, str], tuple[TargetGroup, TargetGroup]] = {}  # (group, zone) -> its view there
 
-    def pick(self, balancer_id: str, port: int, *, udp: bool = False) -> tuple[TargetGroup, Target] | None:
+    def pick(self, balancer_id: str, port: int, *, udp: bool = False,
+             node: Callable[[], str] | None = None) -> tuple[TargetGroup, Target] | None:
+        """The group of the listener on ``port`` and its next target; ``node()`` (asked only when the group keeps
+        to a zone) is the address of the node the connection reached, whose zone's targets it may use."""
         group = listener_group(self.plane.snapshot, balancer_id, port, udp=udp)
         if group is None:
             return None
+        if node is not None:
+            group = self._in_zone(group, balancer_id, node)
         balancer = self.plane.balancer
         if balancer is not None:  # health, fail-open and round robin, as for Lattice's groups
             target = balancer.pick(group)
@@ -125,6 +169,24 @@ class Nodes:
         self.turns[group.id] = turn + 1
         return group, targets[turn % len(targets)]
 
+    def _in_zone(self, group: TargetGroup, balancer_id: str, node: Callable[[], str]) -> TargetGroup:
+        """``group`` as the node at ``node()`` sees it: with cross-zone load balancing off, its targets in the
+        node's zone and those registered for every zone (cached per group object and zone)."""
+        snapshot = self.plane.snapshot
+        balancer = snapshot.balancers.get(balancer_id)
+        if balancer is None or not zonal(group, balancer):
+            return group
+        try:
+            interface = snapshot.interfaces.get(node())
+        except OSError:  # the client is gone already: any view will do, the relay fails at once
+            return group
+        if interface is None:
+            return group
+        cached = self._zoned.get((group.id, interface.zone))
+        if cached is None or cached[0] is not group:
+            cached = self._zoned[(group.id, interface.zone)] = (group, in_zone(group, interface.zone))
+        return cached[1]
+
     def connect(self, client: socket.socket, balancer_id: str, port: int, *, endpoint_id: str | None = None,
                 client_address: relay.Address | None = None,
                 destination: relay.Address | None = None) -> relay.Relay | None:
@@ -133,7 +195,7 @@ class Nodes:
         For a group with proxy protocol v2 the header names ``client_address`` (default: the socket's peer)
         and ``destination`` (default: its local address), and carries AWS's TLV of ``endpoint_id`` when
         given (a connection through that interface endpoint)."""
-        picked = self.pick(balancer_id, port)
+        picked = self.pick(balancer_id, port, node=lambda: client.getsockname()[0])
         if picked is None:  # nowhere to go: reset, as an NLB does
             reset(client)
             return None
@@ -171,6 +233,7 @@ class Nodes:
     def apply(self, snapshot: Snapshot) -> None:
         """A new snapshot is serving: close the relays to targets whose deregistration ended, where their group
         says so (``deregistration_delay.connection_termination.enabled``)."""
+        self._zoned = {k: v for k, v in self._zoned.items() if snapshot.nlb_groups.get(k[0]) is v[0]}
         for key in list(self.relays):
             group = snapshot.nlb_groups.get(key[0])
             if group is not None and any(t.key == key[1] for t in group.targets):
@@ -220,7 +283,8 @@ class Nodes:
     def open_flow(self, listener: "UdpListener", client: relay.Address) -> UdpFlow | None:
         """A new UDP flow from ``client`` at ``listener``, to the next target of its group (None: nowhere)."""
         interface = self.plane.snapshot.interfaces.get(listener.address)
-        picked = self.pick(interface.owner, listener.port, udp=True) if interface is not None else None
+        picked = self.pick(interface.owner, listener.port, udp=True,
+                           node=lambda: listener.address) if interface is not None else None
         if picked is None:
             return None
         group, target = picked

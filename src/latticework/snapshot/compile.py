@@ -454,7 +454,8 @@ class Compiler:
                 listeners[listener.port] = groups[0]
         balancer = elbv2.LoadBalancerRecord(record)
         self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
-                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp)
+                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp,
+                                                 cross_zone=balancer.cross_zone)
 
     def _rebuild_endpoint(self, id: str) -> None:
         """An interface endpoint to an endpoint service: its service's load balancers, and the one per zone."""
@@ -730,8 +731,9 @@ def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup
     """An ELB target group: its registered targets (deregistered ones draining), each where the host map puts
     it, its health check and the attributes the data plane honours."""
     r = group.record
-    draining = group.draining()
+    draining, zones = group.draining(), group.zones()
     targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port, draining=(id, port) in draining,
+                           zone=zones.get((id, port)),
                            address=hosts.address(group.type, group.vpc_id, id, port)) for id, port in group.targets())
     return TargetGroup(id=r.id, arn=group.arn, name=r.name or "", account=r.account, region=r.region,
                        type=group.type, protocol=group.protocol or TCP, protocol_version="", port=group.port,
@@ -739,7 +741,8 @@ def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup
                        proxy_protocol_v2=group.flag("proxy_protocol_v2.enabled"),
                        deregistration_delay=group.deregistration_delay,
                        terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"),
-                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"))
+                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"),
+                       cross_zone=group.cross_zone)
 
 
 def _elb_health_check(body: Mapping) -> HealthCheck:
