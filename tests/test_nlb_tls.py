@@ -1,14 +1,18 @@
 """TLS listeners on network load balancers through a real server: the node terminates TLS with a certificate
 Latticework's CA issues for the load balancer's DNS name (the client verifies it against the CA) and relays the
-plaintext to a TCP target; a failed handshake reaches no target's data."""
+plaintext to a TCP target, or re-encrypts it toward a TLS target; a failed handshake reaches no target's data."""
 
 from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 
 import pytest
 
+from dataplane_env import wait_for
+from latticework.dataplane.tls import CertificateAuthority
 from test_ec2_endpoints import make_vpc
 from test_nlb_health import echo_processes  # noqa: F401 (a fixture)
 from test_nlb_traffic import cross_zone, free_port
@@ -77,3 +81,78 @@ def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_proces
         assert tls_exchange(trusting, nodes[0], port, lb["DNSName"], b"anyone?") == b""
     except (ConnectionResetError, ssl.SSLError):
         pass
+
+
+# A TLS echo target: its certificate from a CA of its own (the load balancer does not verify it); it answers
+# each chunk with "tls:" first, so the client sees the bytes went through a TLS session with it.
+TLS_ECHO = """
+import socket, ssl, sys, threading
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1])
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(16)
+print(server.getsockname()[1], flush=True)
+def serve(raw):
+    try:
+        with context.wrap_socket(raw, server_side=True) as conn:
+            print(conn.version(), flush=True)
+            while data := conn.recv(65536):
+                conn.sendall(b"tls:" + data)
+    except (OSError, ssl.SSLError) as exc:
+        print("failed", exc, flush=True)
+while True:
+    threading.Thread(target=serve, args=(server.accept()[0],), daemon=True).start()
+"""
+
+
+@pytest.fixture
+def tls_echo(tmp_path):
+    cert_pem, key_pem = CertificateAuthority.load_or_create(tmp_path / "target-ca").issue(["target.internal"])
+    (tmp_path / "target.pem").write_text(key_pem + cert_pem)
+    proc = subprocess.Popen([sys.executable, "-c", TLS_ECHO, str(tmp_path / "target.pem")], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        yield proc, int(proc.stdout.readline())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_tls_listener_re_encrypts_toward_a_tls_target_group(clients, tls_echo):
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
+    echo, echo_port = tls_echo
+    vpc, subnets = make_vpc(ec2, "10.42.0.0/16")
+    lb = elbv2.create_load_balancer(Name="tls-tls", Type="network", Scheme="internal",
+                                    Subnets=subnets)["LoadBalancers"][0]
+    cross_zone(elbv2, lb["LoadBalancerArn"])
+    tg = elbv2.create_target_group(Name="tls-tls", Protocol="TLS", Port=7, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.42.0.10", "Port": echo_port}])
+    port = free_port()
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=port,
+                          Certificates=[{"CertificateArn": CERTIFICATE.format(account=clients.account)}],
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    nodes = sorted(interfaces_of(clients.server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1]))
+
+    trusting = ssl.create_default_context(cadata=ca_pem(clients.server.url))
+    wait_for(lambda: _answers(trusting, nodes[0], port, lb["DNSName"]), what="the TLS listener to answer")
+    for node in nodes:
+        assert tls_exchange(trusting, node, port, lb["DNSName"], b"secret") == b"tls:secret"
+    # The target completed TLS handshakes with the node (its TCP health checks are the failed ones).
+    assert any(echo.stdout.readline().strip() in ("TLSv1.2", "TLSv1.3") for _ in range(10))
+
+    # A target that is gone: the client's connection ends (it does not hang).
+    echo.kill()
+    echo.wait()
+    try:
+        assert tls_exchange(trusting, nodes[0], port, lb["DNSName"], b"anyone?") == b""
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+
+
+def _answers(context: ssl.SSLContext, node: str, port: int, name: str) -> bool:
+    try:
+        return tls_exchange(context, node, port, name, b"ready?") == b"tls:ready?"
+    except (OSError, ssl.SSLError):
+        return False

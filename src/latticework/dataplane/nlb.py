@@ -223,9 +223,15 @@ class Nodes:
                 return None
             # The relay's end of a socket pair stands for the client; the TLS front pumps plaintext into the other.
             tls_client, (client, plaintext) = client, socket.socketpair()
+        address, back = target.address, None
+        if certificate is not None and group.protocol == "TLS":  # re-encrypted toward the target
+            back = _one_use_listener()
+            address, preface, back_preface = back.getsockname()[:2], b"", preface
         self.accepted += 1
-        started = relay.start(client, target.address, preface=preface)
+        started = relay.start(client, address, preface=preface)
         self._track((group.id, target.key), started)
+        if back is not None:
+            self._spawn(_reencrypt(back, target.address, back_preface, TARGET_CONTEXT))
         if certificate is not None:
             self._spawn(_serve_tls(tls_client, plaintext, started, context))
         return started
@@ -439,6 +445,59 @@ async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: r
     await asyncio.gather(inner.closed, outer.closed)
 
 
+# Toward TLS targets: no verification of their certificate (AWS does not verify it either,
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#target-group-routing-configuration),
+# no ALPN, no SNI.
+TARGET_CONTEXT = tls.client_context(None, alpn=())
+
+
+def _one_use_listener() -> socket.socket:
+    """A loopback socket the relay connects to in place of a TLS target; ``_reencrypt`` accepts it once."""
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+async def _reencrypt(listener: socket.socket, target: relay.Address, preface: bytes, context: ssl.SSLContext) -> None:
+    """The target leg of a TLS listener forwarding to a TLS group: accept the relay's plaintext connection on
+    ``listener``, open TLS toward ``target`` (a proxy protocol ``preface`` first, in the clear, as an NLB sends
+    it) and pump between the two. A target that cannot be reached resets the relay's side: the relay resets
+    the client, as for a refused plaintext target."""
+    loop = asyncio.get_running_loop()
+    try:
+        inner_sock, _ = await asyncio.wait_for(loop.sock_accept(listener), relay.DEFAULT_CONNECT_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        return  # the relay gave up first
+    finally:
+        listener.close()
+    outer_sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
+    outer_sock.setblocking(False)
+    inner = _Half()
+    outer = _Half(inner)
+    try:
+        await loop.connect_accepted_socket(lambda: inner, inner_sock)
+        inner.pause()  # until the target's TLS session is up (what came before waits in ``early``)
+        await asyncio.wait_for(loop.sock_connect(outer_sock, target), relay.DEFAULT_CONNECT_TIMEOUT)
+        if preface:
+            await loop.sock_sendall(outer_sock, preface)
+        await asyncio.wait_for(loop.create_connection(lambda: outer, sock=outer_sock, ssl=context, server_hostname=""),
+                               HANDSHAKE_TIMEOUT)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        log.info("TLS to target %s:%d failed: %s", target[0], target[1], exc)
+        outer_sock.close()
+        inner.abort()
+        reset(inner_sock)
+        return
+    inner.resume()
+    await asyncio.gather(inner.closed, outer.closed)
+
+
 class _Half(asyncio.Protocol):
     """One side of the TLS front: what it receives goes to its ``peer``'s transport.
 
@@ -448,6 +507,7 @@ class _Half(asyncio.Protocol):
 
     def __init__(self, peer: "_Half | None" = None):
         self.peer = peer
+        self.early: list[bytes] = []  # received before the peer was connected: it gets them first
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if peer is not None:
@@ -455,11 +515,16 @@ class _Half(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a stream transport
+        if self.peer is not None and self.peer.early:
+            transport.write(b"".join(self.peer.early))  # type: ignore[attr-defined]  # a stream transport
+            self.peer.early.clear()
 
     def data_received(self, data: bytes) -> None:
         other = self._other()
         if other is not None:
             other.write(data)
+        elif self.peer is not None and self.peer.transport is None:  # before ``pause`` took hold
+            self.early.append(data)
 
     def eof_received(self) -> bool:
         other = self._other()

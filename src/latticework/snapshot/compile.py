@@ -444,8 +444,8 @@ class Compiler:
             groups = [g.id for g in found]
             if listener.protocol == TCP and groups:
                 listeners[listener.port] = groups[0]
-            # TLS to a TCP group only: targets are spoken to in plaintext (no re-encryption toward TLS groups yet).
-            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol == TCP:
+            # TLS to a TCP group (plaintext to the targets) or to a TLS group (re-encrypted toward them).
+            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol in (TCP, "TLS"):
                 listeners[listener.port] = groups[0]
                 certificates[listener.port] = listener.certificate_arn or ""
             if listener.protocol in ("UDP", "TCP_UDP") and groups:
