@@ -10,7 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from botocore.exceptions import ClientError
 
+from conftest import error_code
 from dataplane_env import wait_for
 from latticework.dataplane.tls import CertificateAuthority
 from test_ec2_endpoints import make_vpc
@@ -156,3 +158,84 @@ def _answers(context: ssl.SSLContext, node: str, port: int, name: str) -> bool:
         return tls_exchange(context, node, port, name, b"ready?") == b"tls:ready?"
     except (OSError, ssl.SSLError):
         return False
+
+
+def handshake(context: ssl.SSLContext, node: str, port: int, name: str) -> tuple[str | None, str | None]:
+    """(TLS version, ALPN protocol) of a handshake with ``node:port`` by ``name``."""
+    with socket.create_connection((node, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as conn:
+            return conn.version(), conn.selected_alpn_protocol()
+
+
+def test_a_tls_listener_applies_its_policies_and_chooses_certificates_by_sni(clients, echo_processes):
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
+    _, echo_port = echo_processes("plain")
+    vpc, subnets = make_vpc(ec2, "10.43.0.0/16", zones=("a",))
+    lb = elbv2.create_load_balancer(Name="tls-policies", Type="network", Scheme="internal",
+                                    Subnets=subnets)["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="tls-policies", Protocol="TCP", Port=7, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.43.0.10", "Port": echo_port}])
+    port = free_port()
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=port, SslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06",
+        AlpnPolicy=["HTTP2Preferred"], Certificates=[{"CertificateArn": CERTIFICATE.format(account=clients.account)}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    [node] = interfaces_of(clients.server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1])
+    trusting = ssl.create_default_context(cadata=ca_pem(clients.server.url))
+    trusting.set_alpn_protocols(["http/1.1", "h2"])
+    wait_for(lambda: _answers_plain(trusting, node, port, lb["DNSName"]), what="the TLS listener to answer")
+
+    # TLS 1.3 only, and HTTP/2 first whatever the client's order.
+    assert handshake(trusting, node, port, lb["DNSName"]) == ("TLSv1.3", "h2")
+    upto_12 = ssl.create_default_context(cadata=ca_pem(clients.server.url))
+    upto_12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ssl.SSLError):
+        handshake(upto_12, node, port, lb["DNSName"])
+
+    # TLS 1.2 only (and HTTP/1.1 preferred) after ModifyListener.
+    elbv2.modify_listener(ListenerArn=listener, SslPolicy="ELBSecurityPolicy-TLS-1-2-2017-01",
+                          AlpnPolicy=["HTTP2Optional"])
+    wait_for(lambda: _version(trusting, node, port, lb["DNSName"]) == "TLSv1.2", what="the new policy")
+    assert handshake(trusting, node, port, lb["DNSName"]) == ("TLSv1.2", "http/1.1")
+
+    # A second certificate answers the names it carries; any other name gets the default one.
+    imported = "0a1b2c3d-0000-4000-8000-0000000000ee"
+    other_arn = CERTIFICATE.format(account=clients.account)[:-36] + imported
+    user_pem = _user_certificate(clients.server.state.parent / "certificates" / imported, ["other.example.com"])
+    added = elbv2.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": other_arn}])
+    assert added["Certificates"] == [{"CertificateArn": other_arn, "IsDefault": False}]
+    listed = elbv2.describe_listener_certificates(ListenerArn=listener)["Certificates"]
+    assert listed == [{"CertificateArn": CERTIFICATE.format(account=clients.account), "IsDefault": True},
+                      {"CertificateArn": other_arn, "IsDefault": False}]
+    trusting_user = ssl.create_default_context(cadata=user_pem)
+    wait_for(lambda: _version(trusting_user, node, port, "other.example.com") == "TLSv1.2", what="the SNI choice")
+    assert handshake(trusting, node, port, lb["DNSName"])[0] == "TLSv1.2"  # still the CA's for the LB's name
+
+    with pytest.raises(ClientError) as excinfo:
+        elbv2.remove_listener_certificates(ListenerArn=listener, Certificates=[
+            {"CertificateArn": CERTIFICATE.format(account=clients.account)}])
+    assert error_code(excinfo) == "OperationNotPermitted"
+    with pytest.raises(ClientError) as excinfo:
+        elbv2.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": other_arn,
+                                                                             "IsDefault": True}])
+    assert error_code(excinfo) == "ValidationError"
+    elbv2.remove_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": other_arn}])
+    with pytest.raises(ClientError) as excinfo:
+        elbv2.remove_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": other_arn}])
+    assert error_code(excinfo) == "CertificateNotFound"
+    wait_for(lambda: _version(trusting_user, node, port, "other.example.com") is None, what="the SNI choice gone")
+
+
+def _answers_plain(context: ssl.SSLContext, node: str, port: int, name: str) -> bool:
+    try:
+        return tls_exchange(context, node, port, name, b"ready?") == b"plain:ready?"
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def _version(context: ssl.SSLContext, node: str, port: int, name: str) -> str | None:
+    try:
+        return handshake(context, node, port, name)[0]
+    except (OSError, ssl.SSLError):
+        return None

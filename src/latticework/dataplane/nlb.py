@@ -75,11 +75,13 @@ import struct
 import time
 from typing import Callable
 
+from cryptography import x509
+
 from latticework.dataplane import relay, tls
 from latticework.dataplane.health import HEALTHY, UNHEALTHY
 from latticework.dataplane.plane import Plane
 from latticework.records import elbv2
-from latticework.snapshot.model import NetworkLoadBalancer, Snapshot, Target, TargetGroup
+from latticework.snapshot.model import NetworkLoadBalancer, Snapshot, Target, TargetGroup, TlsListener
 from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.nlb")
@@ -216,7 +218,7 @@ class Nodes:
         if certificate is not None:
             assert balancer is not None
             try:
-                context = self._tls_context(certificate, balancer.dns_name)
+                context = self._tls_context(certificate, balancer.dns_name, balancer.tls.get(port) or TlsListener())
             except (OSError, ValueError) as exc:  # an unreadable or mismatched user certificate
                 log.warning("no TLS certificate for %s port %d (%s): %s", balancer_id, port, certificate, exc)
                 reset(client)
@@ -251,19 +253,25 @@ class Nodes:
 
     # -- TLS listeners ---------------------------------------------------------------
 
-    def _tls_context(self, certificate_arn: str, dns_name: str) -> ssl.SSLContext:
-        """The server context of a TLS listener: the imported certificate of the ARN, else a CA-issued one."""
+    def _tls_context(self, certificate_arn: str, dns_name: str, settings: TlsListener) -> ssl.SSLContext:
+        """The server context of a TLS listener: its default certificate (the imported one of the ARN, else one
+        the CA issues for the load balancer's name), the others chosen by SNI, its security and ALPN policies."""
         certificates = self.plane.certificates
         if certificates is None:
             raise ValueError("this data plane has no certificates (no CA)")
-        user = tls.UserCertificate.find(certificates.user_dir, certificate_arn) if certificate_arn else None
-        basis = (user.stamp if user else None,)
+        arns = (certificate_arn, *settings.certificates)
+        users = [tls.UserCertificate.find(certificates.user_dir, arn) if arn else None for arn in arns]
+        basis = (settings, *(user.stamp if user else None for user in users))
         cached = self._contexts.get((certificate_arn, dns_name))
         if cached is None or cached[0] != basis:
-            context = tls.server_context()
-            context.set_alpn_protocols([])  # an NLB's default ALPN policy: none
-            cert_pem, key_pem = (user.cert_pem, user.key_pem) if user else certificates.ca.issue([dns_name])
-            tls.load_chain(context, cert_pem, key_pem)
+            default = users[0]
+            chain = (default.cert_pem, default.key_pem) if default else certificates.ca.issue([dns_name])
+            context = policy_context(settings, *chain)
+            # Other certificates answer the names they carry; one not imported here names nothing.
+            by_name = {name: policy_context(settings, user.cert_pem, user.key_pem)
+                       for user in reversed(users[1:]) if user is not None for name in dns_names(user.cert_pem)}
+            if by_name:
+                context.sni_callback = functools.partial(_choose_certificate, by_name)
             cached = self._contexts[(certificate_arn, dns_name)] = (basis, context)
         return cached[1]
 
@@ -568,6 +576,77 @@ class _Half(asyncio.Protocol):
     def _other(self) -> asyncio.Transport | None:
         other = self.peer.transport if self.peer is not None else None
         return other if other is not None and not other.is_closing() else None
+
+
+# -- TLS listeners' policies ----------------------------------------------------------------
+
+# The security policies' protocol versions (ELB's table of policies:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html). Their TLS 1.2
+# ciphers are ``tls.TLS12_CIPHERS`` (the "-Res-" and "FS-" policies: the forward-secret GCM ones only); TLS 1.3
+# suites are OpenSSL's. Versions below what the local OpenSSL allows are not offered whatever the policy says.
+_V = ssl.TLSVersion
+SSL_POLICIES: dict[str, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
+    "ELBSecurityPolicy-TLS13-1-3-2021-06": (_V.TLSv1_3, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": (_V.TLSv1_3, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-1-2021-06": (_V.TLSv1_1, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-0-2021-06": (_V.TLSv1, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS-1-2-2017-01": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-2019-08": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-TLS-1-1-2017-01": (_V.TLSv1_1, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-2018-06": (_V.TLSv1, _V.TLSv1_2),
+    "ELBSecurityPolicy-2016-08": (_V.TLSv1, _V.TLSv1_2),  # the API's default
+    "ELBSecurityPolicy-2015-05": (_V.TLSv1, _V.TLSv1_2),
+}
+_FORWARD_SECRET_GCM = tuple(c for c in tls.TLS12_CIPHERS if c.startswith("ECDHE-") and "GCM" in c)
+
+# ALPN policies: the protocols the node offers, in its order of preference (the server's choice wins),
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/create-tls-listener.html#alpn-policies
+ALPN_POLICIES: dict[str, tuple[str, ...]] = {
+    "HTTP1Only": ("http/1.1",), "HTTP2Only": ("h2",), "HTTP2Optional": ("http/1.1", "h2"),
+    "HTTP2Preferred": ("h2", "http/1.1"), "None": (),
+}
+
+
+def policy_context(settings: TlsListener, cert_pem: str, key_pem: str) -> ssl.SSLContext:
+    """A server context for one certificate under the listener's security and ALPN policies (an unknown
+    policy name: the API's default, ``ELBSecurityPolicy-2016-08``)."""
+    context = tls.server_context()
+    policy = settings.ssl_policy if settings.ssl_policy in SSL_POLICIES else "ELBSecurityPolicy-2016-08"
+    context.minimum_version, context.maximum_version = SSL_POLICIES[policy]
+    if "-Res-" in policy or "-FS-" in policy:
+        context.set_ciphers(":".join(_FORWARD_SECRET_GCM))
+    context.set_alpn_protocols(list(ALPN_POLICIES.get(settings.alpn_policy, ())))
+    tls.load_chain(context, cert_pem, key_pem)
+    return context
+
+
+def dns_names(cert_pem: str) -> tuple[str, ...]:
+    """The DNS names of the first certificate of a PEM chain (its SANs, else its common name), lower case."""
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    return tuple(n.lower() for n in names)
+
+
+def _choose_certificate(by_name: dict[str, ssl.SSLContext], ssl_object: ssl.SSLObject, server_name: str | None,
+                        _context: ssl.SSLContext) -> None:
+    """SNI: the certificate naming ``server_name`` (exactly, else by a ``*.`` wildcard), else the default."""
+    if not server_name:
+        return
+    name = server_name.lower()
+    chosen = by_name.get(name) or by_name.get("*." + name.partition(".")[2])
+    if chosen is not None:
+        ssl_object.context = chosen
 
 
 def reset(client: socket.socket) -> None:

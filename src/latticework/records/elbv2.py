@@ -63,6 +63,20 @@ class ListenerRecord(RecordView):
         certificates = self.body.get("Certificates") or []
         return certificates[0].get("CertificateArn") if certificates else None
 
+    @property
+    def other_certificates(self) -> list[str]:
+        """Certificate ARNs AddListenerCertificates added besides the default one (chosen by SNI)."""
+        return list(self.internal.get("certificates") or [])
+
+    @property
+    def ssl_policy(self) -> str:
+        return self.body.get("SslPolicy") or ""
+
+    @property
+    def alpn_policy(self) -> str:
+        """The listener's ALPN policy (the API's one-item ``AlpnPolicy`` list), ``None`` without one."""
+        return next(iter(self.body.get("AlpnPolicy") or []), "None")
+
     def forwards(self) -> list[str]:
         """Target group ARNs the default actions forward to, in order."""
         out: list[str] = []

@@ -93,6 +93,7 @@ from latticework.snapshot.model import (
     WeightedTargetGroup,
 )
 from latticework.snapshot.model import AwsEndpoint, gateway_service_names  # AWS services through VPC endpoints
+from latticework.snapshot.model import TlsListener  # network load balancers' TLS listeners
 from latticework.store import Record, StoreView
 
 RESOURCE_KINDS = (lattice.RESOURCE_GATEWAY, lattice.RESOURCE_CONFIGURATION, lattice.SN_RESOURCE_ASSOCIATION,
@@ -438,6 +439,7 @@ class Compiler:
         listeners: dict[int, str] = {}
         certificates: dict[int, str] = {}  # TLS listeners: terminated with this certificate, then relayed as TCP
         udp: dict[int, str] = {}  # UDP and TCP_UDP listeners' datagrams
+        tls: dict[int, TlsListener] = {}
         for child in self._kids(elbv2.LISTENER, id):
             listener = elbv2.ListenerRecord(child)
             found = [g for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
@@ -448,6 +450,8 @@ class Compiler:
             if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol in (TCP, "TLS"):
                 listeners[listener.port] = groups[0]
                 certificates[listener.port] = listener.certificate_arn or ""
+                tls[listener.port] = TlsListener(certificates=tuple(listener.other_certificates),
+                                                 ssl_policy=listener.ssl_policy, alpn_policy=listener.alpn_policy)
             if listener.protocol in ("UDP", "TCP_UDP") and groups:
                 udp[listener.port] = groups[0]
             if listener.protocol == "TCP_UDP" and groups:
@@ -455,7 +459,7 @@ class Compiler:
         balancer = elbv2.LoadBalancerRecord(record)
         self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
                                                  certificates=certificates, dns_name=balancer.dns_name, udp=udp,
-                                                 cross_zone=balancer.cross_zone)
+                                                 cross_zone=balancer.cross_zone, tls=tls)
 
     def _rebuild_endpoint(self, id: str) -> None:
         """An interface endpoint to an endpoint service: its service's load balancers, and the one per zone."""

@@ -281,6 +281,15 @@ def lookup(names: Names, name: str) -> tuple[str, ...] | None:
 
 
 @dataclass(frozen=True)
+class TlsListener:
+    """What a network load balancer's TLS listener negotiates besides its default certificate."""
+
+    certificates: tuple[str, ...] = ()  # ARNs added by AddListenerCertificates, chosen by SNI
+    ssl_policy: str = ""  # ELBSecurityPolicy-...: TLS versions and ciphers
+    alpn_policy: str = "None"  # HTTP1Only | HTTP2Only | HTTP2Optional | HTTP2Preferred | None
+
+
+@dataclass(frozen=True)
 class NetworkLoadBalancer:
     """A network load balancer's TCP and TLS listeners; its nodes are the ``FabricInterface``s it owns."""
 
@@ -292,6 +301,7 @@ class NetworkLoadBalancer:
     dns_name: str = ""  # what a CA-issued certificate of its TLS listeners names
     udp: Mapping[int, str] = field(default_factory=dict)  # UDP (and TCP_UDP) listener port -> target group id
     cross_zone: bool = False  # load_balancing.cross_zone.enabled: a node may use targets in other zones
+    tls: Mapping[int, TlsListener] = field(default_factory=dict)  # TLS listener port -> its other settings
 
 
 # The public names of the AWS services a gateway endpoint reaches, as their SDKs address them: S3 by Region,
