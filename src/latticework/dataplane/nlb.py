@@ -26,22 +26,31 @@ protocol v2 header (``relay.proxy_v2_header``): the client's address and the
 address it connected to, plus AWS's VPC endpoint TLV when the connection came
 through an interface endpoint (``endpoint_id``).
 
-TLS listeners: the node completes the TLS handshake with the listener's
-default certificate and relays the plaintext as for TCP. The certificate is
-the one the user imported for that ARN (the ACM stand-in of ``tls``:
-``<state>/certificates/<certificate id>/``), else one Latticework's CA
-issues for the load balancer's ``DNSName``. The handshake runs on the
-event loop (``_TlsFront``) and hands the plaintext to the relay over a
-socket pair, so the target leg is the same relay as for TCP (proxy protocol,
-idle timeout, connection termination); the target connection opens while
-the handshake runs, and a failed handshake closes it (with a FIN: the target
-sees what a TCP health check looks like; an NLB would not have connected). TLS 1.2 and 1.3 with
-the Lattice suites of ``tls.server_context`` (the listener's ``SslPolicy``
-is not applied), no ALPN (an NLB's default ALPN policy is ``None``), one
-certificate (no SNI choice among listener certificates). Only TLS listeners
-forwarding to a ``TCP`` group are served: re-encrypting toward a ``TLS``
-group is not built, so such a listener gets no socket (connections are
-refused) rather than plaintext a TLS target would not understand.
+Cross-zone load balancing: each target has a zone (``Target.zone``, None
+for every zone). With ``load_balancing.cross_zone.enabled`` off (the
+group's setting, else the load balancer's; an NLB's default) a node picks
+among its own zone's targets and those for every zone (``in_zone``, the
+node's zone from the address the connection reached). ``dns_failover``
+narrows the load balancer's name to the nodes whose zone has a healthy
+target for every group its listeners use (all of them when none has): the
+server's resolvers call it through their ``narrow`` hook.
+
+TLS listeners: the node completes the TLS handshake and relays the plaintext
+as for TCP. The default certificate is the one the user imported for that
+ARN (the ACM stand-in of ``tls``: ``<state>/certificates/<certificate
+id>/``), else one Latticework's CA issues for the load balancer's
+``DNSName``; certificates added by AddListenerCertificates answer the SNI
+names they carry (``_choose_certificate``). The listener's ``SslPolicy``
+sets the TLS versions (``SSL_POLICIES``) and its ``AlpnPolicy`` what is
+offered (``ALPN_POLICIES``). The handshake runs on the event loop
+(``_serve_tls``) and hands the plaintext to the relay over a socket pair, so
+the target leg is the same relay as for TCP (proxy protocol, idle timeout,
+connection termination); the target connection opens while the handshake
+runs, and a failed handshake closes it (with a FIN: the target sees what a
+TCP health check looks like; an NLB would not have connected). Toward a
+``TLS`` group the relay connects to a one-use loopback socket instead, whose
+other side (``_reencrypt``) opens TLS to the target (its certificate not
+verified, as AWS does) and pumps: relay.py stays plaintext-only.
 
 UDP listeners (and the UDP half of ``TCP_UDP`` ones): each node binds a UDP
 socket per port; the first datagram of a client address opens a flow
