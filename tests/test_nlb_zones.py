@@ -8,12 +8,15 @@ nodes whose zone has a healthy target (all of them when none has)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
 import pytest
 
+from dataplane_env import wait_for
 from test_ec2_endpoints import make_vpc
+from test_nlb_udp import answer_from, udp_echoes  # noqa: F401 (a fixture)
 from test_nlb_traffic import ECHO, exchange, free_port, until
 from test_privatelink_dns import addresses, interfaces_of, resolve
 
@@ -110,3 +113,27 @@ def test_the_name_answers_the_nodes_of_zones_with_a_healthy_target(clients, serv
           ["TargetHealth"]["State"] == "unhealthy", timeout=30)
     assert answers() == sorted(nodes.values())
 
+
+
+def test_udp_flows_keep_to_the_nodes_zone_too(clients, server, udp_echoes):
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
+    vpc, subnets = make_vpc(ec2, "10.11.0.0/16")
+    lb = elbv2.create_load_balancer(Name="udp-zones", Type="network", Scheme="internal",
+                                    Subnets=subnets)["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="udp-zones", Protocol="UDP", Port=7, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    # "one" in us-east-1a's subnet, "two" in us-east-1b's.
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.11.0.10", "Port": udp_echoes["one"]},
+                                                       {"Id": "10.11.1.10", "Port": udp_echoes["two"]}])
+    port = free_port()
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="UDP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    nodes = {i["zone"]: a for a, i in
+             interfaces_of_eventually(server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1]).items()}
+    for zone, name in (("us-east-1a", b"one"), ("us-east-1b", b"two")):
+        for _ in range(3):  # new flows (new client sockets), each to the node's own zone's target
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                sock.settimeout(2)
+                answer = wait_for(lambda: answer_from(nodes[zone], port, sock, b"hi"), timeout=10, what="an answer")
+                assert answer == name + b":hi"

@@ -511,6 +511,9 @@ async def _reencrypt(listener: socket.socket, target: relay.Address, preface: by
         inner.abort()
         reset(inner_sock)
         return
+    if inner.closed.done():  # the relay's side ended while the target's session opened: so does the target's
+        outer.abort()
+        return
     inner.resume()
     await asyncio.gather(inner.closed, outer.closed)
 
