@@ -13,7 +13,7 @@ import pytest
 
 from dataplane_env import EchoTarget, wait_for
 from test_ec2_endpoints import make_vpc
-from test_nlb_traffic import ECHO, exchange, free_port
+from test_nlb_traffic import ECHO, cross_zone, exchange, free_port
 from test_privatelink_dns import interfaces_of
 
 # The fastest checks the API allows: every 5 s, 2 s to answer, 2 passes or failures to change state.
@@ -43,6 +43,7 @@ def balancer_with(clients, cidr: str, group: dict, targets: list[dict]) -> tuple
     vpc, subnets = make_vpc(ec2, cidr)
     lb = elbv2.create_load_balancer(Name=f"lb-{cidr.split('.')[1]}", Type="network", Scheme="internal",
                                     Subnets=subnets)["LoadBalancers"][0]
+    cross_zone(elbv2, lb["LoadBalancerArn"])
     tg = elbv2.create_target_group(Protocol="TCP", VpcId=vpc, TargetType="ip", **group)["TargetGroups"][0]
     elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
     port = free_port()

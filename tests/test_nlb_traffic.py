@@ -54,6 +54,13 @@ def echoes():
             p.wait()
 
 
+def cross_zone(elbv2, lb_arn: str) -> None:
+    """Turn cross-zone load balancing on: every node uses every target (those setups register all their targets
+    in the first subnet's zone; with it off, an NLB's default, the other zone's node would have none)."""
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+        {"Key": "load_balancing.cross_zone.enabled", "Value": "true"}])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -103,6 +110,7 @@ def test_an_nlb_relays_tcp_round_robin_to_its_registered_targets(clients, server
     lb = elbv2.create_load_balancer(Name="moves-tcp", Type="network", Scheme="internal",
                                     Subnets=subnets)["LoadBalancers"][0]
     lb_id = lb["LoadBalancerArn"].rsplit("/", 1)[1]
+    cross_zone(elbv2, lb["LoadBalancerArn"])
     tg = elbv2.create_target_group(Name="echoes", Protocol="TCP", Port=7, VpcId=vpc,
                                    TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     # Addresses in the VPC's CIDR map to 127.0.0.1 at the target's port, where the echo processes listen.

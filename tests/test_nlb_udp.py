@@ -12,7 +12,7 @@ import pytest
 
 from dataplane_env import wait_for
 from test_ec2_endpoints import make_vpc
-from test_nlb_traffic import exchange, free_port
+from test_nlb_traffic import cross_zone, exchange, free_port
 from test_privatelink_dns import interfaces_of
 
 # Answers each datagram with its name first, and listens on TCP at the same port (the health checks' default
@@ -82,6 +82,7 @@ def test_an_nlb_relays_udp_flows(clients, udp_echoes, protocol):
     vpc, subnets = make_vpc(ec2, cidr)
     lb = elbv2.create_load_balancer(Name=f"udp-{protocol.lower().replace('_', '-')}", Type="network",
                                     Scheme="internal", Subnets=subnets)["LoadBalancers"][0]
+    cross_zone(elbv2, lb["LoadBalancerArn"])
     tg = elbv2.create_target_group(Name=f"echo-{protocol.lower().replace('_', '-')}", Protocol=protocol, Port=7,
                                    VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": f"{base}.0.{10 + i}", "Port": port}

@@ -85,7 +85,7 @@ def topology(**extra):
                                               "Tags": [{"Key": "latticework:host-address", "Value": "127.0.0.42"}]})],
         "vpcendpoint": [rec("vpcendpoint", "vpce-1", {"VpcEndpointType": "ServiceNetwork", "State": "available",
                                                       "VpcId": "vpc-b", "ServiceNetworkArn": "arn:servicenetwork/sn-1"})],
-        # A network load balancer in vpc-b: a TCP listener to a group of two targets, a TLS one (not relayed yet).
+        # A network load balancer in vpc-b: a TCP listener to a group of two targets, a TLS one to a TLS group.
         "loadbalancer": [rec("loadbalancer", "lb-1", {"Type": "network", "VpcId": "vpc-b",
                                                        "DNSName": "nlb-1.elb.us-east-1.amazonaws.com"})],
         "elbv2-targetgroup": [
@@ -104,7 +104,8 @@ def topology(**extra):
 
 def test_a_network_load_balancer_compiles_its_tcp_listeners_and_their_targets():
     snap = compile_snapshot(topology(), Fabric.parse("127.99.0.0/16"))
-    assert snap.balancers["lb-1"].listeners == {9000: "etg-1"}  # TLS listeners are not relayed yet
+    assert snap.balancers["lb-1"].listeners == {9000: "etg-1", 443: "etg-2"}
+    assert snap.balancers["lb-1"].certificates == {443: ""}  # the TLS listener, re-encrypting toward etg-2
     group = snap.nlb_groups["etg-1"]
     # The same address rule as Lattice targets: the VPC's CIDR -> 127.0.0.1 at the port, others as given.
     assert [(t.id, t.address) for t in group.targets] == [("10.1.0.7", ("127.0.0.1", 80)),
@@ -124,11 +125,13 @@ def test_each_node_of_a_network_load_balancer_listens_on_its_tcp_ports():
     view.records["networkinterface"].append(node)
     snap = compile_snapshot(view, Fabric.parse("127.99.0.0/16"))
     (address,) = [a for a, i in snap.interfaces.items() if i.owner == "lb-1"]
-    assert {k: v for k, v in wanted_sockets(snap).items() if k[0] == address} == {(address, 9000): "TCP"}
+    assert {k: v for k, v in wanted_sockets(snap).items() if k[0] == address} == {(address, 9000): "TCP",
+                                                                                   (address, 443): "TCP"}
     group = listener_group(snap, "lb-1", 9000)
     assert group is not None and group.id == "etg-1"
     assert [t.id for t in candidates(group)] == ["10.1.0.7", "192.168.1.1"]
-    assert listener_group(snap, "lb-1", 443) is None  # the TLS listener: not relayed yet
+    tls_group = listener_group(snap, "lb-1", 443)  # the TLS listener: re-encrypted toward its TLS group
+    assert tls_group is not None and tls_group.protocol == "TLS"
 
 
 def test_reachability_direct_and_through_a_service_network_endpoint():

@@ -26,22 +26,31 @@ protocol v2 header (``relay.proxy_v2_header``): the client's address and the
 address it connected to, plus AWS's VPC endpoint TLV when the connection came
 through an interface endpoint (``endpoint_id``).
 
-TLS listeners: the node completes the TLS handshake with the listener's
-default certificate and relays the plaintext as for TCP. The certificate is
-the one the user imported for that ARN (the ACM stand-in of ``tls``:
-``<state>/certificates/<certificate id>/``), else one Latticework's CA
-issues for the load balancer's ``DNSName``. The handshake runs on the
-event loop (``_TlsFront``) and hands the plaintext to the relay over a
-socket pair, so the target leg is the same relay as for TCP (proxy protocol,
-idle timeout, connection termination); the target connection opens while
-the handshake runs, and a failed handshake closes it (with a FIN: the target
-sees what a TCP health check looks like; an NLB would not have connected). TLS 1.2 and 1.3 with
-the Lattice suites of ``tls.server_context`` (the listener's ``SslPolicy``
-is not applied), no ALPN (an NLB's default ALPN policy is ``None``), one
-certificate (no SNI choice among listener certificates). Only TLS listeners
-forwarding to a ``TCP`` group are served: re-encrypting toward a ``TLS``
-group is not built, so such a listener gets no socket (connections are
-refused) rather than plaintext a TLS target would not understand.
+Cross-zone load balancing: each target has a zone (``Target.zone``, None
+for every zone). With ``load_balancing.cross_zone.enabled`` off (the
+group's setting, else the load balancer's; an NLB's default) a node picks
+among its own zone's targets and those for every zone (``in_zone``, the
+node's zone from the address the connection reached). ``dns_failover``
+narrows the load balancer's name to the nodes whose zone has a healthy
+target for every group its listeners use (all of them when none has): the
+server's resolvers call it through their ``narrow`` hook.
+
+TLS listeners: the node completes the TLS handshake and relays the plaintext
+as for TCP. The default certificate is the one the user imported for that
+ARN (the ACM stand-in of ``tls``: ``<state>/certificates/<certificate
+id>/``), else one Latticework's CA issues for the load balancer's
+``DNSName``; certificates added by AddListenerCertificates answer the SNI
+names they carry (``_choose_certificate``). The listener's ``SslPolicy``
+sets the TLS versions (``SSL_POLICIES``) and its ``AlpnPolicy`` what is
+offered (``ALPN_POLICIES``). The handshake runs on the event loop
+(``_serve_tls``) and hands the plaintext to the relay over a socket pair, so
+the target leg is the same relay as for TCP (proxy protocol, idle timeout,
+connection termination); the target connection opens while the handshake
+runs, and a failed handshake closes it (with a FIN: the target sees what a
+TCP health check looks like; an NLB would not have connected). Toward a
+``TLS`` group the relay connects to a one-use loopback socket instead, whose
+other side (``_reencrypt``) opens TLS to the target (its certificate not
+verified, as AWS does) and pumps: relay.py stays plaintext-only.
 
 UDP listeners (and the UDP half of ``TCP_UDP`` ones): each node binds a UDP
 socket per port; the first datagram of a client address opens a flow
@@ -66,6 +75,7 @@ side ends them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import socket
@@ -74,11 +84,13 @@ import struct
 import time
 from typing import Callable
 
+from cryptography import x509
+
 from latticework.dataplane import relay, tls
 from latticework.dataplane.health import HEALTHY, UNHEALTHY
 from latticework.dataplane.plane import Plane
 from latticework.records import elbv2
-from latticework.snapshot.model import Snapshot, Target, TargetGroup
+from latticework.snapshot.model import NetworkLoadBalancer, Snapshot, Target, TargetGroup, TlsListener
 from latticework.store import Store
 
 log = logging.getLogger("latticework.dataplane.nlb")
@@ -99,6 +111,43 @@ def candidates(group: TargetGroup) -> tuple[Target, ...]:
     return tuple(t for t in group.serving() if t.address is not None)
 
 
+def zonal(group: TargetGroup, balancer: NetworkLoadBalancer) -> bool:
+    """Whether each node keeps ``group``'s connections in its own zone: cross-zone load balancing is off (the
+    group's ``load_balancing.cross_zone.enabled``, else the load balancer's) and some target has a zone."""
+    cross_zone = balancer.cross_zone if group.cross_zone is None else group.cross_zone
+    return not cross_zone and any(t.zone is not None for t in group.targets)
+
+
+def in_zone(group: TargetGroup, zone: str) -> TargetGroup:
+    """``group`` with the targets a node in ``zone`` may use: those in the zone and those in every zone. The
+    same id: health, round robin and connection tracking stay the group's."""
+    return dataclasses.replace(group, targets=tuple(t for t in group.targets if t.zone is None or t.zone == zone))
+
+
+def dns_failover(snapshot: Snapshot, state: Callable[[str, str], str], addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses a load balancer's name answers: its nodes whose zone can serve every target group its
+    listeners use (a healthy target the node may use), all of them when no zone can (Route 53 answers every
+    record when none is healthy). Addresses that are not a network load balancer's nodes pass unchanged."""
+    interfaces = [snapshot.interfaces.get(a) for a in addresses]
+    owner = interfaces[0].owner if interfaces and interfaces[0] is not None else None
+    balancer = snapshot.balancers.get(owner) if owner is not None else None
+    if balancer is None or any(i is None or i.owner != owner for i in interfaces):
+        return addresses
+    groups = [g for id in {*balancer.listeners.values(), *balancer.udp.values()}
+              if (g := snapshot.nlb_groups.get(id)) is not None]
+    kept = tuple(a for a, i in zip(addresses, interfaces)
+                 if i is not None and all(_serves(g, balancer, i.zone, state) for g in groups))
+    return kept or addresses
+
+
+def _serves(group: TargetGroup, balancer: NetworkLoadBalancer, zone: str, state: Callable[[str, str], str]) -> bool:
+    """A node in ``zone`` has a healthy target of ``group`` to send to."""
+    pool = candidates(in_zone(group, zone) if zonal(group, balancer) else group)
+    if not group.health_check.enabled:
+        return bool(pool)
+    return any(state(group.id, t.key) == HEALTHY for t in pool)
+
+
 class Nodes:
     """One worker's side of every network load balancer: target choice and the relays it starts."""
 
@@ -109,11 +158,17 @@ class Nodes:
         self.relays: dict[Key, set[relay.Relay | UdpFlow]] = {}  # open relays and flows per target (termination)
         self._contexts: dict[tuple[str, str], tuple[tuple, ssl.SSLContext]] = {}  # TLS listeners' contexts
         self._fronts: set[asyncio.Task] = set()  # TLS handshakes and their plaintext pumps
+        self._zoned: dict[tuple[str, str], tuple[TargetGroup, TargetGroup]] = {}  # (group, zone) -> its view there
 
-    def pick(self, balancer_id: str, port: int, *, udp: bool = False) -> tuple[TargetGroup, Target] | None:
+    def pick(self, balancer_id: str, port: int, *, udp: bool = False,
+             node: Callable[[], str] | None = None) -> tuple[TargetGroup, Target] | None:
+        """The group of the listener on ``port`` and its next target; ``node()`` (asked only when the group keeps
+        to a zone) is the address of the node the connection reached, whose zone's targets it may use."""
         group = listener_group(self.plane.snapshot, balancer_id, port, udp=udp)
         if group is None:
             return None
+        if node is not None:
+            group = self._in_zone(group, balancer_id, node)
         balancer = self.plane.balancer
         if balancer is not None:  # health, fail-open and round robin, as for Lattice's groups
             target = balancer.pick(group)
@@ -125,6 +180,24 @@ class Nodes:
         self.turns[group.id] = turn + 1
         return group, targets[turn % len(targets)]
 
+    def _in_zone(self, group: TargetGroup, balancer_id: str, node: Callable[[], str]) -> TargetGroup:
+        """``group`` as the node at ``node()`` sees it: with cross-zone load balancing off, its targets in the
+        node's zone and those registered for every zone (cached per group object and zone)."""
+        snapshot = self.plane.snapshot
+        balancer = snapshot.balancers.get(balancer_id)
+        if balancer is None or not zonal(group, balancer):
+            return group
+        try:
+            interface = snapshot.interfaces.get(node())
+        except OSError:  # the client is gone already: any view will do, the relay fails at once
+            return group
+        if interface is None:
+            return group
+        cached = self._zoned.get((group.id, interface.zone))
+        if cached is None or cached[0] is not group:
+            cached = self._zoned[(group.id, interface.zone)] = (group, in_zone(group, interface.zone))
+        return cached[1]
+
     def connect(self, client: socket.socket, balancer_id: str, port: int, *, endpoint_id: str | None = None,
                 client_address: relay.Address | None = None,
                 destination: relay.Address | None = None) -> relay.Relay | None:
@@ -133,7 +206,7 @@ class Nodes:
         For a group with proxy protocol v2 the header names ``client_address`` (default: the socket's peer)
         and ``destination`` (default: its local address), and carries AWS's TLV of ``endpoint_id`` when
         given (a connection through that interface endpoint)."""
-        picked = self.pick(balancer_id, port)
+        picked = self.pick(balancer_id, port, node=lambda: client.getsockname()[0])
         if picked is None:  # nowhere to go: reset, as an NLB does
             reset(client)
             return None
@@ -154,16 +227,22 @@ class Nodes:
         if certificate is not None:
             assert balancer is not None
             try:
-                context = self._tls_context(certificate, balancer.dns_name)
+                context = self._tls_context(certificate, balancer.dns_name, balancer.tls.get(port) or TlsListener())
             except (OSError, ValueError) as exc:  # an unreadable or mismatched user certificate
                 log.warning("no TLS certificate for %s port %d (%s): %s", balancer_id, port, certificate, exc)
                 reset(client)
                 return None
             # The relay's end of a socket pair stands for the client; the TLS front pumps plaintext into the other.
             tls_client, (client, plaintext) = client, socket.socketpair()
+        address, back = target.address, None
+        if certificate is not None and group.protocol == "TLS":  # re-encrypted toward the target
+            back = _one_use_listener()
+            address, preface, back_preface = back.getsockname()[:2], b"", preface
         self.accepted += 1
-        started = relay.start(client, target.address, preface=preface)
+        started = relay.start(client, address, preface=preface)
         self._track((group.id, target.key), started)
+        if back is not None:
+            self._spawn(_reencrypt(back, target.address, back_preface, TARGET_CONTEXT))
         if certificate is not None:
             self._spawn(_serve_tls(tls_client, plaintext, started, context))
         return started
@@ -171,6 +250,7 @@ class Nodes:
     def apply(self, snapshot: Snapshot) -> None:
         """A new snapshot is serving: close the relays to targets whose deregistration ended, where their group
         says so (``deregistration_delay.connection_termination.enabled``)."""
+        self._zoned = {k: v for k, v in self._zoned.items() if snapshot.nlb_groups.get(k[0]) is v[0]}
         for key in list(self.relays):
             group = snapshot.nlb_groups.get(key[0])
             if group is not None and any(t.key == key[1] for t in group.targets):
@@ -182,19 +262,25 @@ class Nodes:
 
     # -- TLS listeners ---------------------------------------------------------------
 
-    def _tls_context(self, certificate_arn: str, dns_name: str) -> ssl.SSLContext:
-        """The server context of a TLS listener: the imported certificate of the ARN, else a CA-issued one."""
+    def _tls_context(self, certificate_arn: str, dns_name: str, settings: TlsListener) -> ssl.SSLContext:
+        """The server context of a TLS listener: its default certificate (the imported one of the ARN, else one
+        the CA issues for the load balancer's name), the others chosen by SNI, its security and ALPN policies."""
         certificates = self.plane.certificates
         if certificates is None:
             raise ValueError("this data plane has no certificates (no CA)")
-        user = tls.UserCertificate.find(certificates.user_dir, certificate_arn) if certificate_arn else None
-        basis = (user.stamp if user else None,)
+        arns = (certificate_arn, *settings.certificates)
+        users = [tls.UserCertificate.find(certificates.user_dir, arn) if arn else None for arn in arns]
+        basis = (settings, *(user.stamp if user else None for user in users))
         cached = self._contexts.get((certificate_arn, dns_name))
         if cached is None or cached[0] != basis:
-            context = tls.server_context()
-            context.set_alpn_protocols([])  # an NLB's default ALPN policy: none
-            cert_pem, key_pem = (user.cert_pem, user.key_pem) if user else certificates.ca.issue([dns_name])
-            tls.load_chain(context, cert_pem, key_pem)
+            default = users[0]
+            chain = (default.cert_pem, default.key_pem) if default else certificates.ca.issue([dns_name])
+            context = policy_context(settings, *chain)
+            # Other certificates answer the names they carry; one not imported here names nothing.
+            by_name = {name: policy_context(settings, user.cert_pem, user.key_pem)
+                       for user in reversed(users[1:]) if user is not None for name in dns_names(user.cert_pem)}
+            if by_name:
+                context.sni_callback = functools.partial(_choose_certificate, by_name)
             cached = self._contexts[(certificate_arn, dns_name)] = (basis, context)
         return cached[1]
 
@@ -220,7 +306,8 @@ class Nodes:
     def open_flow(self, listener: "UdpListener", client: relay.Address) -> UdpFlow | None:
         """A new UDP flow from ``client`` at ``listener``, to the next target of its group (None: nowhere)."""
         interface = self.plane.snapshot.interfaces.get(listener.address)
-        picked = self.pick(interface.owner, listener.port, udp=True) if interface is not None else None
+        picked = self.pick(interface.owner, listener.port, udp=True,
+                           node=lambda: listener.address) if interface is not None else None
         if picked is None:
             return None
         group, target = picked
@@ -375,6 +462,62 @@ async def _serve_tls(client: socket.socket, plaintext: socket.socket, started: r
     await asyncio.gather(inner.closed, outer.closed)
 
 
+# Toward TLS targets: no verification of their certificate (AWS does not verify it either,
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#target-group-routing-configuration),
+# no ALPN, no SNI.
+TARGET_CONTEXT = tls.client_context(None, alpn=())
+
+
+def _one_use_listener() -> socket.socket:
+    """A loopback socket the relay connects to in place of a TLS target; ``_reencrypt`` accepts it once."""
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+async def _reencrypt(listener: socket.socket, target: relay.Address, preface: bytes, context: ssl.SSLContext) -> None:
+    """The target leg of a TLS listener forwarding to a TLS group: accept the relay's plaintext connection on
+    ``listener``, open TLS toward ``target`` (a proxy protocol ``preface`` first, in the clear, as an NLB sends
+    it) and pump between the two. A target that cannot be reached resets the relay's side: the relay resets
+    the client, as for a refused plaintext target."""
+    loop = asyncio.get_running_loop()
+    try:
+        inner_sock, _ = await asyncio.wait_for(loop.sock_accept(listener), relay.DEFAULT_CONNECT_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        return  # the relay gave up first
+    finally:
+        listener.close()
+    outer_sock = socket.socket(socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
+    outer_sock.setblocking(False)
+    inner = _Half()
+    outer = _Half(inner)
+    try:
+        await loop.connect_accepted_socket(lambda: inner, inner_sock)
+        inner.pause()  # until the target's TLS session is up (what came before waits in ``early``)
+        await asyncio.wait_for(loop.sock_connect(outer_sock, target), relay.DEFAULT_CONNECT_TIMEOUT)
+        if preface:
+            await loop.sock_sendall(outer_sock, preface)
+        await asyncio.wait_for(loop.create_connection(lambda: outer, sock=outer_sock, ssl=context, server_hostname=""),
+                               HANDSHAKE_TIMEOUT)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        log.info("TLS to target %s:%d failed: %s", target[0], target[1], exc)
+        outer_sock.close()
+        inner.abort()
+        reset(inner_sock)
+        return
+    if inner.closed.done():  # the relay's side ended while the target's session opened: so does the target's
+        outer.abort()
+        return
+    inner.resume()
+    await asyncio.gather(inner.closed, outer.closed)
+
+
 class _Half(asyncio.Protocol):
     """One side of the TLS front: what it receives goes to its ``peer``'s transport.
 
@@ -384,6 +527,7 @@ class _Half(asyncio.Protocol):
 
     def __init__(self, peer: "_Half | None" = None):
         self.peer = peer
+        self.early: list[bytes] = []  # received before the peer was connected: it gets them first
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if peer is not None:
@@ -391,11 +535,16 @@ class _Half(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a stream transport
+        if self.peer is not None and self.peer.early:
+            transport.write(b"".join(self.peer.early))  # type: ignore[attr-defined]  # a stream transport
+            self.peer.early.clear()
 
     def data_received(self, data: bytes) -> None:
         other = self._other()
         if other is not None:
             other.write(data)
+        elif self.peer is not None and self.peer.transport is None:  # before ``pause`` took hold
+            self.early.append(data)
 
     def eof_received(self) -> bool:
         other = self._other()
@@ -439,6 +588,77 @@ class _Half(asyncio.Protocol):
     def _other(self) -> asyncio.Transport | None:
         other = self.peer.transport if self.peer is not None else None
         return other if other is not None and not other.is_closing() else None
+
+
+# -- TLS listeners' policies ----------------------------------------------------------------
+
+# The security policies' protocol versions (ELB's table of policies:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html). Their TLS 1.2
+# ciphers are ``tls.TLS12_CIPHERS`` (the "-Res-" and "FS-" policies: the forward-secret GCM ones only); TLS 1.3
+# suites are OpenSSL's. Versions below what the local OpenSSL allows are not offered whatever the policy says.
+_V = ssl.TLSVersion
+SSL_POLICIES: dict[str, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
+    "ELBSecurityPolicy-TLS13-1-3-2021-06": (_V.TLSv1_3, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": (_V.TLSv1_3, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": (_V.TLSv1_2, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-1-2021-06": (_V.TLSv1_1, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS13-1-0-2021-06": (_V.TLSv1, _V.TLSv1_3),
+    "ELBSecurityPolicy-TLS-1-2-2017-01": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-1-2-2019-08": (_V.TLSv1_2, _V.TLSv1_2),
+    "ELBSecurityPolicy-TLS-1-1-2017-01": (_V.TLSv1_1, _V.TLSv1_2),
+    "ELBSecurityPolicy-FS-2018-06": (_V.TLSv1, _V.TLSv1_2),
+    "ELBSecurityPolicy-2016-08": (_V.TLSv1, _V.TLSv1_2),  # the API's default
+    "ELBSecurityPolicy-2015-05": (_V.TLSv1, _V.TLSv1_2),
+}
+_FORWARD_SECRET_GCM = tuple(c for c in tls.TLS12_CIPHERS if c.startswith("ECDHE-") and "GCM" in c)
+
+# ALPN policies: the protocols the node offers, in its order of preference (the server's choice wins),
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/network/create-tls-listener.html#alpn-policies
+ALPN_POLICIES: dict[str, tuple[str, ...]] = {
+    "HTTP1Only": ("http/1.1",), "HTTP2Only": ("h2",), "HTTP2Optional": ("http/1.1", "h2"),
+    "HTTP2Preferred": ("h2", "http/1.1"), "None": (),
+}
+
+
+def policy_context(settings: TlsListener, cert_pem: str, key_pem: str) -> ssl.SSLContext:
+    """A server context for one certificate under the listener's security and ALPN policies (an unknown
+    policy name: the API's default, ``ELBSecurityPolicy-2016-08``)."""
+    context = tls.server_context()
+    policy = settings.ssl_policy if settings.ssl_policy in SSL_POLICIES else "ELBSecurityPolicy-2016-08"
+    context.minimum_version, context.maximum_version = SSL_POLICIES[policy]
+    if "-Res-" in policy or "-FS-" in policy:
+        context.set_ciphers(":".join(_FORWARD_SECRET_GCM))
+    context.set_alpn_protocols(list(ALPN_POLICIES.get(settings.alpn_policy, ())))
+    tls.load_chain(context, cert_pem, key_pem)
+    return context
+
+
+def dns_names(cert_pem: str) -> tuple[str, ...]:
+    """The DNS names of the first certificate of a PEM chain (its SANs, else its common name), lower case."""
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    return tuple(n.lower() for n in names)
+
+
+def _choose_certificate(by_name: dict[str, ssl.SSLContext], ssl_object: ssl.SSLObject, server_name: str | None,
+                        _context: ssl.SSLContext) -> None:
+    """SNI: the certificate naming ``server_name`` (exactly, else by a ``*.`` wildcard), else the default."""
+    if not server_name:
+        return
+    name = server_name.lower()
+    chosen = by_name.get(name) or by_name.get("*." + name.partition(".")[2])
+    if chosen is not None:
+        ssl_object.context = chosen
 
 
 def reset(client: socket.socket) -> None:

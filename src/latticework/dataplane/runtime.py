@@ -46,7 +46,7 @@ from pathlib import Path
 
 from latticework.dataplane import explain, feed
 from latticework.dataplane.awsservices.front import AwsServiceFronts
-from latticework.dataplane.nlb import Deregistrations
+from latticework.dataplane.nlb import Deregistrations, dns_failover
 from latticework.dataplane.drain import Drainer
 from latticework.dataplane.health import HealthMonitor
 from latticework.dataplane.looplag import LoopLag
@@ -109,7 +109,8 @@ class DataPlane:
                          accounts=self.settings.accounts),
             current_load=lambda: feed.load(*_everything(self.store)), health_state=lambda group, key: self.health.state(group, key))
         self.health = HealthMonitor(self.store, limits, on_change=self.workers.health_changed)
-        self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric)
+        self.resolvers = Resolvers(port=self.settings.dns_port, fabric=self.settings.fabric,  # NLB DNS failover:
+                                   narrow=lambda snapshot, found: dns_failover(snapshot, self.health.state, found))
         self.drainer = Drainer(self.store, self.workers, limits)
         self.aws_services = AwsServiceFronts(self.ca, self.settings.aws_upstreams, lambda: self.snapshot)
         self.deregistrations = Deregistrations(self.store)  # network load balancers' deregistration delays

@@ -145,15 +145,19 @@ def parse(data: bytes) -> DNSRecord | bytes | None:
 
 
 def answer(view: VpcView | None, query: DNSRecord, public: Names = NO_NAMES,
-           resources: Names = NO_NAMES) -> DNSRecord | AskHost:
+           resources: Names = NO_NAMES, narrow: Narrow = None) -> DNSRecord | AskHost:
     """What the resolver of ``view``'s VPC replies to ``query``, or ``FORWARD``; ``public``: the names every
-    VPC resolves (``Snapshot.names``); ``resources``: the VPC's resource names (``Snapshot.resource_names``)."""
+    VPC resolves (``Snapshot.names``); ``resources``: the VPC's resource names (``Snapshot.resource_names``);
+    ``narrow``: which of a public name's addresses answer now (a load balancer's DNS failover)."""
     if view is None:  # the VPC was deleted; its resolver is about to close
         return reply_to(query, RCODE.REFUSED)
     name = str(query.q.qname).rstrip(".").lower()
     if name in view.routes:
         return _addresses(query, (view.lattice,))
-    found = lookup(view.names, name) or lookup(resources, name) or lookup(public, name)
+    found = lookup(view.names, name) or lookup(resources, name)
+    if not found:
+        found = lookup(public, name)
+        found = narrow(found) if found and narrow is not None else found
     if found:
         return _addresses(query, found)
     if is_generated(name):
@@ -162,6 +166,10 @@ def answer(view: VpcView | None, query: DNSRecord, public: Names = NO_NAMES,
     if in_endpoint_service_zone(name):
         return reply_to(query, RCODE.NOERROR if _above(name, public) else RCODE.NXDOMAIN)
     return FORWARD
+
+
+# Which of a public name's addresses a resolver answers now (the server's health-aware hook), None: all.
+Narrow = Callable[[tuple[str, ...]], tuple[str, ...]] | None
 
 
 def is_generated(name: str) -> bool:
@@ -360,8 +368,9 @@ class VpcResolver:
 
     def __init__(self, host: str, port: int, view: Callable[[], VpcView | None], upstreams: Upstreams,
                  idle_timeout: float = TCP_IDLE, public: Callable[[], Names] = lambda: NO_NAMES,
-                 resources: Callable[[], Names] = lambda: NO_NAMES):
+                 resources: Callable[[], Names] = lambda: NO_NAMES, narrow: Narrow = None):
         self.host = host
+        self.narrow = narrow
         self.port = port
         self.view = view
         self.public = public
@@ -419,7 +428,7 @@ class VpcResolver:
         if not isinstance(query, DNSRecord):
             return query
         limit = udp_limit(query) if udp else TCP_MAX
-        decision = answer(self.view(), query, self.public(), self.resources())
+        decision = answer(self.view(), query, self.public(), self.resources(), self.narrow)
         if isinstance(decision, AskHost):  # FORWARD, the only instance
             reply = await self.upstreams.ask(data, limit)
             return fit(reply, query, limit) if reply is not None else bytes(reply_to(query, RCODE.SERVFAIL).pack())
@@ -491,8 +500,9 @@ class Resolvers:
     """A resolver per VPC of the applied snapshot, on ``<VpcView.resolver>:port``."""
 
     def __init__(self, port: int = 53, upstreams: Sequence[Server] | None = None, *, fabric: Fabric | None = None,
-                 timeout: float = UPSTREAM_TIMEOUT):
+                 timeout: float = UPSTREAM_TIMEOUT, narrow: Callable[[Snapshot, tuple[str, ...]], tuple[str, ...]] | None = None):
         self.port = port
+        self.narrow = narrow  # public names' addresses by health: a network load balancer's DNS failover
         self.upstreams = Upstreams(host_upstreams(fabric=fabric) if upstreams is None else upstreams, timeout)
         self.snapshot: Snapshot = EMPTY
         self._running: dict[str, VpcResolver] = {}
@@ -518,7 +528,8 @@ class Resolvers:
 
     async def _open(self, address: str) -> None:
         resolver = VpcResolver(address, self.port, lambda: self.snapshot.vpc_at(address), self.upstreams,
-                               public=lambda: self.snapshot.names, resources=lambda: self._resource_names(address))
+                               public=lambda: self.snapshot.names, resources=lambda: self._resource_names(address),
+                               narrow=self._narrowed if self.narrow is not None else None)
         try:
             await resolver.start()
         except OSError as exc:  # the next snapshot tries again
@@ -526,6 +537,10 @@ class Resolvers:
             return
         self._failures.pop(address, None)
         self._running[address] = resolver
+
+    def _narrowed(self, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        assert self.narrow is not None  # only handed to resolvers when set
+        return self.narrow(self.snapshot, addresses)
 
     def _resource_names(self, address: str) -> Names:
         return self.snapshot.resource_names.get(self.snapshot.by_address.get(address, ""), NO_NAMES)

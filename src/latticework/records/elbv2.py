@@ -26,6 +26,7 @@ from latticework.store import Record, Transaction
 LOAD_BALANCER = "loadbalancer"
 TARGET_GROUP = "elbv2-targetgroup"
 LISTENER = "elbv2-listener"
+ZONE = "zone"  # a registered target's Availability Zone as RegisterTargets found it (its subnet's, its instance's)
 
 
 class LoadBalancerRecord(RecordView):
@@ -40,6 +41,11 @@ class LoadBalancerRecord(RecordView):
     @property
     def vpc_id(self) -> str | None:
         return self.body.get("VpcId")
+
+    @property
+    def cross_zone(self) -> bool:
+        """``load_balancing.cross_zone.enabled`` (a network load balancer's default: false)."""
+        return (self.internal.get("attributes") or {}).get("load_balancing.cross_zone.enabled") == "true"
 
 
 class ListenerRecord(RecordView):
@@ -56,6 +62,20 @@ class ListenerRecord(RecordView):
         """A TLS listener's default certificate (the first of ``Certificates``)."""
         certificates = self.body.get("Certificates") or []
         return certificates[0].get("CertificateArn") if certificates else None
+
+    @property
+    def other_certificates(self) -> list[str]:
+        """Certificate ARNs AddListenerCertificates added besides the default one (chosen by SNI)."""
+        return list(self.internal.get("certificates") or [])
+
+    @property
+    def ssl_policy(self) -> str:
+        return self.body.get("SslPolicy") or ""
+
+    @property
+    def alpn_policy(self) -> str:
+        """The listener's ALPN policy (the API's one-item ``AlpnPolicy`` list), ``None`` without one."""
+        return next(iter(self.body.get("AlpnPolicy") or []), "None")
 
     def forwards(self) -> list[str]:
         """Target group ARNs the default actions forward to, in order."""
@@ -100,6 +120,22 @@ class TargetGroupRecord(RecordView):
 
     def flag(self, name: str) -> bool:
         return self.attributes.get(name) == "true"
+
+    @property
+    def cross_zone(self) -> bool | None:
+        """The group's ``load_balancing.cross_zone.enabled``: None for ``use_load_balancer_configuration``."""
+        value = self.attributes.get("load_balancing.cross_zone.enabled")
+        return None if value in (None, "use_load_balancer_configuration") else value == "true"
+
+    def zones(self) -> dict[tuple[str, int], str | None]:
+        """Each registered target's Availability Zone, (id, port) -> zone name, None for every zone: the one
+        RegisterTargets found for it (``ZONE``: its subnet's, its instance's), else its ``AvailabilityZone``
+        (``all``: every zone)."""
+        out: dict[tuple[str, int], str | None] = {}
+        for t in self.internal.get("targets") or []:
+            zone = t.get(ZONE) or t.get("AvailabilityZone")
+            out[(t["Id"], int(t.get("Port") or self.port))] = None if zone in (None, "", "all") else zone
+        return out
 
     @property
     def deregistration_delay(self) -> float:

@@ -93,6 +93,7 @@ from latticework.snapshot.model import (
     WeightedTargetGroup,
 )
 from latticework.snapshot.model import AwsEndpoint, gateway_service_names  # AWS services through VPC endpoints
+from latticework.snapshot.model import TlsListener  # network load balancers' TLS listeners
 from latticework.store import Record, StoreView
 
 RESOURCE_KINDS = (lattice.RESOURCE_GATEWAY, lattice.RESOURCE_CONFIGURATION, lattice.SN_RESOURCE_ASSOCIATION,
@@ -438,23 +439,27 @@ class Compiler:
         listeners: dict[int, str] = {}
         certificates: dict[int, str] = {}  # TLS listeners: terminated with this certificate, then relayed as TCP
         udp: dict[int, str] = {}  # UDP and TCP_UDP listeners' datagrams
+        tls: dict[int, TlsListener] = {}
         for child in self._kids(elbv2.LISTENER, id):
             listener = elbv2.ListenerRecord(child)
             found = [g for arn in listener.forwards()[:1] for g in self._find(elbv2.TARGET_GROUP, "arn", arn)]
             groups = [g.id for g in found]
             if listener.protocol == TCP and groups:
                 listeners[listener.port] = groups[0]
-            # TLS to a TCP group only: targets are spoken to in plaintext (no re-encryption toward TLS groups yet).
-            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol == TCP:
+            # TLS to a TCP group (plaintext to the targets) or to a TLS group (re-encrypted toward them).
+            if listener.protocol == "TLS" and found and elbv2.TargetGroupRecord(found[0]).protocol in (TCP, "TLS"):
                 listeners[listener.port] = groups[0]
                 certificates[listener.port] = listener.certificate_arn or ""
+                tls[listener.port] = TlsListener(certificates=tuple(listener.other_certificates),
+                                                 ssl_policy=listener.ssl_policy, alpn_policy=listener.alpn_policy)
             if listener.protocol in ("UDP", "TCP_UDP") and groups:
                 udp[listener.port] = groups[0]
             if listener.protocol == "TCP_UDP" and groups:
                 listeners[listener.port] = groups[0]
         balancer = elbv2.LoadBalancerRecord(record)
         self.balancers[id] = NetworkLoadBalancer(id=id, arn=balancer.arn, vpc_id=balancer.vpc_id, listeners=listeners,
-                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp)
+                                                 certificates=certificates, dns_name=balancer.dns_name, udp=udp,
+                                                 cross_zone=balancer.cross_zone, tls=tls)
 
     def _rebuild_endpoint(self, id: str) -> None:
         """An interface endpoint to an endpoint service: its service's load balancers, and the one per zone."""
@@ -730,8 +735,9 @@ def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup
     """An ELB target group: its registered targets (deregistered ones draining), each where the host map puts
     it, its health check and the attributes the data plane honours."""
     r = group.record
-    draining = group.draining()
+    draining, zones = group.draining(), group.zones()
     targets = tuple(Target(key=f"{r.id}/{id}:{port}", id=id, port=port, draining=(id, port) in draining,
+                           zone=zones.get((id, port)),
                            address=hosts.address(group.type, group.vpc_id, id, port)) for id, port in group.targets())
     return TargetGroup(id=r.id, arn=group.arn, name=r.name or "", account=r.account, region=r.region,
                        type=group.type, protocol=group.protocol or TCP, protocol_version="", port=group.port,
@@ -739,7 +745,8 @@ def _nlb_group(group: elbv2.TargetGroupRecord, hosts: "_HostMap") -> TargetGroup
                        proxy_protocol_v2=group.flag("proxy_protocol_v2.enabled"),
                        deregistration_delay=group.deregistration_delay,
                        terminate_on_deregistration=group.flag("deregistration_delay.connection_termination.enabled"),
-                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"))
+                       terminate_unhealthy=group.flag("target_health_state.unhealthy.connection_termination.enabled"),
+                       cross_zone=group.cross_zone)
 
 
 def _elb_health_check(body: Mapping) -> HealthCheck:

@@ -92,6 +92,7 @@ class Target:
     port: int
     address: tuple[str, int] | None  # the host socket the fabric maps it to (None: nowhere, e.g. Lambda)
     draining: bool = False  # deregistered: no new requests, in-flight ones finish
+    zone: str | None = None  # an NLB target's Availability Zone (None: every zone's nodes may use it)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class TargetGroup:
     deregistration_delay: float = 300.0  # seconds a deregistered target stays draining
     terminate_on_deregistration: bool = False  # its connections are closed when the delay ends
     terminate_unhealthy: bool = False  # connections to a target that turns unhealthy are reset (unless failing open)
+    cross_zone: bool | None = None  # load_balancing.cross_zone.enabled (None: the load balancer's setting)
 
     def serving(self) -> tuple[Target, ...]:
         """Targets that may take new requests (not draining)."""
@@ -279,6 +281,15 @@ def lookup(names: Names, name: str) -> tuple[str, ...] | None:
 
 
 @dataclass(frozen=True)
+class TlsListener:
+    """What a network load balancer's TLS listener negotiates besides its default certificate."""
+
+    certificates: tuple[str, ...] = ()  # ARNs added by AddListenerCertificates, chosen by SNI
+    ssl_policy: str = ""  # ELBSecurityPolicy-...: TLS versions and ciphers
+    alpn_policy: str = "None"  # HTTP1Only | HTTP2Only | HTTP2Optional | HTTP2Preferred | None
+
+
+@dataclass(frozen=True)
 class NetworkLoadBalancer:
     """A network load balancer's TCP and TLS listeners; its nodes are the ``FabricInterface``s it owns."""
 
@@ -289,6 +300,8 @@ class NetworkLoadBalancer:
     certificates: Mapping[int, str] = field(default_factory=dict)  # TLS listener port -> its default certificate ARN
     dns_name: str = ""  # what a CA-issued certificate of its TLS listeners names
     udp: Mapping[int, str] = field(default_factory=dict)  # UDP (and TCP_UDP) listener port -> target group id
+    cross_zone: bool = False  # load_balancing.cross_zone.enabled: a node may use targets in other zones
+    tls: Mapping[int, TlsListener] = field(default_factory=dict)  # TLS listener port -> its other settings
 
 
 # The public names of the AWS services a gateway endpoint reaches, as their SDKs address them: S3 by Region,

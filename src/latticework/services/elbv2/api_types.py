@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Literal, Required, TypedDict
 
 OPERATIONS = (
-    'AddTags', 'CreateListener', 'CreateLoadBalancer', 'CreateTargetGroup', 'DeleteListener', 'DeleteLoadBalancer',
-    'DeleteTargetGroup', 'DeregisterTargets', 'DescribeAccountLimits', 'DescribeCapacityReservation',
-    'DescribeListenerAttributes', 'DescribeListeners', 'DescribeLoadBalancerAttributes', 'DescribeLoadBalancers',
-    'DescribeTags', 'DescribeTargetGroupAttributes', 'DescribeTargetGroups', 'DescribeTargetHealth', 'ModifyListener',
-    'ModifyListenerAttributes', 'ModifyLoadBalancerAttributes', 'ModifyTargetGroup', 'ModifyTargetGroupAttributes',
-    'RegisterTargets', 'RemoveTags', 'SetIpAddressType', 'SetSecurityGroups', 'SetSubnets',
+    'AddListenerCertificates', 'AddTags', 'CreateListener', 'CreateLoadBalancer', 'CreateTargetGroup', 'DeleteListener',
+    'DeleteLoadBalancer', 'DeleteTargetGroup', 'DeregisterTargets', 'DescribeAccountLimits',
+    'DescribeCapacityReservation', 'DescribeListenerAttributes', 'DescribeListenerCertificates', 'DescribeListeners',
+    'DescribeLoadBalancerAttributes', 'DescribeLoadBalancers', 'DescribeTags', 'DescribeTargetGroupAttributes',
+    'DescribeTargetGroups', 'DescribeTargetHealth', 'ModifyListener', 'ModifyListenerAttributes',
+    'ModifyLoadBalancerAttributes', 'ModifyTargetGroup', 'ModifyTargetGroupAttributes', 'RegisterTargets',
+    'RemoveListenerCertificates', 'RemoveTags', 'SetIpAddressType', 'SetSecurityGroups', 'SetSubnets',
 )
 
 
@@ -96,6 +97,15 @@ class Action(TypedDict, total=False):
     FixedResponseConfig: FixedResponseActionConfig
     ForwardConfig: ForwardActionConfig
     JwtValidationConfig: JwtValidationActionConfig
+
+
+class AddListenerCertificatesInput(TypedDict, total=False):
+    ListenerArn: Required[str]
+    Certificates: Required[list[Certificate]]
+
+
+class AddListenerCertificatesOutput(TypedDict, total=False):
+    Certificates: list[Certificate]
 
 
 class AddTagsInput(TypedDict, total=False):
@@ -288,6 +298,17 @@ class DescribeListenerAttributesInput(TypedDict, total=False):
 
 class DescribeListenerAttributesOutput(TypedDict, total=False):
     Attributes: list[ListenerAttribute]
+
+
+class DescribeListenerCertificatesInput(TypedDict, total=False):
+    ListenerArn: Required[str]
+    Marker: str
+    PageSize: int
+
+
+class DescribeListenerCertificatesOutput(TypedDict, total=False):
+    Certificates: list[Certificate]
+    NextMarker: str
 
 
 class DescribeListenersInput(TypedDict, total=False):
@@ -538,6 +559,15 @@ class RegisterTargetsInput(TypedDict, total=False):
 
 
 class RegisterTargetsOutput(TypedDict, total=False):
+    pass
+
+
+class RemoveListenerCertificatesInput(TypedDict, total=False):
+    ListenerArn: Required[str]
+    Certificates: Required[list[Certificate]]
+
+
+class RemoveListenerCertificatesOutput(TypedDict, total=False):
     pass
 
 

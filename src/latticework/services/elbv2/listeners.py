@@ -20,6 +20,14 @@ Idempotency
     the existing listener (AWS documents the call as idempotent); other
     settings on a used port are ``DuplicateListener``.
 
+Certificates
+    A TLS or HTTPS listener's ``Certificates`` hold its default certificate; AddListenerCertificates adds
+    others (kept in the record's ``internal["certificates"]``, at most 25 besides the default, the NLB
+    quota), which DescribeListenerCertificates lists after the default one with ``IsDefault`` false and the
+    data plane chooses among by SNI. ``IsDefault`` in AddListenerCertificates is a ``ValidationError``;
+    removing the default certificate is ``OperationNotPermitted``, one the listener lacks
+    ``CertificateNotFound``.
+
 Attributes
     NLB listeners have ``tcp.idle_timeout.seconds`` (350, 60-6000); ALB
     listeners ``routing.http.response.server.enabled`` (true).
@@ -39,6 +47,7 @@ COMPATIBLE = {"TCP": ("TCP", "TCP_UDP"), "TLS": ("TCP", "TLS"), "UDP": ("UDP", "
               "TCP_UDP": ("TCP_UDP",), "QUIC": ("QUIC", "TCP_QUIC"), "TCP_QUIC": ("TCP_QUIC",),
               "HTTP": ("HTTP", "HTTPS"), "HTTPS": ("HTTP", "HTTPS")}
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-2016-08"
+MAX_CERTIFICATES = 25  # certificates per listener besides the default (the NLB quota)
 
 
 def default_attributes(lb_type: str) -> dict[str, str]:
@@ -215,6 +224,48 @@ class ListenerOps:
             body["AlpnPolicy"] = params["AlpnPolicy"]
         ctx.tx.put(record)
         return {"Listeners": [c.present(record, "Listener")]}
+
+    def add_listener_certificates(self, ctx: RequestContext, params: shapes.AddListenerCertificatesInput
+                                  ) -> shapes.AddListenerCertificatesOutput:
+        record = c.require(ctx, c.LISTENER, params["ListenerArn"])
+        if any(cert.get("IsDefault") is not None for cert in params["Certificates"]):
+            raise c.validation("You cannot set the isDefault parameter for a certificate.")
+        added = record.internal.setdefault("certificates", [])
+        for cert in params["Certificates"]:
+            arn = cert.get("CertificateArn")
+            if not arn:
+                raise c.validation("A certificate ARN must be specified")
+            if arn not in added:
+                added.append(arn)
+        if len(added) > MAX_CERTIFICATES:
+            raise c.error("TooManyCertificates", "You've reached the limit on the number of certificates per "
+                          "load balancer")
+        ctx.tx.put(record)
+        return {"Certificates": [{"CertificateArn": cert["CertificateArn"], "IsDefault": False}
+                                 for cert in params["Certificates"]]}
+
+    def describe_listener_certificates(self, ctx: RequestContext, params: shapes.DescribeListenerCertificatesInput
+                                       ) -> shapes.DescribeListenerCertificatesOutput:
+        record = c.require(ctx, c.LISTENER, params["ListenerArn"])
+        default = [{"CertificateArn": cert["CertificateArn"], "IsDefault": True}
+                   for cert in (record.body.get("Certificates") or [])[:1]]
+        others = [{"CertificateArn": arn, "IsDefault": False} for arn in record.internal.get("certificates") or []]
+        return c.page(default + others, params, "Certificates")
+
+    def remove_listener_certificates(self, ctx: RequestContext, params: shapes.RemoveListenerCertificatesInput
+                                     ) -> shapes.RemoveListenerCertificatesOutput:
+        record = c.require(ctx, c.LISTENER, params["ListenerArn"])
+        default = {cert.get("CertificateArn") for cert in (record.body.get("Certificates") or [])[:1]}
+        added = record.internal.setdefault("certificates", [])
+        for cert in params["Certificates"]:
+            arn = cert.get("CertificateArn")
+            if arn in default:
+                raise c.error("OperationNotPermitted", "Default certificate cannot be removed")
+            if arn not in added:
+                raise c.error("CertificateNotFound", f"Certificate '{arn}' not found")
+            added.remove(arn)
+        ctx.tx.put(record)
+        return {}
 
     def delete_listener(self, ctx: RequestContext, params: shapes.DeleteListenerInput) -> shapes.DeleteListenerOutput:
         record = c.require(ctx, c.LISTENER, params["ListenerArn"])

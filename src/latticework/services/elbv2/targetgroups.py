@@ -268,6 +268,23 @@ def _check_alb(ctx: RequestContext, record: Record, target: Mapping[str, Any]) -
                       "group's port")
 
 
+def _zone_of(ctx: RequestContext, body: dict, target: Mapping[str, Any]) -> str | None:
+    """The Availability Zone ELB detects for a target: an instance's, or for an IP address in a subnet of the
+    group's VPC that subnet's (``AvailabilityZone`` is then optional). None: the target's own
+    ``AvailabilityZone`` decides (``all``, or absent, for every zone)."""
+    if body.get("TargetType") == "instance":
+        instance = ctx.tx.get("instance", target["Id"])
+        return instance.body.get("Placement", {}).get("AvailabilityZone") if instance is not None else None
+    if body.get("TargetType") != "ip":
+        return None
+    address = ipaddress.ip_address(target["Id"])  # checked already
+    for subnet in ctx.tx.list("subnet"):
+        cidr = subnet.body.get("CidrBlock")
+        if subnet.body.get("VpcId") == body.get("VpcId") and cidr and address in ipaddress.ip_network(cidr):
+            return subnet.body.get("AvailabilityZone")
+    return None
+
+
 def _target_key(body: dict, target: Mapping[str, Any]) -> tuple:
     return target["Id"], target.get("Port") or body.get("Port")
 
@@ -417,6 +434,9 @@ class TargetGroupOps:
             if key in targets and targets[key].get("draining") is None:
                 continue  # registered already: nothing changes
             targets[key] = {k: v for k, v in target.items() if v is not None}
+            zone = _zone_of(ctx, body, target)
+            if zone is not None:
+                targets[key][stored.ZONE] = zone
             healths.pop(stored.target_name(key[0], int(key[1] or 0)), None)
         if len(targets) > 1000:
             raise c.error("TooManyTargets", "You've reached the limit on the number of targets per target group")
