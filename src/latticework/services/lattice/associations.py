@@ -64,6 +64,7 @@ from latticework import fabric
 from latticework.api.context import RequestContext
 from latticework.records.lattice import RESOURCE_HOSTS, ResourceHolder
 from latticework.services.lattice import api_types as shapes
+from latticework.services.lattice.api_types import AccessDeniedException
 from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
@@ -164,6 +165,15 @@ def _list_records(ctx: RequestContext, params: Mapping[str, Any], kind: Kind, su
         lambda r: common.project(r.body, summary),
         filters={"kind": kind.kind, **filters}, keep=lambda r: _visible(ctx, r) and keep(r),
     )
+
+
+def _own_one_side(ctx: RequestContext, sn: Record, member: Record, field: str) -> None:
+    """The caller must own the network or what joins it: two resources both shared with it are refused (the
+    API reference of ``CreateServiceNetworkServiceAssociation``)."""
+    if sn.account != ctx.account and member.account != ctx.account:
+        raise AccessDeniedException(
+            f"You cannot associate {member.arn} with {sn.arn}: the caller must own either the service network "
+            f"or the {field.removesuffix('Identifier')}.")
 
 
 def _new_association(ctx: RequestContext, kind: Kind, sn: Record, body: dict, tags: dict | None,
@@ -309,13 +319,15 @@ def _sync_hosts(ctx: RequestContext, holder: Record, offered: list[str]) -> None
         ctx.tx.put(holder)
 
 
-def _children(ctx: RequestContext, group_id: str) -> list[Record]:
-    return [r for r in ctx.tx.list(RESOURCE_CONFIGURATION.kind)
+def _children(ctx: RequestContext, group_id: str, account: str | None = None) -> list[Record]:
+    """A GROUP's children (they live in the group's account, ``account`` when it is not the caller's)."""
+    return [r for r in ctx.tx.list(RESOURCE_CONFIGURATION.kind, account=account)
             if r.body.get("resourceConfigurationGroupId") == group_id]
 
 
 def _managed_of(ctx: RequestContext, group_assoc: Record) -> list[Record]:
-    child_ids = {c.id for c in _children(ctx, group_assoc.body["resourceConfigurationId"])}
+    child_ids = {c.id for c in _children(ctx, group_assoc.body["resourceConfigurationId"],
+                                         account_of(group_assoc.body["resourceConfigurationArn"]))}
     return [r for r in ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=group_assoc.parent)
             if r.body["isManagedAssociation"] and r.body["resourceConfigurationId"] in child_ids]
 
@@ -351,7 +363,7 @@ class AssociationOps:
     def create_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkVpcAssociationRequest
     ) -> shapes.CreateServiceNetworkVpcAssociationResponse:
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
         vpc_id = vpcs.check_vpc(ctx, params["vpcIdentifier"])
         groups = vpcs.check_security_groups(ctx, vpc_id, params.get("securityGroupIds") or [])
         taken = _vpc_taken(ctx, vpc_id)
@@ -413,8 +425,9 @@ class AssociationOps:
     def create_service_network_service_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkServiceAssociationRequest
     ) -> shapes.CreateServiceNetworkServiceAssociationResponse:
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
-        svc = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
+        svc = common.resolve(ctx, SERVICE, params["serviceIdentifier"], shared=True)
+        _own_one_side(ctx, sn, svc, "serviceIdentifier")
         existing = _under_network(ctx, SN_SERVICE_ASSOCIATION, sn.id)
         self._check_service_joinable(sn, svc, existing)
         _check_quota(ctx, SN_SERVICE_ASSOCIATION, sn)
@@ -463,8 +476,9 @@ class AssociationOps:
     def create_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkResourceAssociationRequest
     ) -> shapes.CreateServiceNetworkResourceAssociationResponse:
-        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"], shared=True)
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
+        _own_one_side(ctx, sn, rc, "resourceConfigurationIdentifier")
         _check_joinable(rc, sn)
         taken = next((a for a in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn.id)
                       if a.body["resourceConfigurationId"] == rc.id), None)
@@ -474,7 +488,7 @@ class AssociationOps:
         _check_quota(ctx, SN_RESOURCE_ASSOCIATION, sn, lambda r: _live(r) and not r.body["isManagedAssociation"])
         private_dns = params.get("privateDnsEnabled", False)
         record = _snra_record(ctx, sn, rc, private_dns, False, params.get("tags"))
-        for child in _children(ctx, rc.id):
+        for child in _children(ctx, rc.id, rc.account):
             _snra_record(ctx, sn, child, private_dns, True, None)
         sync_resource_hosts(ctx, sn.id)
         domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
