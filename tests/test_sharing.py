@@ -115,8 +115,15 @@ def test_a_shared_network_is_seen_and_joined_by_arn_only_by_whom_it_is_shared_wi
                                                                  serviceIdentifier=svc_b["id"])
     assert assoc["arn"].split(":")[4] == b.id
     own_b = b.lattice.create_service_network(name="b-net")
-    b.lattice.create_service_network_service_association(serviceNetworkIdentifier=own_b["id"],
-                                                         serviceIdentifier=service["arn"])
+    into_b = b.lattice.create_service_network_service_association(serviceNetworkIdentifier=own_b["id"],
+                                                                  serviceIdentifier=service["arn"])
+    # The service's owner sees the association made in B's account, and can read it by id.
+    seen = a.lattice.list_service_network_service_associations(serviceIdentifier=service["id"])["items"]
+    assert [(i["id"], i["serviceNetworkArn"]) for i in seen] == [(into_b["id"], own_b["arn"])]
+    assert a.lattice.get_service_network_service_association(
+        serviceNetworkServiceAssociationIdentifier=into_b["id"])["createdBy"] == b.id
+    _refused(lambda: c.lattice.get_service_network_service_association(
+        serviceNetworkServiceAssociationIdentifier=into_b["arn"]), "ResourceNotFoundException", 404)
     _refused(lambda: b.lattice.create_service_network_service_association(serviceNetworkIdentifier=arn,
                                                                          serviceIdentifier=service["arn"]),
              "AccessDeniedException", 403)
@@ -131,6 +138,10 @@ def test_a_shared_network_is_seen_and_joined_by_arn_only_by_whom_it_is_shared_wi
              "ResourceNotFoundException", 404)
     assert [i["id"] for i in b.lattice.list_service_network_vpc_associations(vpcIdentifier=vpc_b)["items"]] \
         == [joined["id"]]
+    _refused(lambda: c.lattice.delete_service_network_vpc_association(
+        serviceNetworkVpcAssociationIdentifier=joined["arn"]), "ResourceNotFoundException", 404)
+    a.lattice.delete_service_network_vpc_association(serviceNetworkVpcAssociationIdentifier=joined["id"])
+    assert b.lattice.list_service_network_vpc_associations(vpcIdentifier=vpc_b)["items"] == []
 
 
 def test_a_shared_resource_configuration_is_reached_through_the_consumers_endpoint(accounts):

@@ -123,9 +123,31 @@ def _live(record: Record) -> bool:
     return record.status != "DELETE_IN_PROGRESS"
 
 
+# The members of an association body that name what it joins: their owners see the association too.
+_JOINED = ("serviceNetworkArn", "serviceArn", "resourceConfigurationArn")
+
+
 def _visible(ctx: RequestContext, record: Record) -> bool:
-    """An association is seen by its creator and by the owner of its service network."""
-    return record.account == ctx.account or account_of(record.body["serviceNetworkArn"]) == ctx.account
+    """An association is seen by its creator and by the owners of what it joins (AWS: "we generate an ARN in
+    the entity owner account and in the account that created the association", so both can see and delete it;
+    https://docs.aws.amazon.com/vpc-lattice/latest/ug/sharing.html)."""
+    return record.account == ctx.account or any(
+        account_of(record.body[k]) == ctx.account for k in _JOINED if record.body.get(k))
+
+
+def _association(ctx: RequestContext, kind: Kind, identifier: str) -> Record:
+    """The association an identifier names, for reading or deleting: the caller's own, or another account's
+    that joins something the caller owns (by id, or by an ARN of either account)."""
+    id = id_of(identifier)
+    owner = account_of(identifier) if identifier.startswith("arn:") else None
+    found = ctx.tx.get(kind.kind, id) if owner in (None, ctx.account) else None
+    if found is None:
+        found = next((r for r in ctx.tx.list(kind.kind, all_accounts=True)
+                      if r.id == id and r.account != ctx.account and owner in (None, ctx.account, r.account)
+                      and _visible(ctx, r)), None)
+    if found is None:
+        raise common.not_found(kind, identifier)
+    return found
 
 
 def _under_network(ctx: RequestContext, kind: Kind, sn_id: str) -> list[Record]:
@@ -328,7 +350,8 @@ def _children(ctx: RequestContext, group_id: str, account: str | None = None) ->
 def _managed_of(ctx: RequestContext, group_assoc: Record) -> list[Record]:
     child_ids = {c.id for c in _children(ctx, group_assoc.body["resourceConfigurationId"],
                                          account_of(group_assoc.body["resourceConfigurationArn"]))}
-    return [r for r in ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=group_assoc.parent)
+    return [r for r in ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=group_assoc.parent,
+                                   account=group_assoc.account)
             if r.body["isManagedAssociation"] and r.body["resourceConfigurationId"] in child_ids]
 
 
@@ -383,7 +406,7 @@ class AssociationOps:
     def get_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkVpcAssociationRequest
     ) -> shapes.GetServiceNetworkVpcAssociationResponse:
-        record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
+        record = _association(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return common.project(record.body, _SNVA_GET)
 
     def update_service_network_vpc_association(
@@ -408,7 +431,7 @@ class AssociationOps:
     def delete_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkVpcAssociationRequest
     ) -> shapes.DeleteServiceNetworkVpcAssociationResponse:
-        record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
+        record = _association(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return _begin_delete(ctx, SN_VPC_ASSOCIATION, record)
 
     def list_service_network_vpc_associations(
@@ -453,13 +476,13 @@ class AssociationOps:
     def get_service_network_service_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkServiceAssociationRequest
     ) -> shapes.GetServiceNetworkServiceAssociationResponse:
-        record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
+        record = _association(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return common.project(record.body, _SNSA_GET)
 
     def delete_service_network_service_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkServiceAssociationRequest
     ) -> shapes.DeleteServiceNetworkServiceAssociationResponse:
-        record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
+        record = _association(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return _begin_delete(ctx, SN_SERVICE_ASSOCIATION, record)
 
     def list_service_network_service_associations(
@@ -497,14 +520,14 @@ class AssociationOps:
     def get_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkResourceAssociationRequest
     ) -> shapes.GetServiceNetworkResourceAssociationResponse:
-        record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
+        record = _association(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         status = _verification_status(ctx, record.body["resourceConfigurationId"], record.account)
         return common.project({**record.body, "domainVerificationStatus": status}, _SNRA_GET)
 
     def delete_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkResourceAssociationRequest
     ) -> shapes.DeleteServiceNetworkResourceAssociationResponse:
-        record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
+        record = _association(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         if record.body["isManagedAssociation"]:
             raise common.conflict(SN_RESOURCE_ASSOCIATION, record.id,
                                   f"Association {record.id} is managed through the association of its group "
