@@ -21,6 +21,8 @@ import conftest
 from conftest import ACCOUNTS, account_id, client_for
 from dataplane_env import EchoTarget, forward
 from latticework.ownpaths_client import vpc_info
+from latticework.policy import parse_policy
+from latticework.services.lattice.policies import principal_statements
 from latticework.vpcclient import VpcClient
 from test_ec2_endpoints import make_vpc
 
@@ -73,7 +75,12 @@ def test_a_shared_network_is_seen_and_joined_by_arn_only_by_whom_it_is_shared_wi
     arn = network["arn"]
     get = lambda who, identifier: who.lattice.get_service_network(serviceNetworkIdentifier=identifier)  # noqa: E731
     _refused(lambda: get(b, arn), "ResourceNotFoundException", 404)  # not before a share
+    assert "policy" not in a.lattice.get_resource_policy(resourceArn=arn)
     share_arn = share(a, b, "partners", arn, service["arn"])
+    # RAM's resource policy on the owner's network names B and the managed permission's actions.
+    [statement] = json.loads(a.lattice.get_resource_policy(resourceArn=arn)["policy"])["Statement"]
+    assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{b.id}:root"]} and statement["Resource"] == arn
+    assert "vpc-lattice:CreateServiceNetworkVpcAssociation" in statement["Action"]
 
     assert arn in _arns(b.lattice.list_service_networks()["items"])
     listed = {i["arn"]: i for i in b.lattice.list_service_networks()["items"]}[arn]
@@ -131,6 +138,7 @@ def test_a_shared_network_is_seen_and_joined_by_arn_only_by_whom_it_is_shared_wi
     # Removing the share: no new associations; the existing one stays (and either side may delete it).
     a.ram.disassociate_resource_share(resourceShareArn=share_arn, principals=[b.id])
     _refused(lambda: get(b, arn), "ResourceNotFoundException", 404)
+    assert "policy" not in a.lattice.get_resource_policy(resourceArn=arn)
     assert arn not in _arns(b.lattice.list_service_networks()["items"])
     other_b = b.ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     _refused(lambda: b.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=arn,
@@ -216,3 +224,15 @@ def test_a_client_in_the_consumers_vpc_calls_the_owners_service(accounts, server
         assert denied.status == 403
     finally:
         target.stop()
+
+
+def test_ram_policy_statements_cover_organizations_and_units():
+    network = "arn:aws:vpc-lattice:us-east-1:111111111111:servicenetwork/sn-0123456789abcdef0"
+    org = "arn:aws:organizations::111111111111:organization/o-abc"
+    unit = "arn:aws:organizations::111111111111:ou/o-abc/ou-ab12-cdef"
+    statements = principal_statements(["222222222222", org, unit], ["vpc-lattice:GetServiceNetwork"], network, "aws")
+    assert [(s["Principal"], s.get("Condition")) for s in statements] == [
+        ({"AWS": ["arn:aws:iam::222222222222:root"]}, None),
+        ("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}),
+        ("*", {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc/*/ou-ab12-cdef/*"}})]
+    parse_policy(json.dumps({"Version": "2012-10-17", "Statement": statements}))  # a valid document
