@@ -4,9 +4,13 @@ A owns a service network, a service and a resource configuration and shares them
 invitation); C is never shared anything. B then sees A's resources in its List calls with A's ARNs, reads them
 by ARN (a bare id names only one's own resources), associates its own VPC and its own service with A's network
 by ARN, and creates a Resource endpoint to A's configuration; C gets AWS's 404 (or EC2's error) for each.
-Removing the share refuses new associations; existing ones stay (docs/aws-defaults.md). Traffic: a client in
-B's VPC calls A's service through A's network, and an auth policy on A's network conditioned on
-``vpc-lattice-svcs:SourceVpcOwnerAccount`` lets B's client in only while it names B.
+Removing the share refuses new associations; existing ones stay (docs/aws-defaults.md). A's
+``GetResourcePolicy`` answers RAM's policy naming B while the share holds.
+
+Traffic (real echo targets, clients in B's VPCs): A's service through A's network, with an auth policy on A's
+network conditioned on ``vpc-lattice-svcs:SourceVpcOwnerAccount`` that lets B's client in only while it names B;
+A's shared service through B's own network; A's shared resource configuration through B's Resource endpoint
+and through B's own network.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from botocore.exceptions import ClientError
 
 import conftest
 from conftest import ACCOUNTS, account_id, client_for
-from dataplane_env import EchoTarget, forward
+from dataplane_env import EchoTarget, forward, wait_for
 from latticework.ownpaths_client import vpc_info
 from latticework.policy import parse_policy
 from latticework.services.lattice.policies import principal_statements
-from latticework.vpcclient import VpcClient
+from latticework.vpcclient import NameNotFound, VpcClient
 from test_ec2_endpoints import make_vpc
 
 
@@ -152,37 +156,65 @@ def test_a_shared_network_is_seen_and_joined_by_arn_only_by_whom_it_is_shared_wi
     assert b.lattice.list_service_network_vpc_associations(vpcIdentifier=vpc_b)["items"] == []
 
 
-def test_a_shared_resource_configuration_is_reached_through_the_consumers_endpoint(accounts):
-    a, b, c = accounts
-    vpc_a, subnets_a = make_vpc(a.ec2, "10.20.0.0/16")
-    gateway = a.lattice.create_resource_gateway(name="share-gw", vpcIdentifier=vpc_a, subnetIds=subnets_a[:1])
-    rc = a.lattice.create_resource_configuration(
-        name="share-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=["5432"],
-        allowAssociationToShareableServiceNetwork=False,
-        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.20.0.10"}})
-    share(a, b, "db", rc["arn"])
-    assert rc["arn"] in _arns(b.lattice.list_resource_configurations()["items"])
-    assert rc["arn"] not in _arns(c.lattice.list_resource_configurations()["items"])
-    assert b.lattice.get_resource_configuration(resourceConfigurationIdentifier=rc["arn"])["name"] == "share-db"
+def _reach(server, vpc: str, name: str, port: int) -> dict:
+    """What the echo target behind ``name``:``port`` saw of a request from a client in ``vpc``."""
+    client = VpcClient(vpc_info(server.url, vpc))
+    answer = wait_for(lambda: _try(client, f"http://{name}:{port}/"), what=f"{name} to answer in {vpc}")
+    assert answer.status == 200, answer.body
+    return answer.json()
 
-    vpc_b, subnets_b = make_vpc(b.ec2, "10.30.0.0/16")
-    endpoint = b.ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc_b, SubnetIds=subnets_b[:1],
-                                         ResourceConfigurationArn=rc["arn"])["VpcEndpoint"]
-    seen = a.lattice.list_resource_endpoint_associations(resourceConfigurationIdentifier=rc["id"])["items"]
-    assert [(i["vpcEndpointId"], i["vpcEndpointOwner"]) for i in seen] == [(endpoint["VpcEndpointId"], b.id)]
-    vpc_c, subnets_c = make_vpc(c.ec2, "10.40.0.0/16")
-    _refused(lambda: c.ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc_c, SubnetIds=subnets_c[:1],
-                                               ResourceConfigurationArn=rc["arn"]), "InvalidParameter", 400)
-    # The owner keeps it out of shareable networks, B's included; a private network of B's takes it.
-    shareable = b.lattice.create_service_network(name="b-shareable")
-    _refused(lambda: b.lattice.create_service_network_resource_association(
-        serviceNetworkIdentifier=shareable["id"], resourceConfigurationIdentifier=rc["arn"]),
-        "ValidationException", 400)
-    private = b.lattice.create_service_network(name="b-private", sharingConfig={"enabled": False})
-    joined = b.lattice.create_service_network_resource_association(serviceNetworkIdentifier=private["id"],
-                                                                   resourceConfigurationIdentifier=rc["arn"])
-    assert joined["arn"].split(":")[4] == b.id
-    b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+
+def _try(client: VpcClient, url: str):
+    try:
+        return client.get(url)
+    except (NameNotFound, OSError):
+        return None
+
+
+def test_a_shared_resource_configuration_is_reached_through_the_consumers_endpoint_and_network(accounts, server):
+    a, b, c = accounts
+    target = EchoTarget("shared-db")
+    try:
+        vpc_a, subnets_a = make_vpc(a.ec2, "10.20.0.0/16")
+        gateway = a.lattice.create_resource_gateway(name="share-gw", vpcIdentifier=vpc_a, subnetIds=subnets_a[:1])
+        rc = a.lattice.create_resource_configuration(
+            name="share-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=[str(target.port)],
+            allowAssociationToShareableServiceNetwork=False,
+            resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.20.0.10"}})
+        share(a, b, "db", rc["arn"])
+        assert rc["arn"] in _arns(b.lattice.list_resource_configurations()["items"])
+        assert rc["arn"] not in _arns(c.lattice.list_resource_configurations()["items"])
+        assert b.lattice.get_resource_configuration(resourceConfigurationIdentifier=rc["arn"])["name"] == "share-db"
+
+        # B's own Resource endpoint to A's configuration carries B's connections to A's resource.
+        vpc_b, subnets_b = make_vpc(b.ec2, "10.30.0.0/16")
+        endpoint = b.ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc_b, SubnetIds=subnets_b[:1],
+                                             ResourceConfigurationArn=rc["arn"])["VpcEndpoint"]
+        seen = a.lattice.list_resource_endpoint_associations(resourceConfigurationIdentifier=rc["id"])["items"]
+        assert [(i["vpcEndpointId"], i["vpcEndpointOwner"]) for i in seen] == [(endpoint["VpcEndpointId"], b.id)]
+        assert _reach(server, vpc_b, endpoint["DnsEntries"][0]["DnsName"], target.port)["target"] == "shared-db"
+        vpc_c, subnets_c = make_vpc(c.ec2, "10.40.0.0/16")
+        _refused(lambda: c.ec2.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=vpc_c, SubnetIds=subnets_c[:1],
+                                                   ResourceConfigurationArn=rc["arn"]), "InvalidParameter", 400)
+
+        # The owner keeps it out of shareable networks, B's included; B's private network takes it, and a
+        # VPC of B's associated with that network reaches it.
+        shareable = b.lattice.create_service_network(name="b-shareable")
+        _refused(lambda: b.lattice.create_service_network_resource_association(
+            serviceNetworkIdentifier=shareable["id"], resourceConfigurationIdentifier=rc["arn"]),
+            "ValidationException", 400)
+        private = b.lattice.create_service_network(name="b-private", sharingConfig={"enabled": False})
+        joined = b.lattice.create_service_network_resource_association(serviceNetworkIdentifier=private["id"],
+                                                                       resourceConfigurationIdentifier=rc["arn"])
+        assert joined["arn"].split(":")[4] == b.id
+        vpc_b2 = b.ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+        b.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=private["id"], vpcIdentifier=vpc_b2)
+        name = b.lattice.get_service_network_resource_association(
+            serviceNetworkResourceAssociationIdentifier=joined["id"])["dnsEntry"]["domainName"]
+        assert _reach(server, vpc_b2, name, target.port)["target"] == "shared-db"
+        b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    finally:
+        target.stop()
 
 
 def _allow_owner(account: str) -> str:
@@ -206,12 +238,12 @@ def test_a_client_in_the_consumers_vpc_calls_the_owners_service(accounts, server
         a.lattice.create_service_network_service_association(serviceNetworkIdentifier=network["id"],
                                                               serviceIdentifier=service["id"])
         a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=_allow_owner(b.id))
-        share(a, b, "traffic", network["arn"])
+        network_share = share(a, b, "traffic", network["arn"])
         vpc_b = b.ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
         b.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=network["arn"], vpcIdentifier=vpc_b)
 
         client = VpcClient(vpc_info(server.url, vpc_b))
-        url = f"http://{service['dnsEntry']['domainName']}/"
+        url, host = f"http://{service['dnsEntry']['domainName']}/", service["dnsEntry"]["domainName"]
         answer = client.request("GET", url, headers={"Host": service["dnsEntry"]["domainName"]})
         assert answer.status == 200, answer.body
         headers = {n.lower(): v for n, v in json.loads(answer.body)["headers"]}
@@ -222,6 +254,35 @@ def test_a_client_in_the_consumers_vpc_calls_the_owners_service(accounts, server
         a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=_allow_owner(c.id))
         denied = client.request("GET", url, headers={"Host": service["dnsEntry"]["domainName"]})
         assert denied.status == 403
+
+        # A's service, shared, joins B's own network and serves B's clients there.
+        share(a, b, "service", service["arn"])
+        own = b.lattice.create_service_network(name="b-traffic-net")
+        b.lattice.create_service_network_service_association(serviceNetworkIdentifier=own["id"],
+                                                             serviceIdentifier=service["arn"])
+        vpc_b2 = b.ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+        b.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=own["id"], vpcIdentifier=vpc_b2)
+        answer = VpcClient(vpc_info(server.url, vpc_b2)).request("GET", url, headers={"Host": host})
+        assert answer.status == 200 and {n.lower(): v for n, v in json.loads(answer.body)["headers"]}[
+            "x-amzn-source-vpc"] == vpc_b2
+
+        # Unsharing the network refuses new associations, and the existing one keeps serving (our decision).
+        a.ram.disassociate_resource_share(resourceShareArn=network_share, principals=[b.id])
+        a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=_allow_owner(b.id))
+        assert client.request("GET", url, headers={"Host": host}).status == 200
+
+        # A ServiceNetwork endpoint names a shared network only while it is shared.
+        vpc_b3, subnets_b3 = make_vpc(b.ec2, "10.62.0.0/16")
+        _refused(lambda: b.ec2.create_vpc_endpoint(VpcEndpointType="ServiceNetwork", VpcId=vpc_b3,
+                                                   SubnetIds=subnets_b3[:1], ServiceNetworkArn=network["arn"]),
+                 "InvalidParameter", 400)
+        network_share = share(a, b, "again", network["arn"])
+        endpoint = b.ec2.create_vpc_endpoint(VpcEndpointType="ServiceNetwork", VpcId=vpc_b3, SubnetIds=subnets_b3[:1],
+                                             ServiceNetworkArn=network["arn"])["VpcEndpoint"]
+        listed = a.lattice.list_service_network_vpc_endpoint_associations(serviceNetworkIdentifier=network["id"])
+        assert [(i["vpcEndpointId"], i["vpcEndpointOwnerId"]) for i in listed["items"]] == \
+            [(endpoint["VpcEndpointId"], b.id)]
+        b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
     finally:
         target.stop()
 
