@@ -9,8 +9,8 @@ Removing the share refuses new associations; existing ones stay (docs/aws-defaul
 
 Traffic (real echo targets, clients in B's VPCs): A's service through A's network, with an auth policy on A's
 network conditioned on ``vpc-lattice-svcs:SourceVpcOwnerAccount`` that lets B's client in only while it names B;
-A's shared service through B's own network; A's shared resource configuration through B's Resource endpoint
-and through B's own network.
+A's network through B's ServiceNetwork endpoint; A's shared service through B's own network; A's shared
+resource configuration through B's Resource endpoint and through B's own network.
 """
 
 from __future__ import annotations
@@ -282,6 +282,11 @@ def test_a_client_in_the_consumers_vpc_calls_the_owners_service(accounts, server
         listed = a.lattice.list_service_network_vpc_endpoint_associations(serviceNetworkIdentifier=network["id"])
         assert [(i["vpcEndpointId"], i["vpcEndpointOwnerId"]) for i in listed["items"]] == \
             [(endpoint["VpcEndpointId"], b.id)]
+        members = b.ec2.describe_vpc_endpoint_associations(
+            VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpointAssociations"]
+        [through] = [m["DnsEntry"]["DnsName"] for m in members if m["AssociatedResourceArn"] == service["arn"]]
+        seen = _reach(server, vpc_b3, through, 80)  # the network's auth policy names B: B's endpoint VPC passes
+        assert {n.lower(): v for n, v in seen["headers"]}["x-amzn-source-vpc"] == vpc_b3
         b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
     finally:
         target.stop()
