@@ -302,3 +302,35 @@ def test_ram_policy_statements_cover_organizations_and_units():
         ("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}),
         ("*", {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc/*/ou-ab12-cdef/*"}})]
     parse_policy(json.dumps({"Version": "2012-10-17", "Statement": statements}))  # a valid document
+
+
+def test_a_consumers_association_of_a_shared_group_takes_the_groups_new_children(accounts):
+    a, b, _ = accounts
+    vpc_a, subnets_a = make_vpc(a.ec2, "10.70.0.0/16")
+    gateway = a.lattice.create_resource_gateway(name="group-gw", vpcIdentifier=vpc_a, subnetIds=subnets_a[:1])
+    group = a.lattice.create_resource_configuration(name="dbs", type="GROUP", resourceGatewayIdentifier=gateway["id"])
+
+    def child(name: str, address: str) -> dict:
+        return a.lattice.create_resource_configuration(
+            name=name, type="CHILD", resourceConfigurationGroupIdentifier=group["id"], portRanges=["5432"],
+            resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
+
+    first = child("db-one", "10.70.0.11")
+    share(a, b, "group", group["arn"])
+    network = b.lattice.create_service_network(name="b-group-net")
+    joined = b.lattice.create_service_network_resource_association(serviceNetworkIdentifier=network["id"],
+                                                                   resourceConfigurationIdentifier=group["arn"])
+
+    def managed() -> dict[str, tuple[str, str]]:
+        items = b.lattice.list_service_network_resource_associations(serviceNetworkIdentifier=network["id"],
+                                                                     includeChildren=True)["items"]
+        return {i["resourceConfigurationId"]: (i["arn"].split(":")[4], i["createdBy"])
+                for i in items if i["isManagedAssociation"]}
+
+    assert managed() == {first["id"]: (b.id, b.id)}
+    second = child("db-two", "10.70.0.12")  # A adds a child: B's network gets it, in B's account
+    assert managed() == {first["id"]: (b.id, b.id), second["id"]: (b.id, b.id)}
+    # The group's owner may end B's association: the managed ones (in B's account) go with it.
+    a.lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=joined["id"])
+    assert b.lattice.list_service_network_resource_associations(serviceNetworkIdentifier=network["id"],
+                                                                includeChildren=True)["items"] == []

@@ -259,8 +259,10 @@ def _check_joinable(rc: Record, sn: Record) -> None:
 
 
 def _snra_record(ctx: RequestContext, sn: Record, rc: Record, private_dns: bool, managed: bool,
-                 tags: dict | None) -> Record:
+                 tags: dict | None, account: str | None = None) -> Record:
+    """A new resource association, the caller's or (a managed one for a new CHILD) ``account``'s."""
     id = SN_RESOURCE_ASSOCIATION.new_id()
+    owner = account or ctx.account
     body = {"id": id, "resourceConfigurationId": rc.id, "resourceConfigurationArn": rc.arn,
             "resourceConfigurationName": rc.body["name"], "isManagedAssociation": managed,
             "privateDnsEnabled": private_dns or rc.body["type"] == "ARN",
@@ -268,10 +270,12 @@ def _snra_record(ctx: RequestContext, sn: Record, rc: Record, private_dns: bool,
     if body["privateDnsEnabled"] and rc.body.get("customDomainName"):
         body["privateDnsEntry"] = {"domainName": rc.body["customDomainName"]}
     # The name makes "one association per (network, configuration)" a store constraint.
-    body = {**_network_fields(sn), **body, "createdBy": ctx.account, "status": "CREATE_IN_PROGRESS",
+    body = {**_network_fields(sn), **body, "createdBy": owner, "status": "CREATE_IN_PROGRESS",
             "tags": common.check_tags(tags)}
+    arn = ctx.arn(common.SERVICE_CODE, SN_RESOURCE_ASSOCIATION.arn_path + id, account=owner)
     record = common.new_record(ctx, SN_RESOURCE_ASSOCIATION, body, id=id, parent=sn.id, name=rc.id,
-                               status="CREATE_IN_PROGRESS")
+                               arn_value=arn, status="CREATE_IN_PROGRESS")
+    record.account = owner
     return common.insert(ctx, record, SN_RESOURCE_ASSOCIATION)
 
 
@@ -282,13 +286,14 @@ def resource_associations(ctx: RequestContext, rc_id: str) -> list[Record]:
 
 
 def join_group_networks(ctx: RequestContext, child: Record, group_id: str) -> None:
-    """A new CHILD joins (as managed associations) every network its GROUP is associated with."""
+    """A new CHILD joins (as managed associations) every network its GROUP is associated with, each managed
+    association in the account of the group's (a consumer's, for a shared group)."""
     for assoc in resource_associations(ctx, group_id):
-        if assoc.account == ctx.account and not assoc.body["isManagedAssociation"]:
+        if not assoc.body["isManagedAssociation"]:
             assert assoc.parent is not None  # an association's parent is its service network
             sn = ctx.tx.get(SERVICE_NETWORK.kind, assoc.parent, account=account_of(assoc.body["serviceNetworkArn"]))
             assert sn is not None  # a service network cannot be deleted while associations reference it
-            _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None)
+            _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None, assoc.account)
             sync_resource_hosts(ctx, sn.id)
 
 
