@@ -316,7 +316,11 @@ def test_a_consumers_association_of_a_shared_group_takes_the_groups_new_children
             resourceConfigurationDefinition={"ipResource": {"ipAddress": address}})
 
     first = child("db-one", "10.70.0.11")
-    share(a, b, "group", group["arn"])
+    owners = a.lattice.create_service_network(name="a-group-net")
+    share(a, b, "group", group["arn"], owners["arn"])
+    _refused(lambda: b.lattice.create_service_network_resource_association(  # B owns neither side
+        serviceNetworkIdentifier=owners["arn"], resourceConfigurationIdentifier=group["arn"]),
+        "AccessDeniedException", 403)
     network = b.lattice.create_service_network(name="b-group-net")
     joined = b.lattice.create_service_network_resource_association(serviceNetworkIdentifier=network["id"],
                                                                    resourceConfigurationIdentifier=group["arn"])
