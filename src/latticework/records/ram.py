@@ -139,3 +139,17 @@ def resources_shared_with(tx: Transaction, account: str, type: str, org_path: st
     for share in shares_reaching(tx, account, org_path):
         found.update((arn, None) for arn in shared_resources(tx, share) if resource_type(arn) == type)
     return list(found)
+
+
+def principals_sharing(tx: Transaction, resource_arn: str) -> list[tuple[ShareRecord, list[str]]]:
+    """Each active share of its owner that holds ``resource_arn``, with the entities of its associated
+    principals (account ids, organization and OU ARNs); shares without any are left out."""
+    owner = resource_arn.split(":", 5)[4] if resource_arn.count(":") >= 5 else ""
+    found = []
+    for share in tx.list(SHARE, account=owner):
+        if not ShareRecord(share).active or resource_arn not in shared_resources(tx, share):
+            continue
+        principals = [a.entity for a in _associations(tx, share) if a.type == PRINCIPAL and a.associated]
+        if principals:
+            found.append((ShareRecord(share), principals))
+    return found

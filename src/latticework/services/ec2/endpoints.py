@@ -82,6 +82,7 @@ from latticework.services.ec2.common import Ec2Error, get, matches, page, tags_f
 from latticework.services.ec2.endpoint_services import unsuccessful
 from latticework.services.ec2.kinds import ENDPOINT, ROUTE_TABLE, ENDPOINT_SERVICE, SUBNET, VPC
 from latticework.services.lattice import endpoints as lattice_endpoints
+from latticework.services.lattice import common as lattice_common
 from latticework.services.lattice.common import RESOURCE_DNS_TOKEN
 from latticework.store import Record
 
@@ -154,8 +155,8 @@ def _lattice_target(ctx: RequestContext, params: Mapping[str, Any], endpoint_typ
     if not arn:
         raise Ec2Error("MissingParameter", f"The request must contain the parameter {member}")
     record = ctx.tx.by_arn(arn)
-    # Sharing (RAM) is not served yet, so only the caller's own networks and configurations are reachable.
-    if record is None or record.kind != kind or record.account != ctx.account:
+    # The caller's own networks and configurations, or another account's that a RAM share reaches it with.
+    if record is None or record.kind != kind or not lattice_common.usable(ctx, record):
         raise _invalid(f"The {member} '{arn}' does not exist")
     if kind == lattice_records.RESOURCE_CONFIGURATION:
         rc_type = lattice_records.ResourceConfigurationRecord(record).type

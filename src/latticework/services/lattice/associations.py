@@ -64,6 +64,7 @@ from latticework import fabric
 from latticework.api.context import RequestContext
 from latticework.records.lattice import RESOURCE_HOSTS, ResourceHolder
 from latticework.services.lattice import api_types as shapes
+from latticework.services.lattice.api_types import AccessDeniedException
 from latticework.services.lattice import common, domains, vpcs
 from latticework.services.lattice.common import (
     RESOURCE_CONFIGURATION, RESOURCE_ENDPOINT_ASSOCIATION, SERVICE, SERVICE_NETWORK, SN_ENDPOINT_ASSOCIATION,
@@ -122,9 +123,31 @@ def _live(record: Record) -> bool:
     return record.status != "DELETE_IN_PROGRESS"
 
 
+# The members of an association body that name what it joins: their owners see the association too.
+_JOINED = ("serviceNetworkArn", "serviceArn", "resourceConfigurationArn")
+
+
 def _visible(ctx: RequestContext, record: Record) -> bool:
-    """An association is seen by its creator and by the owner of its service network."""
-    return record.account == ctx.account or account_of(record.body["serviceNetworkArn"]) == ctx.account
+    """An association is seen by its creator and by the owners of what it joins (AWS: "we generate an ARN in
+    the entity owner account and in the account that created the association", so both can see and delete it;
+    https://docs.aws.amazon.com/vpc-lattice/latest/ug/sharing.html)."""
+    return record.account == ctx.account or any(
+        account_of(record.body[k]) == ctx.account for k in _JOINED if record.body.get(k))
+
+
+def _association(ctx: RequestContext, kind: Kind, identifier: str) -> Record:
+    """The association an identifier names, for reading or deleting: the caller's own, or another account's
+    that joins something the caller owns (by id, or by an ARN of either account)."""
+    id = id_of(identifier)
+    owner = account_of(identifier) if identifier.startswith("arn:") else None
+    found = ctx.tx.get(kind.kind, id) if owner in (None, ctx.account) else None
+    if found is None:
+        found = next((r for r in ctx.tx.list(kind.kind, all_accounts=True)
+                      if r.id == id and r.account != ctx.account and owner in (None, ctx.account, r.account)
+                      and _visible(ctx, r)), None)
+    if found is None:
+        raise common.not_found(kind, identifier)
+    return found
 
 
 def _under_network(ctx: RequestContext, kind: Kind, sn_id: str) -> list[Record]:
@@ -164,6 +187,15 @@ def _list_records(ctx: RequestContext, params: Mapping[str, Any], kind: Kind, su
         lambda r: common.project(r.body, summary),
         filters={"kind": kind.kind, **filters}, keep=lambda r: _visible(ctx, r) and keep(r),
     )
+
+
+def _own_one_side(ctx: RequestContext, sn: Record, member: Record, field: str) -> None:
+    """The caller must own the network or what joins it: two resources both shared with it are refused (the
+    API reference of ``CreateServiceNetworkServiceAssociation``)."""
+    if sn.account != ctx.account and member.account != ctx.account:
+        raise AccessDeniedException(
+            f"You cannot associate {member.arn} with {sn.arn}: the caller must own either the service network "
+            f"or the {field.removesuffix('Identifier')}.")
 
 
 def _new_association(ctx: RequestContext, kind: Kind, sn: Record, body: dict, tags: dict | None,
@@ -227,8 +259,10 @@ def _check_joinable(rc: Record, sn: Record) -> None:
 
 
 def _snra_record(ctx: RequestContext, sn: Record, rc: Record, private_dns: bool, managed: bool,
-                 tags: dict | None) -> Record:
+                 tags: dict | None, account: str | None = None) -> Record:
+    """A new resource association, the caller's or (a managed one for a new CHILD) ``account``'s."""
     id = SN_RESOURCE_ASSOCIATION.new_id()
+    owner = account or ctx.account
     body = {"id": id, "resourceConfigurationId": rc.id, "resourceConfigurationArn": rc.arn,
             "resourceConfigurationName": rc.body["name"], "isManagedAssociation": managed,
             "privateDnsEnabled": private_dns or rc.body["type"] == "ARN",
@@ -236,10 +270,12 @@ def _snra_record(ctx: RequestContext, sn: Record, rc: Record, private_dns: bool,
     if body["privateDnsEnabled"] and rc.body.get("customDomainName"):
         body["privateDnsEntry"] = {"domainName": rc.body["customDomainName"]}
     # The name makes "one association per (network, configuration)" a store constraint.
-    body = {**_network_fields(sn), **body, "createdBy": ctx.account, "status": "CREATE_IN_PROGRESS",
+    body = {**_network_fields(sn), **body, "createdBy": owner, "status": "CREATE_IN_PROGRESS",
             "tags": common.check_tags(tags)}
+    arn = ctx.arn(common.SERVICE_CODE, SN_RESOURCE_ASSOCIATION.arn_path + id, account=owner)
     record = common.new_record(ctx, SN_RESOURCE_ASSOCIATION, body, id=id, parent=sn.id, name=rc.id,
-                               status="CREATE_IN_PROGRESS")
+                               arn_value=arn, status="CREATE_IN_PROGRESS")
+    record.account = owner
     return common.insert(ctx, record, SN_RESOURCE_ASSOCIATION)
 
 
@@ -250,13 +286,14 @@ def resource_associations(ctx: RequestContext, rc_id: str) -> list[Record]:
 
 
 def join_group_networks(ctx: RequestContext, child: Record, group_id: str) -> None:
-    """A new CHILD joins (as managed associations) every network its GROUP is associated with."""
+    """A new CHILD joins (as managed associations) every network its GROUP is associated with, each managed
+    association in the account of the group's (a consumer's, for a shared group)."""
     for assoc in resource_associations(ctx, group_id):
-        if assoc.account == ctx.account and not assoc.body["isManagedAssociation"]:
+        if not assoc.body["isManagedAssociation"]:
             assert assoc.parent is not None  # an association's parent is its service network
             sn = ctx.tx.get(SERVICE_NETWORK.kind, assoc.parent, account=account_of(assoc.body["serviceNetworkArn"]))
             assert sn is not None  # a service network cannot be deleted while associations reference it
-            _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None)
+            _snra_record(ctx, sn, child, assoc.body["privateDnsEnabled"], True, None, assoc.account)
             sync_resource_hosts(ctx, sn.id)
 
 
@@ -309,14 +346,17 @@ def _sync_hosts(ctx: RequestContext, holder: Record, offered: list[str]) -> None
         ctx.tx.put(holder)
 
 
-def _children(ctx: RequestContext, group_id: str) -> list[Record]:
-    return [r for r in ctx.tx.list(RESOURCE_CONFIGURATION.kind)
+def _children(ctx: RequestContext, group_id: str, account: str | None = None) -> list[Record]:
+    """A GROUP's children (they live in the group's account, ``account`` when it is not the caller's)."""
+    return [r for r in ctx.tx.list(RESOURCE_CONFIGURATION.kind, account=account)
             if r.body.get("resourceConfigurationGroupId") == group_id]
 
 
 def _managed_of(ctx: RequestContext, group_assoc: Record) -> list[Record]:
-    child_ids = {c.id for c in _children(ctx, group_assoc.body["resourceConfigurationId"])}
-    return [r for r in ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=group_assoc.parent)
+    child_ids = {c.id for c in _children(ctx, group_assoc.body["resourceConfigurationId"],
+                                         account_of(group_assoc.body["resourceConfigurationArn"]))}
+    return [r for r in ctx.tx.list(SN_RESOURCE_ASSOCIATION.kind, parent=group_assoc.parent,
+                                   account=group_assoc.account)
             if r.body["isManagedAssociation"] and r.body["resourceConfigurationId"] in child_ids]
 
 
@@ -351,7 +391,7 @@ class AssociationOps:
     def create_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkVpcAssociationRequest
     ) -> shapes.CreateServiceNetworkVpcAssociationResponse:
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
         vpc_id = vpcs.check_vpc(ctx, params["vpcIdentifier"])
         groups = vpcs.check_security_groups(ctx, vpc_id, params.get("securityGroupIds") or [])
         taken = _vpc_taken(ctx, vpc_id)
@@ -371,7 +411,7 @@ class AssociationOps:
     def get_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkVpcAssociationRequest
     ) -> shapes.GetServiceNetworkVpcAssociationResponse:
-        record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
+        record = _association(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return common.project(record.body, _SNVA_GET)
 
     def update_service_network_vpc_association(
@@ -396,7 +436,7 @@ class AssociationOps:
     def delete_service_network_vpc_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkVpcAssociationRequest
     ) -> shapes.DeleteServiceNetworkVpcAssociationResponse:
-        record = common.resolve(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
+        record = _association(ctx, SN_VPC_ASSOCIATION, params["serviceNetworkVpcAssociationIdentifier"])
         return _begin_delete(ctx, SN_VPC_ASSOCIATION, record)
 
     def list_service_network_vpc_associations(
@@ -413,8 +453,9 @@ class AssociationOps:
     def create_service_network_service_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkServiceAssociationRequest
     ) -> shapes.CreateServiceNetworkServiceAssociationResponse:
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
-        svc = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
+        svc = common.resolve(ctx, SERVICE, params["serviceIdentifier"], shared=True)
+        _own_one_side(ctx, sn, svc, "serviceIdentifier")
         existing = _under_network(ctx, SN_SERVICE_ASSOCIATION, sn.id)
         self._check_service_joinable(sn, svc, existing)
         _check_quota(ctx, SN_SERVICE_ASSOCIATION, sn)
@@ -440,13 +481,13 @@ class AssociationOps:
     def get_service_network_service_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkServiceAssociationRequest
     ) -> shapes.GetServiceNetworkServiceAssociationResponse:
-        record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
+        record = _association(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return common.project(record.body, _SNSA_GET)
 
     def delete_service_network_service_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkServiceAssociationRequest
     ) -> shapes.DeleteServiceNetworkServiceAssociationResponse:
-        record = common.resolve(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
+        record = _association(ctx, SN_SERVICE_ASSOCIATION, params["serviceNetworkServiceAssociationIdentifier"])
         return _begin_delete(ctx, SN_SERVICE_ASSOCIATION, record)
 
     def list_service_network_service_associations(
@@ -463,8 +504,9 @@ class AssociationOps:
     def create_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.CreateServiceNetworkResourceAssociationRequest
     ) -> shapes.CreateServiceNetworkResourceAssociationResponse:
-        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"], shared=True)
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
+        _own_one_side(ctx, sn, rc, "resourceConfigurationIdentifier")
         _check_joinable(rc, sn)
         taken = next((a for a in _under_network(ctx, SN_RESOURCE_ASSOCIATION, sn.id)
                       if a.body["resourceConfigurationId"] == rc.id), None)
@@ -474,7 +516,7 @@ class AssociationOps:
         _check_quota(ctx, SN_RESOURCE_ASSOCIATION, sn, lambda r: _live(r) and not r.body["isManagedAssociation"])
         private_dns = params.get("privateDnsEnabled", False)
         record = _snra_record(ctx, sn, rc, private_dns, False, params.get("tags"))
-        for child in _children(ctx, rc.id):
+        for child in _children(ctx, rc.id, rc.account):
             _snra_record(ctx, sn, child, private_dns, True, None)
         sync_resource_hosts(ctx, sn.id)
         domains.refresh(ctx, rc.body.get("domainVerificationId"), rc.account)
@@ -483,14 +525,14 @@ class AssociationOps:
     def get_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.GetServiceNetworkResourceAssociationRequest
     ) -> shapes.GetServiceNetworkResourceAssociationResponse:
-        record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
+        record = _association(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         status = _verification_status(ctx, record.body["resourceConfigurationId"], record.account)
         return common.project({**record.body, "domainVerificationStatus": status}, _SNRA_GET)
 
     def delete_service_network_resource_association(
             self, ctx: RequestContext, params: shapes.DeleteServiceNetworkResourceAssociationRequest
     ) -> shapes.DeleteServiceNetworkResourceAssociationResponse:
-        record = common.resolve(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
+        record = _association(ctx, SN_RESOURCE_ASSOCIATION, params["serviceNetworkResourceAssociationIdentifier"])
         if record.body["isManagedAssociation"]:
             raise common.conflict(SN_RESOURCE_ASSOCIATION, record.id,
                                   f"Association {record.id} is managed through the association of its group "

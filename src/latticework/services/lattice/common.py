@@ -9,9 +9,13 @@ Resource kinds
 Identifiers
     ``*Identifier`` members accept the id or the full ARN (Terraform sends
     both). ``resolve`` returns the record or raises AWS's 404. A resource of
-    another account is only found through its ARN (sharing arrives later; for
-    now an ARN of another account is not found, as AWS answers for an
-    unshared one).
+    another account is only found through its ARN, and only by the operations
+    that pass ``shared=True`` (reading it, or associating one's own VPC,
+    service, network or endpoint with it), while a RAM share reaches the
+    caller (``records.ram.shared_with``). A bare id always names the caller's
+    own resource, so another account's id is not found, shared or not; so is
+    an ARN that no share (or no longer a share) reaches: AWS answers an
+    unshared resource the same way as a missing one.
 
 Lifecycle
     Creates store ``CREATE_IN_PROGRESS`` and answer it; the dispatcher then
@@ -44,6 +48,7 @@ from latticework.services.lattice.api_types import (
     ValidationException,
 )
 from latticework.records import lattice as stored
+from latticework.records import ram
 from latticework.records.lattice import forwarded_target_groups
 from latticework.store import NameTaken, Record, register_links
 
@@ -128,13 +133,36 @@ def not_found(kind: Kind, identifier: str, message: str | None = None) -> Resour
     )
 
 
+def org_path(ctx: RequestContext, account: str | None = None) -> str | None:
+    """The organization path (``o-.../r-.../ou-.../``) of ``account`` (the caller's by default), for RAM."""
+    found = ctx.directory.organization_of(account or ctx.account) if ctx.directory is not None else None
+    return found[1] if found else None
+
+
+def shared_with_caller(ctx: RequestContext, record: Record) -> bool:
+    """Whether another account's ``record`` reaches the caller through an active RAM share."""
+    assert record.arn is not None  # shareable kinds always have an ARN
+    return ram.shared_with(ctx.tx, ctx.account, record.arn, org_path(ctx))
+
+
+def usable(ctx: RequestContext, record: Record) -> bool:
+    """The caller's own record, or one shared with it."""
+    return record.account == ctx.account or shared_with_caller(ctx, record)
+
+
 def resolve(ctx: RequestContext, kind: Kind, identifier: str, *, parent: str | None = None,
-            visible: Callable[[Record], bool] | None = None) -> Record:
-    """The record an ``*Identifier`` names (id or ARN) in the caller's account, or a 404."""
+            visible: Callable[[Record], bool] | None = None, shared: bool = False) -> Record:
+    """The record an ``*Identifier`` names (id or ARN) in the caller's account, or a 404.
+
+    ``shared``: an ARN of another account names that account's record when a share reaches the caller."""
     id, account = _id_from_identifier(identifier)
     record = None
     if account in (None, ctx.account):
         record = ctx.tx.get(kind.kind, id)
+    elif shared:
+        record = ctx.tx.get(kind.kind, id, account=account)
+        if record is not None and (record.arn != identifier or not shared_with_caller(ctx, record)):
+            record = None
     if record is None or (parent is not None and record.parent != parent) or (visible and not visible(record)):
         raise not_found(kind, identifier)
     return record
@@ -243,12 +271,25 @@ def paginate(ctx: RequestContext, params: Mapping[str, Any],
 
 def list_kind(ctx: RequestContext, params: Mapping[str, Any], kind: Kind, summarize: Callable[[Record], Any], *,
               parent: str | None = None, keep: Callable[[Record], bool] | None = None,
-              filters: dict | None = None) -> Any:
-    """Paginate the caller's records of ``kind`` (optionally under ``parent``)."""
+              filters: dict | None = None, shared: str | None = None) -> Any:
+    """Paginate the caller's records of ``kind`` (optionally under ``parent``); with ``shared`` (a RAM
+    resource type), also the records of that type other accounts share with the caller, in the same order."""
+    if shared is None:
+        return paginate(
+            ctx, params,
+            lambda after, limit: ctx.tx.list(kind.kind, parent=parent, after=after, limit=limit),
+            summarize, filters={"kind": kind.kind, "parent": parent, **(filters or {})}, keep=keep,
+        )
+    arns = set(ram.resources_shared_with(ctx.tx, ctx.account, shared, org_path(ctx)))
+
+    def mine_or_shared(record: Record) -> bool:
+        return (record.account == ctx.account or record.arn in arns) and (keep is None or keep(record))
+
     return paginate(
         ctx, params,
-        lambda after, limit: ctx.tx.list(kind.kind, parent=parent, after=after, limit=limit),
-        summarize, filters={"kind": kind.kind, "parent": parent, **(filters or {})}, keep=keep,
+        lambda after, limit: ctx.tx.list(kind.kind, parent=parent, after=after, limit=limit,
+                                         all_accounts=bool(arns)),
+        summarize, filters={"kind": kind.kind, "parent": parent, **(filters or {})}, keep=mine_or_shared,
     )
 
 

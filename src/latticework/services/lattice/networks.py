@@ -4,6 +4,11 @@ A service network has no lifecycle status (AWS answers it ``ACTIVE`` at once);
 it cannot be deleted while any service, VPC, resource-configuration or
 VPC-endpoint association references it, and deleting it removes its auth
 policy, resource policy and access-log subscriptions.
+
+Shared networks (RAM) appear in a consumer's ``ListServiceNetworks`` beside its
+own, each with its owner's ARN and the same counts its owner sees (the API
+reference: "The account ID in the ARN shows which account owns the service
+network"); ``GetServiceNetwork`` answers them by ARN (``common.resolve``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from typing import Callable
 
 from latticework.api.context import RequestContext
+from latticework.records import ram
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import (
@@ -54,7 +60,7 @@ class ServiceNetworkOps:
 
     def get_service_network(self, ctx: RequestContext,
                             params: shapes.GetServiceNetworkRequest) -> shapes.GetServiceNetworkResponse:
-        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"])
+        sn = common.resolve(ctx, SERVICE_NETWORK, params["serviceNetworkIdentifier"], shared=True)
         return {**common.project(sn.body, ("id", "name", "arn", "createdAt", "lastUpdatedAt", "authType",
                                            "sharingConfig")), **_counts(ctx, sn)}
 
@@ -86,4 +92,4 @@ class ServiceNetworkOps:
                     **_counts(ctx, sn),
                     "numberOfAssociatedResourceConfigurations": _count(ctx, sn, SN_RESOURCE_ASSOCIATION)}
 
-        return common.list_kind(ctx, params, SERVICE_NETWORK, summarize)
+        return common.list_kind(ctx, params, SERVICE_NETWORK, summarize, shared=ram.LATTICE_TYPES["servicenetwork"])

@@ -35,6 +35,15 @@ Resource policies (PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy)
     - ``resourceArn`` must be the ARN of an sn/svc/rcfg of the caller (404
       otherwise); the policy (1–10,000 characters, checked by the model) must
       parse. The RAM-permission mirroring AWS requires is not checked.
+    - RAM writes a resource policy on the owner's behalf for a shared
+      resource (https://docs.aws.amazon.com/vpc-lattice/latest/ug/sharing.html).
+      Here it is computed when read, so it always matches the shares: with no
+      policy put by the owner, ``GetResourcePolicy`` answers one statement per
+      active share holding the resource, allowing the actions of the share's
+      managed permission to its associated principals (accounts as
+      ``arn:aws:iam::<id>:root``; an organization or OU as ``*`` restricted by
+      ``aws:PrincipalOrgID`` / ``aws:PrincipalOrgPaths``). A policy the owner
+      puts answers instead, as stored; deleting it brings RAM's back.
 
 ``delete_attachments`` removes both policies and the access-log
 subscriptions when a service network, service or resource configuration is
@@ -43,16 +52,49 @@ deleted.
 
 from __future__ import annotations
 
+import json
+
 from latticework.api.context import RequestContext
+from latticework.records import ram
 from latticework.policy import PolicyError, parse_policy
 from latticework.quotas import QUOTAS
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import accesslogs, common
 from latticework.services.lattice.accesslogs import resolve_target
 from latticework.services.lattice.common import AUTH_POLICY, RESOURCE_POLICY, Kind
+from latticework.services.ram import permissions
 from latticework.store import Record
 
 AUTH_POLICY_MAX_BYTES = QUOTAS["auth-policy-size"].default  # not adjustable: no override applies
+
+
+def principal_statements(principals: list[str], actions: list[str], resource_arn: str, partition: str) -> list[dict]:
+    """The statements granting ``actions`` on ``resource_arn`` to RAM principals (account ids, organization and
+    OU ARNs): one for the accounts, one per organization or OU."""
+    base = {"Effect": "Allow", "Action": actions, "Resource": resource_arn}
+    accounts = [f"arn:{partition}:iam::{p}:root" for p in principals if not p.startswith("arn:")]
+    statements = [{**base, "Principal": {"AWS": accounts}}] if accounts else []
+    for entity in (p for p in principals if p.startswith("arn:")):
+        tail = entity.split(":", 5)[5]
+        if tail.startswith("organization/"):
+            condition = {"StringEquals": {"aws:PrincipalOrgID": tail.removeprefix("organization/")}}
+        else:
+            org, _, unit = tail.removeprefix("ou/").partition("/")
+            condition = {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": f"{org}/*/{unit}/*"}}
+        statements.append({**base, "Principal": "*", "Condition": condition})
+    return statements
+
+
+def _ram_policy(ctx: RequestContext, target: Record) -> str | None:
+    """The resource policy RAM keeps on ``target`` for the shares that hold it (None: not shared)."""
+    assert target.arn is not None  # policies attach to sn/svc/rcfg, which have ARNs
+    resource_type = ram.resource_type(target.arn)
+    statements: list[dict] = []
+    for share, principals in ram.principals_sharing(ctx.tx, target.arn):
+        named = [p for p in map(permissions.by_arn, share.permission_arns) if p and p.resource_type == resource_type]
+        permission = named[0] if named else permissions.default_for(str(resource_type))
+        statements += principal_statements(principals, list(permission.actions), target.arn, ctx.partition)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}) if statements else None
 
 
 def _parse(policy: str, field: str) -> None:
@@ -123,7 +165,10 @@ class PolicyOps:
                             params: shapes.GetResourcePolicyRequest) -> shapes.GetResourcePolicyResponse:
         target = resolve_target(ctx, params["resourceArn"])
         record = ctx.tx.get(RESOURCE_POLICY.kind, target.id)
-        return {"policy": record.body["policy"]} if record is not None else {}
+        if record is not None:
+            return {"policy": record.body["policy"]}
+        shared = _ram_policy(ctx, target)
+        return {"policy": shared} if shared is not None else {}
 
     def delete_resource_policy(self, ctx: RequestContext,
                                params: shapes.DeleteResourcePolicyRequest) -> shapes.DeleteResourcePolicyResponse:

@@ -65,6 +65,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from latticework.api.context import RequestContext
+from latticework.records import ram
 from latticework.services.ec2 import interfaces
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common, domains, vpcs
@@ -350,7 +351,7 @@ def _configuration_body(ctx: RequestContext, params: Mapping[str, Any]) -> dict:
 
 def _configuration_view(ctx: RequestContext, rc: Record, members: tuple) -> Any:
     dv_id = rc.body.get("domainVerificationId")
-    dv = ctx.tx.get(DOMAIN_VERIFICATION.kind, dv_id) if dv_id else None
+    dv = ctx.tx.get(DOMAIN_VERIFICATION.kind, dv_id, account=rc.account) if dv_id else None
     return common.project({**rc.body, "domainVerificationStatus": dv.body["status"] if dv else None}, members)
 
 
@@ -423,7 +424,7 @@ class ResourceOps:
     def get_resource_configuration(
             self, ctx: RequestContext, params: shapes.GetResourceConfigurationRequest
     ) -> shapes.GetResourceConfigurationResponse:
-        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"])
+        rc = common.resolve(ctx, RESOURCE_CONFIGURATION, params["resourceConfigurationIdentifier"], shared=True)
         return _configuration_view(ctx, rc, _RCFG_GET)
 
     def update_resource_configuration(
@@ -494,4 +495,5 @@ class ResourceOps:
             ("resourceConfigurationGroupIdentifier", "resourceConfigurationGroupId"),
             ("domainVerificationIdentifier", "domainVerificationId")) if given.get(name)}
         return common.list_kind(ctx, params, RESOURCE_CONFIGURATION, lambda r: common.project(r.body, _RCFG_SUMMARY),
-                                keep=lambda r: all(r.body.get(k) == v for k, v in wanted.items()), filters=wanted)
+                                keep=lambda r: all(r.body.get(k) == v for k, v in wanted.items()), filters=wanted,
+                                shared=ram.LATTICE_TYPES["resourceconfiguration"])

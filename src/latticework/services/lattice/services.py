@@ -24,6 +24,9 @@ Delete
     service's listeners and their rules, its auth policy, resource policy and
     access-log subscriptions (``delete_attachments``), then marks it
     ``DELETE_IN_PROGRESS``.
+
+Shared services (RAM) appear in a consumer's ``ListServices`` with their
+owner's ARN, and ``GetService`` answers them by ARN.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 from typing import Callable, Final
 
 from latticework.api.context import RequestContext
+from latticework.records import ram
 from latticework.services.lattice import api_types as shapes
 from latticework.services.lattice import common
 from latticework.services.lattice.common import LISTENER, RULE, SERVICE, SN_SERVICE_ASSOCIATION
@@ -90,7 +94,7 @@ class ServiceOps:
         return common.project(record.body, _CREATE_MEMBERS)
 
     def get_service(self, ctx: RequestContext, params: shapes.GetServiceRequest) -> shapes.GetServiceResponse:
-        service = common.resolve(ctx, SERVICE, params["serviceIdentifier"])
+        service = common.resolve(ctx, SERVICE, params["serviceIdentifier"], shared=True)
         return common.project(service.body, _GET_MEMBERS)
 
     def update_service(self, ctx: RequestContext, params: shapes.UpdateServiceRequest) -> shapes.UpdateServiceResponse:
@@ -111,4 +115,5 @@ class ServiceOps:
         return common.project(service.body, ("id", "arn", "name", "status"))
 
     def list_services(self, ctx: RequestContext, params: shapes.ListServicesRequest) -> shapes.ListServicesResponse:
-        return common.list_kind(ctx, params, SERVICE, lambda s: common.project(s.body, _SUMMARY_MEMBERS))
+        return common.list_kind(ctx, params, SERVICE, lambda s: common.project(s.body, _SUMMARY_MEMBERS),
+                                shared=ram.LATTICE_TYPES["service"])
