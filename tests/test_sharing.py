@@ -28,6 +28,7 @@ from latticework.ownpaths_client import vpc_info
 from latticework.policy import parse_policy
 from latticework.services.lattice.policies import principal_statements
 from latticework.vpcclient import NameNotFound, VpcClient
+from test_auth_dataplane import ALLOW_ALL, INVOKE, policy as auth_policy, sign, user as iam_user
 from test_ec2_endpoints import make_vpc
 
 
@@ -338,3 +339,65 @@ def test_a_consumers_association_of_a_shared_group_takes_the_groups_new_children
     a.lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=joined["id"])
     assert b.lattice.list_service_network_resource_associations(serviceNetworkIdentifier=network["id"],
                                                                 includeChildren=True)["items"] == []
+
+
+def test_a_signed_caller_of_another_account_needs_its_own_identity_policy_and_the_owners_auth_policy(
+        accounts, server):
+    """IAM's cross-account rule on the data plane: B's user is let in only when B's identity-based policy and
+    A's auth policy both allow (policy/lattice.py); each refusal is Lattice's 403 naming the layer."""
+    a, b, _ = accounts
+    network = a.lattice.create_service_network(name="iam-net", authType="AWS_IAM")
+    service = a.lattice.create_service(name="iam-svc")
+    target = EchoTarget("iam")
+    try:
+        vpc_a = a.ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+        group = a.lattice.create_target_group(name="iam-tg", type="IP", config={
+            "port": 80, "protocol": "HTTP", "vpcIdentifier": vpc_a})["id"]
+        a.lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": "127.0.0.1", "port": target.port}])
+        a.lattice.create_listener(serviceIdentifier=service["id"], name="http", protocol="HTTP", port=80,
+                                  defaultAction=forward((group, 1)))
+        a.lattice.create_service_network_service_association(serviceNetworkIdentifier=network["id"],
+                                                              serviceIdentifier=service["id"])
+        names_b = {**ALLOW_ALL, "Principal": {"AWS": f"arn:aws:iam::{b.id}:root"}}
+        a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=auth_policy(names_b))
+        share(a, b, "iam", network["arn"])
+        vpc_b = b.ec2.create_vpc(CidrBlock="10.71.0.0/16")["Vpc"]["VpcId"]
+        b.lattice.create_service_network_vpc_association(serviceNetworkIdentifier=network["arn"], vpcIdentifier=vpc_b)
+
+        iam_b = client_for(server, "iam", b.n)
+        invoker, invoker_arn = iam_user(iam_b, "partner-invoker", {},
+                                        [{"Effect": "Allow", "Action": INVOKE, "Resource": "*"}])
+        bare, bare_arn = iam_user(iam_b, "partner-bare", {}, [])
+        host = service["dnsEntry"]["domainName"]
+        client = VpcClient(vpc_info(server.url, vpc_b))
+
+        def call(caller):
+            return client.request("GET", f"http://{host}/", headers=sign(caller, "GET", f"http://{host}/",
+                                                                          {"Host": host}, None))
+
+        def refusal(user: str, why: str) -> str:
+            return (f"AccessDeniedException: User: {user} is not authorized to perform: {INVOKE} on resource: "
+                    f"{service['arn']}/ {why}")
+
+        allowed = call(invoker)
+        assert allowed.status == 200, allowed.body
+        seen = {n.lower(): v for n, v in allowed.json()["headers"]}
+        assert f"Principal={invoker_arn}" in seen["x-amzn-lattice-identity"]
+        # Without an identity policy in B, A's auth policy naming B's account is not enough.
+        without = call(bare)
+        assert (without.status, without.body.decode().rstrip("\n")) == (
+            403, refusal(bare_arn, "because no identity-based policy allows the vpc-lattice-svcs:Invoke action"))
+        # With it, A's auth policy must still name B: one naming only A refuses B's user.
+        a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=auth_policy(
+            {**ALLOW_ALL, "Principal": {"AWS": a.id}}))
+        elsewhere = call(invoker)
+        assert (elsewhere.status, elsewhere.body.decode().rstrip("\n")) == (
+            403, refusal(invoker_arn, "because no network-based policy allows the vpc-lattice-svcs:Invoke action"))
+        # An explicit deny for B's user in A's policy wins over B's own allow.
+        a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=auth_policy(
+            names_b, {**ALLOW_ALL, "Effect": "Deny", "Principal": {"AWS": invoker_arn}}))
+        denied = call(invoker)
+        assert (denied.status, denied.body.decode().rstrip("\n")) == (
+            403, refusal(invoker_arn, "with an explicit deny in a network-based policy"))
+    finally:
+        target.stop()
