@@ -16,6 +16,7 @@ resource configuration through B's Resource endpoint and through B's own network
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 
 import pytest
@@ -213,6 +214,15 @@ def test_a_shared_resource_configuration_is_reached_through_the_consumers_endpoi
         name = b.lattice.get_service_network_resource_association(
             serviceNetworkResourceAssociationIdentifier=joined["id"])["dnsEntry"]["domainName"]
         assert _reach(server, vpc_b2, name, target.port)["target"] == "shared-db"
+
+        # Never shared with C: in C's VPC none of those names resolves and nothing answers on the port.
+        c_info = vpc_info(server.url, vpc_c)
+        client_c = VpcClient(c_info)
+        for unknown in (endpoint["DnsEntries"][0]["DnsName"], name):
+            with pytest.raises(NameNotFound):
+                client_c.resolve(unknown)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((c_info.lattice, target.port), timeout=5).close()
         b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
     finally:
         target.stop()
