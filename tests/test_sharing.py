@@ -19,6 +19,7 @@ import json
 import socket
 from dataclasses import dataclass
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -29,8 +30,8 @@ from latticework.ownpaths_client import vpc_info
 from latticework.policy import parse_policy
 from latticework.services.lattice.policies import principal_statements
 from latticework.vpcclient import NameNotFound, VpcClient
-from test_auth_dataplane import ALLOW_ALL, INVOKE, policy as auth_policy, sign, user as iam_user
-from test_ec2_endpoints import make_vpc
+from test_auth_dataplane import ALLOW_ALL, INVOKE, assume, policy as auth_policy, sign, user as iam_user
+from test_ec2_endpoints import allow, interface_endpoint, make_vpc
 
 
 @dataclass
@@ -409,5 +410,66 @@ def test_a_signed_caller_of_another_account_needs_its_own_identity_policy_and_th
         denied = call(invoker)
         assert (denied.status, denied.body.decode().rstrip("\n")) == (
             403, refusal(invoker_arn, "with an explicit deny in a network-based policy"))
+    finally:
+        target.stop()
+
+
+def test_an_endpoint_service_lets_in_the_principals_it_allows_across_accounts(accounts, server):
+    """PrivateLink across accounts: A's endpoint service allows a role of B's, then B's account. A session of
+    that role sees the service and creates an interface endpoint through which B's VPC reaches A's NLB; B's
+    other principals only once the account is allowed; C never (``InvalidServiceName``, EC2's error)."""
+    a, b, c = accounts
+    target = EchoTarget("behind-nlb")
+    try:
+        vpc_a, subnets_a = make_vpc(a.ec2, "10.80.0.0/16", zones=("a",))
+        elbv2 = client_for(server, "elbv2", a.n)
+        lb = elbv2.create_load_balancer(Name="share-nlb", Type="network", Scheme="internal",
+                                        Subnets=subnets_a)["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elbv2.create_target_group(Name="share-nlb", Protocol="TCP", Port=80, VpcId=vpc_a,
+                                       TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.80.0.10", "Port": target.port}])
+        elbv2.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=target.port,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        service = a.ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[lb], AcceptanceRequired=False)["ServiceConfiguration"]
+        name = service["ServiceName"]
+
+        iam_b = client_for(server, "iam", b.n)
+        everything = [{"Effect": "Allow", "Action": ["ec2:*", "sts:AssumeRole"], "Resource": "*"}]
+        person, _ = iam_user(iam_b, "endpoint-admin", {}, everything)
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": b.id},
+                                                         "Action": "sts:AssumeRole"}]}
+        role_arn = iam_b.create_role(RoleName="endpoint-maker", Path="/net/",
+                                     AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam_b.put_role_policy(RoleName="endpoint-maker", PolicyName="ec2", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": everything}))
+        session, _ = assume(server, person, role_arn, "maker")
+        as_role = boto3.client("ec2", endpoint_url=server.url, region_name="us-east-1",
+                               aws_access_key_id=session.key, aws_secret_access_key=session.secret,
+                               aws_session_token=session.token)
+        as_person = client_for(server, "ec2", key=person.key, secret=person.secret)
+
+        vpc_b, subnets_b = make_vpc(b.ec2, "10.81.0.0/16", zones=("a",))
+        vpc_c, subnets_c = make_vpc(c.ec2, "10.82.0.0/16", zones=("a",))
+        for who in (as_role, as_person, c.ec2):
+            _refused(lambda: interface_endpoint(who, name, vpc_b if who is not c.ec2 else vpc_c,
+                                                subnets_b if who is not c.ec2 else subnets_c),
+                     "InvalidServiceName", 400)
+
+        a.ec2.modify_vpc_endpoint_service_permissions(ServiceId=service["ServiceId"],
+                                                      AddAllowedPrincipals=[f"arn:aws:iam::{b.id}:role/endpoint-maker"])
+        assert name in as_role.describe_vpc_endpoint_services()["ServiceNames"]
+        assert name not in as_person.describe_vpc_endpoint_services()["ServiceNames"]
+        _refused(lambda: interface_endpoint(as_person, name, vpc_b, subnets_b), "InvalidServiceName", 400)
+        created = interface_endpoint(as_role, name, vpc_b, subnets_b)
+        assert created["State"] == "available"
+        answer = _reach(server, vpc_b, created["DnsEntries"][0]["DnsName"], target.port)
+        assert answer["target"] == "behind-nlb"
+
+        allow(a.ec2, service["ServiceId"], b.id)  # the whole account: B's other principals too
+        assert name in as_person.describe_vpc_endpoint_services()["ServiceNames"]
+        assert name not in c.ec2.describe_vpc_endpoint_services()["ServiceNames"]
+        _refused(lambda: interface_endpoint(c.ec2, name, vpc_c, subnets_c), "InvalidServiceName", 400)
+        b.ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])
     finally:
         target.stop()

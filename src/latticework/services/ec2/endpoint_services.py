@@ -9,7 +9,7 @@ The model
     principals (``vpce-svc-perm-`` records under the service): the service's
     own account always may; others only when a principal names them
     (``arn:aws:iam::<acct>:root`` covers the whole account, ``role/``/``user/``
-    ARNs one identity, ``*`` everyone). A caller who is not allowed does not
+    ARNs one identity, a role's also every session of it, ``*`` everyone). A caller who is not allowed does not
     see the service at all: ``CreateVpcEndpoint`` answers ``InvalidServiceName``
     ("... does not exist"), as AWS does.
 
@@ -196,12 +196,30 @@ def _principal_type(principal: str) -> str:
 
 
 def _principal_allows(principal: str, ctx: RequestContext) -> bool:
+    """Does an allowed principal cover the caller? Its account (``root``), the caller's own user or role ARN,
+    or the role of the caller's assumed-role session: a role principal covers its sessions, as in any IAM
+    resource policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles)."""
     if principal == "*":
         return True
     found = _PRINCIPAL.fullmatch(principal)
     if found is None or found.group(1) != ctx.account:
         return False
-    return found.group(2) == "root" or principal.split(":", 5)[5] == ctx.credential.principal_arn.split(":", 5)[5]
+    return found.group(2) == "root" or found.group(2) in _caller_names(ctx)
+
+
+def _caller_names(ctx: RequestContext) -> set[str]:
+    """The caller's IAM names after ``arn:<partition>:iam::<account>:`` (``user/x``, ``role/x``); a role's
+    path is dropped, as allowed principals name none."""
+    credential = ctx.credential
+    arns = [credential.principal_arn]
+    if credential.identity is not None and credential.identity.role_arn:
+        arns.append(credential.identity.role_arn)
+    names = set()
+    for arn in arns:
+        resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+        kind, _, rest = resource.partition("/")
+        names.add(f"{kind}/{rest.rsplit('/', 1)[-1]}" if kind in ("role", "user") else resource)
+    return names
 
 
 def permissions(ctx: RequestContext, service: Record) -> list[Record]:
