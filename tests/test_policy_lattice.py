@@ -18,6 +18,7 @@ INVOKE, CONNECT = "vpc-lattice-svcs:Invoke", "vpc-lattice-svcs:Connect"
 USER = Caller(f"arn:aws:iam::{ACCOUNT}:user/alice", ACCOUNT)
 SESSION = Caller.from_arn(f"arn:aws:sts::{ACCOUNT}:assumed-role/rates-client/s1")
 ROOT = Caller(f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+PARTNER_ROOT = Caller(f"arn:aws:iam::{OTHER}:root", OTHER)
 STRANGER = Caller.from_arn(f"arn:aws:sts::{OTHER}:assumed-role/caller/s9")
 
 
@@ -38,6 +39,7 @@ ALLOW_AUTHENTICATED = auth({**ALLOW, "Condition": {"StringNotEqualsIgnoreCase": 
 ALLOW_OTHERS = auth({**ALLOW, "Resource": "*/other"})
 DENY_RATES = auth(ALLOW, DENY)
 ALLOW_OWNER = auth({**ALLOW, "Principal": {"AWS": ACCOUNT}})
+ALLOW_PARTNER_ACCOUNT = auth({**ALLOW, "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}})
 ALLOW_PARTNER = auth({**ALLOW, "Principal": {"AWS": f"arn:aws:iam::{OTHER}:role/caller"}})
 ID_ALLOW = identity({"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"})
 ID_OTHER = identity({"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*/other"})
@@ -102,6 +104,13 @@ TABLE = [
     ("cross-account, identity denies", STRANGER, (ID_DENY, ID_ALLOW), ALLOW_PARTNER, SKIP, "identity",
      DENY_IDENTITY),
     ("cross-account, service denies", STRANGER, (ID_ALLOW,), ALLOW_PARTNER, DENY_RATES, "service", DENY_SERVICE),
+    ("cross-account, policy names the caller's account", STRANGER, (ID_ALLOW,), ALLOW_PARTNER_ACCOUNT, SKIP, None,
+     ""),
+    ("cross-account, account named but no identity policy", STRANGER, (), ALLOW_PARTNER_ACCOUNT, SKIP, "identity",
+     NO_IDENTITY),
+    ("cross-account root, its account named", PARTNER_ROOT, ADMIN, ALLOW_PARTNER_ACCOUNT, SKIP, None, ""),
+    ("cross-account root, owner named only", PARTNER_ROOT, ADMIN, ALLOW_OWNER, SKIP, "network", NO_NETWORK),
+    ("cross-account root, everyone allowed", PARTNER_ROOT, ADMIN, ALLOW_AUTHENTICATED, ALLOW_ALL, None, ""),
 ]
 
 
