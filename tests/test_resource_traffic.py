@@ -391,3 +391,56 @@ def test_no_private_custom_domain_where_the_in_vpc_gateway_already_resolves_it(s
     assert addresses == sorted(interfaces_of(server, vpc, endpoint["VpcEndpointId"]))
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
     lattice.delete_service_network_resource_association(serviceNetworkResourceAssociationIdentifier=snra["id"])
+
+
+PARTNER_DOMAIN = "orders.partner-a.example"
+
+
+def test_a_partner_account_reaches_a_shared_database_with_psql(server, postgres):
+    """README's partner walkthrough, call for call: account A shares its database (a resource configuration
+    behind a resource gateway, in a service network) with account B through RAM; B accepts, then reaches it
+    with psql both ways: its VPC associated with A's network by ARN, and its own Resource endpoint."""
+    a, b = next(_accounts), next(_accounts)
+    ec2_a, lattice_a, ram_a = (client_for(server, s, a) for s in ("ec2", "vpc-lattice", "ram"))
+    ec2_b, lattice_b, ram_b = (client_for(server, s, b) for s in ("ec2", "vpc-lattice", "ram"))
+    b_id = client_for(server, "sts", b).get_caller_identity()["Account"]
+
+    # Account A: the database's VPC, a resource gateway, the configuration, a network holding it, the share.
+    db_vpc, db_subnets = make_vpc(ec2_a, "10.9.0.0/16")
+    gateway = lattice_a.create_resource_gateway(name="partner-gw", vpcIdentifier=db_vpc, subnetIds=db_subnets)
+    dv = lattice_a.start_domain_verification(domainName=PARTNER_DOMAIN)
+    with (server.state.parent / "public-dns.txt").open("a") as zone:  # A publishes the TXT record
+        zone.write(f'{dv["txtMethodConfig"]["name"]} TXT "{dv["txtMethodConfig"]["value"]}"\n')
+    rcfg = lattice_a.create_resource_configuration(
+        name="partner-db", type="SINGLE", resourceGatewayIdentifier=gateway["id"], portRanges=[str(postgres)],
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.9.0.50"}},
+        customDomainName=PARTNER_DOMAIN, domainVerificationIdentifier=dv["id"])
+    network = lattice_a.create_service_network(name="partner-net")
+    lattice_a.create_service_network_resource_association(serviceNetworkIdentifier=network["id"],
+                                                          resourceConfigurationIdentifier=rcfg["id"],
+                                                          privateDnsEnabled=True)
+    share = ram_a.create_resource_share(name="partner-db", resourceArns=[network["arn"], rcfg["arn"]],
+                                        principals=[b_id])["resourceShare"]["resourceShareArn"]
+
+    # Account B: accept the invitation, then associate a VPC with A's network by its ARN.
+    [invitation] = ram_b.get_resource_share_invitations(resourceShareArns=[share])["resourceShareInvitations"]
+    assert invitation["status"] == "PENDING"
+    ram_b.accept_resource_share_invitation(resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
+    assert network["arn"] in [n["arn"] for n in lattice_b.list_service_networks()["items"]]
+    app_vpc, app_subnets = make_vpc(ec2_b, "10.9.0.0/16")
+    lattice_b.create_service_network_vpc_association(serviceNetworkIdentifier=network["arn"], vpcIdentifier=app_vpc,
+                                                     privateDnsEnabled=True)
+    until(lambda: resolve(server, app_vpc, PARTNER_DOMAIN), what="the shared database's name to resolve in B's VPC")
+    done = psql(server, app_vpc, PARTNER_DOMAIN, postgres, "select 'through the network'")
+    assert done.returncode == 0 and done.stdout.strip() == "through the network", done.stderr
+
+    # Or B's own Resource endpoint to the shared configuration, in another VPC of B's.
+    other_vpc, other_subnets = make_vpc(ec2_b, "10.10.0.0/16")
+    endpoint = ec2_b.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=other_vpc, SubnetIds=other_subnets[:1],
+                                         ResourceConfigurationArn=rcfg["arn"])["VpcEndpoint"]
+    through = endpoint["DnsEntries"][0]["DnsName"]
+    until(lambda: resolve(server, other_vpc, through), what="B's endpoint name to resolve")
+    for host in (through, PARTNER_DOMAIN):
+        done = psql(server, other_vpc, host, postgres, "select 'through the endpoint'")
+        assert done.returncode == 0 and done.stdout.strip() == "through the endpoint", done.stderr
+    ec2_b.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
