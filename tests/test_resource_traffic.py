@@ -406,7 +406,7 @@ def test_a_partner_account_reaches_a_shared_database_with_psql(server, postgres)
     b_id = client_for(server, "sts", b).get_caller_identity()["Account"]
 
     # Account A: the database's VPC, a resource gateway, the configuration, a network holding it, the share.
-    db_vpc, db_subnets = make_vpc(ec2_a, "10.9.0.0/16")
+    db_vpc, db_subnets = make_vpc(ec2_a, "10.9.0.0/16", zones=("a",))
     gateway = lattice_a.create_resource_gateway(name="partner-gw", vpcIdentifier=db_vpc, subnetIds=db_subnets)
     dv = lattice_a.start_domain_verification(domainName=PARTNER_DOMAIN)
     with (server.state.parent / "public-dns.txt").open("a") as zone:  # A publishes the TXT record
@@ -427,7 +427,7 @@ def test_a_partner_account_reaches_a_shared_database_with_psql(server, postgres)
     assert invitation["status"] == "PENDING"
     ram_b.accept_resource_share_invitation(resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
     assert network["arn"] in [n["arn"] for n in lattice_b.list_service_networks()["items"]]
-    app_vpc, app_subnets = make_vpc(ec2_b, "10.9.0.0/16")
+    app_vpc, _ = make_vpc(ec2_b, "10.9.0.0/16", zones=())
     lattice_b.create_service_network_vpc_association(serviceNetworkIdentifier=network["arn"], vpcIdentifier=app_vpc,
                                                      privateDnsEnabled=True)
     until(lambda: resolve(server, app_vpc, PARTNER_DOMAIN), what="the shared database's name to resolve in B's VPC")
@@ -435,8 +435,8 @@ def test_a_partner_account_reaches_a_shared_database_with_psql(server, postgres)
     assert done.returncode == 0 and done.stdout.strip() == "through the network", done.stderr
 
     # Or B's own Resource endpoint to the shared configuration, in another VPC of B's.
-    other_vpc, other_subnets = make_vpc(ec2_b, "10.10.0.0/16")
-    endpoint = ec2_b.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=other_vpc, SubnetIds=other_subnets[:1],
+    other_vpc, other_subnets = make_vpc(ec2_b, "10.10.0.0/16", zones=("a",))
+    endpoint = ec2_b.create_vpc_endpoint(VpcEndpointType="Resource", VpcId=other_vpc, SubnetIds=other_subnets,
                                          ResourceConfigurationArn=rcfg["arn"])["VpcEndpoint"]
     through = endpoint["DnsEntries"][0]["DnsName"]
     until(lambda: resolve(server, other_vpc, through), what="B's endpoint name to resolve")
