@@ -32,6 +32,7 @@ from latticework.services.lattice.policies import principal_statements
 from latticework.vpcclient import NameNotFound, VpcClient
 from test_auth_dataplane import ALLOW_ALL, INVOKE, assume, policy as auth_policy, sign, user as iam_user
 from test_ec2_endpoints import allow, interface_endpoint, make_vpc
+from test_ram import ORG, _org_client, org_server  # noqa: F401 (org_server is a fixture)
 
 
 @dataclass
@@ -473,3 +474,28 @@ def test_an_endpoint_service_lets_in_the_principals_it_allows_across_accounts(ac
         b.ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])
     finally:
         target.stop()
+
+
+def test_a_share_to_the_organization_reaches_its_members_without_invitations(org_server):
+    """With sharing with AWS Organizations enabled, a share to the organization's ARN lets every member see the
+    network and associate its VPC by ARN at once (no invitation); an account outside gets the 404."""
+    org, ids = org_server
+    owner, member, outsider = (lambda s: _org_client(org, 1, s)), (lambda s: _org_client(org, 2, s)), \
+        (lambda s: _org_client(org, 3, s))
+    _org_client(org, 0).enable_sharing_with_aws_organization()
+    network = owner("vpc-lattice").create_service_network(name="org-net")
+    owner("ram").create_resource_share(name="org-net", resourceArns=[network["arn"]],
+                                       principals=[f"arn:aws:organizations::{ids[0]}:organization/{ORG}"])
+    assert member("ram").get_resource_share_invitations()["resourceShareInvitations"] == []
+    assert network["arn"] in _arns(member("vpc-lattice").list_service_networks()["items"])
+    vpc = member("ec2").create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    joined = member("vpc-lattice").create_service_network_vpc_association(serviceNetworkIdentifier=network["arn"],
+                                                                          vpcIdentifier=vpc)
+    assert joined["arn"].split(":")[4] == ids[2]
+    seen = owner("vpc-lattice").list_service_network_vpc_associations(serviceNetworkIdentifier=network["id"])["items"]
+    assert [(i["id"], i["vpcId"]) for i in seen] == [(joined["id"], vpc)]
+
+    assert network["arn"] not in _arns(outsider("vpc-lattice").list_service_networks()["items"])
+    elsewhere = outsider("ec2").create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    _refused(lambda: outsider("vpc-lattice").create_service_network_vpc_association(
+        serviceNetworkIdentifier=network["arn"], vpcIdentifier=elsewhere), "ResourceNotFoundException", 404)
