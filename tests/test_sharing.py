@@ -10,7 +10,12 @@ Removing the share refuses new associations; existing ones stay (docs/aws-defaul
 Traffic (real echo targets, clients in B's VPCs): A's service through A's network, with an auth policy on A's
 network conditioned on ``vpc-lattice-svcs:SourceVpcOwnerAccount`` that lets B's client in only while it names B;
 A's network through B's ServiceNetwork endpoint; A's shared service through B's own network; A's shared
-resource configuration through B's Resource endpoint and through B's own network.
+resource configuration through B's Resource endpoint and through B's own network, and in C's VPC none of its
+names resolves.
+
+Across accounts also: B's signed IAM users pass A's network only when B's identity policy and A's auth policy
+both allow; A's endpoint service lets in the role and then the account of B's it allows, and never C; a share to
+an organization (sharing with it enabled) reaches a member at once (a server of its own, test_ram's).
 """
 
 from __future__ import annotations
