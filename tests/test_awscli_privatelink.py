@@ -364,6 +364,24 @@ class PrivateLink:
         assert (tg["TargetGroupArn"], tg["LoadBalancerArns"]) == (self.ids["tg"], [self.ids["lb"]])
         self.cli.fails("ResourceInUse", "elbv2", "delete-target-group", "--target-group-arn", self.ids["tg"])
 
+    def listener_certificates(self):
+        """A TLS listener's extra certificates (chosen by SNI): added, listed beside the default, removed."""
+        base = f"arn:aws:acm:{REGION}:{self.account}:certificate/0a1b2c3d-0000-4000-8000-0000000000"
+        default, extra = base + "01", base + "02"
+        tls = self.cli.elbv2("create-listener", "--load-balancer-arn", self.ids["lb"], "--protocol", "TLS",
+                             "--port", 8443, "--certificates", [{"CertificateArn": default}], "--default-actions",
+                             [{"Type": "forward", "TargetGroupArn": self.ids["tg"]}])["Listeners"][0]["ListenerArn"]
+        added = self.cli.elbv2("add-listener-certificates", "--listener-arn", tls, "--certificates",
+                               [{"CertificateArn": extra}])["Certificates"]
+        assert [c["CertificateArn"] for c in added] == [extra]
+        listed = self.cli.elbv2("describe-listener-certificates", "--listener-arn", tls)["Certificates"]
+        assert {(c["CertificateArn"], c["IsDefault"]) for c in listed} == {(default, True), (extra, False)}
+        self.cli.fails("OperationNotPermitted", "elbv2", "remove-listener-certificates", "--listener-arn", tls,
+                       "--certificates", [{"CertificateArn": default}])
+        assert self.cli.elbv2("remove-listener-certificates", "--listener-arn", tls, "--certificates",
+                              [{"CertificateArn": extra}]) == {}
+        assert self.cli.elbv2("delete-listener", "--listener-arn", tls) == {}
+
     def elb_tags(self):
         arns = [self.ids["lb"], self.ids["tg"], self.ids["listener"]]
         assert self.cli.elbv2("add-tags", "--resource-arns", *arns, "--tags",
@@ -672,7 +690,7 @@ def _gateway_of(table: dict, prefix_list_id: str) -> str | None:
 
 
 PHASES = ("region", "vpcs", "subnets", "security_groups", "compute", "route_tables", "load_balancer",
-          "target_group", "listener", "elb_tags", "endpoint_service", "catalogue", "interface_endpoints",
+          "target_group", "listener", "listener_certificates", "elb_tags", "endpoint_service", "catalogue", "interface_endpoints",
           "service_network_endpoint", "gateway_endpoint", "endpoint_interfaces", "refusals", "ec2_tags",
           "delete_endpoints", "delete_service", "delete_load_balancer", "delete_compute", "delete_routing",
           "delete_groups", "delete_network")
