@@ -81,7 +81,10 @@ descriptors readiness callbacks, so the same code runs on both.
   spoken to; a read would only fail with ``EAGAIN``), and the direction that
   ends last closes its destination without a ``shutdown`` first (that
   socket's peer has sent its FIN and everything was read, so ``close`` sends
-  the same FIN).
+  the same FIN), the target socket is made non-blocking as it is created
+  (``SOCK_NONBLOCK``, no ``ioctl``), and the target stays watched across
+  the switch from connecting to relaying (uvloop keeps one poll handle per
+  descriptor only while something is watched).
 
 PROXY protocol v2
 -----------------
@@ -117,6 +120,8 @@ SPLICE = hasattr(os, "splice")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _RESET_ERRORS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK  # Linux: non-blocking from the start, no ioctl to make it so
 PIPE_POOL = 64  # empty pipes kept for the next relays (a pipe holds no memory while empty)
 _PIPES: list[tuple[int, int]] = []
 
@@ -238,8 +243,9 @@ class Relay:
         try:
             family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET  # an IPv6 literal has colons
             socket.inet_pton(family, self.target[0])  # a literal, or connect would resolve a name, blocking the loop
-            self.upstream = socket.socket(family, socket.SOCK_STREAM)
-            self.upstream.setblocking(False)
+            self.upstream = socket.socket(family, _STREAM_NONBLOCK)
+            if not _NONBLOCK:
+                self.upstream.setblocking(False)
             self.upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see _nodelay
             if self.source is not None:
                 self.upstream.bind((self.source, 0))
