@@ -38,14 +38,16 @@ import subprocess
 import sys
 import time
 
-from common import BENCH, Goal, Load, Row, fabric, free_port, plural, say, wait_for_line, wait_port, wrk
-from l7 import best_of, faster, start_haproxy
+from common import (BENCH, Goal, Load, Row, fabric, free_port, plural, say, skipped, wait_for_line, wait_port,
+                    wrk)
+from l7 import FLOOR, best_of, faster, start_haproxy
 from privatelink import interface_endpoint
 
 SECTION = "L4 TCP"
 MB = 1_000_000
 LOCAL = "127.0.0.1"
 ENDPOINT = "interface endpoint"
+PYTHON_FLOOR = "python floor"
 
 Path = tuple[str, int]  # where a client connects: (address, port)
 
@@ -118,6 +120,11 @@ def build(ctx) -> dict[str, dict[str, Path]]:
     start_haproxy(ctx.processes, work, "haproxy", haproxy_config({ports["bulk"]["haproxy"]: iperf_port,
                                                                   ports["rate"]["haproxy"]: http_port}),
                   [ports["bulk"]["haproxy"], ports["rate"]["haproxy"]])
+    if FLOOR.exists():  # what a bare Python proxy (uvloop, no features) manages, a connection per connection
+        ports["rate"][PYTHON_FLOOR] = free_port()
+        ctx.processes.start([sys.executable, str(FLOOR), str(ports["rate"][PYTHON_FLOOR]), str(http_port)],
+                            work / "floor.log")
+        wait_port(LOCAL, ports["rate"][PYTHON_FLOOR])
     wait_port(LOCAL, iperf_port)
     paths = {kind: {label: (LOCAL, port) for label, port in by_label.items()} for kind, by_label in ports.items()}
     address, listeners = interface_endpoint(ctx.processes, work / "privatelink", fabric(5),
@@ -184,5 +191,19 @@ def connection_rate(ctx, paths: dict[str, Path], seconds: float, rounds: int, ra
             Row(SECTION, "new connections/s, 32 at a time: relay / direct", best["relay"].rate,
                 best["direct"].rate, "conn/s"),
             Row(SECTION, "p99 of a connection's exchange, 32 at a time: relay / HAProxy", best["relay"].p99,
-                best["haproxy"].p99, "ms")]
+                best["haproxy"].p99, "ms"),
+            *floor_rows(best)]
+
+
+def floor_rows(best: dict[str, Load]) -> list[Row]:
+    """The data plane against a bare Python proxy's new connections (``FLOOR``), and that proxy against HAProxy:
+    what Python allows here, for scale."""
+    if PYTHON_FLOOR not in best:
+        return [skipped(SECTION, "new connections/s: python floor",
+                        f"{FLOOR} is absent (it lives outside the repository)")]
+    floor = best[PYTHON_FLOOR]
+    return [Row(SECTION, f"new connections/s, 32 at a time: {ENDPOINT} / python floor (for scale)",
+                best[ENDPOINT].rate, floor.rate, "conn/s"),
+            Row(SECTION, "new connections/s, 32 at a time: python floor / HAProxy (for scale)", floor.rate,
+                best["haproxy"].rate, "conn/s", note=plural(floor.errors, "error") if floor.errors else "")]
 

@@ -219,7 +219,7 @@ def test_idle_relays_are_reset_after_the_idle_timeout_and_traffic_keeps_them_ope
 
     reason, quiet, seen = run(scenario())
     assert reason is End.IDLE_TIMEOUT
-    assert quiet >= 0.4
+    assert 0.4 <= quiet < 3  # at the idle deadline, not at some later one (the connect timeout's 10 s)
     assert seen == (True, True)
 
 

@@ -60,7 +60,7 @@ class Endpoints:
             nlb.reset(client)
             return None
         started = self.nodes.connect(client, balancer_id, port, endpoint_id=interface.owner)
-        if started is not None and not started.ended.done():
+        if started is not None and started.reason is None:
             self._keep((interface.owner, interface.address), started)
         return started
 
@@ -77,7 +77,7 @@ class Endpoints:
 
     def _keep(self, via: Via, started: relay.Relay) -> None:
         self.through.setdefault(via, set()).add(started)
-        started.ended.add_done_callback(lambda _: self._forget(via, started))
+        started.when_ended(lambda _: self._forget(via, started))  # no future per connection
 
     def _forget(self, via: Via, ended: relay.Relay) -> None:
         open_relays = self.through.get(via)

@@ -243,18 +243,29 @@ class Listeners:
 
     # -- network load balancer nodes ---------------------------------------------------------
     async def _accept_relaying(self, sock: socket.socket, address: str, port: int) -> None:
+        """Relay every connection ``sock`` accepts, until cancelled. A readiness callback that stays registered
+        accepts a bounded batch per wake-up: no future, no task step and no re-registration per wake-up, as
+        ``sock_accept`` would cost."""
         loop = asyncio.get_running_loop()
+        fd, family, kind = sock.fileno(), int(sock.family), int(sock.type)
+        accept = sock._accept  # type: ignore[attr-defined]  # (fd, address): socket.accept without its wrapping
+
+        def ready() -> None:
+            for _ in range(ACCEPT_BATCH + 1):  # what the backlog holds, bounded: other sockets get their turn
+                try:
+                    client_fd, _ = accept()
+                except BlockingIOError:
+                    return
+                except OSError as exc:  # the client reset before we took it (ECONNABORTED), or out of files
+                    log.info("accept on %s:%s: %s", address, port, exc)
+                    return
+                self._relay(socket.socket(family, kind, 0, client_fd), address, port)
+
+        loop.add_reader(fd, ready)
         try:
-            while True:
-                client, _ = await loop.sock_accept(sock)
-                self._relay(client, address, port)
-                for _ in range(ACCEPT_BATCH):  # what else the backlog holds, without a wake-up for each
-                    try:
-                        client, _ = sock.accept()
-                    except BlockingIOError:
-                        break
-                    self._relay(client, address, port)
+            await loop.create_future()  # until the port is closed (cancelled)
         finally:
+            loop.remove_reader(fd)
             sock.close()
 
     async def _serve_datagrams(self, datagrams: socket.socket, sock: socket.socket | None, address: str,

@@ -321,6 +321,11 @@ class Nodes:
         return flow
 
     def _track(self, key: Key, started: relay.Relay | UdpFlow) -> None:
+        if isinstance(started, relay.Relay):  # told as it ends, without a future per connection
+            if started.reason is None:
+                self.relays.setdefault(key, set()).add(started)
+                started.when_ended(lambda _: self._forget(key, started))
+            return
         if started.ended.done():
             return
         self.relays.setdefault(key, set()).add(started)

@@ -51,10 +51,11 @@ descriptors readiness callbacks, so the same code runs on both.
 - **Idle timeout**: no byte moved either way for ``idle_timeout`` seconds
   ends the relay (``IDLE_TIMEOUT``) and resets both sides, as an NLB does
   after 350 s of idleness (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#connection-idle-timeout),
-  the default callers pass. One timer per relay, re-armed from its own
-  callback: moving bytes only stamps the time.
-- **Connect**: a non-blocking ``connect`` watched for writability, with a
-  ``connect_timeout`` timer. A refused connection ends ``CONNECT_REFUSED``, any
+  the default callers pass. One timer per relay for its whole life, re-armed
+  from its own callback: first due at the connect deadline, then at the idle
+  deadline; moving bytes only stamps the time.
+- **Connect**: a non-blocking ``connect`` watched for writability, until
+  ``connect_timeout`` (the relay's one timer). A refused connection ends ``CONNECT_REFUSED``, any
   other error ``CONNECT_FAILED`` (``error`` holds the text), a timeout
   ``CONNECT_TIMEOUT``; the client is then reset (an NLB resets a client whose
   target cannot be reached). The target is an address (IPv4 or IPv6 literal
@@ -71,7 +72,19 @@ descriptors readiness callbacks, so the same code runs on both.
   written to each side, ``reason`` and ``error`` say how it ended,
   ``ended`` is a future resolved with the reason (``await relay.wait()``),
   for access logs; ``connected`` resolves True once the target answered
-  (False if it never did).
+  (False if it never did). Both futures are made only when asked for: the
+  data plane's own bookkeeping (``when_ended``) is told synchronously, so a
+  short connection costs no future and no extra turn of the loop.
+- **Per-connection cost**: a new connection is the common case of an NLB
+  under load, so the path avoids what it can: the target -> client direction
+  starts by waiting for readability (a target rarely speaks before it is
+  spoken to; a read would only fail with ``EAGAIN``), and the direction that
+  ends last closes its destination without a ``shutdown`` first (that
+  socket's peer has sent its FIN and everything was read, so ``close`` sends
+  the same FIN), the target socket is made non-blocking as it is created
+  (``SOCK_NONBLOCK``, no ``ioctl``), and the target stays watched across
+  the switch from connecting to relaying (uvloop keeps one poll handle per
+  descriptor only while something is watched).
 
 PROXY protocol v2
 -----------------
@@ -98,6 +111,7 @@ import os
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import Callable
 
 BUFFER = 64 * 1024  # what one direction holds: the pipe's capacity (Linux's default), or the copy buffer
 DEFAULT_IDLE_TIMEOUT = 350.0  # an NLB's TCP idle timeout
@@ -106,6 +120,8 @@ SPLICE = hasattr(os, "splice")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _RESET_ERRORS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK  # Linux: non-blocking from the start, no ioctl to make it so
 PIPE_POOL = 64  # empty pipes kept for the next relays (a pipe holds no memory while empty)
 _PIPES: list[tuple[int, int]] = []
 
@@ -147,6 +163,10 @@ def start(client: socket.socket, target: Address, *, idle_timeout: float = DEFAU
 class Relay:
     """One client connection relayed to one target: the handle to watch it and to cut it."""
 
+    __slots__ = ("loop", "client", "target", "upstream", "idle_timeout", "connect_timeout", "splice", "reason",
+                 "error", "_ended", "_connected", "_watchers", "opened", "connected_at", "active", "_preface",
+                 "_timer", "_pumps", "source")  # one per connection: no per-instance dict
+
     def __init__(self, client: socket.socket, target: Address, idle_timeout: float, connect_timeout: float,
                  preface: bytes, splice: bool):
         self.loop = asyncio.get_running_loop()
@@ -156,8 +176,9 @@ class Relay:
         self.splice = splice
         self.reason: End | None = None
         self.error: str | None = None
-        self.ended: asyncio.Future[End] = self.loop.create_future()
-        self.connected: asyncio.Future[bool] = self.loop.create_future()  # True once relaying, False if never
+        self._ended: asyncio.Future[End] | None = None  # made when asked for (``ended``)
+        self._connected: asyncio.Future[bool] | None = None  # likewise (``connected``)
+        self._watchers: list[Callable[[Relay], object]] = []  # told when the relay ends (``when_ended``)
         self.opened = self.loop.time()
         self.connected_at: float | None = None
         self.active = self.opened  # when a byte last moved either way
@@ -167,6 +188,32 @@ class Relay:
         self.source: str | None = None  # the local address to connect from (``start``)
 
     # -- what callers see --
+
+    @property
+    def ended(self) -> asyncio.Future[End]:
+        """Resolved with the end reason once the relay ends."""
+        if self._ended is None:
+            self._ended = self.loop.create_future()
+            if self.reason is not None:
+                self._ended.set_result(self.reason)
+        return self._ended
+
+    @property
+    def connected(self) -> asyncio.Future[bool]:
+        """Resolved True once the target answered and bytes flow, False if it never will."""
+        if self._connected is None:
+            self._connected = self.loop.create_future()
+            if self.connected_at is not None or self.reason is not None:
+                self._connected.set_result(self.connected_at is not None)
+        return self._connected
+
+    def when_ended(self, callback: Callable[[Relay], object]) -> None:
+        """Call ``callback(relay)`` when the relay ends, from the end itself (no future, no turn of the loop);
+        at once if it has ended already."""
+        if self.reason is not None:
+            callback(self)
+        else:
+            self._watchers.append(callback)
 
     @property
     def client_to_target(self) -> int:
@@ -196,8 +243,10 @@ class Relay:
         try:
             family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET  # an IPv6 literal has colons
             socket.inet_pton(family, self.target[0])  # a literal, or connect would resolve a name, blocking the loop
-            self.upstream = socket.socket(family, socket.SOCK_STREAM)
-            self.upstream.setblocking(False)
+            self.upstream = socket.socket(family, _STREAM_NONBLOCK)
+            if not _NONBLOCK:
+                self.upstream.setblocking(False)
+            self.upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see _nodelay
             if self.source is not None:
                 self.upstream.bind((self.source, 0))
             code = self.upstream.connect_ex(self.target)
@@ -207,33 +256,43 @@ class Relay:
         if code not in (0, errno.EINPROGRESS):
             self._connect_error(code)
             return
-        self._timer = self.loop.call_later(self.connect_timeout, self._connect_timed_out)
+        # The relay's one timer: the connect deadline now, the idle deadline once connected (``_tick``).
+        self._timer = self.loop.call_at(self.opened + self.connect_timeout, self._tick)
         self.loop.add_writer(self.upstream.fileno(), self._connect_done)
 
     def _connect_done(self) -> None:
         assert self.upstream is not None
-        self.loop.remove_writer(self.upstream.fileno())
         code = self.upstream.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
+            self.loop.remove_writer(self.upstream.fileno())
             self._connect_error(code)
             return
-        if self._timer is not None:
-            self._timer.cancel()
         self.connected_at = self.active = self.loop.time()
-        _nodelay(self.upstream)
-        self._pumps = (_Pump(self, self.client, self.upstream, self._preface), _Pump(self, self.upstream, self.client))
-        self._timer = self.loop.call_at(self.active + self.idle_timeout, self._idle_check)
-        self.connected.set_result(True)
-        for pump in self._pumps:
-            pump.run()
+        if self.active + self.idle_timeout < self.opened + self.connect_timeout and self._timer is not None:
+            self._timer.cancel()  # idle sooner than the connect deadline the timer waits for (short idle timeouts)
+            self._timer = self.loop.call_at(self.active + self.idle_timeout, self._tick)
+        client, target = (_Pump(self, self.client, self.upstream, self._preface),
+                          _Pump(self, self.upstream, self.client))
+        self._pumps = (client, target)
+        if self._connected is not None:
+            self._connected.set_result(True)
+        # Watch the target for reading before the watch for the connect goes: the loop keeps the descriptor's
+        # poll handle instead of dropping it and making a new one (uvloop does that per descriptor).
+        target.start_waiting()
+        self.loop.remove_writer(self.upstream.fileno())
+        client.run()
 
     def _connect_error(self, code: int) -> None:
         reason = End.CONNECT_REFUSED if code == errno.ECONNREFUSED else End.CONNECT_FAILED
         self._fail_connect(reason, os.strerror(code))
 
-    def _connect_timed_out(self) -> None:
-        self._fail_connect(End.CONNECT_TIMEOUT, f"no answer from {self.target[0]}:{self.target[1]} "
-                                                f"within {self.connect_timeout:g} s")
+    def _tick(self) -> None:
+        """The relay's timer: the connect deadline passed, or it is time to look at idleness."""
+        if self.connected_at is None:
+            self._fail_connect(End.CONNECT_TIMEOUT, f"no answer from {self.target[0]}:{self.target[1]} "
+                                                    f"within {self.connect_timeout:g} s")
+        else:
+            self._idle_check()
 
     def _fail_connect(self, reason: End, error: str) -> None:
         self.error = error
@@ -246,7 +305,7 @@ class Relay:
         if self.loop.time() >= due:
             self._end(End.IDLE_TIMEOUT, reset_client=True, reset_target=True)
         else:
-            self._timer = self.loop.call_at(due, self._idle_check)
+            self._timer = self.loop.call_at(due, self._tick)
 
     def _pump_done(self) -> None:
         """One direction delivered its end of stream; both done -> complete."""
@@ -278,13 +337,20 @@ class Relay:
         _close(self.client, reset_client)
         if self.upstream is not None:
             _close(self.upstream, reset_target)
-        if not self.connected.done():
-            self.connected.set_result(False)
-        self.ended.set_result(reason)
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_result(False)
+        if self._ended is not None:
+            self._ended.set_result(reason)
+        for watcher in self._watchers:
+            watcher(self)
+        self._watchers.clear()
 
 
 class _Pump:
     """One direction: ``src`` -> ``dst``, at most one buffer-full in hand."""
+
+    __slots__ = ("relay", "src", "dst", "loop", "src_fd", "dst_fd", "head", "moved", "pending", "eof", "drained",
+                 "finished", "waiting", "pipe", "buffer", "offset")
 
     def __init__(self, relay: Relay, src: socket.socket, dst: socket.socket, head: bytes = b""):
         self.relay, self.src, self.dst = relay, src, dst
@@ -379,6 +445,10 @@ class _Pump:
         self.head = self.head[n:]
         return True
 
+    def start_waiting(self) -> None:
+        """Start by waiting for ``src`` to be readable, without a first read (it would very likely fail)."""
+        self._wait("read")
+
     def _wait(self, what: str) -> None:
         if what == self.waiting:
             return
@@ -399,11 +469,15 @@ class _Pump:
     def _finish(self) -> None:
         self._unwatch()
         self.finished = True
-        try:
-            self.dst.shutdown(socket.SHUT_WR)
-        except OSError as exc:
-            if exc.errno != errno.ENOTCONN:  # not connected: the peer is gone, the other direction will tell
-                return self._failed(exc, self.dst)
+        # The other direction done too: dst's peer sent its FIN and all it sent was read, so the close that
+        # ends the relay now sends the same FIN as shutdown would (no unread bytes there to turn it into RST).
+        last = self.relay._pumps is not None and all(p.finished for p in self.relay._pumps)
+        if not last:
+            try:
+                self.dst.shutdown(socket.SHUT_WR)
+            except OSError as exc:
+                if exc.errno != errno.ENOTCONN:  # not connected: the peer is gone, the other direction will tell
+                    return self._failed(exc, self.dst)
         self._release()
         self.relay._pump_done()
 
@@ -432,8 +506,10 @@ class _Pump:
 
 def _nodelay(sock: socket.socket) -> None:
     """Bytes go on as they come: the relay adds no delay of its own (Nagle's) to small writes."""
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
+    try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # not TCP (a TLS listener's socket pair): nothing to turn off. Asking ``family`` costs more.
+        pass
 
 
 def _close(sock: socket.socket, reset: bool) -> None:
