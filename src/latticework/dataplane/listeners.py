@@ -61,6 +61,7 @@ from latticework.snapshot.model import HTTP, HTTPS, LOAD_BALANCER, TCP, TLS_PASS
 
 log = logging.getLogger("latticework.dataplane")
 
+ACCEPT_BACKOFF = 0.1  # seconds without accepting after running out of descriptors (EMFILE, ENFILE)
 ACCEPT_BATCH = 63  # TCP relays: connections accepted per wake-up beyond the first (bounded: others get a turn)
 TLS_HANDSHAKE = 0x16
 MIXED = "mixed"
@@ -256,10 +257,18 @@ class Listeners:
                     client_fd, _ = accept()
                 except BlockingIOError:
                     return
-                except OSError as exc:  # the client reset before we took it (ECONNABORTED), or out of files
-                    log.info("accept on %s:%s: %s", address, port, exc)
+                except ConnectionAbortedError:  # the client reset before we took it: the next one may be there
+                    continue
+                except OSError as exc:  # out of descriptors or memory: the backlog stays readable, so back off
+                    log.warning("accept on %s:%s: %s; retrying in %g s", address, port, exc, ACCEPT_BACKOFF)
+                    loop.remove_reader(fd)
+                    loop.call_later(ACCEPT_BACKOFF, resume)
                     return
                 self._relay(socket.socket(family, kind, 0, client_fd), address, port)
+
+        def resume() -> None:
+            if not sock._closed:  # type: ignore[attr-defined]  # the port may have been closed meanwhile
+                loop.add_reader(fd, ready)
 
         loop.add_reader(fd, ready)
         try:
