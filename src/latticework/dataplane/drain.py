@@ -26,6 +26,7 @@ import logging
 from typing import Protocol
 
 from latticework.dataplane.plane import Limits
+from latticework.dataplane.tasks import cancel_all
 from latticework.records import lattice
 from latticework.records.lattice import draining_since
 from latticework.snapshot.model import Snapshot, TargetGroup
@@ -73,9 +74,7 @@ class Drainer:
     async def close(self) -> None:
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
 
     # -- one target ------------------------------------------------------------------
 

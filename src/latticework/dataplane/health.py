@@ -64,6 +64,7 @@ from h2.connection import H2Connection
 from h2.events import ConnectionTerminated, ResponseReceived, StreamReset
 
 from latticework.dataplane.plane import Limits
+from latticework.dataplane.tasks import cancel_all
 from latticework.records import elbv2
 from latticework.records.lattice import record_target_health
 from latticework.snapshot.model import HTTPS, TCP, HealthCheck, Snapshot, Target, TargetGroup
@@ -364,9 +365,7 @@ class HealthMonitor:
     async def close(self) -> None:
         tasks = [c.task for c in self._checkers.values() if c.task is not None]
         self._checkers.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
 
     # -- reconciling -------------------------------------------------------------
 

@@ -89,6 +89,7 @@ from cryptography import x509
 from latticework.dataplane import relay, tls
 from latticework.dataplane.health import HEALTHY, UNHEALTHY
 from latticework.dataplane.plane import Plane
+from latticework.dataplane.tasks import cancel_all
 from latticework.records import elbv2
 from latticework.snapshot.model import NetworkLoadBalancer, Snapshot, Target, TargetGroup, TlsListener
 from latticework.store import Store
@@ -698,9 +699,7 @@ class Deregistrations:
     async def close(self) -> None:
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
 
     def _finished(self, key: tuple[Key, float], task: asyncio.Task) -> None:
         if self._tasks.get(key) is task:
