@@ -35,35 +35,37 @@ def endpoint_name(endpoint_id: str, association_id: str, service: dict) -> str:
 def world(server, tmp_path_factory):
     ca, issued = make_ca(tmp_path_factory.mktemp("sne-ca"), SECURE)
     targets = [EchoTarget("sne-web"), EchoTarget("sne-api"), TlsTarget("sne-tls", *issued[SECURE])]
-    topo = Topology.fresh(server).one_service("sne-web")
-    provider = topo.client_vpc
-    services, names = [], {}
-    for target, service in zip(targets, (topo.service, topo.lattice.create_service(name="sne-api"))):
-        topo.service = service
-        topo.listener("http", "HTTP", 80, forward((topo.group("g", [target], provider), 1)))
-        association = topo.lattice.create_service_network_service_association(
-            serviceNetworkIdentifier=topo.network["id"], serviceIdentifier=service["id"])
-        services.append((service, association["id"]))
-    topo.service = topo.lattice.create_service(name="sne-tls", customDomainName=SECURE)
-    topo.listener("tls", "TLS_PASSTHROUGH", 443, forward((tcp_group(topo, "tcp", targets[2]), 1)))
-    topo.lattice.create_service_network_service_association(serviceNetworkIdentifier=topo.network["id"],
-                                                            serviceIdentifier=topo.service["id"])
-    consumer = make_network(topo.ec2, "10.20.0.0/16")
-    endpoint = topo.ec2.create_vpc_endpoint(
-        VpcEndpointType="ServiceNetwork", VpcId=consumer.vpc_id, ServiceNetworkArn=topo.network["arn"],
-        SubnetIds=consumer.subnet_ids, SecurityGroupIds=consumer.sg_ids[:1], PrivateDnsEnabled=False)["VpcEndpoint"]
-    vpce = endpoint["VpcEndpointId"]
-    # The names the API shows for the endpoint's services are the ones that resolve (and of the documented form).
-    shown = {a["AssociatedResourceArn"]: a.get("DnsEntry", {}).get("DnsName")
-             for a in topo.ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[vpce])["VpcEndpointAssociations"]}
-    for (service, association), target in zip(services, targets):
-        assert shown[service["arn"]] == endpoint_name(vpce, association, service)
-        names[target.name] = (shown[service["arn"]], service)
-    client = VpcClient(vpc_info(topo.endpoint, consumer.vpc_id))
-    topo.ca = ca  # the TLS target's CA
-    yield topo, consumer, vpce, names, client, targets
-    for target in targets:
-        target.stop()
+    try:  # the targets are stopped even when building the topology fails
+        topo = Topology.fresh(server).one_service("sne-web")
+        provider = topo.client_vpc
+        services, names = [], {}
+        for target, service in zip(targets, (topo.service, topo.lattice.create_service(name="sne-api"))):
+            topo.service = service
+            topo.listener("http", "HTTP", 80, forward((topo.group("g", [target], provider), 1)))
+            association = topo.lattice.create_service_network_service_association(
+                serviceNetworkIdentifier=topo.network["id"], serviceIdentifier=service["id"])
+            services.append((service, association["id"]))
+        topo.service = topo.lattice.create_service(name="sne-tls", customDomainName=SECURE)
+        topo.listener("tls", "TLS_PASSTHROUGH", 443, forward((tcp_group(topo, "tcp", targets[2]), 1)))
+        topo.lattice.create_service_network_service_association(serviceNetworkIdentifier=topo.network["id"],
+                                                                serviceIdentifier=topo.service["id"])
+        consumer = make_network(topo.ec2, "10.20.0.0/16")
+        endpoint = topo.ec2.create_vpc_endpoint(
+            VpcEndpointType="ServiceNetwork", VpcId=consumer.vpc_id, ServiceNetworkArn=topo.network["arn"],
+            SubnetIds=consumer.subnet_ids, SecurityGroupIds=consumer.sg_ids[:1], PrivateDnsEnabled=False)["VpcEndpoint"]
+        vpce = endpoint["VpcEndpointId"]
+        # The names the API shows for the endpoint's services are the ones that resolve (and of the documented form).
+        shown = {a["AssociatedResourceArn"]: a.get("DnsEntry", {}).get("DnsName")
+                 for a in topo.ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[vpce])["VpcEndpointAssociations"]}
+        for (service, association), target in zip(services, targets):
+            assert shown[service["arn"]] == endpoint_name(vpce, association, service)
+            names[target.name] = (shown[service["arn"]], service)
+        client = VpcClient(vpc_info(topo.endpoint, consumer.vpc_id))
+        topo.ca = ca  # the TLS target's CA
+        yield topo, consumer, vpce, names, client, targets
+    finally:
+        for target in targets:
+            target.stop()
 
 
 def test_endpoint_names_resolve_to_the_endpoints_interfaces_and_the_host_picks_the_service(world, server):
