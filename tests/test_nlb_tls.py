@@ -33,21 +33,27 @@ def tls_exchange(context: ssl.SSLContext, node: str, port: int, name: str, paylo
             return conn.recv(65536)
 
 
-def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_processes):
+def _tls_listener(clients, cidr: str, name: str, group: str, protocol: str, target_port: int):
+    """An NLB (cross-zone on) with a TLS listener on a free port forwarding to a ``protocol`` group whose one
+    target (the VPC's ``.10``) is ``target_port``: (the load balancer, the group, the port, its nodes' addresses)."""
     ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
-    echo, echo_port = echo_processes("plain")
-    vpc, subnets = make_vpc(ec2, "10.41.0.0/16")
-    lb = elbv2.create_load_balancer(Name="tls-lb", Type="network", Scheme="internal",
-                                    Subnets=subnets)["LoadBalancers"][0]
+    vpc, subnets = make_vpc(ec2, cidr)
+    lb = elbv2.create_load_balancer(Name=name, Type="network", Scheme="internal", Subnets=subnets)["LoadBalancers"][0]
     cross_zone(elbv2, lb["LoadBalancerArn"])
-    tg = elbv2.create_target_group(Name="tls-plain", Protocol="TCP", Port=7, VpcId=vpc,
+    tg = elbv2.create_target_group(Name=group, Protocol=protocol, Port=7, VpcId=vpc,
                                    TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.41.0.10", "Port": echo_port}])
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": cidr.rsplit(".", 2)[0] + ".0.10", "Port": target_port}])
     port = free_port()
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=port,
                           Certificates=[{"CertificateArn": CERTIFICATE.format(account=clients.account)}],
                           DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
-    nodes = sorted(interfaces_of(clients.server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1]))
+    return lb, tg, port, sorted(interfaces_of(clients.server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1]))
+
+
+def test_a_tls_listener_terminates_tls_and_relays_plaintext(clients, echo_processes):
+    elbv2 = clients.client("elbv2")
+    echo, echo_port = echo_processes("plain")
+    lb, tg, port, nodes = _tls_listener(clients, "10.41.0.0/16", "tls-lb", "tls-plain", "TCP", echo_port)
 
     trusting = ssl.create_default_context(cadata=ca_pem(clients.server.url))
     for node in nodes:
@@ -122,20 +128,8 @@ def tls_echo(tmp_path):
 
 
 def test_a_tls_listener_re_encrypts_toward_a_tls_target_group(clients, tls_echo):
-    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
     echo, echo_port = tls_echo
-    vpc, subnets = make_vpc(ec2, "10.42.0.0/16")
-    lb = elbv2.create_load_balancer(Name="tls-tls", Type="network", Scheme="internal",
-                                    Subnets=subnets)["LoadBalancers"][0]
-    cross_zone(elbv2, lb["LoadBalancerArn"])
-    tg = elbv2.create_target_group(Name="tls-tls", Protocol="TLS", Port=7, VpcId=vpc,
-                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.42.0.10", "Port": echo_port}])
-    port = free_port()
-    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TLS", Port=port,
-                          Certificates=[{"CertificateArn": CERTIFICATE.format(account=clients.account)}],
-                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
-    nodes = sorted(interfaces_of(clients.server, vpc, lb["LoadBalancerArn"].rsplit("/", 1)[1]))
+    lb, tg, port, nodes = _tls_listener(clients, "10.42.0.0/16", "tls-tls", "tls-tls", "TLS", echo_port)
 
     trusting = ssl.create_default_context(cadata=ca_pem(clients.server.url))
     wait_for(lambda: _answers(trusting, nodes[0], port, lb["DNSName"]), what="the TLS listener to answer")

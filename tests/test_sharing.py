@@ -241,20 +241,25 @@ def _allow_owner(account: str) -> str:
         "Condition": {"StringEquals": {"vpc-lattice-svcs:SourceVpcOwnerAccount": account}}}]})
 
 
+def _served(owner: Account, network: dict, service: dict, target: EchoTarget, cidr: str) -> None:
+    """``service`` of ``owner`` in ``network``, forwarding HTTP on port 80 to ``target`` (in a VPC of ``cidr``)."""
+    vpc = owner.ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    group = owner.lattice.create_target_group(name=f"{service['name']}-tg", type="IP", config={
+        "port": 80, "protocol": "HTTP", "vpcIdentifier": vpc})["id"]
+    owner.lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": "127.0.0.1", "port": target.port}])
+    owner.lattice.create_listener(serviceIdentifier=service["id"], name="http", protocol="HTTP", port=80,
+                                  defaultAction=forward((group, 1)))
+    owner.lattice.create_service_network_service_association(serviceNetworkIdentifier=network["id"],
+                                                              serviceIdentifier=service["id"])
+
+
 def test_a_client_in_the_consumers_vpc_calls_the_owners_service(accounts, server):
     a, b, c = accounts
     network = a.lattice.create_service_network(name="traffic-net", authType="AWS_IAM")
     service = a.lattice.create_service(name="traffic-svc")
     target = EchoTarget("shared")
     try:
-        vpc_a = a.ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
-        group = a.lattice.create_target_group(name="traffic-tg", type="IP", config={
-            "port": 80, "protocol": "HTTP", "vpcIdentifier": vpc_a})["id"]
-        a.lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": "127.0.0.1", "port": target.port}])
-        a.lattice.create_listener(serviceIdentifier=service["id"], name="http", protocol="HTTP", port=80,
-                                  defaultAction=forward((group, 1)))
-        a.lattice.create_service_network_service_association(serviceNetworkIdentifier=network["id"],
-                                                              serviceIdentifier=service["id"])
+        _served(a, network, service, target, "10.50.0.0/16")
         a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=_allow_owner(b.id))
         network_share = share(a, b, "traffic", network["arn"])
         vpc_b = b.ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
@@ -367,14 +372,7 @@ def test_a_signed_caller_of_another_account_needs_its_own_identity_policy_and_th
     service = a.lattice.create_service(name="iam-svc")
     target = EchoTarget("iam")
     try:
-        vpc_a = a.ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
-        group = a.lattice.create_target_group(name="iam-tg", type="IP", config={
-            "port": 80, "protocol": "HTTP", "vpcIdentifier": vpc_a})["id"]
-        a.lattice.register_targets(targetGroupIdentifier=group, targets=[{"id": "127.0.0.1", "port": target.port}])
-        a.lattice.create_listener(serviceIdentifier=service["id"], name="http", protocol="HTTP", port=80,
-                                  defaultAction=forward((group, 1)))
-        a.lattice.create_service_network_service_association(serviceNetworkIdentifier=network["id"],
-                                                              serviceIdentifier=service["id"])
+        _served(a, network, service, target, "10.70.0.0/16")
         names_b = {**ALLOW_ALL, "Principal": {"AWS": f"arn:aws:iam::{b.id}:root"}}
         a.lattice.put_auth_policy(resourceIdentifier=network["id"], policy=auth_policy(names_b))
         share(a, b, "iam", network["arn"])

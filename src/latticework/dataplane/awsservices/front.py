@@ -31,6 +31,7 @@ answers in the service's own error shape: S3's XML ``AccessDenied`` (403), Dynam
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import socket
@@ -130,13 +131,9 @@ def access_denied(service: str, text: str, head: bool) -> tuple[int, list[tuple[
                 f"<HostId>{secrets.token_urlsafe(48)}</HostId></Error>").encode()
         headers = [("content-type", "application/xml"), ("x-amz-request-id", rid)]
         return 403, headers, b"" if head else body
-    body = ('{"__type":"com.amazon.coral.service#AccessDeniedException","Message":'
-            + _json_string(text) + "}").encode()
+    body = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException", "Message": text},
+                      separators=(",", ":")).encode()
     return 400, [("content-type", "application/x-amz-json-1.0"), ("x-amzn-requestid", rid)], body
-
-
-def _json_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # -- the front ------------------------------------------------------------------------------------
